@@ -1,0 +1,21 @@
+// The nnbridge subcommands. Each registers itself on the CLI11 app; main() dispatches.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <string>
+
+namespace nnb::cli {
+
+void add_generate(CLI::App& app);
+void add_tokenize(CLI::App& app);
+void add_info(CLI::App& app);
+void add_mkmodel(CLI::App& app);
+void add_bench(CLI::App& app);
+
+// Default model resolution: --model, then $NNBRIDGE_MODEL, then
+// ../shared/fixtures/models/stories260K.gguf (beside the source tree or the working
+// directory), else a small model generated once into the cache directory (said on stderr).
+std::filesystem::path resolve_model(const std::string& flag);
+
+}  // namespace nnb::cli

@@ -1,0 +1,56 @@
+#include "test_util.h"
+
+#include <openssl/sha.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace nnb::test {
+
+std::optional<std::filesystem::path> fixtures_dir() {
+  std::filesystem::path p = std::filesystem::path(NNB_SHARED_DIR) / "fixtures";
+  if (const char* env = std::getenv("NNB_FIXTURES")) p = env;
+  std::error_code ec;
+  if (std::filesystem::is_directory(p, ec)) return p;
+  return std::nullopt;
+}
+
+std::optional<std::filesystem::path> fixture(const std::string& rel) {
+  auto dir = fixtures_dir();
+  if (!dir) return std::nullopt;
+  auto p = *dir / rel;
+  std::error_code ec;
+  if (!std::filesystem::exists(p, ec)) return std::nullopt;
+  return p;
+}
+
+std::string sha256_hex(const void* data, size_t n) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(static_cast<const unsigned char*>(data), n, md);
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : md) {
+    s += hex[c >> 4];
+    s += hex[c & 15];
+  }
+  return s;
+}
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + p.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+nlohmann::json load_json(const std::filesystem::path& p) { return nlohmann::json::parse(read_file(p)); }
+
+std::filesystem::path scratch_dir(const std::string& name) {
+  auto p = std::filesystem::path(NNB_BINARY_DIR) / "test-scratch" / name;
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p;
+}
+
+}  // namespace nnb::test
