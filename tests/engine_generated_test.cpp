@@ -6,6 +6,7 @@
 #include "engine/context.h"
 #include "engine/generation.h"
 #include "engine/model_gen.h"
+#include "engine/quants.h"
 #include "test_util.h"
 
 namespace nnb {

@@ -114,7 +114,7 @@ void Context::matmul(const Matrix& w, const float* in, int32_t n, float* out) {
     act_row = row_size(vt, K);
     uint8_t* q = s_->qact.data();
     pool_.parallel_for(n, 1, [&](int64_t b, int64_t e, int) {
-      for (int64_t t = b; t < e; ++t) quantize_row(vt, in + t * K, q + size_t(t) * act_row, K);
+      for (int64_t t = b; t < e; ++t) quantize_row_activation(vt, in + t * K, q + size_t(t) * act_row, K);
     });
     act = q;
   }

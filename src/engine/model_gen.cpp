@@ -32,8 +32,12 @@ std::vector<std::string> make_pieces(int32_t n) {
   auto add = [&](const std::string& p) {
     if (int32_t(out.size()) < n && seen.insert(p).second) out.push_back(p);
   };
-  for (const char* w : kWords) add(std::string("\xe2\x96\x81") + w);  // "▁word"
-  for (char c = 'a'; c <= 'z'; ++c) add(std::string(1, c)), add(std::string("\xe2\x96\x81") + c);
+  const std::string space = "\xe2\x96\x81";  // "▁", SentencePiece's space
+  for (const char* w : kWords) add(space + w);
+  // SentencePiece merges pairs of existing pieces, so every word needs its prefixes too.
+  for (const char* w : kWords)
+    for (size_t n = 1; w[n] != '\0'; ++n) add(space + std::string(w, n));
+  for (char c = 'a'; c <= 'z'; ++c) add(std::string(1, c)), add(space + c);
   for (const char* p : {".", ",", "!", "?", "\xe2\x96\x81"}) add(p);
   for (char a = 'a'; a <= 'z'; ++a)
     for (char b = 'a'; b <= 'z'; ++b) add(std::string{a, b});

@@ -1,0 +1,122 @@
+// The nnbridge command as users and scripts call it: a real process, real files.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+
+#include "test_util.h"
+
+namespace nnb {
+namespace {
+
+struct Proc {
+  int status = -1;
+  std::string out;  // stdout (stderr too when merged)
+};
+
+Proc run_cli(const std::string& args, bool merge_stderr = false) {
+  const std::string cmd = std::string("'") + NNB_CLI_PATH + "' " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  Proc r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::filesystem::path(test::scratch_dir("cli"));
+    model_ = new std::string((*dir_ / "tiny-q8.gguf").string());
+    const Proc r = run_cli("mkmodel -o '" + *model_ + "' --type Q8_0 --n-embd 128 --n-ff 256 --seed 5", true);
+    ASSERT_EQ(r.status, 0) << r.out;
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    delete model_;
+  }
+  static std::filesystem::path* dir_;
+  static std::string* model_;
+};
+std::filesystem::path* Cli::dir_ = nullptr;
+std::string* Cli::model_ = nullptr;
+
+TEST_F(Cli, GenerateJsonIsOneLineWithTheDocumentedKeys) {
+  const Proc r = run_cli("generate -m '" + *model_ + "' -p 'once upon a time' -n 12 --temp 0 --json");
+  ASSERT_EQ(r.status, 0);
+  ASSERT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  for (const char* k : {"prompt_tokens", "tokens", "text", "pp_tokens_per_s", "tg_tokens_per_s"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["prompt_tokens"][0], 1);  // BOS
+  EXPECT_LE(j["tokens"].size(), 12u);
+  EXPECT_GT(j["tg_tokens_per_s"].get<double>(), 0.0);
+  // Greedy is deterministic: the same run gives the same tokens.
+  const auto j2 = nlohmann::json::parse(run_cli("generate -m '" + *model_ + "' -p 'once upon a time' -n 12 --temp 0 --json").out);
+  EXPECT_EQ(j["tokens"], j2["tokens"]);
+}
+
+TEST_F(Cli, StreamedTextEqualsJsonText) {
+  const std::string args = "generate -m '" + *model_ + "' -p 'the' -n 10 --temp 0";
+  const auto j = nlohmann::json::parse(run_cli(args + " --json").out);
+  const Proc streamed = run_cli(args);
+  ASSERT_EQ(streamed.status, 0);
+  // --json replaces invalid UTF-8 (byte-fallback pieces) with U+FFFD; streaming writes raw bytes.
+  const auto replaced = nlohmann::json::parse(
+      nlohmann::json(streamed.out).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  EXPECT_EQ(replaced.get<std::string>(), "the" + j["text"].get<std::string>() + "\n");
+}
+
+TEST_F(Cli, TokenizeAndInfo) {
+  const auto j = nlohmann::json::parse(run_cli("tokenize -m '" + *model_ + "' 'the girl'").out);
+  ASSERT_EQ(j["ids"].size(), j["pieces"].size());
+  EXPECT_EQ(j["ids"][0], 1);
+  EXPECT_EQ(j["pieces"][1], " the");
+  const auto nobos = nlohmann::json::parse(run_cli("tokenize --no-bos -m '" + *model_ + "' 'the girl'").out);
+  EXPECT_EQ(nobos["ids"].size() + 1, j["ids"].size());
+  const Proc info = run_cli("info '" + *model_ + "'");
+  EXPECT_EQ(info.status, 0);
+  EXPECT_NE(info.out.find("architecture:    llama"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("q8_0 x"), std::string::npos) << info.out;
+}
+
+TEST_F(Cli, ModelFromEnvironment) {
+  setenv("NNBRIDGE_MODEL", model_->c_str(), 1);
+  const Proc r = run_cli("generate -n 3 --temp 0 --json");
+  unsetenv("NNBRIDGE_MODEL");
+  ASSERT_EQ(r.status, 0);
+  EXPECT_TRUE(nlohmann::json::parse(r.out).contains("tokens"));
+}
+
+TEST_F(Cli, BadInputIsAClearErrorWithStatus1) {
+  Proc r = run_cli("generate -m /nonexistent/model.gguf", true);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("/nonexistent/model.gguf"), std::string::npos) << r.out;
+  const auto junk = *dir_ / "junk.gguf";
+  FILE* f = fopen(junk.c_str(), "wb");
+  fputs("this is not a model", f);
+  fclose(f);
+  r = run_cli("info '" + junk.string() + "'", true);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("not a GGUF file"), std::string::npos) << r.out;
+  r = run_cli("mkmodel -o '" + (*dir_ / "x.gguf").string() + "' --type Q9_9", true);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("unknown weight type"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, BenchJson) {
+  const Proc r = run_cli("bench -m '" + *model_ + "' -p 16 -n 4 --json");
+  ASSERT_EQ(r.status, 0);
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["pp_tokens_per_s"].get<double>(), 0.0);
+  EXPECT_GT(j["tg_tokens_per_s"].get<double>(), 0.0);
+  EXPECT_GT(j["peak_rss_bytes"].get<uint64_t>(), 0u);
+}
+
+}  // namespace
+}  // namespace nnb
