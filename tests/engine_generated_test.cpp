@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/context.h"
+#include "engine/gguf.h"
 #include "engine/generation.h"
 #include "engine/model_gen.h"
 #include "engine/quants.h"
@@ -177,6 +178,42 @@ TEST(EngineGenerated, ReversePromptStops) {
   }
   EXPECT_EQ(gen.stop_reason(), StopReason::ReversePrompt);
   EXPECT_EQ(gen.text(), first);
+}
+
+// gguf-split's layout: metadata in part 1, tensors spread over the parts, split.* keys in each.
+TEST(EngineGenerated, SplitModelLoadsAsOne) {
+  const auto whole = make_model("split", GgmlType::Q8_0);
+  auto src = gguf::File::open(whole);
+  const auto& tensors = src->tensors();
+  const int n_parts = 2;
+  const auto dir = whole.parent_path();
+  for (int part = 0; part < n_parts; ++part) {
+    gguf::Writer w;
+    if (part == 0)
+      for (const auto& [k, v] : src->metadata()) w.set(k, v);
+    w.set("split.no", gguf::Value::make_u64(gguf::ValueType::UINT16, uint64_t(part)));
+    w.set("split.count", gguf::Value::make_u64(gguf::ValueType::UINT16, n_parts));
+    w.set_i32("split.tensors.count", int32_t(tensors.size()));
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      if (int(i * n_parts / tensors.size()) != part) continue;
+      const auto& t = tensors[i];
+      w.add_tensor(t.name, t.type, std::vector<int64_t>(t.ne.begin(), t.ne.begin() + t.n_dims), t.data, t.nbytes);
+    }
+    char name[64];
+    std::snprintf(name, sizeof name, "split-%05d-of-%05d.gguf", part + 1, n_parts);
+    w.write(dir / name);
+  }
+  auto a = Model::load(whole);
+  auto b = Model::load(dir / "split-00001-of-00002.gguf");
+  EXPECT_EQ(b->file().n_splits(), 2);
+  ContextParams cp;
+  cp.n_ctx = 16;
+  Context ca(*a, cp), cb(*b, cp);
+  const auto toks = some_tokens(*a, 5);
+  ca.decode(toks);
+  cb.decode(toks);
+  EXPECT_EQ(std::vector<float>(ca.logits(), ca.logits() + a->hparams().n_vocab),
+            std::vector<float>(cb.logits(), cb.logits() + b->hparams().n_vocab));
 }
 
 }  // namespace
