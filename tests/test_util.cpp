@@ -1,6 +1,7 @@
 #include "test_util.h"
 
 #include <openssl/sha.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -47,7 +48,8 @@ std::string read_file(const std::filesystem::path& p) {
 nlohmann::json load_json(const std::filesystem::path& p) { return nlohmann::json::parse(read_file(p)); }
 
 std::filesystem::path scratch_dir(const std::string& name) {
-  auto p = std::filesystem::path(NNB_BINARY_DIR) / "test-scratch" / name;
+  // Per process: ctest runs each test case as its own process, several at once.
+  auto p = std::filesystem::path(NNB_BINARY_DIR) / "test-scratch" / (name + "-" + std::to_string(getpid()));
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
   return p;

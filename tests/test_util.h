@@ -27,7 +27,7 @@ std::string sha256_hex(const void* data, size_t n);
 nlohmann::json load_json(const std::filesystem::path& p);
 std::string read_file(const std::filesystem::path& p);
 
-// A fresh directory under the build tree for this test's files.
+// A fresh directory under the build tree for this test's files (unique to the process).
 std::filesystem::path scratch_dir(const std::string& name);
 
 }  // namespace nnb::test

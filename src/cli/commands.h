@@ -12,6 +12,8 @@ void add_tokenize(CLI::App& app);
 void add_info(CLI::App& app);
 void add_mkmodel(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_serve(CLI::App& app);  // cmd_serve.cpp: the host server
+void add_chat(CLI::App& app);   // cmd_chat.cpp: native streaming chat client
 
 // Default model resolution: --model, then $NNBRIDGE_MODEL, then
 // ../shared/fixtures/models/stories260K.gguf (beside the source tree or the working

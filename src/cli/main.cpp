@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   nnb::cli::add_info(app);
   nnb::cli::add_mkmodel(app);
   nnb::cli::add_bench(app);
+  nnb::cli::add_serve(app);
+  nnb::cli::add_chat(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

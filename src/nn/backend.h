@@ -1,0 +1,58 @@
+// The WASI-NN model in C++: a Backend loads Graphs, a Graph makes ExecutionContexts.
+// The local GGML engine implements it, and so does the RPC client (a remote host is just
+// another backend); the wasm bindings and the gRPC server are thin adapters over it.
+// Every failure is an nn::Error carrying the errno the caller must see.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nn/types.h"
+
+namespace nnb::nn {
+
+class ExecutionContext {
+ public:
+  virtual ~ExecutionContext() = default;
+
+  virtual void set_input(uint32_t index, const TensorView& tensor) = 0;
+  virtual void compute() = 0;
+  // The whole output `index`. Adapters compare its size with the caller's buffer and answer
+  // TooLarge with the needed size rather than truncating.
+  virtual std::vector<uint8_t> get_output(uint32_t index) = 0;
+
+  // Streaming (WasmEdge's GGML extension): compute_single produces one more token or throws
+  // Error(EndOfSequence / ContextFull / PromptTooLong); get_output_single(0) is that token's
+  // piece; fini_single ends the stream.
+  virtual void compute_single() = 0;
+  virtual std::vector<uint8_t> get_output_single(uint32_t index) = 0;
+  virtual void fini_single() = 0;
+};
+
+class Graph {
+ public:
+  virtual ~Graph() = default;
+  virtual std::unique_ptr<ExecutionContext> init_execution_context() = 0;
+  virtual const std::string& name() const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // wasi-nn `load`: the graph from in-memory builders (for GGML: one builder holding a model
+  // path or the GGUF bytes, per the backend's rules).
+  virtual std::shared_ptr<Graph> load(std::span<const std::span<const uint8_t>> builders, GraphEncoding encoding,
+                                      ExecutionTarget target) = 0;
+  // wasi-nn `load_by_name` / `load_by_name_with_config` (config empty: none). Unknown name or
+  // missing file → Error(ModelNotFound) for preloaded names whose file is absent, NotFound otherwise.
+  virtual std::shared_ptr<Graph> load_by_name(std::string_view name, std::string_view config) = 0;
+  // Forget a graph obtained from this backend (the name can be loaded again afterwards).
+  virtual void unload(const std::shared_ptr<Graph>& graph) = 0;
+};
+
+}  // namespace nnb::nn

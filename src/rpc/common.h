@@ -1,0 +1,46 @@
+// What the server and the client share: endpoint URIs and the WasmEdge error convention
+// (gRPC status UNKNOWN, message `failed to call host function "<fn>", errno=<N>`, trailing
+// metadata `errno: "<N>"`, COMPAT §3).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "nn/types.h"
+
+namespace nnb::rpc {
+
+// The metadata key carrying the WASI-NN errno of a failed call.
+inline constexpr const char* kErrnoKey = "errno";
+// The metadata key naming the caller's session (sent by nnbridge clients on every call).
+inline constexpr const char* kSessionKey = "nnbridge-session";
+
+struct Endpoint {
+  enum class Kind { Unix, Tcp } kind = Kind::Unix;
+  std::string path;  // Unix: absolute socket path
+  std::string host;  // Tcp
+  int port = 0;      // Tcp
+  std::string grpc_target() const;  // "unix:///abs/path" or "host:port"
+  bool is_loopback() const;         // Unix sockets count as local
+  std::string to_string() const;
+};
+
+// Parses `unix:///abs/path.sock`, `unix:/abs/path`, `unix://$HOME/x.sock` ($HOME and ~
+// expanded, as WasmEdge does), `HOST:PORT`, `[::1]:PORT`, `tcp://HOST:PORT`. Throws
+// std::invalid_argument with a message naming the URI.
+Endpoint parse_endpoint(std::string_view uri);
+
+// The status a server returns for a failed call, WasmEdge-style. The errno trailer must be
+// added to the ServerContext with add_errno_trailer().
+grpc::Status error_status(std::string_view host_function, nn::Errno e, std::string_view detail = {});
+void add_errno_trailer(grpc::ServerContext& ctx, nn::Errno e);
+
+// The errno a client should report for a finished call: Success for an OK status; the trailer's
+// value when present; otherwise RuntimeError (server down, crashed, unimplemented: never
+// success, unlike WasmEdge 0.14.1's client).
+nn::Errno errno_of(const grpc::Status& status, const grpc::ClientContext& ctx);
+
+}  // namespace nnb::rpc
