@@ -8,6 +8,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libicu-dev libssl-dev
   clang libclang-rt-14-dev   # libFuzzer and the sanitizer runtimes
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc   # the RPC layer
 )
 
 missing=()

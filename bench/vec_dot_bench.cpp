@@ -1,0 +1,105 @@
+// Mat-vec throughput of the dot-product kernels: one activation row (quantized once to the
+// vec_dot type) against every row of a weight matrix, single thread, reported as GB/s of weight
+// bytes streamed (the quantity that bounds token generation).
+//
+// One benchmark per (type, ISA, rows): rows = 4096 (n = 4096, the usual hidden size; 9-64 MB,
+// mostly L3 / memory) and rows = 256 (the same row length, L2-resident, showing the kernel's
+// own speed). Filter with --benchmark_filter, e.g. 'q4_0/avx512'.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/quants.h"
+#include "engine/vec_dot.h"
+
+namespace {
+
+using nnb::GgmlType;
+
+constexpr int64_t kN = 4096;
+
+// Small deterministic generator: the content only has to avoid NaN / inf / subnormals.
+struct Lcg {
+  uint64_t s = 0x9E3779B97F4A7C15ull;
+  uint32_t next() {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    return uint32_t(s >> 33);
+  }
+  float uniform() { return float(next()) / 2147483648.0f - 1.0f; }  // [-1, 1)
+};
+
+// rows x kN weights of type t: float types from random values, block types from random bytes
+// with every block's fp16 scale fields overwritten by a small finite value.
+std::vector<uint8_t> make_weights(GgmlType t, int64_t rows, Lcg& rng) {
+  const size_t row_bytes = nnb::row_size(t, kN);
+  std::vector<uint8_t> w(row_bytes * size_t(rows));
+  const auto& tr = nnb::traits(t);
+  if (tr.block_size == 1) {
+    std::vector<float> f(kN);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (auto& v : f) v = rng.uniform();
+      nnb::quantize_row(t, f.data(), w.data() + size_t(r) * row_bytes, kN);
+    }
+    return w;
+  }
+  for (auto& b : w) b = uint8_t(rng.next());
+  // Every block format here keeps its fp16 scales in the first four bytes (d, m / dmin) or the
+  // last four (Q2_K: d, dmin; Q3_K / Q6_K: d); a sane fp16 in all four slots leaves no NaN/inf
+  // scale (the other bytes written are quant codes, any value of which is valid).
+  const uint16_t half = nnb::fp32_to_fp16(0.01f);
+  for (size_t off = 0; off < w.size(); off += tr.type_size) {
+    std::memcpy(&w[off], &half, 2);
+    std::memcpy(&w[off + 2], &half, 2);
+    std::memcpy(&w[off + tr.type_size - 4], &half, 2);
+    std::memcpy(&w[off + tr.type_size - 2], &half, 2);
+  }
+  return w;
+}
+
+void mat_vec(benchmark::State& state, GgmlType t, nnb::Isa isa, int64_t rows) {
+  const nnb::DotKernel* k = nnb::dot_kernel_for(t, isa);
+  if (!k) {
+    state.SkipWithError("ISA not supported by this CPU");
+    return;
+  }
+  Lcg rng;
+  const std::vector<uint8_t> w = make_weights(t, rows, rng);
+  std::vector<float> a(kN);
+  for (auto& v : a) v = rng.uniform();
+  std::vector<uint8_t> y(nnb::row_size(k->vec_dot_type, kN));
+  nnb::quantize_row(k->vec_dot_type, a.data(), y.data(), kN);
+  std::vector<float> out(static_cast<size_t>(rows));
+  const size_t row_bytes = nnb::row_size(t, kN);
+
+  for (auto _ : state) {
+    for (int64_t r = 0; r < rows; ++r) k->vec_dot(kN, &out[size_t(r)], w.data() + size_t(r) * row_bytes, y.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(w.size()));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const GgmlType types[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0,  GgmlType::Q4_1,
+                            GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K,  GgmlType::Q3_K,
+                            GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS};
+  for (GgmlType t : types) {
+    for (nnb::Isa isa : {nnb::Isa::Scalar, nnb::Isa::Avx2, nnb::Isa::Avx512}) {
+      for (int64_t rows : {int64_t(4096), int64_t(256)}) {
+        const std::string name = std::string("matvec/") + std::string(nnb::type_name(t)) + "/" +
+                                 nnb::isa_name(isa) + "/rows:" + std::to_string(rows);
+        benchmark::RegisterBenchmark(name.c_str(), mat_vec, t, isa, rows)->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

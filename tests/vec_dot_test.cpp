@@ -1,0 +1,295 @@
+// Dot-product kernels: the scalar kernel of every pairing against a double-precision dot of the
+// dequantized rows, and every SIMD kernel the CPU has against the scalar kernel. Weights come
+// from quantize_row (realistic blocks) and from random raw bytes (every code, scale and min
+// value, including the extremes); activations are always quantize_row(vec_dot_type).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/quants.h"
+#include "engine/vec_dot.h"
+
+namespace nnb {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16,  GgmlType::Q4_0,  GgmlType::Q4_1,
+                           GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,  GgmlType::Q2_K,  GgmlType::Q3_K,
+                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,  GgmlType::IQ4_NL, GgmlType::IQ4_XS};
+
+GgmlType expected_vec_dot_type(GgmlType t) {
+  switch (t) {
+    case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: return t;
+    case GgmlType::Q4_0: case GgmlType::Q5_0: case GgmlType::Q8_0: case GgmlType::IQ4_NL: return GgmlType::Q8_0;
+    case GgmlType::Q4_1: case GgmlType::Q5_1: return GgmlType::Q8_1;
+    default: return GgmlType::Q8_K;
+  }
+}
+
+int64_t block_size(GgmlType t) { return traits(t).block_size; }
+
+// Row lengths: one block, a few blocks (odd counts reach the single-block tails of kernels that
+// take two blocks at a time; 11 = one batch of 8 + a pair + one), and a typical hidden size.
+std::vector<int64_t> test_lengths(GgmlType t) {
+  const int64_t b = block_size(t);
+  if (b == 1) return {1, 7, 16, 33, 100, 4096};
+  return {b, 2 * b, 3 * b, 5 * b, 11 * b, 4096};
+}
+
+std::vector<float> random_floats(int64_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& f : v) f = dist(rng);
+  return v;
+}
+
+// Writes the fp16 scale fields of one block of type t (d, and the min / offset where present).
+void set_block_scales(GgmlType t, uint8_t* blk, float d, float m) {
+  const ggml_fp16_t hd = fp32_to_fp16(d), hm = fp32_to_fp16(m);
+  switch (t) {
+    case GgmlType::Q4_0: reinterpret_cast<block_q4_0*>(blk)->d = hd; break;
+    case GgmlType::Q4_1: reinterpret_cast<block_q4_1*>(blk)->d = hd; reinterpret_cast<block_q4_1*>(blk)->m = hm; break;
+    case GgmlType::Q5_0: reinterpret_cast<block_q5_0*>(blk)->d = hd; break;
+    case GgmlType::Q5_1: reinterpret_cast<block_q5_1*>(blk)->d = hd; reinterpret_cast<block_q5_1*>(blk)->m = hm; break;
+    case GgmlType::Q8_0: reinterpret_cast<block_q8_0*>(blk)->d = hd; break;
+    case GgmlType::Q2_K: reinterpret_cast<block_q2_K*>(blk)->d = hd; reinterpret_cast<block_q2_K*>(blk)->dmin = hm; break;
+    case GgmlType::Q3_K: reinterpret_cast<block_q3_K*>(blk)->d = hd; break;
+    case GgmlType::Q4_K: reinterpret_cast<block_q4_K*>(blk)->d = hd; reinterpret_cast<block_q4_K*>(blk)->dmin = hm; break;
+    case GgmlType::Q5_K: reinterpret_cast<block_q5_K*>(blk)->d = hd; reinterpret_cast<block_q5_K*>(blk)->dmin = hm; break;
+    case GgmlType::Q6_K: reinterpret_cast<block_q6_K*>(blk)->d = hd; break;
+    case GgmlType::IQ4_NL: reinterpret_cast<block_iq4_nl*>(blk)->d = hd; break;
+    case GgmlType::IQ4_XS: reinterpret_cast<block_iq4_xs*>(blk)->d = hd; break;
+    default: FAIL() << "no block scales for " << type_name(t);
+  }
+}
+
+// A weight row of random raw bytes with sane scales. Float types get random values instead
+// (random bits would include NaN and inf).
+Bytes random_raw_row(GgmlType t, int64_t n, std::mt19937& rng) {
+  Bytes row(row_size(t, n));
+  if (block_size(t) == 1) {
+    const auto f = random_floats(n, rng);
+    quantize_row(t, f.data(), row.data(), n);
+    return row;
+  }
+  for (auto& b : row) b = uint8_t(rng());
+  std::uniform_real_distribution<float> mag(0.002f, 0.05f);
+  std::bernoulli_distribution neg(0.5);
+  const size_t bs = traits(t).type_size;
+  for (size_t off = 0; off < row.size(); off += bs) {
+    const float d = neg(rng) ? -mag(rng) : mag(rng);
+    set_block_scales(t, row.data() + off, d, mag(rng));
+  }
+  return row;
+}
+
+Bytes quantized(GgmlType t, const std::vector<float>& f) {
+  Bytes row(row_size(t, int64_t(f.size())));
+  quantize_row(t, f.data(), row.data(), int64_t(f.size()));
+  return row;
+}
+
+std::vector<float> dequantized(GgmlType t, const Bytes& row, int64_t n) {
+  std::vector<float> f(static_cast<size_t>(n));
+  dequantize_row(t, row.data(), f.data(), n);
+  return f;
+}
+
+// The Q4_1 / Q5_1 kernels use Q8_1's s = fp16(d * sum(q)), computed from the unrounded d and
+// then rounded to fp16, where the dequantized reference sums fp16(d) * q exactly: allow
+// |m| * |s| * (d's rounding + s's rounding, 2^-11 each) per block, plus an fp16 subnormal step.
+double q8_1_s_rounding(GgmlType t, const Bytes& x, const Bytes& y, int64_t n) {
+  if (t != GgmlType::Q4_1 && t != GgmlType::Q5_1) return 0.0;
+  const auto* yb = reinterpret_cast<const block_q8_1*>(y.data());
+  double bound = 0.0;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const ggml_fp16_t m = t == GgmlType::Q4_1 ? reinterpret_cast<const block_q4_1*>(x.data())[b].m
+                                             : reinterpret_cast<const block_q5_1*>(x.data())[b].m;
+    const double s = std::fabs(fp16_to_fp32(yb[b].s));
+    bound += std::fabs(fp16_to_fp32(m)) * (s * std::ldexp(1.0, -10) + std::ldexp(1.0, -24));
+  }
+  return bound;
+}
+
+float run(const DotKernel* k, int64_t n, const Bytes& x, const Bytes& y) {
+  float s = std::nanf("");
+  k->vec_dot(n, &s, x.data(), y.data());
+  return s;
+}
+
+// Checks one (x, y) pair: scalar vs the dequantized reference, every SIMD path vs scalar.
+void check_pair(GgmlType t, int64_t n, const Bytes& x, const Bytes& y, const std::string& what) {
+  SCOPED_TRACE(std::string(type_name(t)) + " n=" + std::to_string(n) + " " + what);
+  const GgmlType vt = expected_vec_dot_type(t);
+  const auto xf = dequantized(t, x, n);
+  const auto yf = dequantized(vt, y, n);
+  double ref = 0.0, mag = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    ref += double(xf[size_t(i)]) * double(yf[size_t(i)]);
+    mag += std::fabs(double(xf[size_t(i)]) * double(yf[size_t(i)]));
+  }
+  // The kernels differ from the reference only by f32 rounding of per-block scale products and
+  // of the float sums (plus Q8_1's fp16 s); bounds are relative to sum |x_i * y_i|.
+  const double ref_tol = 2e-6 * mag + q8_1_s_rounding(t, x, y, n) + 1e-30;
+  const double simd_tol = 1e-5 * mag + 1e-30;
+
+  const DotKernel* scalar = dot_kernel_for(t, Isa::Scalar);
+  ASSERT_NE(scalar, nullptr);
+  const float s_scalar = run(scalar, n, x, y);
+  EXPECT_NEAR(s_scalar, ref, ref_tol) << "scalar vs dequantized reference (sum|xy| = " << mag << ")";
+
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    const DotKernel* k = dot_kernel_for(t, isa);
+    if (!k) continue;  // the CPU lacks this ISA
+    EXPECT_NEAR(run(k, n, x, y), s_scalar, simd_tol) << isa_name(isa) << " vs scalar";
+  }
+}
+
+class VecDot : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(VecDot, KernelExistsWithGgmlPairing) {
+  const GgmlType t = GetParam();
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    const DotKernel* k = dot_kernel_for(t, isa);
+    if (isa != Isa::Scalar && !k) continue;
+    ASSERT_NE(k, nullptr) << isa_name(isa);
+    EXPECT_EQ(k->vec_dot_type, expected_vec_dot_type(t)) << isa_name(isa);
+    EXPECT_NE(k->vec_dot, nullptr);
+  }
+  const DotKernel* best = dot_kernel(t);
+  ASSERT_NE(best, nullptr);
+  EXPECT_EQ(best, dot_kernel_for(t, active_isa()));
+}
+
+TEST_P(VecDot, QuantizedWeights) {
+  const GgmlType t = GetParam();
+  if (!can_quantize(t)) GTEST_SKIP() << "quantize_row cannot produce " << type_name(t);
+  std::mt19937 rng(1234 + uint32_t(t));
+  for (int64_t n : test_lengths(t)) {
+    const auto w = random_floats(n, rng, 0.05f);
+    const auto a = random_floats(n, rng, 2.0f);
+    check_pair(t, n, quantized(t, w), quantized(expected_vec_dot_type(t), a), "quantized weights");
+  }
+}
+
+TEST_P(VecDot, RandomRawBlocks) {
+  const GgmlType t = GetParam();
+  std::mt19937 rng(99 + uint32_t(t));
+  for (int64_t n : test_lengths(t)) {
+    for (int rep = 0; rep < 3; ++rep) {
+      const Bytes x = random_raw_row(t, n, rng);
+      const Bytes y = quantized(expected_vec_dot_type(t), random_floats(n, rng));
+      check_pair(t, n, x, y, "raw blocks, rep " + std::to_string(rep));
+    }
+  }
+}
+
+// Activations with a few outliers: most Q8 values are small and a few reach +-127.
+TEST_P(VecDot, OutlierActivations) {
+  const GgmlType t = GetParam();
+  std::mt19937 rng(7 + uint32_t(t));
+  const int64_t n = 4096;
+  auto a = random_floats(n, rng, 0.1f);
+  for (int64_t i = 0; i < n; i += 97) a[size_t(i)] = (i % 2 ? 30.0f : -30.0f);
+  check_pair(t, n, random_raw_row(t, n, rng), quantized(expected_vec_dot_type(t), a), "outliers");
+}
+
+TEST_P(VecDot, AllZero) {
+  const GgmlType t = GetParam();
+  for (int64_t n : test_lengths(t)) {
+    const Bytes x(row_size(t, n), 0);
+    const Bytes y = quantized(expected_vec_dot_type(t), std::vector<float>(size_t(n), 0.0f));
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+      const DotKernel* k = dot_kernel_for(t, isa);
+      if (!k) continue;
+      EXPECT_EQ(run(k, n, x, y), 0.0f) << type_name(t) << " n=" << n << " " << isa_name(isa);
+    }
+  }
+}
+
+// Every byte of the weight blocks set to an extreme pattern (largest / smallest codes, K-quant
+// scales of 63, Q6_K scales of +-127/-128, Q8_0 values of -128 and 127) against activations of
+// +-127 all of one sign or alternating: the largest integer sums the kernels can see, where an
+// int16 overflow in a maddubs path would show.
+TEST_P(VecDot, ExtremeValues) {
+  const GgmlType t = GetParam();
+  if (block_size(t) == 1) GTEST_SKIP() << "no integer path for float types";
+  const int64_t n = 4096;
+  const uint8_t patterns[] = {0xFF, 0x00, 0x80, 0x7F, 0x88, 0x77, 0xF0, 0x0F};
+  const size_t bs = traits(t).type_size;
+  for (uint8_t pattern : patterns) {
+    Bytes x(row_size(t, n), pattern);
+    for (size_t off = 0; off < x.size(); off += bs) set_block_scales(t, x.data() + off, 1.0f, 0.5f);
+    for (int sign_mode = 0; sign_mode < 3; ++sign_mode) {
+      std::vector<float> a(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) a[size_t(i)] = sign_mode == 0 ? 1.0f : sign_mode == 1 ? -1.0f : (i % 2 ? 1.0f : -1.0f);
+      const Bytes y = quantized(expected_vec_dot_type(t), a);
+      check_pair(t, n, x, y, "pattern " + std::to_string(pattern) + " signs " + std::to_string(sign_mode));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllPairings, VecDot, ::testing::ValuesIn(kTypes),
+                         [](const ::testing::TestParamInfo<GgmlType>& info) {
+                           return std::string(type_name(info.param));
+                         });
+
+TEST(VecDotDispatch, TypesWithoutKernel) {
+  for (GgmlType t : {GgmlType::Q8_1, GgmlType::Q8_K, GgmlType::IQ2_XXS, GgmlType::I32}) {
+    EXPECT_EQ(dot_kernel(t), nullptr) << type_name(t);
+    EXPECT_EQ(dot_kernel_for(t, Isa::Scalar), nullptr) << type_name(t);
+  }
+}
+
+TEST(VecDotDispatch, IsaNamesAndActiveIsaIsSupported) {
+  EXPECT_STREQ(isa_name(Isa::Scalar), "scalar");
+  EXPECT_STREQ(isa_name(Isa::Avx2), "avx2");
+  EXPECT_STREQ(isa_name(Isa::Avx512), "avx512");
+  // The active ISA has kernels, and so does every lower one.
+  EXPECT_NE(dot_kernel_for(GgmlType::Q4_0, active_isa()), nullptr);
+  for (int i = 0; i <= int(active_isa()); ++i) EXPECT_NE(dot_kernel_for(GgmlType::Q4_0, Isa(i)), nullptr);
+}
+
+// NNB_ISA=scalar|avx2|avx512 lowers the ISA dot_kernel() uses (checked when the variable is set,
+// e.g. `NNB_ISA=avx2 vec_dot_test`; the ISA is chosen once per process).
+TEST(VecDotDispatch, IsaEnvironmentOverride) {
+  const char* env = std::getenv("NNB_ISA");
+  if (!env) GTEST_SKIP() << "NNB_ISA not set";
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (std::string(env) == isa_name(isa) && dot_kernel_for(GgmlType::Q4_0, isa)) {
+      EXPECT_EQ(active_isa(), isa);
+      EXPECT_EQ(dot_kernel(GgmlType::Q4_0), dot_kernel_for(GgmlType::Q4_0, isa));
+    }
+  }
+}
+
+// A hand-computed case: Q8_0 x Q8_0 with d = 1 on both sides is a plain integer dot product.
+TEST(VecDotDispatch, HandComputedQ8_0) {
+  block_q8_0 x[2], y[2];
+  int64_t expect = 0;
+  for (int b = 0; b < 2; ++b) {
+    x[b].d = y[b].d = fp32_to_fp16(1.0f);
+    for (int j = 0; j < 32; ++j) {
+      x[b].qs[j] = int8_t(j - 16 + b);
+      y[b].qs[j] = int8_t(3 * j - 50);
+      expect += int64_t(x[b].qs[j]) * y[b].qs[j];
+    }
+  }
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    const DotKernel* k = dot_kernel_for(GgmlType::Q8_0, isa);
+    if (!k) continue;
+    float s = 0;
+    k->vec_dot(64, &s, x, y);
+    EXPECT_EQ(s, float(expect)) << isa_name(isa);
+  }
+}
+
+}  // namespace
+}  // namespace nnb
