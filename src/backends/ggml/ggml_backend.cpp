@@ -1,0 +1,77 @@
+#include "backends/ggml/ggml_backend.h"
+
+#include <stdexcept>
+
+#include "backends/ggml/ggml_builder.h"
+
+namespace nnb::ggml {
+
+using nn::Errno;
+using nn::Error;
+
+GgmlBackend::GgmlBackend(std::vector<nn::PreloadSpec> preloads, GgmlBackendOptions opts)
+    : rt_(std::make_shared<const GgmlBackendOptions>(with_defaults(std::move(opts)))) {
+  for (auto& p : preloads) {
+    if (p.encoding != nn::GraphEncoding::GGML)
+      throw std::invalid_argument("preload '" + p.name + "': encoding " + std::string(nn::encoding_name(p.encoding)) +
+                                  " is not supported by the GGML backend (use GGML)");
+    if (preloads_.count(p.name))
+      throw std::invalid_argument("preload '" + p.name + "' is given twice");
+    if (p.target == nn::ExecutionTarget::GPU || p.target == nn::ExecutionTarget::TPU)
+      rt_->logger(LogLevel::Note, "preload '" + p.name + "': target " + std::string(nn::target_name(p.target)) +
+                                      " ignored: no accelerator on this host, running on CPU");
+    // The file is deliberately not checked here: a missing model must not stop start-up
+    // (COMPAT §2); load_by_name reports it.
+    std::string name = p.name;
+    preloads_.emplace(std::move(name), std::move(p));
+  }
+}
+
+std::shared_ptr<GgmlGraph> GgmlBackend::make_graph(std::string name, std::shared_ptr<const Model> model,
+                                                   std::string_view config) {
+  GgmlOptions defaults;
+  for (const auto& note : apply_options_json(defaults, config)) rt_->logger(LogLevel::Note, note);
+  return std::make_shared<GgmlGraph>(std::move(name), std::move(model), std::move(defaults), rt_);
+}
+
+std::shared_ptr<nn::Graph> GgmlBackend::load_by_name(std::string_view name, std::string_view config) {
+  auto it = preloads_.find(name);
+  if (it == preloads_.end())
+    throw Error(Errno::NotFound, "no model named '" + std::string(name) + "' (give it with --nn-preload)");
+  // The config is checked before the (possibly slow) model load.
+  GgmlOptions probe;
+  apply_options_json(probe, config);
+  auto model = models_.get(it->second.path);
+  return make_graph(it->first, std::move(model), config);
+}
+
+std::shared_ptr<nn::Graph> GgmlBackend::load(std::span<const std::span<const uint8_t>> builders,
+                                             nn::GraphEncoding encoding, nn::ExecutionTarget target) {
+  if (encoding != nn::GraphEncoding::GGML)
+    throw Error(Errno::InvalidEncoding, "encoding " + std::string(nn::encoding_name(encoding)) +
+                                            " is not supported by the GGML backend");
+  if (builders.empty()) throw Error(Errno::InvalidArgument, "load: no builder (expected the model bytes or path)");
+  const std::string_view config =
+      builders.size() > 1 ? std::string_view(reinterpret_cast<const char*>(builders[1].data()), builders[1].size())
+                          : std::string_view();
+  GgmlOptions probe;
+  apply_options_json(probe, config);
+  if (target == nn::ExecutionTarget::GPU || target == nn::ExecutionTarget::TPU)
+    rt_->logger(LogLevel::Note, "target " + std::string(nn::target_name(target)) +
+                                    " ignored: no accelerator on this host, running on CPU");
+  const auto b = builders[0];
+  if (is_gguf_bytes(b)) return make_graph("<in-memory GGUF>", load_model_bytes(b), config);
+  auto path = builder_path(b);
+  if (!path)
+    throw Error(Errno::InvalidArgument, "load: the builder is neither GGUF bytes nor a model file path (" +
+                                            std::to_string(b.size()) + " bytes)");
+  return make_graph(path->string(), models_.get(*path), config);
+}
+
+void GgmlBackend::unload(const std::shared_ptr<nn::Graph>& graph) {
+  auto g = std::dynamic_pointer_cast<GgmlGraph>(graph);
+  if (!g) throw Error(Errno::InvalidArgument, "unload: not a graph of the GGML backend");
+  g->release();  // idempotent; the model goes when its last graph and context let go
+}
+
+}  // namespace nnb::ggml

@@ -1,0 +1,223 @@
+#include "backends/ggml/ggml_context.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <new>
+#include <nlohmann/json.hpp>
+
+namespace nnb::ggml {
+namespace {
+
+using nn::Errno;
+using nn::Error;
+
+// Runs f, turning the engine's exceptions into the errno a WASI-NN caller must see.
+template <class F>
+void guarded(F&& f) {
+  try {
+    f();
+  } catch (const Error&) {
+    throw;
+  } catch (const PromptTooLongError& e) {
+    throw Error(Errno::PromptTooLong, e.what());
+  } catch (const ContextFullError& e) {
+    throw Error(Errno::ContextFull, e.what());
+  } catch (const std::bad_alloc&) {
+    throw Error(Errno::RuntimeError, "out of memory");
+  } catch (const std::exception& e) {
+    throw Error(Errno::RuntimeError, e.what());
+  }
+}
+
+std::vector<uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
+
+}  // namespace
+
+GgmlExecutionContext::GgmlExecutionContext(std::shared_ptr<const Model> model, GgmlOptions defaults,
+                                           std::shared_ptr<const GgmlBackendOptions> runtime)
+    : model_(std::move(model)), rt_(std::move(runtime)), opts_(std::move(defaults)) {}
+
+// The Generation refers to the Context and Sampler: destroy it first.
+GgmlExecutionContext::~GgmlExecutionContext() { gen_.reset(); }
+
+std::unique_lock<std::mutex> GgmlExecutionContext::enter() {
+  std::unique_lock<std::mutex> lk(mu_, std::try_to_lock);
+  if (!lk.owns_lock())
+    throw Error(Errno::Busy, "execution context is busy: another call on it is still running");
+  return lk;
+}
+
+void GgmlExecutionContext::log(LogLevel level, const std::string& line) const {
+  const bool on = level == LogLevel::Note ||
+                  (level == LogLevel::Info && (opts_.enable_log || opts_.enable_debug_log)) ||
+                  (level == LogLevel::Debug && opts_.enable_debug_log);
+  if (on) rt_->logger(level, line);
+}
+
+void GgmlExecutionContext::set_input(uint32_t index, const nn::TensorView& tensor) {
+  auto lk = enter();
+  const std::string_view data(reinterpret_cast<const char*>(tensor.data.data()), tensor.data.size());
+  guarded([&] {
+    if (index == 1) {
+      for (const auto& note : apply_options_json(opts_, data)) log(LogLevel::Note, note);
+      log(LogLevel::Debug, "options: " + options_to_json(opts_));
+      return;
+    }
+    // dims and type are ignored: apps send dims=[1] for any length (COMPAT §1).
+    auto tokens = model_->vocab().tokenize(data, /*add_special=*/true, /*parse_special=*/true);
+    end_generation();  // a new prompt starts a new run: the previous text and stream are gone
+    prompt_ = std::move(tokens);
+    prompt_pending_ = true;
+    log(LogLevel::Debug, "prompt: " + std::to_string(data.size()) + " bytes, " + std::to_string(prompt_.size()) +
+                             " tokens");
+  });
+}
+
+void GgmlExecutionContext::ensure_engine_context() {
+  ContextParams want;
+  // ctx-size 0 means the model's training context (llama.cpp), 512 if the model names none.
+  const int32_t n_train = model_->hparams().n_ctx_train;
+  want.n_ctx = opts_.ctx_size > 0 ? int32_t(opts_.ctx_size) : (n_train > 0 ? n_train : 512);
+  const int64_t ubatch = opts_.ubatch_size > 0 ? opts_.ubatch_size : opts_.batch_size;
+  want.n_batch = int32_t(std::min({opts_.batch_size, ubatch, int64_t(want.n_ctx)}));
+  want.n_threads = opts_.threads > 0 ? int32_t(opts_.threads) : rt_->default_threads;
+  if (ctx_ && want.n_ctx == ctx_params_.n_ctx && want.n_batch == ctx_params_.n_batch &&
+      want.n_threads == ctx_params_.n_threads)
+    return;  // keep the KV cache allocation
+  gen_.reset();
+  ctx_.reset();  // free the old cache before allocating the new one
+  if (n_train > 0 && want.n_ctx > n_train)
+    log(LogLevel::Info, "ctx-size " + std::to_string(want.n_ctx) + " exceeds the model's training context " +
+                            std::to_string(n_train) + ": quality may degrade");
+  try {
+    ctx_ = std::make_unique<Context>(*model_, want);
+  } catch (const std::bad_alloc&) {
+    throw Error(Errno::RuntimeError, "out of memory allocating a context of " + std::to_string(want.n_ctx) + " tokens");
+  }
+  ctx_params_ = want;
+  log(LogLevel::Debug, "engine context: n_ctx " + std::to_string(ctx_->n_ctx()) + ", threads " +
+                           std::to_string(ctx_->n_threads()));
+}
+
+void GgmlExecutionContext::start_generation() {
+  if (!prompt_pending_)
+    throw Error(Errno::InvalidArgument,
+                "no new prompt: each compute consumes its input, call set_input with a prompt first");
+  if (opts_.embedding)
+    throw Error(Errno::UnsupportedOperation,
+                "embedding mode is not supported by nnbridge's GGML backend (the engine computes logits only)");
+  end_generation();
+  ensure_engine_context();
+  if (prompt_.empty()) throw Error(Errno::InvalidArgument, "empty prompt: nothing to generate from");
+  if (int64_t(prompt_.size()) >= ctx_->n_ctx())
+    throw Error(Errno::PromptTooLong, "prompt of " + std::to_string(prompt_.size()) +
+                                          " tokens does not fit in the context (ctx-size " +
+                                          std::to_string(ctx_->n_ctx()) + ")");
+  SamplerParams sp;
+  sp.temp = float(opts_.temp);
+  sp.top_k = int32_t(std::clamp<int64_t>(opts_.top_k, INT32_MIN, INT32_MAX));
+  sp.top_p = float(opts_.top_p);
+  sp.min_p = float(opts_.min_p);
+  sp.repeat_penalty = float(opts_.repeat_penalty);
+  sp.presence_penalty = float(opts_.presence_penalty);
+  sp.frequency_penalty = float(opts_.frequency_penalty);
+  sp.seed = opts_.seed < 0 ? Sampler::kRandomSeed : uint64_t(opts_.seed);
+  sampler_ = std::make_unique<Sampler>(sp, model_->hparams().n_vocab);
+  GenerationParams gp;
+  gp.n_predict = int32_t(std::clamp<int64_t>(opts_.n_predict, -1, INT32_MAX));
+  if (!opts_.reverse_prompt.empty()) gp.reverse_prompts.push_back(opts_.reverse_prompt);
+  auto gen = std::make_unique<Generation>(*ctx_, *sampler_, std::move(gp));
+  gen->start(prompt_);
+  gen_ = std::move(gen);
+  prompt_pending_ = false;
+  last_piece_.clear();
+  summary_logged_ = false;
+}
+
+void GgmlExecutionContext::end_generation() {
+  gen_.reset();
+  mode_ = Mode::Idle;
+  last_piece_.clear();
+}
+
+void GgmlExecutionContext::log_summary() {
+  if (summary_logged_ || !gen_) return;
+  summary_logged_ = true;
+  const double pp = gen_->prompt_seconds(), tg = gen_->generation_seconds();
+  const size_t n = gen_->tokens().size();
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "prompt %zu tokens in %.1f ms; generated %zu tokens in %.1f ms (%.1f t/s); stop: %s; context %d/%d",
+                prompt_.size(), pp * 1e3, n, tg * 1e3, tg > 0 ? double(n) / tg : 0.0,
+                stop_reason_name(gen_->stop_reason()), ctx_ ? ctx_->n_past() : 0, ctx_ ? ctx_->n_ctx() : 0);
+  log(LogLevel::Info, buf);
+}
+
+void GgmlExecutionContext::compute() {
+  auto lk = enter();
+  guarded([&] {
+    start_generation();
+    mode_ = Mode::Compute;
+    const std::string& text = gen_->text();
+    while (true) {
+      const size_t before = text.size();
+      if (!gen_->next()) break;
+      if (opts_.stream_stdout) rt_->stdout_sink(std::string_view(text).substr(before));
+    }
+    log_summary();
+    if (gen_->stop_reason() == StopReason::ContextFull)
+      throw Error(Errno::ContextFull, "context full after " + std::to_string(gen_->tokens().size()) +
+                                          " generated tokens (ctx-size " + std::to_string(ctx_->n_ctx()) +
+                                          "); the text so far is in output 0");
+  });
+}
+
+void GgmlExecutionContext::compute_single() {
+  auto lk = enter();
+  guarded([&] {
+    if (prompt_pending_) {
+      start_generation();  // a new prompt starts a new stream, even if one was running
+      mode_ = Mode::Stream;
+    } else if (mode_ != Mode::Stream || !gen_) {
+      throw Error(Errno::InvalidArgument, "compute_single: no stream: call set_input with a prompt first");
+    }
+    const size_t before = gen_->text().size();
+    if (gen_->next()) {
+      last_piece_ = gen_->text().substr(before);
+      return;
+    }
+    log_summary();
+    if (gen_->stop_reason() == StopReason::ContextFull)
+      throw Error(Errno::ContextFull, "context full (ctx-size " + std::to_string(ctx_->n_ctx()) + ")");
+    throw Error(Errno::EndOfSequence, std::string("end of sequence: ") + stop_reason_name(gen_->stop_reason()));
+  });
+}
+
+void GgmlExecutionContext::fini_single() {
+  auto lk = enter();
+  end_generation();
+  if (ctx_) ctx_->clear();  // the cache allocation is kept for the next stream, its contents not
+}
+
+std::vector<uint8_t> GgmlExecutionContext::metadata() const {
+  nlohmann::json j;
+  j["input_tokens"] = prompt_.size();
+  j["output_tokens"] = gen_ ? gen_->tokens().size() : 0;
+  j["llama_build_number"] = rt_->llama_build_number;
+  j["llama_commit"] = rt_->llama_commit;
+  return bytes(j.dump());
+}
+
+std::vector<uint8_t> GgmlExecutionContext::get_output(uint32_t index) {
+  auto lk = enter();
+  if (index == 1) return metadata();
+  return gen_ ? bytes(gen_->text()) : std::vector<uint8_t>{};
+}
+
+std::vector<uint8_t> GgmlExecutionContext::get_output_single(uint32_t index) {
+  auto lk = enter();
+  if (index == 1) return metadata();
+  return bytes(last_piece_);
+}
+
+}  // namespace nnb::ggml

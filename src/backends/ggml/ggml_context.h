@@ -1,0 +1,73 @@
+// A GGML execution context (COMPAT §4): options (graph defaults overlaid by set_input(1)), a
+// tokenized prompt, and its own engine Context whose KV cache is sized by ctx-size and kept
+// between runs (recreated only when ctx-size, batch or threads change). compute() runs a whole
+// generation; compute_single() steps one token at a time with the same Generation code, so
+// both modes obey n-predict, reverse-prompt, EOG and context-full alike.
+//
+// One caller at a time: a call that arrives while another is running on the same context is
+// refused with Error(Busy) instead of corrupting state. Different contexts run concurrently.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backends/ggml/ggml_options.h"
+#include "backends/ggml/ggml_runtime.h"
+#include "engine/context.h"
+#include "engine/generation.h"
+#include "engine/sampler.h"
+#include "nn/backend.h"
+
+namespace nnb::ggml {
+
+class GgmlExecutionContext : public nn::ExecutionContext {
+ public:
+  GgmlExecutionContext(std::shared_ptr<const Model> model, GgmlOptions defaults,
+                       std::shared_ptr<const GgmlBackendOptions> runtime);
+  ~GgmlExecutionContext() override;
+
+  // Index 1: options JSON. Any other index: the prompt (replaces the previous one).
+  void set_input(uint32_t index, const nn::TensorView& tensor) override;
+  void compute() override;
+  // Index 1: metadata JSON; any other index: the whole generated text.
+  std::vector<uint8_t> get_output(uint32_t index) override;
+
+  void compute_single() override;
+  // Index 1: metadata JSON; any other index: the last token's piece.
+  std::vector<uint8_t> get_output_single(uint32_t index) override;
+  void fini_single() override;
+
+  const GgmlOptions& options() const { return opts_; }  // for tests; not thread-safe
+
+ private:
+  enum class Mode { Idle, Compute, Stream };
+
+  std::unique_lock<std::mutex> enter();
+  void log(LogLevel level, const std::string& line) const;
+  void ensure_engine_context();
+  void start_generation();  // consumes the pending prompt; throws Error(102 / 1 / 6 ...)
+  void end_generation();
+  void log_summary();  // once per run, at its end (enable-log)
+  std::vector<uint8_t> metadata() const;
+
+  const std::shared_ptr<const Model> model_;
+  const std::shared_ptr<const GgmlBackendOptions> rt_;
+  GgmlOptions opts_;
+
+  std::vector<Token> prompt_;
+  bool prompt_pending_ = false;  // set by set_input, consumed when a generation starts
+
+  std::unique_ptr<Context> ctx_;
+  ContextParams ctx_params_;
+  std::unique_ptr<Sampler> sampler_;
+  std::unique_ptr<Generation> gen_;  // the current or last run (its text stays readable)
+  Mode mode_ = Mode::Idle;
+  std::string last_piece_;
+  bool summary_logged_ = false;
+
+  std::mutex mu_;
+};
+
+}  // namespace nnb::ggml

@@ -1,0 +1,171 @@
+#include "backends/ggml/ggml_options.h"
+
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+#include "nn/types.h"
+
+namespace nnb::ggml {
+namespace {
+
+using nlohmann::json;
+using nn::Errno;
+using nn::Error;
+
+enum class Kind { Bool, Int, Float, String };
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::Bool: return "a boolean";
+    case Kind::Int: return "an integer";
+    case Kind::Float: return "a number";
+    case Kind::String: return "a string";
+  }
+  return "?";
+}
+
+// One known key: its type, and where it goes in GgmlOptions (exactly one pointer is set).
+struct Key {
+  const char* name;
+  Kind kind;
+  bool GgmlOptions::*b = nullptr;
+  int64_t GgmlOptions::*i = nullptr;
+  double GgmlOptions::*f = nullptr;
+  std::string GgmlOptions::*s = nullptr;
+};
+
+Key kb(const char* n, bool GgmlOptions::*m) { return {n, Kind::Bool, m}; }
+Key ki(const char* n, int64_t GgmlOptions::*m) { return {n, Kind::Int, nullptr, m}; }
+Key kf(const char* n, double GgmlOptions::*m) { return {n, Kind::Float, nullptr, nullptr, m}; }
+Key ks(const char* n, std::string GgmlOptions::*m) { return {n, Kind::String, nullptr, nullptr, nullptr, m}; }
+
+const std::vector<Key>& keys() {
+  static const std::vector<Key> k = {
+      kb("enable-log", &GgmlOptions::enable_log),
+      kb("enable-debug-log", &GgmlOptions::enable_debug_log),
+      kb("stream-stdout", &GgmlOptions::stream_stdout),
+      kb("embedding", &GgmlOptions::embedding),
+      ki("n-predict", &GgmlOptions::n_predict),
+      ks("reverse-prompt", &GgmlOptions::reverse_prompt),
+      ki("ctx-size", &GgmlOptions::ctx_size),
+      ki("batch-size", &GgmlOptions::batch_size),
+      ki("ubatch-size", &GgmlOptions::ubatch_size),
+      ki("threads", &GgmlOptions::threads),
+      kf("temp", &GgmlOptions::temp),
+      kf("top-p", &GgmlOptions::top_p),
+      kf("repeat-penalty", &GgmlOptions::repeat_penalty),
+      kf("presence-penalty", &GgmlOptions::presence_penalty),
+      kf("frequency-penalty", &GgmlOptions::frequency_penalty),
+      ki("top-k", &GgmlOptions::top_k),
+      kf("min-p", &GgmlOptions::min_p),
+      ki("seed", &GgmlOptions::seed),
+      ki("n-gpu-layers", &GgmlOptions::n_gpu_layers),
+      ki("main-gpu", &GgmlOptions::main_gpu),
+      ks("tensor-split", &GgmlOptions::tensor_split),
+      kb("use-mmap", &GgmlOptions::use_mmap),
+      ks("grammar", &GgmlOptions::grammar),
+      ks("json-schema", &GgmlOptions::json_schema),
+      ks("mmproj", &GgmlOptions::mmproj),
+      ks("image", &GgmlOptions::image),
+  };
+  return k;
+}
+
+bool type_ok(Kind k, const json& v) {
+  switch (k) {
+    case Kind::Bool: return v.is_boolean();
+    case Kind::Int: return v.is_number_integer();  // 512.0 is refused, as WasmEdge's get_int64 does
+    case Kind::Float: return v.is_number();
+    case Kind::String: return v.is_string();
+  }
+  return false;
+}
+
+void set(GgmlOptions& o, const Key& k, const json& v) {
+  if (k.b) o.*k.b = v.get<bool>();
+  if (k.i) {
+    // Unsigned values beyond int64 are out of range for every integer option.
+    if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX))
+      throw Error(Errno::InvalidArgument, std::string("metadata: \"") + k.name + "\" is out of range");
+    o.*k.i = v.get<int64_t>();
+  }
+  if (k.f) o.*k.f = v.get<double>();
+  if (k.s) o.*k.s = v.get<std::string>();
+}
+
+void check_ranges(const GgmlOptions& o) {
+  auto bad = [](const std::string& msg) { throw Error(Errno::InvalidArgument, "metadata: " + msg); };
+  if (o.ctx_size < 0 || o.ctx_size > kMaxCtxSize)
+    bad("\"ctx-size\" must be 0 (the model's) .. " + std::to_string(kMaxCtxSize) + ", got " + std::to_string(o.ctx_size));
+  if (o.batch_size < 1 || o.batch_size > kMaxCtxSize)
+    bad("\"batch-size\" must be 1 .. " + std::to_string(kMaxCtxSize) + ", got " + std::to_string(o.batch_size));
+  if (o.ubatch_size < 0 || o.ubatch_size > kMaxCtxSize)
+    bad("\"ubatch-size\" must be 1 .. " + std::to_string(kMaxCtxSize) + ", got " + std::to_string(o.ubatch_size));
+  if (o.threads > 1024) bad("\"threads\" must be at most 1024, got " + std::to_string(o.threads));
+}
+
+// Notes for options this CPU engine accepts but cannot honour; only for keys in this JSON,
+// so a graph's config does not repeat its notes on every context.
+void add_notes(const json& obj, const GgmlOptions& o, std::vector<std::string>& notes) {
+  if (obj.contains("n-gpu-layers") && o.n_gpu_layers != 0)
+    notes.push_back("n-gpu-layers=" + std::to_string(o.n_gpu_layers) + " ignored: no GPU on this host, running on CPU");
+  if (obj.contains("main-gpu") && o.main_gpu != 0)
+    notes.push_back("main-gpu=" + std::to_string(o.main_gpu) + " ignored: no GPU on this host");
+  if (obj.contains("tensor-split") && !o.tensor_split.empty())
+    notes.push_back("tensor-split ignored: no GPU on this host");
+  if (obj.contains("use-mmap") && !o.use_mmap)
+    notes.push_back("use-mmap=false ignored: models are always memory-mapped and shared between graphs");
+  if (obj.contains("grammar") && !o.grammar.empty())
+    notes.push_back("grammar ignored: constrained sampling is not supported, output is unconstrained");
+  if (obj.contains("json-schema") && !o.json_schema.empty())
+    notes.push_back("json-schema ignored: constrained sampling is not supported, output is unconstrained");
+  if ((obj.contains("mmproj") && !o.mmproj.empty()) || (obj.contains("image") && !o.image.empty()))
+    notes.push_back("mmproj/image ignored: multimodal models are not supported");
+}
+
+}  // namespace
+
+std::vector<std::string> apply_options_json(GgmlOptions& opts, std::string_view text) {
+  // Some guests send a C string: a trailing NUL is not part of the JSON.
+  while (!text.empty() && (text.back() == '\0' || std::isspace(static_cast<unsigned char>(text.back()))))
+    text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  if (text.empty()) return {};
+
+  json obj;
+  try {
+    obj = json::parse(text.begin(), text.end());
+  } catch (const json::exception& e) {
+    throw Error(Errno::InvalidEncoding, std::string("metadata is not valid JSON: ") + e.what());
+  }
+  if (!obj.is_object())
+    throw Error(Errno::InvalidEncoding, std::string("metadata must be a JSON object, got ") + obj.type_name());
+
+  GgmlOptions next = opts;  // all-or-nothing: a bad key leaves the options as they were
+  for (const Key& k : keys()) {
+    auto it = obj.find(k.name);
+    if (it == obj.end()) continue;
+    if (!type_ok(k.kind, *it))
+      throw Error(Errno::InvalidArgument, std::string("metadata: \"") + k.name + "\" must be " + kind_name(k.kind) +
+                                              ", got " + it->type_name() + " " + it->dump());
+    set(next, k, *it);
+  }
+  check_ranges(next);
+  std::vector<std::string> notes;
+  add_notes(obj, next, notes);
+  opts = std::move(next);
+  return notes;
+}
+
+std::string options_to_json(const GgmlOptions& o) {
+  json j = json::object();
+  for (const Key& k : keys()) {
+    if (k.b) j[k.name] = o.*k.b;
+    if (k.i) j[k.name] = o.*k.i;
+    if (k.f) j[k.name] = o.*k.f;
+    if (k.s) j[k.name] = o.*k.s;
+  }
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace nnb::ggml

@@ -1,0 +1,55 @@
+// The GGML backend's options: the metadata JSON keys of COMPAT §4 (set_input index 1, and the
+// config of load_by_name_with_config), with WasmEdge's defaults. A graph holds one set as its
+// defaults; each execution context copies them and overlays its own set_input(1) JSON, so an
+// option never leaks from one context (or one caller's graph) into another.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nnb::ggml {
+
+struct GgmlOptions {
+  bool enable_log = false;
+  bool enable_debug_log = false;
+  bool stream_stdout = false;
+  bool embedding = false;  // accepted; compute then answers UnsupportedOperation
+  int64_t n_predict = 512;  // < 0: until end of generation or context full
+  std::string reverse_prompt;
+  int64_t ctx_size = 512;  // 0: the model's training context
+  int64_t batch_size = 2048;
+  int64_t ubatch_size = 0;  // 0: = batch_size
+  int64_t threads = 0;      // <= 0: the backend's default (host cores)
+  double temp = 0.8;        // <= 0: greedy
+  double top_p = 0.95;
+  double repeat_penalty = 1.0;
+  double presence_penalty = 0.0;
+  double frequency_penalty = 0.0;
+  // nnbridge extras (llama.cpp common defaults).
+  int64_t top_k = 40;
+  double min_p = 0.05;
+  int64_t seed = -1;  // < 0 or 0xFFFFFFFF: random
+  // Accepted, not honoured on this CPU-only engine (a note is logged when set).
+  int64_t n_gpu_layers = 0;
+  int64_t main_gpu = 0;
+  std::string tensor_split;
+  bool use_mmap = true;
+  std::string grammar, json_schema, mmproj, image;
+};
+
+// Upper bound for ctx-size: refuses absurd values before they become a multi-GB allocation.
+inline constexpr int64_t kMaxCtxSize = int64_t(1) << 20;
+
+// Overlays the keys present in `json` onto `opts`. Empty text (or only whitespace / NULs)
+// changes nothing. Throws nn::Error: InvalidEncoding when the text is not a JSON object,
+// InvalidArgument when a known key has the wrong type or an out-of-range value (naming the
+// key); on error `opts` is unchanged. Unknown keys are ignored. Returns a note for each
+// accepted option that is not honoured (e.g. n-gpu-layers without a GPU).
+std::vector<std::string> apply_options_json(GgmlOptions& opts, std::string_view json);
+
+// The options as JSON with COMPAT's key names (for debug logs).
+std::string options_to_json(const GgmlOptions& opts);
+
+}  // namespace nnb::ggml

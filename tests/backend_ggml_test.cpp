@@ -1,0 +1,668 @@
+// The GGML WASI-NN backend against COMPAT §4 and nnbridge's rules: generation equals the
+// engine's own, streaming equals compute, options stay per context / per graph, every misuse is
+// the right errno, models are loaded lazily, shared and never cached when broken. Runs on a
+// generated model (no fixtures needed) and on stories260K when ../shared is present.
+#include <algorithm>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "backends/ggml/ggml_backend.h"
+#include "backends/ggml/ggml_context.h"
+#include "engine/generation.h"
+#include "engine/model_gen.h"
+#include "test_util.h"
+
+namespace nnb::ggml {
+namespace {
+
+using nlohmann::json;
+using nn::Errno;
+
+// ---- helpers ------------------------------------------------------------------------------
+
+std::span<const uint8_t> as_bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+
+nn::TensorView tensor(std::string_view s) {
+  static const uint32_t dims[1] = {1};  // what real apps send whatever the length
+  return nn::TensorView{dims, 3, as_bytes(s)};
+}
+
+void set_prompt(nn::ExecutionContext& c, std::string_view p) { c.set_input(0, tensor(p)); }
+void set_opts(nn::ExecutionContext& c, std::string_view j) { c.set_input(1, tensor(j)); }
+std::string text(nn::ExecutionContext& c) {
+  auto b = c.get_output(0);
+  return {b.begin(), b.end()};
+}
+json meta(nn::ExecutionContext& c) {
+  auto b = c.get_output(1);
+  return json::parse(b.begin(), b.end());
+}
+std::string piece(nn::ExecutionContext& c) {
+  auto b = c.get_output_single(0);
+  return {b.begin(), b.end()};
+}
+
+template <class F>
+Errno errno_of(F&& f) {
+  try {
+    f();
+  } catch (const nn::Error& e) {
+    return e.code();
+  }
+  return Errno::Success;
+}
+
+// Streams until compute_single stops; returns the concatenated pieces and the final errno.
+std::pair<std::string, Errno> stream_all(nn::ExecutionContext& c, int* n_tokens = nullptr) {
+  std::string all;
+  int n = 0;
+  for (int guard = 0; guard < 100000; ++guard) {
+    const Errno e = errno_of([&] { c.compute_single(); });
+    if (e != Errno::Success) {
+      if (n_tokens) *n_tokens = n;
+      return {all, e};
+    }
+    all += piece(c);
+    ++n;
+  }
+  ADD_FAILURE() << "stream never ended";
+  return {all, Errno::Success};
+}
+
+// The engine's own greedy generation, the reference every backend result is compared with.
+struct Reference {
+  std::vector<Token> prompt, tokens;
+  std::vector<std::string> pieces;
+  std::string text;
+  StopReason stop;
+};
+Reference engine_greedy(const Model& m, const std::string& prompt, int n_ctx, int n_predict,
+                        const std::string& reverse_prompt = "") {
+  ContextParams cp;
+  cp.n_ctx = n_ctx;
+  cp.n_threads = 1;
+  Context ctx(m, cp);
+  SamplerParams sp;
+  sp.temp = 0;
+  Sampler sampler(sp, m.hparams().n_vocab);
+  GenerationParams gp;
+  gp.n_predict = n_predict;
+  if (!reverse_prompt.empty()) gp.reverse_prompts.push_back(reverse_prompt);
+  Generation gen(ctx, sampler, gp);
+  Reference r;
+  r.prompt = m.vocab().tokenize(prompt, true, true);
+  gen.start(r.prompt);
+  while (auto t = gen.next()) r.pieces.push_back(m.vocab().token_to_piece(*t));
+  r.tokens = gen.tokens();
+  r.text = gen.text();
+  r.stop = gen.stop_reason();
+  return r;
+}
+
+// Captures what the backend writes to stdout and its log, thread-safely.
+struct Capture {
+  std::mutex mu;
+  std::string out;
+  std::vector<std::pair<LogLevel, std::string>> log;
+
+  GgmlBackendOptions options() {
+    GgmlBackendOptions o;
+    o.default_threads = 1;  // the test machine's cores are shared with other test processes
+    o.stdout_sink = [this](std::string_view s) {
+      std::lock_guard<std::mutex> lk(mu);
+      out.append(s);
+    };
+    o.logger = [this](LogLevel l, std::string_view s) {
+      std::lock_guard<std::mutex> lk(mu);
+      log.emplace_back(l, std::string(s));
+    };
+    return o;
+  }
+  size_t count(LogLevel l, const std::string& needle) {
+    std::lock_guard<std::mutex> lk(mu);
+    size_t n = 0;
+    for (auto& [lv, s] : log) n += (lv == l && s.find(needle) != std::string::npos) ? 1 : 0;
+    return n;
+  }
+};
+
+// A generated model shared by the tests of this file (written once per process).
+const std::filesystem::path& gen_model_path() {
+  static const std::filesystem::path p = [] {
+    auto dir = test::scratch_dir("backend_ggml");
+    ModelSpec spec;
+    spec.seed = 11;
+    write_model(spec, dir / "tiny.gguf");
+    return dir / "tiny.gguf";
+  }();
+  return p;
+}
+
+const char* kPrompt = "Once upon a time there was";
+
+class GgmlBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    backend = std::make_unique<GgmlBackend>(
+        std::vector<nn::PreloadSpec>{{"default", nn::GraphEncoding::GGML, nn::ExecutionTarget::AUTO,
+                                      gen_model_path().string()}},
+        cap.options());
+    model = Model::load(gen_model_path());
+  }
+  std::shared_ptr<nn::Graph> load(std::string_view config = "") { return backend->load_by_name("default", config); }
+  // A context with greedy sampling and the given extra options.
+  std::unique_ptr<nn::ExecutionContext> greedy_ctx(nn::Graph& g, const std::string& extra = "") {
+    auto c = g.init_execution_context();
+    json j = {{"temp", 0.0}, {"ctx-size", 128}, {"n-predict", 24}};
+    if (!extra.empty()) j.update(json::parse(extra));
+    set_opts(*c, j.dump());
+    return c;
+  }
+
+  Capture cap;
+  std::unique_ptr<GgmlBackend> backend;
+  std::unique_ptr<Model> model;  // the same file, loaded separately for the engine reference
+};
+
+// ---- generation --------------------------------------------------------------------------
+
+TEST_F(GgmlBackendTest, GreedyComputeEqualsEngineGreedy) {
+  const auto ref = engine_greedy(*model, kPrompt, 128, 24);
+  ASSERT_FALSE(ref.text.empty());
+  auto g = load();
+  auto c = greedy_ctx(*g);
+  set_prompt(*c, kPrompt);
+  c->compute();
+  EXPECT_EQ(text(*c), ref.text);
+  EXPECT_EQ(text(*c), ref.text) << "re-reading gives the same bytes";
+  const json m = meta(*c);
+  EXPECT_EQ(m["input_tokens"], ref.prompt.size());
+  EXPECT_EQ(m["output_tokens"], ref.tokens.size());
+}
+
+TEST_F(GgmlBackendTest, StreamingPiecesConcatenateToComputeText) {
+  const auto ref = engine_greedy(*model, kPrompt, 128, 24);
+  auto g = load();
+  auto c = greedy_ctx(*g);
+  set_prompt(*c, kPrompt);
+  int n = 0;
+  auto [all, end] = stream_all(*c, &n);
+  EXPECT_EQ(end, Errno::EndOfSequence);
+  EXPECT_EQ(all, ref.text);
+  EXPECT_EQ(size_t(n), ref.tokens.size());
+  EXPECT_EQ(text(*c), ref.text) << "get_output(0) mid/after stream is the text so far";
+  EXPECT_EQ(meta(*c)["output_tokens"], ref.tokens.size());
+  // Further calls keep answering end of sequence.
+  EXPECT_EQ(errno_of([&] { c->compute_single(); }), Errno::EndOfSequence);
+}
+
+TEST_F(GgmlBackendTest, NPredictRespectedInBothModes) {
+  const auto ref = engine_greedy(*model, kPrompt, 128, 5);
+  ASSERT_EQ(ref.stop, StopReason::NPredict) << "the generated model should not stop by itself this early";
+  auto g = load();
+  auto c = greedy_ctx(*g, R"({"n-predict":5})");
+  set_prompt(*c, kPrompt);
+  c->compute();
+  EXPECT_EQ(meta(*c)["output_tokens"], 5);
+  EXPECT_EQ(text(*c), ref.text);
+  set_prompt(*c, kPrompt);
+  int n = 0;
+  auto [all, end] = stream_all(*c, &n);
+  EXPECT_EQ(n, 5);
+  EXPECT_EQ(end, Errno::EndOfSequence);
+  EXPECT_EQ(all, ref.text);
+  // Metadata mid-stream: output_tokens counts what was produced so far.
+  set_prompt(*c, kPrompt);
+  c->compute_single();
+  c->compute_single();
+  EXPECT_EQ(meta(*c)["output_tokens"], 2);
+  EXPECT_EQ(json::parse(c->get_output_single(1))["output_tokens"], 2);
+}
+
+TEST_F(GgmlBackendTest, ReversePromptStopsBothModes) {
+  const auto full = engine_greedy(*model, kPrompt, 128, 24);
+  // Stop text: a printable piece after the first two (the random model also emits byte tokens,
+  // which are not valid UTF-8 on their own and cannot go in JSON).
+  std::string rp;
+  for (size_t i = 2; i < full.pieces.size() && rp.empty(); ++i) {
+    const std::string& p = full.pieces[i];
+    if (!p.empty() && std::all_of(p.begin(), p.end(), [](char ch) { return ch >= 0x21 && ch < 0x7f; })) rp = p;
+  }
+  ASSERT_FALSE(rp.empty()) << "no printable piece in the greedy output";
+  const auto ref = engine_greedy(*model, kPrompt, 128, 24, rp);
+  ASSERT_EQ(ref.stop, StopReason::ReversePrompt);
+  ASSERT_LT(ref.tokens.size(), full.tokens.size());
+  ASSERT_TRUE(ref.text.ends_with(rp));
+
+  auto g = load();
+  auto c = greedy_ctx(*g, json{{"reverse-prompt", rp}}.dump());
+  set_prompt(*c, kPrompt);
+  c->compute();
+  EXPECT_EQ(text(*c), ref.text);
+  set_prompt(*c, kPrompt);
+  auto [all, end] = stream_all(*c);
+  EXPECT_EQ(end, Errno::EndOfSequence);
+  EXPECT_EQ(all, ref.text);
+}
+
+TEST_F(GgmlBackendTest, SecondSetInputReplacesThePrompt) {
+  const std::string other = "The little dog";
+  const auto ref = engine_greedy(*model, other, 128, 24);
+  auto g = load();
+  auto c = greedy_ctx(*g);
+  set_prompt(*c, kPrompt);
+  set_prompt(*c, other);
+  EXPECT_EQ(meta(*c)["input_tokens"], ref.prompt.size());
+  c->compute();
+  EXPECT_EQ(text(*c), ref.text);
+}
+
+TEST_F(GgmlBackendTest, ComputeConsumesItsInput) {
+  auto g = load();
+  auto c = greedy_ctx(*g, R"({"n-predict":3})");
+  EXPECT_EQ(errno_of([&] { c->compute(); }), Errno::InvalidArgument) << "no prompt yet";
+  EXPECT_EQ(errno_of([&] { c->compute_single(); }), Errno::InvalidArgument) << "no prompt yet";
+  set_prompt(*c, kPrompt);
+  c->compute();
+  const std::string first = text(*c);
+  EXPECT_EQ(errno_of([&] { c->compute(); }), Errno::InvalidArgument);
+  EXPECT_EQ(text(*c), first) << "a refused compute leaves the previous text readable";
+  set_opts(*c, R"({"n-predict":4})");  // options alone are not a new input
+  EXPECT_EQ(errno_of([&] { c->compute(); }), Errno::InvalidArgument);
+  set_prompt(*c, kPrompt);
+  c->compute();
+  EXPECT_EQ(meta(*c)["output_tokens"], 4);
+}
+
+TEST_F(GgmlBackendTest, MetadataBeforeAndAfterCompute) {
+  auto g = load();
+  auto c = greedy_ctx(*g, R"({"n-predict":6})");
+  json m = meta(*c);
+  EXPECT_EQ(m["input_tokens"], 0);
+  EXPECT_EQ(m["output_tokens"], 0);
+  set_prompt(*c, kPrompt);
+  m = meta(*c);
+  EXPECT_EQ(m["input_tokens"], model->vocab().tokenize(kPrompt, true, true).size());
+  EXPECT_EQ(m["output_tokens"], 0);
+  ASSERT_TRUE(m.contains("llama_build_number"));
+  EXPECT_TRUE(m["llama_build_number"].is_number_integer());
+  ASSERT_TRUE(m.contains("llama_commit"));
+  EXPECT_TRUE(m["llama_commit"].is_string());
+  c->compute();
+  m = meta(*c);
+  EXPECT_EQ(m["output_tokens"], 6);
+  EXPECT_EQ(m["input_tokens"], model->vocab().tokenize(kPrompt, true, true).size());
+  // A new prompt starts a new run: the counts follow it.
+  set_prompt(*c, "Hi");
+  EXPECT_EQ(meta(*c)["output_tokens"], 0);
+  EXPECT_EQ(text(*c), "");
+}
+
+// ---- options -----------------------------------------------------------------------------
+
+TEST_F(GgmlBackendTest, OptionsStayInTheirContext) {
+  auto g = load(R"({"n-predict":7,"temp":0})");
+  auto a = g->init_execution_context();
+  auto b = g->init_execution_context();
+  set_opts(*a, R"({"n-predict":3,"ctx-size":8})");
+  set_prompt(*a, kPrompt);
+  set_prompt(*b, kPrompt);
+  EXPECT_EQ(errno_of([&] { a->compute(); }), Errno::PromptTooLong) << "a's ctx-size 8 is too small";
+  b->compute();
+  EXPECT_EQ(meta(*b)["output_tokens"], 7) << "b keeps the graph's options";
+  set_opts(*a, R"({"ctx-size":128})");
+  a->compute();  // the prompt refused for its length is still pending
+  EXPECT_EQ(meta(*a)["output_tokens"], 3);
+  // The graph and new contexts are untouched.
+  auto* gg = dynamic_cast<GgmlGraph*>(g.get());
+  ASSERT_NE(gg, nullptr);
+  EXPECT_EQ(gg->defaults().n_predict, 7);
+  EXPECT_EQ(gg->defaults().ctx_size, 512);
+  auto c = g->init_execution_context();
+  set_prompt(*c, kPrompt);
+  c->compute();
+  EXPECT_EQ(meta(*c)["output_tokens"], 7);
+}
+
+TEST_F(GgmlBackendTest, ConfigsStayInTheirGraph) {
+  auto g4 = load(R"({"n-predict":4,"temp":0})");
+  auto g9 = load(R"({"n-predict":9,"temp":0})");
+  auto g0 = load();
+  auto c4 = g4->init_execution_context();
+  auto c9 = g9->init_execution_context();
+  set_prompt(*c4, kPrompt);
+  set_prompt(*c9, kPrompt);
+  c4->compute();
+  c9->compute();
+  EXPECT_EQ(meta(*c4)["output_tokens"], 4);
+  EXPECT_EQ(meta(*c9)["output_tokens"], 9);
+  EXPECT_EQ(dynamic_cast<GgmlGraph&>(*g0).defaults().n_predict, 512);
+  // One model (one mmap) underneath all three.
+  EXPECT_EQ(dynamic_cast<GgmlGraph&>(*g4).model(), dynamic_cast<GgmlGraph&>(*g9).model());
+  EXPECT_EQ(dynamic_cast<GgmlGraph&>(*g4).model(), dynamic_cast<GgmlGraph&>(*g0).model());
+  EXPECT_EQ(backend->live_models(), 1u);
+}
+
+TEST_F(GgmlBackendTest, OptionErrorsAndUnknownKeys) {
+  auto g = load();
+  auto c = g->init_execution_context();
+  EXPECT_EQ(errno_of([&] { set_opts(*c, "{not json"); }), Errno::InvalidEncoding);
+  EXPECT_EQ(errno_of([&] { set_opts(*c, "[1,2]"); }), Errno::InvalidEncoding);
+  EXPECT_EQ(errno_of([&] { set_opts(*c, R"({"n-predict":"5"})"); }), Errno::InvalidArgument);
+  EXPECT_EQ(errno_of([&] { set_opts(*c, R"({"n-predict":5.5})"); }), Errno::InvalidArgument);
+  EXPECT_EQ(errno_of([&] { set_opts(*c, R"({"temp":"hot"})"); }), Errno::InvalidArgument);
+  EXPECT_EQ(errno_of([&] { set_opts(*c, R"({"stream-stdout":1})"); }), Errno::InvalidArgument);
+  EXPECT_EQ(errno_of([&] { set_opts(*c, R"({"reverse-prompt":3})"); }), Errno::InvalidArgument);
+  EXPECT_EQ(errno_of([&] { set_opts(*c, R"({"ctx-size":-1})"); }), Errno::InvalidArgument);
+  // A refused JSON changes nothing, even its valid keys.
+  EXPECT_EQ(errno_of([&] { set_opts(*c, R"({"n-predict":2,"temp":"x"})"); }), Errno::InvalidArgument);
+  auto* gc = dynamic_cast<GgmlExecutionContext*>(c.get());
+  ASSERT_NE(gc, nullptr);
+  EXPECT_EQ(gc->options().n_predict, 512);
+  // Unknown keys (apps' private ones) are ignored; temp accepts integers; a trailing NUL is fine.
+  set_opts(*c, std::string(R"({"llama3":true,"n-predict":2,"temp":0,"n-gpu-layers":0})") + '\0');
+  EXPECT_EQ(gc->options().n_predict, 2);
+  set_prompt(*c, kPrompt);
+  c->compute();
+  EXPECT_EQ(meta(*c)["output_tokens"], 2);
+  // Every key of the table is accepted with its type.
+  set_opts(*c, R"({"enable-log":false,"enable-debug-log":false,"stream-stdout":false,"embedding":false,
+    "n-predict":3,"reverse-prompt":"","ctx-size":256,"batch-size":64,"ubatch-size":32,"threads":1,"temp":0.5,
+    "top-p":0.9,"repeat-penalty":1.1,"presence-penalty":0.1,"frequency-penalty":0.1,"n-gpu-layers":0,
+    "main-gpu":0,"tensor-split":"","use-mmap":true,"grammar":"","json-schema":"","mmproj":"","image":"",
+    "top-k":20,"min-p":0.1,"seed":42})");
+  EXPECT_EQ(gc->options().ctx_size, 256);
+  EXPECT_EQ(gc->options().seed, 42);
+  // Bad configs at load time.
+  EXPECT_EQ(errno_of([&] { load("{"); }), Errno::InvalidEncoding);
+  EXPECT_EQ(errno_of([&] { load(R"({"ctx-size":"big"})"); }), Errno::InvalidArgument);
+}
+
+TEST_F(GgmlBackendTest, UnhonouredOptionsAreLoggedNotRefused) {
+  auto g = load(R"({"n-gpu-layers":99})");
+  EXPECT_EQ(cap.count(LogLevel::Note, "n-gpu-layers"), 1u);
+  auto c = g->init_execution_context();
+  set_opts(*c, R"({"grammar":"root ::= \"a\"","use-mmap":false,"n-predict":2,"temp":0})");
+  EXPECT_EQ(cap.count(LogLevel::Note, "grammar"), 1u);
+  EXPECT_EQ(cap.count(LogLevel::Note, "use-mmap"), 1u);
+  set_prompt(*c, kPrompt);
+  c->compute();
+  EXPECT_EQ(cap.count(LogLevel::Info, "generated"), 0u) << "no run log without enable-log";
+  set_opts(*c, R"({"enable-log":true})");
+  set_prompt(*c, kPrompt);
+  c->compute();
+  EXPECT_EQ(cap.count(LogLevel::Info, "generated 2 tokens"), 1u);
+}
+
+TEST_F(GgmlBackendTest, EmbeddingModeIsUnsupported) {
+  auto g = load();
+  auto c = g->init_execution_context();
+  set_opts(*c, R"({"embedding":true})");
+  set_prompt(*c, kPrompt);
+  EXPECT_EQ(errno_of([&] { c->compute(); }), Errno::UnsupportedOperation);
+}
+
+// ---- stop conditions ---------------------------------------------------------------------
+
+TEST_F(GgmlBackendTest, ContextFullKeepsTheText) {
+  const auto ref = engine_greedy(*model, kPrompt, 16, -1);
+  ASSERT_EQ(ref.stop, StopReason::ContextFull);
+  auto g = load();
+  auto c = greedy_ctx(*g, R"({"ctx-size":16,"n-predict":-1})");
+  set_prompt(*c, kPrompt);
+  EXPECT_EQ(errno_of([&] { c->compute(); }), Errno::ContextFull);
+  EXPECT_FALSE(text(*c).empty());
+  EXPECT_EQ(text(*c), ref.text);
+  EXPECT_EQ(meta(*c)["output_tokens"], ref.tokens.size());
+  set_prompt(*c, kPrompt);
+  auto [all, end] = stream_all(*c);
+  EXPECT_EQ(end, Errno::ContextFull);
+  EXPECT_EQ(all, ref.text);
+}
+
+TEST_F(GgmlBackendTest, PromptTooLong) {
+  auto g = load();
+  auto c = greedy_ctx(*g, R"({"ctx-size":8})");
+  const std::string long_prompt = "one two three four five six seven eight nine ten eleven twelve";
+  ASSERT_GE(model->vocab().tokenize(long_prompt, true, true).size(), 8u);
+  set_prompt(*c, long_prompt);
+  EXPECT_EQ(errno_of([&] { c->compute(); }), Errno::PromptTooLong);
+  EXPECT_EQ(errno_of([&] { c->compute_single(); }), Errno::PromptTooLong);
+}
+
+TEST_F(GgmlBackendTest, FiniSingleResetsAndANewStreamWorks) {
+  auto g = load();
+  auto c = greedy_ctx(*g);
+  set_prompt(*c, kPrompt);
+  c->compute_single();
+  const std::string first = piece(*c);
+  c->compute_single();
+  c->compute_single();
+  EXPECT_EQ(meta(*c)["output_tokens"], 3);
+  c->fini_single();
+  EXPECT_EQ(meta(*c)["output_tokens"], 0);
+  EXPECT_EQ(text(*c), "");
+  EXPECT_EQ(errno_of([&] { c->compute_single(); }), Errno::InvalidArgument) << "the stream is over";
+  c->fini_single();  // harmless without a stream
+  set_prompt(*c, kPrompt);
+  c->compute_single();
+  EXPECT_EQ(piece(*c), first) << "the new stream starts from a clean cache";
+  EXPECT_EQ(meta(*c)["output_tokens"], 1);
+  // A new prompt mid-stream starts a new stream too.
+  set_prompt(*c, kPrompt);
+  const auto ref = engine_greedy(*model, kPrompt, 128, 24);
+  auto [all, end] = stream_all(*c);
+  EXPECT_EQ(all, ref.text);
+}
+
+TEST_F(GgmlBackendTest, StreamStdoutWritesTheTextToTheSink) {
+  auto g = load();
+  auto quiet = greedy_ctx(*g);
+  set_prompt(*quiet, kPrompt);
+  quiet->compute();
+  EXPECT_EQ(cap.out, "") << "nothing printed without stream-stdout";
+  auto c = greedy_ctx(*g, R"({"stream-stdout":true})");
+  set_prompt(*c, kPrompt);
+  c->compute();
+  EXPECT_FALSE(cap.out.empty());
+  EXPECT_EQ(cap.out, text(*c));
+}
+
+// ---- loading -----------------------------------------------------------------------------
+
+TEST(GgmlBackendLoad, MissingPreloadFileIs103AndNeverCached) {
+  Capture cap;
+  const auto dir = test::scratch_dir("backend_ggml_missing");
+  const auto path = dir / "later.gguf";
+  GgmlBackend be({{"default", nn::GraphEncoding::GGML, nn::ExecutionTarget::AUTO, path.string()}}, cap.options());
+  EXPECT_EQ(errno_of([&] { be.load_by_name("default", ""); }), Errno::ModelNotFound);
+  EXPECT_EQ(errno_of([&] { be.load_by_name("default", ""); }), Errno::ModelNotFound) << "not cached as loaded";
+  EXPECT_EQ(errno_of([&] { be.load_by_name("nope", ""); }), Errno::NotFound);
+  // A malformed file: InvalidArgument, every time.
+  {
+    std::ofstream(path, std::ios::binary) << "GGUF but not really a model";
+  }
+  EXPECT_EQ(errno_of([&] { be.load_by_name("default", ""); }), Errno::InvalidArgument);
+  EXPECT_EQ(errno_of([&] { be.load_by_name("default", ""); }), Errno::InvalidArgument);
+  // Once the file is good, the next load succeeds.
+  std::filesystem::copy_file(gen_model_path(), path, std::filesystem::copy_options::overwrite_existing);
+  auto g = be.load_by_name("default", "");
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(g->name(), "default");
+}
+
+TEST(GgmlBackendLoad, ConstructionChecksEncodingsNotFiles) {
+  EXPECT_THROW(GgmlBackend({{"m", nn::GraphEncoding::ONNX, nn::ExecutionTarget::CPU, "x.onnx"}}), std::invalid_argument);
+  EXPECT_THROW(GgmlBackend({{"m", nn::GraphEncoding::GGML, nn::ExecutionTarget::CPU, "a.gguf"},
+                            {"m", nn::GraphEncoding::GGML, nn::ExecutionTarget::CPU, "b.gguf"}}),
+               std::invalid_argument);
+  EXPECT_NO_THROW(GgmlBackend({{"m", nn::GraphEncoding::GGML, nn::ExecutionTarget::AUTO, "/no/such/model.gguf"}}));
+}
+
+TEST_F(GgmlBackendTest, UnloadThenReloadFiveTimes) {
+  for (int i = 0; i < 5; ++i) {
+    auto g = load(R"({"n-predict":2,"temp":0})");
+    EXPECT_EQ(backend->live_models(), 1u);
+    auto c = g->init_execution_context();
+    set_prompt(*c, kPrompt);
+    c->compute();
+    EXPECT_EQ(meta(*c)["output_tokens"], 2);
+    backend->unload(g);
+    EXPECT_EQ(backend->live_models(), 1u) << "the context still holds the model";
+    EXPECT_EQ(errno_of([&] { g->init_execution_context(); }), Errno::InvalidArgument);
+    c.reset();
+    EXPECT_EQ(backend->live_models(), 0u) << "unmapped once nothing holds it";
+  }
+}
+
+TEST_F(GgmlBackendTest, ConcurrentLoadsOfOneNameShareOneModel) {
+  std::vector<std::shared_ptr<nn::Graph>> graphs(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < graphs.size(); ++i) threads.emplace_back([&, i] { graphs[i] = load(); });
+  for (auto& t : threads) t.join();
+  for (auto& g : graphs) {
+    ASSERT_NE(g, nullptr);
+    EXPECT_EQ(dynamic_cast<GgmlGraph&>(*g).model(), dynamic_cast<GgmlGraph&>(*graphs[0]).model());
+  }
+  EXPECT_EQ(backend->live_models(), 1u);
+}
+
+TEST_F(GgmlBackendTest, LoadFromPathAndFromBytes) {
+  const auto ref = engine_greedy(*model, kPrompt, 128, 24);
+  const std::string path = gen_model_path().string();
+  const std::string bytes = test::read_file(gen_model_path());
+  for (const std::string* b : {&path, &bytes}) {
+    const std::span<const uint8_t> builders[1] = {as_bytes(*b)};
+    auto g = backend->load(builders, nn::GraphEncoding::GGML, nn::ExecutionTarget::CPU);
+    auto c = greedy_ctx(*g);
+    set_prompt(*c, kPrompt);
+    c->compute();
+    EXPECT_EQ(text(*c), ref.text) << (b == &path ? "path builder" : "bytes builder");
+  }
+  // A second builder is the config.
+  const std::string config = R"({"n-predict":3,"temp":0})";
+  const std::span<const uint8_t> with_config[2] = {as_bytes(path), as_bytes(config)};
+  auto g = backend->load(with_config, nn::GraphEncoding::GGML, nn::ExecutionTarget::AUTO);
+  auto c = g->init_execution_context();
+  set_prompt(*c, kPrompt);
+  c->compute();
+  EXPECT_EQ(meta(*c)["output_tokens"], 3);
+  // Errors.
+  const std::span<const uint8_t> one[1] = {as_bytes(path)};
+  EXPECT_EQ(errno_of([&] { backend->load(one, nn::GraphEncoding::ONNX, nn::ExecutionTarget::CPU); }),
+            Errno::InvalidEncoding);
+  EXPECT_EQ(errno_of([&] { backend->load({}, nn::GraphEncoding::GGML, nn::ExecutionTarget::CPU); }),
+            Errno::InvalidArgument);
+  const std::string missing = path + ".missing";
+  const std::span<const uint8_t> gone[1] = {as_bytes(missing)};
+  EXPECT_EQ(errno_of([&] { backend->load(gone, nn::GraphEncoding::GGML, nn::ExecutionTarget::CPU); }),
+            Errno::ModelNotFound);
+  const std::string junk = "GGUF\x03\0\0\0 truncated";
+  const std::span<const uint8_t> bad[1] = {as_bytes(junk)};
+  EXPECT_EQ(errno_of([&] { backend->load(bad, nn::GraphEncoding::GGML, nn::ExecutionTarget::CPU); }),
+            Errno::InvalidArgument);
+}
+
+// ---- concurrency -------------------------------------------------------------------------
+
+TEST_F(GgmlBackendTest, ConcurrentContextsGetTheirOwnText) {
+  const std::vector<std::string> prompts = {"Once upon a time", "The cat sat", "Hello world", "A big red ball"};
+  std::vector<Reference> refs;
+  for (const auto& p : prompts) refs.push_back(engine_greedy(*model, p, 64, 16));
+  auto g = load(R"({"temp":0,"ctx-size":64,"n-predict":16})");
+  std::vector<std::string> got(prompts.size()), streamed(prompts.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto c = g->init_execution_context();
+      for (int round = 0; round < 2; ++round) {  // the second round reuses the KV cache
+        set_prompt(*c, prompts[i]);
+        c->compute();
+        got[i] = text(*c);
+      }
+      set_prompt(*c, prompts[i]);
+      streamed[i] = stream_all(*c).first;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    EXPECT_EQ(got[i], refs[i].text) << prompts[i];
+    EXPECT_EQ(streamed[i], refs[i].text) << prompts[i];
+  }
+}
+
+TEST_F(GgmlBackendTest, ASecondCallWhileOneRunsIsBusy) {
+  // The stream-stdout sink runs inside compute: from there, let another thread call in.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool checked = false;
+  Errno seen = Errno::Success;
+  nn::ExecutionContext* target = nullptr;
+  std::thread other;
+  GgmlBackendOptions o = cap.options();
+  o.stdout_sink = [&](std::string_view) {
+    std::unique_lock<std::mutex> lk(mu);
+    if (other.joinable()) return;  // checked on the first piece only
+    other = std::thread([&] {
+      const Errno e = errno_of([&] { target->get_output(1); });
+      std::lock_guard<std::mutex> lk2(mu);
+      seen = e;
+      checked = true;
+      cv.notify_all();
+    });
+    cv.wait(lk, [&] { return checked; });
+  };
+  GgmlBackend be({{"default", nn::GraphEncoding::GGML, nn::ExecutionTarget::AUTO, gen_model_path().string()}}, o);
+  auto g = be.load_by_name("default", R"({"temp":0,"n-predict":3,"stream-stdout":true})");
+  auto c = g->init_execution_context();
+  target = c.get();
+  set_prompt(*c, kPrompt);
+  c->compute();
+  other.join();
+  EXPECT_TRUE(checked);
+  EXPECT_EQ(seen, Errno::Busy);
+  EXPECT_EQ(meta(*c)["output_tokens"], 3) << "usable again once the call returned";
+}
+
+// ---- the real model ----------------------------------------------------------------------
+
+TEST(GgmlBackendStories, GreedyMatchesEngineAndLlamaCpp) {
+  NNB_FIXTURE_OR_SKIP(path, "models/stories260K.gguf");
+  NNB_FIXTURE_OR_SKIP(golden_path, "golden/stories260K.json");
+  const json golden = test::load_json(golden_path);
+  Capture cap;
+  GgmlBackend be({{"default", nn::GraphEncoding::GGML, nn::ExecutionTarget::AUTO, path.string()}}, cap.options());
+  auto g = be.load_by_name("default", R"({"temp":0,"ctx-size":256,"n-predict":32})");
+  auto c = g->init_execution_context();
+  set_prompt(*c, "Once upon a time");
+  EXPECT_EQ(meta(*c)["input_tokens"], golden["prompt_token_ids"].size());
+  c->compute();
+  const std::string out = text(*c);
+  EXPECT_EQ(out, golden["greedy_text"].get<std::string>());
+  auto m = Model::load(path);
+  EXPECT_EQ(out, engine_greedy(*m, "Once upon a time", 256, 32).text);
+  set_prompt(*c, "Once upon a time");
+  auto [all, end] = stream_all(*c);
+  EXPECT_EQ(end, Errno::EndOfSequence);
+  EXPECT_EQ(all, out);
+}
+
+TEST(GgmlBackendStories, SampledRunsAreReproducibleWithASeed) {
+  NNB_FIXTURE_OR_SKIP(path, "models/stories260K.gguf");
+  Capture cap;
+  GgmlBackend be({{"default", nn::GraphEncoding::GGML, nn::ExecutionTarget::AUTO, path.string()}}, cap.options());
+  auto g = be.load_by_name("default", R"({"temp":0.8,"seed":1234,"n-predict":40})");
+  auto a = g->init_execution_context();
+  auto b = g->init_execution_context();
+  set_prompt(*a, "Once upon a time");
+  set_prompt(*b, "Once upon a time");
+  a->compute();
+  b->compute();
+  EXPECT_EQ(text(*a), text(*b));
+  EXPECT_EQ(meta(*a)["output_tokens"], meta(*b)["output_tokens"]);
+}
+
+}  // namespace
+}  // namespace nnb::ggml
