@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "cli/bench_remote.h"
 #include "cli/commands.h"
 #include "engine/context.h"
 
@@ -17,6 +18,8 @@ struct BenchOptions {
   std::string model;
   int32_t n_prompt = 512, n_gen = 128, threads = 0, reps = 1;
   bool json = false;
+  std::string uri, auth_token_file;  // --nn-rpc-uri: measure through a server (bench_remote.cpp)
+  bool wasmedge_protocol = false;
 };
 
 uint64_t peak_rss_bytes() {
@@ -97,7 +100,23 @@ void add_bench(CLI::App& app) {
   c->add_option("-t,--threads", o->threads, "Threads (0: all cores)")->capture_default_str();
   c->add_option("-r,--repetitions", o->reps, "Repetitions (figures are the mean)")->capture_default_str()->check(CLI::PositiveNumber);
   c->add_flag("--json", o->json, "One JSON object: pp_tokens_per_s, tg_tokens_per_s, peak_rss_bytes ...");
-  c->callback([o] { run_bench(*o); });
+  c->add_option("--nn-rpc-uri", o->uri, "Measure through a server (unix:///path.sock or HOST:PORT); -m is then the model name");
+  c->add_option("--auth-token-file", o->auth_token_file, "With --nn-rpc-uri: file holding the server's bearer token");
+  c->add_flag("--wasmedge-protocol", o->wasmedge_protocol,
+              "With --nn-rpc-uri: WASI-NN calls only, as a WasmEdge client (tokens via compute_single round trips)");
+  c->callback([o] {
+    if (o->uri.empty()) return run_bench(*o);
+    RemoteBenchOptions r;
+    r.uri = o->uri;
+    if (!o->model.empty()) r.model = o->model;
+    r.auth_token_file = o->auth_token_file;
+    r.n_prompt = o->n_prompt;
+    r.n_gen = o->n_gen;
+    r.reps = o->reps;
+    r.json = o->json;
+    r.wasmedge_protocol = o->wasmedge_protocol;
+    run_remote_bench(r);
+  });
 }
 
 }  // namespace nnb::cli

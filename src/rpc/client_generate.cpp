@@ -1,0 +1,167 @@
+// RemoteBackend::generate: nnbridge's server-streaming Generate, or, against a server without
+// the Nnbridge service (WasmEdge's wasi_nn_rpcserver), the WASI-NN streaming loop
+// set_input / compute_single / get_output_single — the same pieces, one round trip each.
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "rpc/client_objects.h"
+
+namespace nnb::rpc {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Type number for text tensors in the fallback: U8 in wasmedge-wasi-nn 0.7+ numbering, which
+// WasmEdge 0.14 servers accept (they reject 4, the proto's "U8"; COMPAT §3). dims [1], as
+// every prebuilt GGML app sends.
+constexpr uint32_t kTextTensorType = 3;
+
+nn::TensorView text_tensor(std::string_view s, const uint32_t& one) {
+  nn::TensorView t;
+  t.dims = std::span<const uint32_t>(&one, 1);
+  t.type = kTextTensorType;
+  t.data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  return t;
+}
+
+GenerateResult fallback_generate(nn::Graph& graph, std::string_view prompt, std::string_view options_json,
+                                 const PieceFn& on_piece) {
+  GenerateResult r;
+  const uint32_t one = 1;
+  auto ctx = graph.init_execution_context();
+  if (!options_json.empty()) ctx->set_input(1, text_tensor(options_json, one));
+  ctx->set_input(0, text_tensor(prompt, one));
+  // Client-side timings: prompt_seconds is the first compute_single (prompt + first token).
+  const auto t0 = Clock::now();
+  auto t_first = t0;
+  uint32_t n = 0;
+  for (;;) {
+    try {
+      ctx->compute_single();
+    } catch (const nn::Error& e) {
+      if (e.code() == nn::Errno::EndOfSequence) r.stop_reason = "end_of_generation";
+      else if (e.code() == nn::Errno::ContextFull) r.stop_reason = "context_full";
+      else throw;
+      break;
+    }
+    if (n == 0) {
+      t_first = Clock::now();
+      r.prompt_seconds = std::chrono::duration<double>(t_first - t0).count();
+    }
+    ++n;
+    const auto piece = ctx->get_output_single(0);
+    if (!on_piece(std::string_view(reinterpret_cast<const char*>(piece.data()), piece.size()))) {
+      r.stop_reason = "cancelled";
+      break;
+    }
+  }
+  if (n > 0) r.generation_seconds = since(t_first);
+  r.output_tokens = n;
+  const auto meta = ctx->get_output(1);
+  r.metadata_json.assign(meta.begin(), meta.end());
+  const auto j = nlohmann::json::parse(r.metadata_json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_object()) {
+    if (j.contains("input_tokens") && j["input_tokens"].is_number_unsigned()) r.input_tokens = j["input_tokens"];
+    if (j.contains("output_tokens") && j["output_tokens"].is_number_unsigned()) r.output_tokens = j["output_tokens"];
+  }
+  try {
+    ctx->fini_single();  // frees the stream's state on servers that keep the context
+  } catch (const nn::Error&) {
+  }
+  return r;
+}
+
+}  // namespace
+
+GenerateResult RemoteBackend::generate(const std::shared_ptr<nn::Graph>& graph, std::string_view prompt,
+                                       std::string_view options_json, const PieceFn& on_piece) {
+  auto* g = dynamic_cast<RemoteGraph*>(graph.get());
+  if (!g || g->core() != core_.get())
+    throw nn::Error(nn::Errno::InvalidArgument, "generate: the graph does not belong to this remote backend");
+  return generate_impl(graph, {}, prompt, options_json, on_piece);
+}
+
+GenerateResult RemoteBackend::generate(std::string_view model_name, std::string_view prompt,
+                                       std::string_view options_json, const PieceFn& on_piece) {
+  if (model_name.empty()) throw nn::Error(nn::Errno::InvalidArgument, "generate: empty model name");
+  return generate_impl(nullptr, model_name, prompt, options_json, on_piece);
+}
+
+GenerateResult RemoteBackend::generate_impl(const std::shared_ptr<nn::Graph>& graph, std::string_view model_name,
+                                            std::string_view prompt, std::string_view options_json,
+                                            const PieceFn& on_piece) {
+  if (core_->may_use_nnbridge()) {
+    nnbridge::v1::GenerateRequest req;
+    if (graph) req.set_graph_handle(static_cast<RemoteGraph&>(*graph).handle());
+    else req.set_model(std::string(model_name));
+    req.set_prompt(std::string(prompt));
+    req.set_options_json(std::string(options_json));
+    grpc::ClientContext ctx;
+    core_->prepare(ctx, core_->opts.compute_timeout);
+    auto reader = core_->nnbridge->Generate(&ctx, req);
+    nnbridge::v1::GenerateResponse msg;
+    GenerateResult r;
+    r.native = true;
+    bool got_any = false, got_final = false, cancelled = false;
+    uint32_t pieces = 0;
+    // Ends the call early: the server sees the cancellation and stops generating. The stream
+    // is drained and finished so that the call is released cleanly.
+    auto cancel = [&] {
+      ctx.TryCancel();
+      while (reader->Read(&msg)) {
+      }
+      reader->Finish();
+    };
+    while (reader->Read(&msg)) {
+      got_any = true;
+      if (msg.event_case() == nnbridge::v1::GenerateResponse::kPiece) {
+        ++pieces;
+        bool go_on = false;
+        try {
+          go_on = on_piece(msg.piece());
+        } catch (...) {
+          cancel();
+          throw;
+        }
+        if (!go_on) {
+          cancelled = true;
+          break;
+        }
+      } else if (msg.event_case() == nnbridge::v1::GenerateResponse::kFinal) {
+        const auto& f = msg.final();
+        r.input_tokens = f.input_tokens();
+        r.output_tokens = f.output_tokens();
+        r.stop_reason = f.stop_reason();
+        r.prompt_seconds = f.prompt_seconds();
+        r.generation_seconds = f.generation_seconds();
+        r.metadata_json = f.metadata_json();
+        got_final = true;
+      }
+    }
+    if (cancelled) {
+      cancel();
+      r.stop_reason = "cancelled";
+      r.output_tokens = pieces;
+      return r;
+    }
+    const grpc::Status st = reader->Finish();
+    if (st.ok()) {
+      core_->service = Core::Service::Present;
+      if (!got_final)
+        throw TransportError("Generate stream from server at " + core_->endpoint.to_string() +
+                                 " ended without its final message",
+                             int(grpc::StatusCode::DATA_LOSS));
+      return r;
+    }
+    const bool unimplemented = st.error_code() == grpc::StatusCode::UNIMPLEMENTED && !has_errno_trailer(ctx);
+    if (!unimplemented || got_any) core_->fail(st, ctx, "Generate");
+    core_->service = Core::Service::Absent;  // a WasmEdge server: fall through to WASI-NN
+  }
+  if (graph) return fallback_generate(*graph, prompt, options_json, on_piece);
+  auto loaded = load_by_name(model_name, "");
+  return fallback_generate(*loaded, prompt, options_json, on_piece);
+}
+
+}  // namespace nnb::rpc

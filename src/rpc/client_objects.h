@@ -1,0 +1,71 @@
+// Internal to the remote backend: the graph and execution context it hands out, each a server
+// handle plus the shared core. A context keeps its graph alive, so a graph is unloaded on the
+// server only after its contexts are finalized.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <string>
+
+#include "rpc/client_core.h"
+
+namespace nnb::rpc {
+
+class RemoteGraph : public nn::Graph, public std::enable_shared_from_this<RemoteGraph> {
+ public:
+  RemoteGraph(std::shared_ptr<RemoteBackend::Core> core, uint32_t handle, std::string name, bool stream_stdout)
+      : core_(std::move(core)), handle_(handle), name_(std::move(name)), stream_stdout_(stream_stdout) {}
+  // Frees the server handle (nnbridge Unload, best effort) unless unload() already did.
+  ~RemoteGraph() override;
+
+  std::unique_ptr<nn::ExecutionContext> init_execution_context() override;
+  const std::string& name() const override { return name_; }
+
+  uint32_t handle() const { return handle_; }
+  const RemoteBackend::Core* core() const { return core_.get(); }
+  // The load config asked for stream-stdout (contexts start with that setting).
+  bool stream_stdout() const { return stream_stdout_; }
+  // nnbridge Unload; UnsupportedOperation against a WasmEdge server.
+  void unload();
+
+ private:
+  std::shared_ptr<RemoteBackend::Core> core_;
+  uint32_t handle_;
+  std::string name_;
+  bool stream_stdout_;
+  std::atomic<bool> unloaded_{false};
+};
+
+class RemoteContext : public nn::ExecutionContext {
+ public:
+  RemoteContext(std::shared_ptr<RemoteBackend::Core> core, std::shared_ptr<RemoteGraph> graph, uint32_t handle)
+      : core_(std::move(core)), graph_(std::move(graph)), handle_(handle), stream_stdout_(graph_->stream_stdout()) {}
+  // Frees the server handle (nnbridge FinalizeContext, best effort).
+  ~RemoteContext() override;
+
+  void set_input(uint32_t index, const nn::TensorView& tensor) override;
+  void compute() override;
+  std::vector<uint8_t> get_output(uint32_t index) override;
+  void compute_single() override;
+  std::vector<uint8_t> get_output_single(uint32_t index) override;
+  void fini_single() override;
+
+  uint32_t handle() const { return handle_; }
+
+ private:
+  std::vector<uint8_t> output(uint32_t index, bool single);
+
+  std::shared_ptr<RemoteBackend::Core> core_;
+  std::shared_ptr<RemoteGraph> graph_;
+  uint32_t handle_;
+  // stream-stdout is honoured on THIS side: the text is printed to the local stdout, where
+  // the guest's user is, not on the server's.
+  bool stream_stdout_;
+};
+
+// The value of "stream-stdout" in GGML options JSON, when the JSON sets it as a bool.
+std::optional<bool> stream_stdout_option(std::string_view options_json);
+
+}  // namespace nnb::rpc
