@@ -531,7 +531,7 @@ TEST_F(GgmlBackendTest, ConcurrentLoadsOfOneNameShareOneModel) {
 
 TEST_F(GgmlBackendTest, LoadFromPathAndFromBytes) {
   const auto ref = engine_greedy(*model, kPrompt, 128, 24);
-  const std::string path = gen_model_path().string();
+  const std::string path = "preload:" + gen_model_path().string();
   const std::string bytes = test::read_file(gen_model_path());
   for (const std::string* b : {&path, &bytes}) {
     const std::span<const uint8_t> builders[1] = {as_bytes(*b)};
@@ -562,6 +562,11 @@ TEST_F(GgmlBackendTest, LoadFromPathAndFromBytes) {
   const std::string junk = "GGUF\x03\0\0\0 truncated";
   const std::span<const uint8_t> bad[1] = {as_bytes(junk)};
   EXPECT_EQ(errno_of([&] { backend->load(bad, nn::GraphEncoding::GGML, nn::ExecutionTarget::CPU); }),
+            Errno::InvalidArgument);
+  // A bare path (no "preload:") is not opened: the guest cannot make the host read a file.
+  const std::string bare = gen_model_path().string();
+  const std::span<const uint8_t> bare_b[1] = {as_bytes(bare)};
+  EXPECT_EQ(errno_of([&] { backend->load(bare_b, nn::GraphEncoding::GGML, nn::ExecutionTarget::CPU); }),
             Errno::InvalidArgument);
 }
 

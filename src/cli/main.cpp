@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   nnb::cli::add_bench(app);
   nnb::cli::add_serve(app);
   nnb::cli::add_chat(app);
+  nnb::cli::add_run(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,6 +11,12 @@ using nn::Error;
 
 GgmlBackend::GgmlBackend(std::vector<nn::PreloadSpec> preloads, GgmlBackendOptions opts)
     : rt_(std::make_shared<const GgmlBackendOptions>(with_defaults(std::move(opts)))) {
+  try {
+    GgmlOptions probe;
+    apply_options_json(probe, rt_->default_options_json);
+  } catch (const Error& e) {
+    throw std::invalid_argument(std::string("default options (--nn-options): ") + e.what());
+  }
   for (auto& p : preloads) {
     if (p.encoding != nn::GraphEncoding::GGML)
       throw std::invalid_argument("preload '" + p.name + "': encoding " + std::string(nn::encoding_name(p.encoding)) +
@@ -30,6 +36,7 @@ GgmlBackend::GgmlBackend(std::vector<nn::PreloadSpec> preloads, GgmlBackendOptio
 std::shared_ptr<GgmlGraph> GgmlBackend::make_graph(std::string name, std::shared_ptr<const Model> model,
                                                    std::string_view config) {
   GgmlOptions defaults;
+  apply_options_json(defaults, rt_->default_options_json);  // checked in the constructor
   for (const auto& note : apply_options_json(defaults, config)) rt_->logger(LogLevel::Note, note);
   return std::make_shared<GgmlGraph>(std::move(name), std::move(model), std::move(defaults), rt_);
 }
@@ -50,7 +57,7 @@ std::shared_ptr<nn::Graph> GgmlBackend::load(std::span<const std::span<const uin
   if (encoding != nn::GraphEncoding::GGML)
     throw Error(Errno::InvalidEncoding, "encoding " + std::string(nn::encoding_name(encoding)) +
                                             " is not supported by the GGML backend");
-  if (builders.empty()) throw Error(Errno::InvalidArgument, "load: no builder (expected the model bytes or path)");
+  if (builders.empty()) throw Error(Errno::InvalidArgument, "load: no builder (expected the GGUF bytes or \"preload:<model path>\")");
   const std::string_view config =
       builders.size() > 1 ? std::string_view(reinterpret_cast<const char*>(builders[1].data()), builders[1].size())
                           : std::string_view();
@@ -63,7 +70,7 @@ std::shared_ptr<nn::Graph> GgmlBackend::load(std::span<const std::span<const uin
   if (is_gguf_bytes(b)) return make_graph("<in-memory GGUF>", load_model_bytes(b), config);
   auto path = builder_path(b);
   if (!path)
-    throw Error(Errno::InvalidArgument, "load: the builder is neither GGUF bytes nor a model file path (" +
+    throw Error(Errno::InvalidArgument, "load: the builder is neither GGUF bytes nor \"preload:<model path>\" (" +
                                             std::to_string(b.size()) + " bytes)");
   return make_graph(path->string(), models_.get(*path), config);
 }

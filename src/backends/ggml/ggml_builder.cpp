@@ -17,8 +17,12 @@ using nn::Error;
 bool is_gguf_bytes(std::span<const uint8_t> b) { return b.size() >= 4 && std::memcmp(b.data(), "GGUF", 4) == 0; }
 
 std::optional<std::filesystem::path> builder_path(std::span<const uint8_t> b) {
-  if (b.empty() || b.size() > 4096) return std::nullopt;  // PATH_MAX
-  std::string s(b.begin(), b.end());
+  // Only an explicit "preload:" prefix (WasmEdge's convention) names a host file: other bytes
+  // must never make the host open a path of the guest's choosing.
+  static constexpr std::string_view kPrefix = "preload:";
+  if (b.size() <= kPrefix.size() || b.size() > kPrefix.size() + 4096) return std::nullopt;  // PATH_MAX
+  if (std::memcmp(b.data(), kPrefix.data(), kPrefix.size()) != 0) return std::nullopt;
+  std::string s(b.begin() + kPrefix.size(), b.end());
   while (!s.empty() && s.back() == '\0') s.pop_back();  // a C string's terminator
   if (s.empty() || s.find('\0') != std::string::npos) return std::nullopt;
   return std::filesystem::path(s);

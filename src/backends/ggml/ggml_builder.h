@@ -16,7 +16,8 @@ namespace nnb::ggml {
 // True when the builder starts with the GGUF magic.
 bool is_gguf_bytes(std::span<const uint8_t> builder);
 
-// The builder read as a file path; nullopt when it cannot be one (empty, too long, NUL inside).
+// The file a "preload:PATH" builder names (WasmEdge's convention); nullopt for any other
+// builder (no prefix, too long, NUL inside).
 std::optional<std::filesystem::path> builder_path(std::span<const uint8_t> builder);
 
 // Loads a model from in-memory GGUF bytes. Throws nn::Error: InvalidArgument for bytes the

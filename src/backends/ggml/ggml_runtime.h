@@ -32,6 +32,10 @@ struct GgmlBackendOptions {
   std::function<void(std::string_view)> stdout_sink;
   // Receives log lines. Empty: "[nnbridge ggml LEVEL] line" on stderr.
   std::function<void(LogLevel, std::string_view)> logger;
+  // Options (COMPAT §4 metadata JSON) every graph starts from, beneath its loader's config and
+  // each context's set_input(1): nnbridge's `--nn-options`, e.g. {"temp":0} for reproducible
+  // runs of apps that do not choose their sampling. Empty: WasmEdge's defaults.
+  std::string default_options_json;
   int64_t llama_build_number = kLlamaBuildNumber;
   std::string llama_commit = std::string(kLlamaCommit);
 };
