@@ -9,6 +9,8 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libicu-dev libssl-dev
   clang libclang-rt-14-dev   # libFuzzer and the sanitizer runtimes
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc   # the RPC layer
+  wabt                                          # the wasm interpreter (libwabt.a)
+  wasi-libc lld libclang-rt-14-dev-wasm32       # building the C test apps for wasm32-wasi
 )
 
 missing=()
