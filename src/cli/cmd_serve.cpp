@@ -1,0 +1,143 @@
+// nnbridge serve: the host server. Takes wasi_nn_rpcserver's flags unchanged (--nn-rpc-uri,
+// --nn-preload), so its scripts port by renaming the command, plus nnbridge's security and
+// resource flags. SIGINT/SIGTERM shut it down gracefully and remove the socket file.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+
+#include "backends/ggml/ggml_backend.h"
+#include "cli/commands.h"
+#include "nn/preload.h"
+#include "rpc/server.h"
+
+namespace nnb::cli {
+namespace {
+
+struct ServeOptions {
+  std::string uri;
+  std::vector<std::string> preloads;
+  std::string socket_mode = "0600";
+  std::string tls_cert, tls_key, tls_client_ca, auth_token_file;
+  bool insecure = false;
+  double max_message_mb = 64;
+  double idle_timeout_s = 300;
+  size_t max_contexts = 64, max_contexts_per_client = 8;
+  int threads = 0, rpc_threads = 256;
+  std::string nn_options;
+};
+
+void log_line(const std::string& s) {
+  std::fprintf(stderr, "nnbridge serve: %s\n", s.c_str());
+  std::fflush(stderr);
+}
+
+mode_t parse_mode(const std::string& s) {
+  char* end = nullptr;
+  const unsigned long m = std::strtoul(s.c_str(), &end, 8);
+  if (s.empty() || *end != '\0' || m > 0777)
+    throw std::invalid_argument("--socket-mode '" + s + "': expected octal permissions such as 0600 or 0660");
+  return mode_t(m);
+}
+
+void run_serve(const ServeOptions& o) {
+  rpc::ServerOptions so;
+  so.endpoint = rpc::parse_endpoint(o.uri);
+  for (const auto& p : o.preloads) so.preloads.push_back(nn::parse_preload(p));
+  so.socket_mode = parse_mode(o.socket_mode);
+  so.tls_cert_file = o.tls_cert;
+  so.tls_key_file = o.tls_key;
+  so.tls_client_ca_file = o.tls_client_ca;
+  so.insecure = o.insecure;
+  so.auth_token_file = o.auth_token_file;
+  if (!(o.max_message_mb > 0) || o.max_message_mb > 2047)
+    throw std::invalid_argument("--max-message-mb must be in (0, 2047]");
+  so.max_message_bytes = size_t(o.max_message_mb * 1024 * 1024);
+  if (!(o.idle_timeout_s > 0)) throw std::invalid_argument("--idle-timeout-s must be > 0");
+  so.idle_timeout_s = o.idle_timeout_s;
+  so.max_contexts = o.max_contexts;
+  so.max_contexts_per_client = o.max_contexts_per_client;
+  so.max_rpc_threads = o.rpc_threads;
+  so.log = log_line;
+  // A missing model file must not stop the server (COMPAT §2): say so, load_by_name gives 103.
+  for (const auto& p : so.preloads) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(p.path, ec))
+      log_line("preload '" + p.name + "': no such file " + p.path + " (load_by_name will answer ModelNotFound)");
+  }
+
+  // Signals are taken synchronously by one thread (sigwait), so shutdown runs as ordinary
+  // code; they must be blocked before any other thread exists so that all threads inherit it.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  ggml::GgmlBackendOptions bo;
+  bo.default_threads = o.threads;
+  bo.default_options_json = o.nn_options;
+  // stream-stdout text belongs to the client that asked for it (the nnbridge client prints it
+  // on the guest's stdout); echoing every client's text into the host's log would leak it.
+  bo.stdout_sink = [](std::string_view) {};
+  auto backend = std::make_shared<ggml::GgmlBackend>(so.preloads, bo);
+  const double grace = so.shutdown_grace_s;
+  const std::string sock_path = so.endpoint.kind == rpc::Endpoint::Kind::Unix ? so.endpoint.path : "";
+  rpc::Server server(backend, std::move(so));
+  server.start();  // throws with a clear message; main() prints it and exits 1
+
+  std::thread signals([&server, sigs, grace, sock_path] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_line(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
+    // A unary compute cannot be interrupted mid-generation; if one outlives the grace period
+    // by much, leave anyway (after removing our socket) rather than hang the host's shutdown.
+    std::thread([grace, sock_path] {
+      std::this_thread::sleep_for(std::chrono::duration<double>(grace + 5));
+      log_line("in-flight calls did not finish; exiting");
+      if (!sock_path.empty()) ::unlink(sock_path.c_str());
+      ::_exit(1);
+    }).detach();
+    server.shutdown();
+  });
+  server.wait();
+  signals.join();
+}
+
+}  // namespace
+
+void add_serve(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  auto* c = app.add_subcommand("serve",
+                               "Serve WASI-NN over gRPC (WasmEdge's wasi_nn_rpcserver protocol + nnbridge's own)");
+  c->add_option("--nn-rpc-uri", o->uri, "unix:///abs/path.sock, or HOST:PORT (TCP)")->required();
+  c->add_option("--nn-preload", o->preloads, "NAME:ENCODING:TARGET:PATH, e.g. default:GGML:AUTO:model.gguf (repeatable)");
+  c->add_option("--socket-mode", o->socket_mode, "UNIX socket permissions (octal)")->capture_default_str();
+  c->add_option("--tls-cert", o->tls_cert, "TLS certificate chain (PEM)");
+  c->add_option("--tls-key", o->tls_key, "TLS private key (PEM)");
+  c->add_option("--tls-client-ca", o->tls_client_ca, "Require client certificates signed by this CA (PEM)");
+  c->add_flag("--insecure", o->insecure, "Allow plain-text TCP on a non-loopback address");
+  c->add_option("--auth-token-file", o->auth_token_file,
+                "Require `authorization: Bearer <token>` on every call (token read from this file)");
+  c->add_option("--max-message-mb", o->max_message_mb, "Largest request or response message, MiB")->capture_default_str();
+  c->add_option("--idle-timeout-s", o->idle_timeout_s,
+                "Free contexts of clients without a session (WasmEdge clients) after this idle time")
+      ->capture_default_str();
+  c->add_option("--max-contexts", o->max_contexts, "Execution contexts, all clients together")->capture_default_str();
+  c->add_option("--max-contexts-per-client", o->max_contexts_per_client, "Execution contexts per nnbridge session")
+      ->capture_default_str();
+  c->add_option("--threads", o->threads, "Compute threads per context unless its options say (0: all cores)")
+      ->capture_default_str();
+  c->add_option("--rpc-threads", o->rpc_threads, "Most gRPC worker threads")->capture_default_str();
+  c->add_option("--nn-options", o->nn_options,
+                "GGML options every graph starts from, beneath the app's own (JSON, e.g. '{\"temp\":0}')");
+  c->callback([o] { run_serve(*o); });
+}
+
+}  // namespace nnb::cli

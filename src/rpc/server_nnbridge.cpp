@@ -1,0 +1,251 @@
+// nnbridge's own service: Session (a stream whose end frees the session), Generate (one
+// message per token as soon as it exists, on a private context that is freed the moment the
+// client goes away), ListModels, Unload and FinalizeContext.
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "rpc/server_services.h"
+
+namespace nnb::rpc {
+
+using nn::Errno;
+
+namespace {
+
+// Keeps the session named by the call's metadata alive while the stream is open; when the
+// client closes it, crashes or its connection drops (OnCancel), the session's graphs and
+// contexts are freed at once.
+class SessionReactor final : public grpc::ServerWriteReactor<npb::SessionEvent> {
+ public:
+  SessionReactor(ServerState& st, std::string id) : st_(st), id_(std::move(id)) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      st_.sessions.attach(id_);
+      event_.set_session_id(id_);
+    }
+    StartWrite(&event_);
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) end();  // the client is gone
+  }
+  void OnCancel() override { end(); }
+  void OnDone() override {
+    end_session();
+    delete this;
+  }
+
+ private:
+  // gRPC runs these callbacks on its own threads; the mutex orders them visibly (also to
+  // ThreadSanitizer, which cannot see gRPC's internal synchronisation).
+  void end() {
+    end_session();  // free first: the client may be gone for good
+    bool finish = false;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      finish = !finished_;
+      finished_ = true;
+    }
+    // Not under the lock, and nothing after it: OnDone (which deletes this) may follow.
+    if (finish) Finish(grpc::Status(grpc::StatusCode::CANCELLED, "session ended"));
+  }
+  void end_session() {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!detached_) {
+      detached_ = true;
+      st_.sessions.detach(id_);  // frees the session's contexts now
+    }
+  }
+
+  ServerState& st_;
+  const std::string id_;
+  npb::SessionEvent event_;
+  std::mutex mu_;
+  bool finished_ = false, detached_ = false;
+};
+
+// A Session call refused before it starts (bad token, no or malformed session id).
+class RefusedReactor final : public grpc::ServerWriteReactor<npb::SessionEvent> {
+ public:
+  explicit RefusedReactor(const grpc::Status& s) { Finish(s); }
+  void OnDone() override { delete this; }
+};
+
+nn::TensorView text_tensor(const std::string& s, const uint32_t& dim) {
+  nn::TensorView t;
+  t.dims = std::span<const uint32_t>(&dim, 1);
+  t.type = 3;  // U8 in wasmedge-wasi-nn 0.7+ numbering; the GGML backend ignores it
+  t.data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  return t;
+}
+
+// "end of sequence: n_predict" → "n_predict" (the GGML backend's message), preferring an
+// explicit metadata key should the backend report one.
+std::string stop_reason_of(const nn::Error& e, const nlohmann::json& meta) {
+  if (meta.is_object() && meta.contains("stop_reason") && meta["stop_reason"].is_string())
+    return meta["stop_reason"].get<std::string>();
+  if (e.code() == Errno::ContextFull) return "context_full";
+  const std::string msg = e.what();
+  const std::string tag = "end of sequence: ";
+  const size_t at = msg.find(tag);
+  if (at != std::string::npos) {
+    std::string r = msg.substr(at + tag.size());
+    const size_t end = r.find_first_not_of("abcdefghijklmnopqrstuvwxyz_");
+    if (end != std::string::npos) r.resize(end);
+    if (!r.empty()) return r;
+  }
+  return "end_of_generation";
+}
+
+bool call_gone(const grpc::ServerContext& call) {
+  return call.IsCancelled() || std::chrono::system_clock::now() > call.deadline();
+}
+
+}  // namespace
+
+grpc::ServerWriteReactor<npb::SessionEvent>* NnbridgeService::Session(grpc::CallbackServerContext* call,
+                                                                     const npb::SessionRequest*) {
+  st_.calls.fetch_add(1, std::memory_order_relaxed);
+  auto refuse = [&](grpc::StatusCode code, Errno e, const std::string& why) {
+    call->AddTrailingMetadata(kErrnoKey, std::to_string(uint32_t(e)));
+    st_.log("session refused: " + why);
+    return new RefusedReactor(grpc::Status(
+        code, "failed to call host function \"session\", errno=" + std::to_string(uint32_t(e)) + ": " + why));
+  };
+  if (!st_.auth.check(*call))
+    return refuse(grpc::StatusCode::UNAUTHENTICATED, Errno::RuntimeError,
+                  "missing or wrong `authorization: Bearer` token");
+  std::string id;
+  try {
+    id = session_id_of(*call);
+  } catch (const nn::Error& e) {
+    return refuse(grpc::StatusCode::UNKNOWN, e.code(), e.what());
+  }
+  if (id.empty())
+    return refuse(grpc::StatusCode::UNKNOWN, Errno::InvalidArgument, "Session needs `nnbridge-session` metadata");
+  return new SessionReactor(st_, id);
+}
+
+grpc::Status NnbridgeService::Generate(grpc::ServerContext* call, const npb::GenerateRequest* req,
+                                       grpc::ServerWriter<npb::GenerateResponse>* writer) {
+  bool cancelled = false;
+  size_t produced = 0;
+  auto status = run_call(st_, call, "generate", [&](rpc::Session& s) {
+    std::shared_ptr<nn::Graph> graph;
+    if (req->graph_handle() != 0) {
+      auto g = s.graphs.get(req->graph_handle());
+      if (!g) throw nn::Error(Errno::InvalidArgument, "unknown graph handle " + std::to_string(req->graph_handle()));
+      g->touch();
+      graph = g->graph;
+    } else if (!req->model().empty()) {
+      graph = st_.backend->load_by_name(req->model(), {});
+    } else {
+      throw nn::Error(Errno::InvalidArgument, "generate needs a graph_handle or a model name");
+    }
+    // A private context, in no handle table: it lives exactly as long as this call.
+    ContextEntry entry(st_.reserve_context(s, graph->name()), graph, graph->init_execution_context());
+    nn::ExecutionContext& ctx = *entry.ctx;
+    const uint32_t dim = 1;
+    if (!req->options_json().empty()) ctx.set_input(1, text_tensor(req->options_json(), dim));
+    ctx.set_input(0, text_tensor(req->prompt(), dim));
+
+    using Clock = std::chrono::steady_clock;
+    double prompt_s = 0, gen_s = 0;
+    std::string stop;
+    npb::GenerateResponse msg;
+    for (;;) {
+      if (call_gone(*call)) {
+        cancelled = true;
+        return;
+      }
+      const auto t0 = Clock::now();
+      try {
+        ctx.compute_single();
+      } catch (const nn::Error& e) {
+        if (e.code() != Errno::EndOfSequence && e.code() != Errno::ContextFull) throw;
+        nlohmann::json meta;
+        try {
+          const auto m = ctx.get_output_single(1);
+          meta = nlohmann::json::parse(m.begin(), m.end(), nullptr, false);
+        } catch (const nn::Error&) {
+        }
+        stop = stop_reason_of(e, meta);
+        break;
+      }
+      (produced == 0 ? prompt_s : gen_s) += std::chrono::duration<double>(Clock::now() - t0).count();
+      const auto piece = ctx.get_output_single(0);
+      msg.set_piece(piece.data(), piece.size());
+      if (!writer->Write(msg)) {  // the client went away mid-stream
+        cancelled = true;
+        return;
+      }
+      ++produced;
+    }
+    const auto m = ctx.get_output_single(1);
+    const auto meta = nlohmann::json::parse(m.begin(), m.end(), nullptr, false);
+    auto* fin = msg.mutable_final();
+    if (meta.is_object()) {
+      fin->set_input_tokens(meta.value("input_tokens", 0u));
+      fin->set_output_tokens(meta.value("output_tokens", 0u));
+    }
+    fin->set_stop_reason(stop);
+    fin->set_prompt_seconds(prompt_s);
+    fin->set_generation_seconds(gen_s);
+    fin->set_metadata_json(std::string(m.begin(), m.end()));
+    writer->Write(msg, grpc::WriteOptions().set_last_message());
+  });
+  if (cancelled) {
+    st_.log("generate stopped after " + std::to_string(produced) +
+            " tokens (client cancelled or gone, deadline passed, or server stopping); context freed");
+    return grpc::Status(grpc::StatusCode::CANCELLED, "generate cancelled");
+  }
+  return status;
+}
+
+grpc::Status NnbridgeService::ListModels(grpc::ServerContext* call, const npb::ListModelsRequest*,
+                                         npb::ListModelsResponse* res) {
+  return run_call(st_, call, "list_models", [&](rpc::Session&) {
+    std::map<std::string, uint32_t> graphs_by_model;
+    uint32_t graphs = 0;
+    for (const auto& s : st_.sessions.all())
+      for (const auto& [h, g] : s->graphs.items()) {
+        ++graphs_by_model[g->graph->name()];
+        ++graphs;
+      }
+    for (const auto& p : st_.opts.preloads) {
+      auto* m = res->add_models();
+      m->set_name(p.name);
+      m->set_path(p.path);
+      std::error_code ec;
+      m->set_available(std::filesystem::is_regular_file(p.path, ec));
+      m->set_graphs(graphs_by_model[p.name]);
+      m->set_contexts(uint32_t(st_.accounting->by_model(p.name)));
+      // Models are mapped while some graph or context holds them (the backend shares one
+      // mapping per file and drops it with the last holder).
+      m->set_loaded(m->graphs() > 0 || m->contexts() > 0);
+    }
+    auto* stats = res->mutable_stats();
+    stats->set_sessions(uint32_t(st_.sessions.count()));
+    stats->set_graphs(graphs);
+    stats->set_contexts(uint32_t(st_.accounting->total()));
+    stats->set_calls(st_.calls.load());
+  });
+}
+
+grpc::Status NnbridgeService::Unload(grpc::ServerContext* call, const npb::UnloadRequest* req, npb::UnloadResponse*) {
+  return run_call(st_, call, "unload", [&](rpc::Session& s) {
+    auto g = s.graphs.erase(req->graph_handle());
+    if (!g) throw nn::Error(Errno::InvalidArgument, "unknown graph handle " + std::to_string(req->graph_handle()));
+    st_.backend->unload(g->graph);
+  });
+}
+
+grpc::Status NnbridgeService::FinalizeContext(grpc::ServerContext* call, const npb::FinalizeContextRequest* req,
+                                              npb::FinalizeContextResponse*) {
+  return run_call(st_, call, "finalize_context", [&](rpc::Session& s) {
+    if (!s.contexts.erase(req->ctx_handle()))
+      throw nn::Error(Errno::InvalidArgument, "unknown execution context handle " + std::to_string(req->ctx_handle()));
+  });
+}
+
+}  // namespace nnb::rpc
