@@ -109,6 +109,25 @@ TEST_F(Cli, BadInputIsAClearErrorWithStatus1) {
   EXPECT_NE(r.out.find("unknown weight type"), std::string::npos) << r.out;
 }
 
+// Linked under WasmEdge's names, the binary takes their place in existing scripts.
+TEST_F(Cli, WasmEdgeNamesImplyTheSubcommand) {
+  for (const auto& [alias, expect] : {std::pair{"wasi_nn_rpcserver", "Serve WASI-NN over gRPC"},
+                                      std::pair{"wasmedge", "Run a WASI app"}}) {
+    const auto link = *dir_ / alias;
+    std::filesystem::remove(link);
+    std::filesystem::create_symlink(NNB_CLI_PATH, link);
+    const std::string cmd = "'" + link.string() + "' --help 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    pclose(p);
+    EXPECT_NE(out.find(expect), std::string::npos) << alias << ": " << out;
+  }
+}
+
 TEST_F(Cli, BenchJson) {
   const Proc r = run_cli("bench -m '" + *model_ + "' -p 16 -n 4 --json");
   ASSERT_EQ(r.status, 0);

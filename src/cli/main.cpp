@@ -1,11 +1,32 @@
-// nnbridge: WASI-NN across the VM boundary. This binary carries the engine's tools
-// (generate, tokenize, info, mkmodel, bench).
+// nnbridge: WASI-NN across the VM boundary. One binary: the host server (serve), the guest
+// runtime (run), the native client (chat) and the engine's tools (generate, tokenize, info,
+// mkmodel, bench).
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <vector>
 
 #include "cli/commands.h"
 
+namespace {
+
+// Installed (or linked) under WasmEdge's names, nnbridge takes their place in existing scripts:
+// `wasi_nn_rpcserver ARGS` is `nnbridge serve ARGS`, `wasmedge ARGS` is `nnbridge run ARGS`.
+const char* implied_subcommand(const char* argv0) {
+  const char* base = std::strrchr(argv0, '/');
+  base = base ? base + 1 : argv0;
+  if (std::strcmp(base, "wasi_nn_rpcserver") == 0) return "serve";
+  if (std::strcmp(base, "wasmedge") == 0) return "run";
+  return nullptr;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  std::vector<char*> args(argv, argv + argc);
+  if (const char* sub = implied_subcommand(argv[0])) args.insert(args.begin() + 1, const_cast<char*>(sub));
+  argc = int(args.size());
+  argv = args.data();
   CLI::App app{"nnbridge: the host's neural-network hardware for programs inside a VM"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("nnbridge ") + NNB_VERSION);
