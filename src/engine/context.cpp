@@ -4,70 +4,117 @@
 // residual, then RMSNorm * weight and the SwiGLU feed-forward with its residual.
 // Activations are quantized once per matrix product to the weight type's dot-product format
 // (Q8_0 / Q8_1 / Q8_K / F16 / BF16), exactly as ggml's CPU backend does.
+//
+// Speed: a batch of several tokens goes through the GEMM kernels (vec_dot_gemm.h: each weight
+// panel is unpacked once and used for every token); a single token (generation) through the
+// per-row dot kernels, rows split dynamically over the pool. Matrices that share an input
+// (Q/K/V, gate/up) run in one parallel region. Nothing is allocated per token: every buffer is
+// sized at construction (or grown once, the first time a larger batch needs it).
 #include "engine/context.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
+#include "engine/ops.h"
 #include "engine/quants.h"
 #include "engine/vec_dot.h"
+#include "engine/vec_dot_gemm.h"
 
 namespace nnb {
-
-struct Context::Scratch {
-  std::vector<float> x, xn, q, k, v, attn, gate, up, tmp;
-  std::vector<uint8_t> qact;             // activations in the weight's dot-product format
-  std::vector<float> rope_cos, rope_sin;  // [n][n_rot/2] for the batch's positions
-  std::vector<std::vector<float>> scores;  // per thread: one row of attention weights
-};
-
 namespace {
 
-// ggml_rms_norm followed by ggml_mul with the norm weight.
-void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += double(x[i] * x[i]);
-  const float mean = float(sum / double(n));
-  const float scale = 1.0f / std::sqrt(mean + eps);
-  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+// Batches of at least GemmKernel::min_n tokens use the GEMM kernels; NNB_GEMM_MIN=N sets
+// one threshold for every type (tuning, tests).
+int32_t gemm_min_tokens(const GemmKernel& g) {
+  static const int32_t v = [] {
+    const char* e = std::getenv("NNB_GEMM_MIN");
+    return e && *e ? std::max(1, std::atoi(e)) : 0;
+  }();
+  return v > 0 ? v : g.min_n;
 }
 
-float dot_f32(const float* a, const float* b, int64_t n) {
-  float s = 0.0f;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
+// Grow-only, 64-byte aligned, lazily zeroed (calloc: untouched pages cost no memory).
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { std::free(raw_); }
+  void reserve(size_t bytes) {
+    if (bytes <= size_) return;
+    std::free(raw_);
+    raw_ = std::calloc(bytes + 64, 1);
+    if (!raw_) throw std::bad_alloc();
+    data_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw_) + 63) & ~uintptr_t(63));
+    size_ = bytes;
+  }
+  uint8_t* data() { return data_; }
+  template <class T>
+  T* as() {
+    return reinterpret_cast<T*>(data_);
+  }
+
+ private:
+  void* raw_ = nullptr;
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 }  // namespace
+
+struct Context::Scratch {
+  // Activations of the batch ([n_batch][width]); calloc'd, so a large n_batch costs memory
+  // only once a batch that large is decoded.
+  Buffer x, xn, q, k, v, attn, gate, up, tmp;
+  Buffer rope_cos, rope_sin;  // [n][n_rot/2] for the batch's positions
+  Buffer act[6];              // prepared activations, one per format in use
+  std::vector<Buffer> thread;  // per thread: attention scores, GEMM panel
+  size_t attn_floats = 0;      // offset of the panel in a thread buffer
+  size_t panel_bytes = 0;
+};
 
 Context::Context(const Model& model, const ContextParams& params)
     : model_(model),
       params_(params),
       pool_(params.n_threads),
       kv_(model.hparams().n_layer, params.n_ctx > 0 ? params.n_ctx : model.hparams().n_ctx_train,
-          model.hparams().n_embd_kv()),
+          model.hparams().n_head_kv, model.hparams().head_dim),
       s_(std::make_unique<Scratch>()) {
   const Hparams& hp = model.hparams();
   if (params_.n_batch <= 0) params_.n_batch = 512;
   params_.n_batch = std::min(params_.n_batch, kv_.capacity());
-  const size_t B = size_t(params_.n_batch);
-  s_->x.resize(B * hp.n_embd);
-  s_->xn.resize(B * std::max(hp.n_embd, hp.n_embd_q()));
-  s_->q.resize(B * hp.n_embd_q());
-  s_->k.resize(B * hp.n_embd_kv());
-  s_->v.resize(B * hp.n_embd_kv());
-  s_->attn.resize(B * hp.n_embd_q());
-  s_->gate.resize(B * hp.n_ff);
-  s_->up.resize(B * hp.n_ff);
-  s_->tmp.resize(B * hp.n_embd);
-  s_->rope_cos.resize(B * size_t(hp.n_rot / 2));
-  s_->rope_sin.resize(B * size_t(hp.n_rot / 2));
-  s_->scores.resize(size_t(pool_.size()), std::vector<float>(size_t(kv_.capacity())));
-  // Largest quantized activation block: the widest input row of any matrix, in the roomiest
-  // format (F32 needs no buffer; Q8_K and F16 are the largest per element after F32).
+  const size_t B = size_t(params_.n_batch), f = sizeof(float);
+  s_->x.reserve(B * hp.n_embd * f);
+  s_->xn.reserve(B * std::max(hp.n_embd, hp.n_embd_q()) * f);
+  s_->q.reserve(B * hp.n_embd_q() * f);
+  s_->k.reserve(B * hp.n_embd_kv() * f);
+  s_->v.reserve(B * hp.n_embd_kv() * f);
+  s_->attn.reserve(B * hp.n_embd_q() * f);
+  s_->gate.reserve(B * hp.n_ff * f);
+  s_->up.reserve(B * hp.n_ff * f);
+  s_->tmp.reserve(B * hp.n_embd * f);
+  s_->rope_cos.reserve(B * size_t(hp.n_rot / 2) * f + f);
+  s_->rope_sin.reserve(B * size_t(hp.n_rot / 2) * f + f);
+
+  // Per-thread scratch: attention scores of a block of 4 queries over the whole context, and
+  // the largest GEMM panel of any matrix of the model.
+  s_->attn_floats = size_t(attn_scratch_floats(4, kv_.capacity16()) + 16) / 16 * 16;
+  size_t panel = 0;
+  auto consider = [&](const Matrix& m) {
+    if (const GemmKernel* g = gemm_kernel(m.type)) panel = std::max(panel, g->panel_bytes(m.ne0));
+  };
+  for (const Layer& L : model.layers())
+    for (const Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) consider(*m);
+  consider(model.output());
+  s_->panel_bytes = panel;
+  s_->thread = std::vector<Buffer>(size_t(pool_.size()));
+  for (Buffer& b : s_->thread) b.reserve(s_->attn_floats * sizeof(float) + panel);
+  // The activation buffer every product needs (one token in the widest format: f32).
   const int64_t widest = std::max<int64_t>({hp.n_embd, hp.n_embd_q(), hp.n_ff});
-  s_->qact.resize(B * size_t(widest) * 4 + 1024);
+  s_->act[0].reserve(size_t(widest) * 4 + 1024);
 }
 
 Context::~Context() = default;
@@ -103,26 +150,123 @@ const float* Context::logits_at(int32_t i) const {
   return logits_.data() + size_t(i) * size_t(model_.hparams().n_vocab);
 }
 
-void Context::matmul(const Matrix& w, const float* in, int32_t n, float* out) {
-  const DotKernel* kern = dot_kernel(w.type);
-  if (!kern) throw std::runtime_error("no dot-product kernel for " + std::string(type_name(w.type)));
-  const int64_t K = w.ne0, M = w.ne1;
-  const GgmlType vt = kern->vec_dot_type;
-  const uint8_t* act = reinterpret_cast<const uint8_t*>(in);
-  size_t act_row = size_t(K) * sizeof(float);
-  if (vt != GgmlType::F32) {
-    act_row = row_size(vt, K);
-    uint8_t* q = s_->qact.data();
-    pool_.parallel_for(n, 1, [&](int64_t b, int64_t e, int) {
-      for (int64_t t = b; t < e; ++t) quantize_row_activation(vt, in + t * K, q + size_t(t) * act_row, K);
-    });
-    act = q;
+void Context::matmuls(const MatOut* m, int count, const float* in, int32_t n) {
+  const int64_t K = m[0].w->ne0;
+  constexpr int kMax = 3;
+  if (count > kMax) throw std::logic_error("matmuls: too many matrices");
+  const DotKernel* kern[kMax] = {};
+  const GemmKernel* gk[kMax] = {};
+  bool gemm = n > 1;
+  bool tails = false;  // some rows outside full GEMM panels
+  for (int i = 0; i < count; ++i) {
+    kern[i] = dot_kernel(m[i].w->type);
+    if (!kern[i]) throw std::runtime_error("no dot-product kernel for " + std::string(type_name(m[i].w->type)));
+    if (gemm) {
+      gk[i] = gemm_kernel(m[i].w->type);
+      if (!gk[i] || n < gemm_min_tokens(*gk[i])) gemm = false;
+      else if (m[i].w->ne1 % gk[i]->rows != 0) tails = true;
+    }
   }
-  // Rows in chunks: each chunk's weights stay in cache while every token of the batch uses them.
-  pool_.parallel_for(M, 16, [&](int64_t r0, int64_t r1, int) {
+
+  // Activation formats needed: GEMM layouts, and vec_dot types for the rows outside panels.
+  struct Fmt {
+    bool is_gemm;
+    GemmAct ga;
+    GgmlType vt;
+    size_t stride;
+    const uint8_t* data;
+  };
+  Fmt fmts[2 * kMax];
+  int n_fmts = 0;
+  int gemm_fmt[kMax] = {}, dot_fmt[kMax] = {};
+  auto find_or_add = [&](bool is_gemm, GemmAct ga, GgmlType vt) {
+    for (int f = 0; f < n_fmts; ++f)
+      if (fmts[f].is_gemm == is_gemm && (is_gemm ? fmts[f].ga == ga : fmts[f].vt == vt)) return f;
+    fmts[n_fmts] = {is_gemm, ga, vt, 0, nullptr};
+    return n_fmts++;
+  };
+  for (int i = 0; i < count; ++i) {
+    if (gemm) gemm_fmt[i] = find_or_add(true, gk[i]->act, GgmlType::F32);
+    if (!gemm || tails) dot_fmt[i] = find_or_add(false, GemmAct::F32, kern[i]->vec_dot_type);
+  }
+  int n_buf = 0;
+  bool convert = false;
+  for (int f = 0; f < n_fmts; ++f) {
+    Fmt& F = fmts[f];
+    if (!F.is_gemm && F.vt == GgmlType::F32) {
+      F.stride = size_t(K) * sizeof(float);
+      F.data = reinterpret_cast<const uint8_t*>(in);
+      continue;
+    }
+    F.stride = F.is_gemm ? gemm_act_bytes(F.ga, K) : row_size(F.vt, K);
+    Buffer& b = s_->act[n_buf++];
+    b.reserve(F.stride * size_t(n));
+    F.data = b.data();
+    convert = true;
+  }
+  if (convert) {
+    auto prep = [&](int64_t t0, int64_t t1, int) {
+      for (int f = 0; f < n_fmts; ++f) {
+        const Fmt& F = fmts[f];
+        if (!F.is_gemm && F.vt == GgmlType::F32) continue;
+        uint8_t* dst = const_cast<uint8_t*>(F.data);
+        for (int64_t t = t0; t < t1; ++t) {
+          if (F.is_gemm) gemm_prepare(F.ga, in + t * K, K, dst + size_t(t) * F.stride);
+          else quantize_row_activation(F.vt, in + t * K, dst + size_t(t) * F.stride, K);
+        }
+      }
+    };
+    if (n == 1) prep(0, 1, 0);
+    else pool_.parallel_for(n, 1, prep);
+  }
+
+  // Rows r of matrix i through the dot kernels, for every token.
+  auto dot_rows = [&](int i, int64_t r0, int64_t r1) {
+    const Matrix& w = *m[i].w;
+    const int64_t M = w.ne1;
+    const Fmt& F = fmts[dot_fmt[i]];
+    const VecDotFn dot = kern[i]->vec_dot;
+    float* out = m[i].out;
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* wr = w.row(r);
-      for (int32_t t = 0; t < n; ++t) kern->vec_dot(K, out + size_t(t) * size_t(M) + r, wr, act + size_t(t) * act_row);
+      for (int32_t t = 0; t < n; ++t) dot(K, out + size_t(t) * size_t(M) + r, wr, F.data + size_t(t) * F.stride);
+    }
+  };
+
+  if (!gemm) {
+    int64_t off[kMax + 1] = {0};
+    for (int i = 0; i < count; ++i) off[i + 1] = off[i] + m[i].w->ne1;
+    pool_.parallel_for(off[count], 16, [&](int64_t b, int64_t e, int) {
+      for (int i = 0; i < count; ++i) {
+        const int64_t lo = std::max(b, off[i]), hi = std::min(e, off[i + 1]);
+        if (lo < hi) dot_rows(i, lo - off[i], hi - off[i]);
+      }
+    });
+    return;
+  }
+
+  // GEMM: panels of gk->rows weight rows, each packed once and run against all n tokens; a
+  // last partial panel goes through the dot kernels.
+  int64_t poff[kMax + 1] = {0};
+  for (int i = 0; i < count; ++i) {
+    const int64_t R = gk[i]->rows;
+    poff[i + 1] = poff[i] + (m[i].w->ne1 + R - 1) / R;
+  }
+  pool_.parallel_for(poff[count], 1, [&](int64_t b, int64_t e, int tid) {
+    uint8_t* panel = s_->thread[size_t(tid)].data() + s_->attn_floats * sizeof(float);
+    for (int64_t p = b; p < e; ++p) {
+      int i = 0;
+      while (p >= poff[i + 1]) ++i;
+      const Matrix& w = *m[i].w;
+      const int64_t R = gk[i]->rows, M = w.ne1;
+      const int64_t r0 = (p - poff[i]) * R;
+      if (r0 + R > M) {
+        dot_rows(i, r0, M);
+        continue;
+      }
+      const Fmt& F = fmts[gemm_fmt[i]];
+      gk[i]->pack(w.row(r0), w.row_bytes, K, panel);
+      gk[i]->compute(panel, K, F.data, F.stride, n, m[i].out + r0, M);
     }
   });
 }
@@ -132,31 +276,29 @@ void Context::attention(int layer, int32_t pos0, int32_t n, int32_t first_out) {
   const int32_t hd = hp.head_dim, n_head = hp.n_head, group = hp.n_head / hp.n_head_kv;
   const float scale = 1.0f / std::sqrt(float(hd));
   const int32_t n_rows = n - first_out;
-  pool_.parallel_for(int64_t(n_rows) * n_head, 1, [&](int64_t b, int64_t e, int tid) {
-    float* sc = s_->scores[size_t(tid)].data();
+  constexpr int32_t kQ = 4;  // queries per job
+  const int64_t n_blocks = (n_rows + kQ - 1) / kQ;
+  const int64_t Q = hp.n_embd_q();
+  const auto attend = ops().attend;
+  pool_.parallel_for(n_blocks * n_head, 1, [&](int64_t b, int64_t e, int tid) {
+    float* scratch = s_->thread[size_t(tid)].as<float>();
     for (int64_t job = b; job < e; ++job) {
-      const int32_t i = first_out + int32_t(job / n_head), h = int32_t(job % n_head);
-      const int32_t kvh = h / group, pos = pos0 + i;
-      const float* q = s_->q.data() + size_t(i) * hp.n_embd_q() + size_t(h) * hd;
-      // Causal: token at `pos` sees positions 0..pos.
-      float mx = -INFINITY;
-      for (int32_t j = 0; j <= pos; ++j) {
-        sc[j] = dot_f32(q, kv_.k(layer, j) + size_t(kvh) * hd, hd) * scale;
-        mx = std::max(mx, sc[j]);
-      }
-      double sum = 0.0;
-      for (int32_t j = 0; j <= pos; ++j) {
-        sc[j] = std::exp(sc[j] - mx);
-        sum += double(sc[j]);
-      }
-      const float inv = float(1.0 / sum);
-      float* o = s_->attn.data() + size_t(i) * hp.n_embd_q() + size_t(h) * hd;
-      std::fill(o, o + hd, 0.0f);
-      for (int32_t j = 0; j <= pos; ++j) {
-        const float p = sc[j] * inv;
-        const float* v = kv_.v(layer, j) + size_t(kvh) * hd;
-        for (int32_t d = 0; d < hd; ++d) o[d] += p * v[d];
-      }
+      const int32_t blk = int32_t(job / n_head), h = int32_t(job % n_head);
+      const int32_t i0 = first_out + blk * kQ;
+      const int32_t kvh = h / group;
+      AttnArgs a;
+      a.q = s_->q.as<float>() + size_t(i0) * Q + size_t(h) * hd;
+      a.q_stride = Q;
+      a.k = kv_.k_head(layer, kvh);
+      a.v = kv_.v_head(layer, kvh);
+      a.out = s_->attn.as<float>() + size_t(i0) * Q + size_t(h) * hd;
+      a.out_stride = Q;
+      a.head_dim = hd;
+      a.n_q = std::min(kQ, n - i0);
+      a.pos0 = pos0 + i0;
+      a.scale = scale;
+      a.scratch = scratch;
+      attend(a);
     }
   });
 }
@@ -164,12 +306,13 @@ void Context::attention(int layer, int32_t pos0, int32_t n, int32_t first_out) {
 void Context::forward(const Token* tokens, int32_t n, bool all_logits) {
   const Hparams& hp = model_.hparams();
   Scratch& s = *s_;
+  const OpsTable& op = ops();
   const int64_t E = hp.n_embd, Q = hp.n_embd_q(), KV = hp.n_embd_kv(), F = hp.n_ff, V = hp.n_vocab;
   const int32_t pos0 = kv_.n_used();
   const int32_t n_in = n;
 
   const Matrix& emb = model_.tok_embd();
-  for (int32_t i = 0; i < n; ++i) dequantize_row(emb.type, emb.row(tokens[i]), s.x.data() + size_t(i) * E, E);
+  for (int32_t i = 0; i < n; ++i) dequantize_row(emb.type, emb.row(tokens[i]), s.x.as<float>() + size_t(i) * E, E);
 
   // RoPE angles for this batch, computed as ggml does: theta advances by repeated
   // multiplication with base^(-2/n_rot), scaled by freq_scale and divided by freq factors.
@@ -181,25 +324,36 @@ void Context::forward(const Token* tokens, int32_t n, bool all_logits) {
     for (int32_t p = 0; p < half; ++p) {
       const float f = ff.empty() ? 1.0f : ff[size_t(p)];
       const float t = hp.rope_freq_scale * (theta / f);
-      s.rope_cos[size_t(i) * half + p] = std::cos(t);
-      s.rope_sin[size_t(i) * half + p] = std::sin(t);
+      s.rope_cos.as<float>()[size_t(i) * half + p] = std::cos(t);
+      s.rope_sin.as<float>()[size_t(i) * half + p] = std::sin(t);
       theta *= theta_scale;
     }
   }
   auto rope = [&](float* v, int32_t n_heads, int32_t i) {
-    const float* c = s.rope_cos.data() + size_t(i) * half;
-    const float* sn = s.rope_sin.data() + size_t(i) * half;
+    const float* c = s.rope_cos.as<float>() + size_t(i) * half;
+    const float* sn = s.rope_sin.as<float>() + size_t(i) * half;
     for (int32_t h = 0; h < n_heads; ++h) {
       float* x = v + size_t(h) * hp.head_dim;
-      for (int32_t p = 0; p < half; ++p) {
-        // Normal: adjacent pairs (2p, 2p+1). Neox: (p, p + n_rot/2).
-        const int32_t a = hp.rope_type == RopeType::Normal ? 2 * p : p;
-        const int32_t b = hp.rope_type == RopeType::Normal ? 2 * p + 1 : p + half;
-        const float x0 = x[a], x1 = x[b];
-        x[a] = x0 * c[p] - x1 * sn[p];
-        x[b] = x0 * sn[p] + x1 * c[p];
+      if (hp.rope_type == RopeType::Normal) {  // adjacent pairs (2p, 2p+1)
+        for (int32_t p = 0; p < half; ++p) {
+          const float x0 = x[2 * p], x1 = x[2 * p + 1];
+          x[2 * p] = x0 * c[p] - x1 * sn[p];
+          x[2 * p + 1] = x0 * sn[p] + x1 * c[p];
+        }
+      } else {  // neox: (p, p + n_rot/2)
+        for (int32_t p = 0; p < half; ++p) {
+          const float x0 = x[p], x1 = x[p + half];
+          x[p] = x0 * c[p] - x1 * sn[p];
+          x[p + half] = x0 * sn[p] + x1 * c[p];
+        }
       }
     }
+  };
+
+  // Row-wise helpers over the batch: in parallel for a batch, inline for one token.
+  auto for_rows = [&](int32_t rows, auto&& fn) {
+    if (rows == 1) fn(0, 1, 0);
+    else pool_.parallel_for(rows, 1, fn);
   };
 
   for (int l = 0; l < hp.n_layer; ++l) {
@@ -210,49 +364,46 @@ void Context::forward(const Token* tokens, int32_t n, bool all_logits) {
     const int32_t m = n - first_out;
 
     for (int32_t i = 0; i < n; ++i)
-      rms_norm(s.x.data() + size_t(i) * E, L.attn_norm.data(), s.xn.data() + size_t(i) * E, E, hp.rms_eps);
-    matmul(L.wq, s.xn.data(), n, s.q.data());
-    matmul(L.wk, s.xn.data(), n, s.k.data());
-    matmul(L.wv, s.xn.data(), n, s.v.data());
+      op.rms_norm(s.x.as<float>() + size_t(i) * E, L.attn_norm.data(), s.xn.as<float>() + size_t(i) * E, E, hp.rms_eps);
+    const MatOut qkv[3] = {{&L.wq, s.q.as<float>()}, {&L.wk, s.k.as<float>()}, {&L.wv, s.v.as<float>()}};
+    matmuls(qkv, 3, s.xn.as<float>(), n);
     for (int32_t i = 0; i < n; ++i) {
-      float* q = s.q.data() + size_t(i) * Q;
-      float* k = s.k.data() + size_t(i) * KV;
-      float* v = s.v.data() + size_t(i) * KV;
+      float* q = s.q.as<float>() + size_t(i) * Q;
+      float* k = s.k.as<float>() + size_t(i) * KV;
+      float* v = s.v.as<float>() + size_t(i) * KV;
       if (!L.bq.empty()) {
-        for (int64_t j = 0; j < Q; ++j) q[j] += L.bq[size_t(j)];
-        for (int64_t j = 0; j < KV; ++j) k[j] += L.bk[size_t(j)];
-        for (int64_t j = 0; j < KV; ++j) v[j] += L.bv[size_t(j)];
+        op.add(q, L.bq.data(), Q);
+        op.add(k, L.bk.data(), KV);
+        op.add(v, L.bv.data(), KV);
       }
       rope(q, hp.n_head, i);
       rope(k, hp.n_head_kv, i);
-      std::copy(k, k + KV, kv_.k(l, pos0 + i));
-      std::copy(v, v + KV, kv_.v(l, pos0 + i));
+      kv_.store(l, pos0 + i, k, v);
     }
     attention(l, pos0, n, first_out);
 
     // From here on rows first_out..n-1 only, compacted to the front of the buffers.
-    float* x = s.x.data() + size_t(first_out) * E;
-    if (first_out > 0) std::copy(x, x + size_t(m) * E, s.x.data()), x = s.x.data();
-    matmul(L.wo, s.attn.data() + size_t(first_out) * Q, m, s.tmp.data());
-    for (size_t j = 0; j < size_t(m) * E; ++j) x[j] += s.tmp[j];
+    float* x = s.x.as<float>() + size_t(first_out) * E;
+    if (first_out > 0) std::copy(x, x + size_t(m) * E, s.x.as<float>()), x = s.x.as<float>();
+    matmul(L.wo, s.attn.as<float>() + size_t(first_out) * Q, m, s.tmp.as<float>());
+    op.add(x, s.tmp.as<float>(), int64_t(m) * E);
 
     for (int32_t i = 0; i < m; ++i)
-      rms_norm(x + size_t(i) * E, L.ffn_norm.data(), s.xn.data() + size_t(i) * E, E, hp.rms_eps);
-    matmul(L.w_gate, s.xn.data(), m, s.gate.data());
-    matmul(L.w_up, s.xn.data(), m, s.up.data());
-    for (size_t j = 0; j < size_t(m) * F; ++j) {
-      const float g = s.gate[j];
-      s.gate[j] = (g / (1.0f + std::exp(-g))) * s.up[j];  // silu(gate) * up
-    }
-    matmul(L.w_down, s.gate.data(), m, s.tmp.data());
-    for (size_t j = 0; j < size_t(m) * E; ++j) x[j] += s.tmp[j];
+      op.rms_norm(x + size_t(i) * E, L.ffn_norm.data(), s.xn.as<float>() + size_t(i) * E, E, hp.rms_eps);
+    const MatOut gate_up[2] = {{&L.w_gate, s.gate.as<float>()}, {&L.w_up, s.up.as<float>()}};
+    matmuls(gate_up, 2, s.xn.as<float>(), m);
+    for_rows(m, [&](int64_t b, int64_t e, int) {
+      op.silu_mul(s.gate.as<float>() + size_t(b) * F, s.up.as<float>() + size_t(b) * F, (e - b) * F);
+    });
+    matmul(L.w_down, s.gate.as<float>(), m, s.tmp.as<float>());
+    op.add(x, s.tmp.as<float>(), int64_t(m) * E);
     if (last) n = m;  // rows left for the output head
   }
 
   for (int32_t i = 0; i < n; ++i)
-    rms_norm(s.x.data() + size_t(i) * E, model_.output_norm().data(), s.xn.data() + size_t(i) * E, E, hp.rms_eps);
+    op.rms_norm(s.x.as<float>() + size_t(i) * E, model_.output_norm().data(), s.xn.as<float>() + size_t(i) * E, E, hp.rms_eps);
   float* out = logits_.data() + size_t(n_logits_) * size_t(V);
-  matmul(model_.output(), s.xn.data(), n, out);
+  matmul(model_.output(), s.xn.as<float>(), n, out);
   n_logits_ += n;
   kv_.set_used(pos0 + n_in);
 }

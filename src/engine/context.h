@@ -52,8 +52,17 @@ class Context {
 
  private:
   struct Scratch;
+  struct MatOut {
+    const Matrix* w;
+    float* out;  // [n][w->ne1]
+  };
   void forward(const Token* tokens, int32_t n, bool all_logits);
-  void matmul(const Matrix& w, const float* in, int32_t n, float* out);
+  // Products of up to 3 matrices with the same input, in one parallel region.
+  void matmuls(const MatOut* m, int count, const float* in, int32_t n);
+  void matmul(const Matrix& w, const float* in, int32_t n, float* out) {
+    const MatOut m{&w, out};
+    matmuls(&m, 1, in, n);
+  }
   void attention(int layer, int32_t pos0, int32_t n, int32_t first_out);
 
   const Model& model_;

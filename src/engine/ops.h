@@ -1,0 +1,56 @@
+// Vectorized element-wise operations and attention of the forward pass, with the same run-time
+// ISA choice as the dot-product kernels (active_isa(), NNB_ISA): scalar, AVX2/FMA, AVX-512.
+//
+// exp is a Cephes-style polynomial (about 1 ulp), the same formula on every path, used by the
+// softmax and SiLU instead of the (scalar, slower) libm expf.
+#pragma once
+
+#include <cstdint>
+
+namespace nnb {
+
+// One attention head over a block of consecutive queries, causal.
+struct AttnArgs {
+  const float* q = nullptr;  // query t (head_dim floats) at q + t * q_stride
+  int64_t q_stride = 0;
+  const float* k = nullptr;  // this KV head's keys: blocks of 16 positions, each [head_dim][16]
+  const float* v = nullptr;  // this KV head's values: [position][head_dim]
+  float* out = nullptr;      // output row t at out + t * out_stride (head_dim floats)
+  int64_t out_stride = 0;
+  int32_t head_dim = 0;
+  int32_t n_q = 0;   // queries in the block, at positions pos0 .. pos0 + n_q - 1
+  int32_t pos0 = 0;  // query t sees keys 0 .. pos0 + t
+  float scale = 1.0f;
+  float* scratch = nullptr;  // attn_scratch_floats(n_q, pos0 + n_q) floats
+};
+
+// Scratch needed by attend() for n_q queries over n_keys keys.
+inline int64_t attn_scratch_floats(int32_t n_q, int32_t n_keys) {
+  return int64_t(n_q) * ((int64_t(n_keys) + 15) / 16 * 16) + 64;
+}
+
+struct OpsTable {
+  // y = x / sqrt(mean(x^2) + eps) * w (sum of squares in double, as ggml).
+  void (*rms_norm)(const float* x, const float* w, float* y, int64_t n, float eps);
+  // g = silu(g) * u
+  void (*silu_mul)(float* g, const float* u, int64_t n);
+  // x += y
+  void (*add)(float* x, const float* y, int64_t n);
+  // softmax(q k^T * scale) v for each query of the block.
+  void (*attend)(const AttnArgs& a);
+  // y[i] = exp(x[i]) (tests)
+  void (*exp)(const float* x, float* y, int64_t n);
+};
+
+// The table for the active ISA.
+const OpsTable& ops();
+
+namespace ops_detail {
+const OpsTable* scalar_ops();
+#if defined(__x86_64__) || defined(_M_X64)
+const OpsTable* avx2_ops();
+const OpsTable* avx512_ops();
+#endif
+}  // namespace ops_detail
+
+}  // namespace nnb

@@ -1,0 +1,138 @@
+// Vectorized forward-pass operations (ops.h) against plain double-precision references, on
+// every ISA the CPU has (scalar, AVX2, AVX-512), and the KV cache layout they read.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/kv_cache.h"
+#include "engine/ops.h"
+#include "engine/vec_dot.h"
+
+namespace nnb {
+namespace {
+
+std::vector<const OpsTable*> tables() {
+  std::vector<const OpsTable*> t = {ops_detail::scalar_ops()};
+#if defined(__x86_64__) || defined(_M_X64)
+  if (dot_kernel_for(GgmlType::F16, Isa::Avx2)) t.push_back(ops_detail::avx2_ops());
+  if (dot_kernel_for(GgmlType::F16, Isa::Avx512)) t.push_back(ops_detail::avx512_ops());
+#endif
+  return t;
+}
+
+std::vector<float> randn(size_t n, std::mt19937& rng, float s = 1.0f) {
+  std::normal_distribution<float> d(0.0f, s);
+  std::vector<float> v(n);
+  for (auto& f : v) f = d(rng);
+  return v;
+}
+
+TEST(EngineOps, ExpIsAccurate) {
+  std::vector<float> x;
+  for (float v = -100.0f; v <= 88.0f; v += 0.0137f) x.push_back(v);
+  for (const OpsTable* o : tables()) {
+    std::vector<float> y(x.size());
+    o->exp(x.data(), y.data(), int64_t(x.size()));
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double want = std::exp(double(x[i]));
+      if (x[i] < -87.33f) {
+        EXPECT_LE(y[i], 1.2e-38f) << x[i];  // clamped: tiny, never inf or nan
+        continue;
+      }
+      EXPECT_NEAR(y[i], want, 3e-7 * want) << "x=" << x[i];
+    }
+  }
+}
+
+TEST(EngineOps, RmsNormSiluAdd) {
+  std::mt19937 rng(3);
+  for (int64_t n : {1, 7, 64, 1000, 1027}) {
+    const auto x = randn(size_t(n), rng, 3.0f), w = randn(size_t(n), rng), u = randn(size_t(n), rng);
+    double ss = 0;
+    for (float v : x) ss += double(v) * v;
+    const double scale = 1.0 / std::sqrt(ss / double(n) + 1e-5);
+    for (const OpsTable* o : tables()) {
+      std::vector<float> y(static_cast<size_t>(n));
+      o->rms_norm(x.data(), w.data(), y.data(), n, 1e-5f);
+      for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(y[size_t(i)], x[size_t(i)] * scale * w[size_t(i)], 1e-5 * (1 + std::abs(y[size_t(i)])));
+      std::vector<float> g = x;
+      o->silu_mul(g.data(), u.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        const double xv = x[size_t(i)];
+        EXPECT_NEAR(g[size_t(i)], xv / (1 + std::exp(-xv)) * u[size_t(i)], 1e-5 * (1 + std::abs(g[size_t(i)])));
+      }
+      std::vector<float> a = x;
+      o->add(a.data(), u.data(), n);
+      for (int64_t i = 0; i < n; ++i) EXPECT_EQ(a[size_t(i)], x[size_t(i)] + u[size_t(i)]);
+    }
+  }
+}
+
+// Causal attention of n_q queries (positions pos0..) over a KV cache filled with random rows,
+// against a double-precision softmax.
+TEST(EngineOps, AttentionMatchesReference) {
+  std::mt19937 rng(11);
+  for (int hd : {8, 16, 64, 128, 40}) {
+    for (auto [pos0, n_q] : {std::pair{0, 1}, {0, 5}, {13, 1}, {16, 4}, {37, 7}, {100, 3}, {250, 9}}) {
+      SCOPED_TRACE("hd " + std::to_string(hd) + " pos0 " + std::to_string(pos0) + " n_q " + std::to_string(n_q));
+      const int n_keys = pos0 + n_q, n_kv_heads = 2;
+      KvCache kv(1, 300, n_kv_heads, hd);
+      std::vector<std::vector<float>> K, Vv;
+      for (int j = 0; j < n_keys; ++j) {
+        auto k = randn(size_t(hd * n_kv_heads), rng), v = randn(size_t(hd * n_kv_heads), rng);
+        kv.store(0, j, k.data(), v.data());
+        K.push_back(k);
+        Vv.push_back(v);
+      }
+      for (int j = 0; j < n_keys; ++j)
+        for (int h = 0; h < n_kv_heads; ++h)
+          for (int d = 0; d < hd; ++d) {
+            ASSERT_EQ(kv.k_at(0, h, j, d), K[size_t(j)][size_t(h * hd + d)]);
+            ASSERT_EQ(kv.v_at(0, h, j, d), Vv[size_t(j)][size_t(h * hd + d)]);
+          }
+      const int h = 1;
+      const auto q = randn(size_t(n_q * hd), rng, 2.0f);
+      const float scale = 1.0f / std::sqrt(float(hd));
+      for (const OpsTable* o : tables()) {
+        std::vector<float> out(size_t(n_q * hd), NAN), scratch(size_t(attn_scratch_floats(n_q, n_keys)));
+        AttnArgs a;
+        a.q = q.data();
+        a.q_stride = hd;
+        a.k = kv.k_head(0, h);
+        a.v = kv.v_head(0, h);
+        a.out = out.data();
+        a.out_stride = hd;
+        a.head_dim = hd;
+        a.n_q = n_q;
+        a.pos0 = pos0;
+        a.scale = scale;
+        a.scratch = scratch.data();
+        o->attend(a);
+        for (int t = 0; t < n_q; ++t) {
+          const int last = pos0 + t;
+          std::vector<double> s(size_t(last + 1));
+          double mx = -1e300;
+          for (int j = 0; j <= last; ++j) {
+            double dot = 0;
+            for (int d = 0; d < hd; ++d) dot += double(q[size_t(t * hd + d)]) * K[size_t(j)][size_t(h * hd + d)];
+            s[size_t(j)] = dot * scale;
+            mx = std::max(mx, s[size_t(j)]);
+          }
+          double sum = 0;
+          for (auto& v : s) sum += (v = std::exp(v - mx));
+          for (int d = 0; d < hd; ++d) {
+            double want = 0;
+            for (int j = 0; j <= last; ++j) want += s[size_t(j)] / sum * Vv[size_t(j)][size_t(h * hd + d)];
+            EXPECT_NEAR(out[size_t(t * hd + d)], want, 2e-5) << "t " << t << " d " << d;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace nnb

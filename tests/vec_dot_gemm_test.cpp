@@ -1,0 +1,143 @@
+// GEMM kernels (vec_dot_gemm.h) against the per-row dot kernels: every weight type with a GEMM
+// kernel on this CPU, panels of 16 rows, token counts that hit every tile size and remainder,
+// row lengths with odd block counts. The integer block sums are exact on both paths, so the
+// only difference is the order of float additions: checked against a bound proportional to
+// sum |w_k * a_k|. Also: the prepared activations hold exactly the values of
+// quantize_row_activation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/quants.h"
+#include "engine/vec_dot.h"
+#include "engine/vec_dot_gemm.h"
+
+namespace nnb {
+namespace {
+
+const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1,
+                           GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K, GgmlType::Q3_K,
+                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS};
+
+std::vector<float> random_floats(int64_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& f : v) f = dist(rng);
+  return v;
+}
+
+class Gemm : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(Gemm, MatchesPerRowKernels) {
+  const GgmlType t = GetParam();
+  const GemmKernel* g = gemm_kernel(t);
+  if (!g) GTEST_SKIP() << "no GEMM kernel for " << type_name(t) << " on " << isa_name(active_isa());
+  const DotKernel* dk = dot_kernel(t);
+  ASSERT_NE(dk, nullptr);
+  const int64_t bs = traits(t).block_size;
+  std::vector<int64_t> lengths = bs == 256 ? std::vector<int64_t>{256, 768, 1024}
+                                 : bs == 32 ? std::vector<int64_t>{32, 96, 320, 1024}
+                                            : std::vector<int64_t>{16, 37, 256, 1000};
+  std::mt19937 rng(42 + int(t));
+  for (int64_t K : lengths) {
+    const int M = 2 * g->rows;
+    const size_t rb = row_size(t, K);
+    std::vector<uint8_t> w(rb * size_t(M));
+    std::vector<float> wf(size_t(K) * size_t(M));
+    for (int r = 0; r < M; ++r) {
+      auto f = random_floats(K, rng, r % 5 == 0 ? 0.01f : 1.0f);
+      quantize_row(t, f.data(), w.data() + rb * size_t(r), K);
+      dequantize_row(t, w.data() + rb * size_t(r), wf.data() + size_t(r) * size_t(K), K);
+    }
+    for (int n : {1, 3, 8, 13, 21}) {
+      SCOPED_TRACE(std::string(type_name(t)) + " K=" + std::to_string(K) + " n=" + std::to_string(n));
+      std::vector<float> x(size_t(K) * size_t(n));
+      for (int i = 0; i < n; ++i) {
+        auto f = random_floats(K, rng, i % 4 == 1 ? 30.0f : 1.0f);
+        std::copy(f.begin(), f.end(), x.begin() + size_t(i) * size_t(K));
+      }
+      // Reference: per-row kernel on quantize_row_activation rows.
+      const GgmlType vt = dk->vec_dot_type;
+      const size_t vrb = vt == GgmlType::F32 ? size_t(K) * 4 : row_size(vt, K);
+      std::vector<uint8_t> va(vrb * size_t(n));
+      std::vector<float> vaf(size_t(K) * size_t(n));
+      for (int i = 0; i < n; ++i) {
+        if (vt == GgmlType::F32) std::memcpy(va.data() + vrb * size_t(i), x.data() + size_t(i) * size_t(K), vrb);
+        else quantize_row_activation(vt, x.data() + size_t(i) * size_t(K), va.data() + vrb * size_t(i), K);
+        dequantize_row(vt, va.data() + vrb * size_t(i), vaf.data() + size_t(i) * size_t(K), K);
+      }
+      // GEMM.
+      const size_t ab = gemm_act_bytes(g->act, K);
+      ASSERT_EQ(ab % 64, 0u);
+      std::vector<uint8_t> ga(ab * size_t(n) + 64);
+      uint8_t* gap = ga.data() + (64 - reinterpret_cast<uintptr_t>(ga.data()) % 64) % 64;
+      for (int i = 0; i < n; ++i) gemm_prepare(g->act, x.data() + size_t(i) * size_t(K), K, gap + ab * size_t(i));
+      std::vector<uint8_t> panel(g->panel_bytes(K));
+      std::vector<float> out(size_t(M) * size_t(n), NAN);
+      for (int p = 0; p < M / g->rows; ++p) {
+        g->pack(w.data() + rb * size_t(p * g->rows), rb, K, panel.data());
+        g->compute(panel.data(), K, gap, ab, n, out.data() + p * g->rows, M);
+      }
+      for (int i = 0; i < n; ++i) {
+        for (int r = 0; r < M; ++r) {
+          float ref;
+          dk->vec_dot(K, &ref, w.data() + rb * size_t(r), va.data() + vrb * size_t(i));
+          double mag = 0;
+          for (int64_t k = 0; k < K; ++k)
+            mag += std::abs(double(wf[size_t(r) * size_t(K) + size_t(k)]) * vaf[size_t(i) * size_t(K) + size_t(k)]);
+          const float got = out[size_t(i) * size_t(M) + size_t(r)];
+          ASSERT_NEAR(got, ref, 1e-5 * mag + 1e-30) << "row " << r << " token " << i;
+        }
+      }
+    }
+  }
+}
+
+std::string type_param_name(const ::testing::TestParamInfo<GgmlType>& i) { return std::string(type_name(i.param)); }
+INSTANTIATE_TEST_SUITE_P(AllTypes, Gemm, ::testing::ValuesIn(kTypes), type_param_name);
+
+// The prepared activation layouts carry exactly ggml's quantized values.
+TEST(GemmPrepare, SameValuesAsActivationQuantization) {
+  std::mt19937 rng(7);
+  const int64_t K = 512;
+  const auto x = random_floats(K, rng, 3.0f);
+  {
+    std::vector<uint8_t> a(gemm_act_bytes(GemmAct::Q8_0, K));
+    gemm_prepare(GemmAct::Q8_0, x.data(), K, a.data());
+    std::vector<block_q8_0> ref(size_t(K / 32));
+    quantize_row_activation(GgmlType::Q8_0, x.data(), ref.data(), K);
+    const float* d = reinterpret_cast<const float*>(a.data() + K);
+    const int32_t* ns = reinterpret_cast<const int32_t*>(a.data() + K + (K / 32) * 4);
+    for (int64_t b = 0; b < K / 32; ++b) {
+      EXPECT_EQ(std::memcmp(a.data() + b * 32, ref[size_t(b)].qs, 32), 0);
+      EXPECT_EQ(d[b], fp16_to_fp32(ref[size_t(b)].d));
+      int32_t s = 0;
+      for (int k = 0; k < 32; ++k) s += ref[size_t(b)].qs[k];
+      EXPECT_EQ(ns[b], -s);
+    }
+  }
+  {
+    std::vector<uint8_t> a(gemm_act_bytes(GemmAct::Q8_K, K));
+    gemm_prepare(GemmAct::Q8_K, x.data(), K, a.data());
+    std::vector<block_q8_K> ref(size_t(K / 256));
+    quantize_row_activation(GgmlType::Q8_K, x.data(), ref.data(), K);
+    const float* d = reinterpret_cast<const float*>(a.data() + K);
+    for (int64_t b = 0; b < K / 256; ++b) {
+      EXPECT_EQ(std::memcmp(a.data() + b * 256, ref[size_t(b)].qs, 256), 0);
+      EXPECT_EQ(d[b], ref[size_t(b)].d);
+    }
+  }
+  {
+    std::vector<uint8_t> a(gemm_act_bytes(GemmAct::F16R, K));
+    gemm_prepare(GemmAct::F16R, x.data(), K, a.data());
+    const float* f = reinterpret_cast<const float*>(a.data());
+    for (int64_t k = 0; k < K; ++k) EXPECT_EQ(f[k], fp16_to_fp32(fp32_to_fp16(x[size_t(k)])));
+  }
+}
+
+}  // namespace
+}  // namespace nnb
