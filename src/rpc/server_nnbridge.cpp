@@ -197,6 +197,10 @@ grpc::Status NnbridgeService::Generate(grpc::ServerContext* call, const npb::Gen
   if (cancelled) {
     st_.log("generate stopped after " + std::to_string(produced) +
             " tokens (client cancelled or gone, deadline passed, or server stopping); context freed");
+    // Name the cause the client will recognise: a passed deadline is DEADLINE_EXCEEDED,
+    // whichever side's status reaches the client first.
+    if (std::chrono::system_clock::now() > call->deadline())
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "generate stopped: the call's deadline passed");
     return grpc::Status(grpc::StatusCode::CANCELLED, "generate cancelled");
   }
   return status;
