@@ -132,6 +132,22 @@ TEST(EngineGenerated, ContextFullAndBadTokensAreErrors) {
   else EXPECT_EQ(gen.stop_reason(), StopReason::EndOfGeneration);
 }
 
+TEST(EngineGenerated, AFailedStartLeavesNothingToSample) {
+  auto model = Model::load(make_model("failstart", GgmlType::F32));
+  ContextParams cp;
+  cp.n_ctx = 16;
+  Context ctx(*model, cp);
+  SamplerParams sp;
+  sp.temp = 0;
+  Sampler s(sp, model->hparams().n_vocab);
+  Generation gen(ctx, s);
+  gen.start(some_tokens(*model, 3));
+  ASSERT_TRUE(gen.next().has_value());
+  const Token bad[] = {1, model->hparams().n_vocab + 5};
+  EXPECT_THROW(gen.start(bad), std::invalid_argument);
+  EXPECT_THROW(gen.next(), std::logic_error);  // not the previous prompt's logits
+}
+
 TEST(EngineGenerated, SeededSamplingIsReproducibleAndNPredictHonoured) {
   auto model = Model::load(make_model("seed", GgmlType::Q8_0));
   auto run = [&](uint64_t seed) {

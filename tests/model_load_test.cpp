@@ -87,6 +87,18 @@ TEST(ModelLoad, GeneratedModelRefusals) {
             std::string::npos)
       << load_error(shape);
 
+  // Head count x head size that would wrap a 32-bit product (and shrink every buffer sized
+  // from it) is refused before anything is sized.
+  auto wide = rewrite(good, "wide.gguf", [](gguf::Writer& w, const gguf::File& f) {
+    w.set_u32("llama.attention.head_count", 65536);
+    w.set_u32("llama.attention.head_count_kv", 1);
+    w.set_u32("llama.attention.key_length", 65538);
+    w.set_u32("llama.rope.dimension_count", 2);
+    copy_tensors(w, f);
+  });
+  EXPECT_NE(load_error(wide).find("head_count * key_length = 4295098368 exceeds"), std::string::npos)
+      << load_error(wide);
+
   auto nokey = rewrite(good, "nokey.gguf", [](gguf::Writer& w, const gguf::File& f) {
     w.set_string("llama.block_count", "two");
     copy_tensors(w, f);

@@ -21,6 +21,7 @@ void Generation::start(std::span<const Token> prompt) {
   if (int64_t(prompt.size()) >= ctx_.n_ctx())
     throw PromptTooLongError("prompt of " + std::to_string(prompt.size()) + " tokens does not fit in the context of " +
                              std::to_string(ctx_.n_ctx()) + " tokens");
+  started_ = false;  // until this prompt is evaluated: a failed start must not sample old logits
   prompt_.assign(prompt.begin(), prompt.end());
   tokens_.clear();
   text_.clear();

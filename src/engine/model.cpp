@@ -118,6 +118,16 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
   if (f.find(a + "attention.value_length") && require_u32(f, a + "attention.value_length") != hp.head_dim)
     throw ModelError("attention.value_length differs from key_length, which is not supported");
   if (hp.head_dim % 2 != 0) throw ModelError("attention head size " + std::to_string(hp.head_dim) + " is odd");
+  // Every buffer size derives from these products: check them in 64-bit before anything is
+  // sized from them (a crafted file must not wrap an int32 and shrink a buffer).
+  constexpr int64_t kMaxWidth = int64_t(1) << 20;  // far above any real model's rows
+  for (const auto& [what, v] : {std::pair<const char*, int64_t>{"embedding_length", hp.n_embd},
+                                {"feed_forward_length", hp.n_ff},
+                                {"head_count * key_length", int64_t(hp.n_head) * hp.head_dim},
+                                {"head_count_kv * key_length", int64_t(hp.n_head_kv) * hp.head_dim}})
+    if (v > kMaxWidth)
+      throw ModelError(std::string("model width ") + what + " = " + std::to_string(v) + " exceeds " +
+                       std::to_string(kMaxWidth));
   hp.n_rot = f.find(a + "rope.dimension_count") ? require_u32(f, a + "rope.dimension_count") : hp.head_dim;
   if (hp.n_rot > hp.head_dim || hp.n_rot % 2) throw ModelError("rope.dimension_count is invalid");
   hp.rms_eps = float(f.get_float(a + "attention.layer_norm_rms_epsilon").value_or(1e-5));

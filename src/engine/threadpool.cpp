@@ -203,7 +203,16 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads > 0 ? n_threads : d
   // holds a chunk holds up the whole job): at most one thread per core works, whatever was
   // asked for; size() still reports the request.
   const int active = std::min(n_threads_, n_cores());
-  for (int i = 1; i < active; ++i) workers_.emplace_back([this, i] { worker(i); });
+  try {
+    for (int i = 1; i < active; ++i) workers_.emplace_back([this, i] { worker(i); });
+  } catch (...) {
+    // No destructor runs for a half-built pool: stop and join the workers already started.
+    stop_.store(true, std::memory_order_relaxed);
+    gen_.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake_all(&gen_);
+    for (auto& t : workers_) t.join();
+    throw;
+  }
 }
 
 ThreadPool::~ThreadPool() {

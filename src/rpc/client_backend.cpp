@@ -124,9 +124,14 @@ void RemoteContext::compute() {
   // The unary protocol returns the text only at the end, so stream-stdout prints it then
   // (also after ContextFull, whose text so far stays readable).
   if (stream_stdout_ && (st.ok() || errno_of(st, ctx) == nn::Errno::ContextFull)) {
-    const auto text = get_output(0);
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
+    try {
+      const auto text = get_output(0);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      std::fflush(stdout);
+    } catch (const nn::Error&) {
+      // Printing is a courtesy: the compute's own result (0 or 101) is what the guest gets;
+      // its get_output(0) will report the failure itself.
+    }
   }
   core_->check(st, ctx, "Compute");
 }

@@ -97,7 +97,7 @@ size_t SessionRegistry::reap(SteadyClock::duration idle) {
       // A context some call holds is in use however old its timestamp: skip it.
       std::unique_lock<std::timed_mutex> busy(e->mu, std::try_to_lock);
       if (busy.owns_lock() && e->last_used_ns.load() < cutoff) {
-        s->contexts.erase(h);
+        s->contexts.erase(h);  // under the context's lock: see lock_context's re-check
         ++freed;
       } else {
         in_use.insert(e->graph.get());
@@ -123,16 +123,22 @@ size_t SessionRegistry::reap(SteadyClock::duration idle) {
 bool SessionRegistry::evict_anonymous_lru(SteadyClock::duration min_idle) {
   const int64_t cutoff = (SteadyClock::now() - min_idle).time_since_epoch().count();
   uint32_t victim = 0;
+  std::shared_ptr<ContextEntry> entry;
   int64_t oldest = cutoff;
   for (auto& [h, e] : anonymous_->contexts.items()) {
     const int64_t t = e->last_used_ns.load();
-    if (t < oldest && e->mu.try_lock()) {  // never one a call is using
-      e->mu.unlock();
+    if (t < oldest) {
       oldest = t;
       victim = h;
+      entry = e;
     }
   }
-  return victim != 0 && anonymous_->contexts.erase(victim) != nullptr;
+  if (!entry) return false;
+  // Erase while holding the context's lock, and only if no call touched it meanwhile: a call
+  // that fetched it before the erase finds it gone once it gets the lock (lock_context).
+  std::unique_lock<std::timed_mutex> busy(entry->mu, std::try_to_lock);
+  if (!busy.owns_lock() || entry->last_used_ns.load() >= cutoff) return false;
+  return anonymous_->contexts.erase(victim) != nullptr;
 }
 
 size_t SessionRegistry::count() const {

@@ -79,11 +79,17 @@ LockedContext lock_context(Session& s, uint32_t handle, const grpc::ServerContex
   auto entry = s.contexts.get(handle);
   if (!entry)
     throw nn::Error(Errno::InvalidArgument, "unknown execution context handle " + std::to_string(handle));
+  entry->touch();  // a call is arriving: the reaper must not count this context as idle
   lc.lock = std::unique_lock<std::timed_mutex>(entry->mu, std::defer_lock);
   // Wait for a concurrent call on the same context, but give up if our own caller goes away.
   while (!lc.lock.try_lock_for(std::chrono::milliseconds(50)))
     if (call.IsCancelled())
       throw nn::Error(Errno::Busy, "cancelled while another call was running on this context");
+  // The reaper or an eviction may have freed the handle while we waited: never run on an
+  // orphaned context whose results nobody could read.
+  if (s.contexts.get(handle) != entry)
+    throw nn::Error(Errno::InvalidArgument,
+                    "execution context handle " + std::to_string(handle) + " was freed (idle timeout)");
   lc.entry = std::move(entry);
   return lc;
 }

@@ -96,7 +96,9 @@ uint64_t readable_bytes(int fd) {
 // poll_oneoff(in, out, nsubscriptions, nevents): clock subscriptions become the timeout of one
 // ppoll() over the fd subscriptions; fds the guest does not own are answered with EBADF.
 uint16_t poll_oneoff(FdTable& fds, GuestMemory& m, uint32_t in, uint32_t out, uint32_t n, uint32_t nevents_ptr) {
-  if (n == 0) return kInval;
+  // Each subscription costs host memory: far more than any program polls at once is refused.
+  constexpr uint32_t kMaxSubscriptions = 4096;
+  if (n == 0 || n > kMaxSubscriptions) return kInval;
   if (uint64_t(n) * kSubscriptionSize > UINT32_MAX || !m.range(in, n * kSubscriptionSize) ||
       !m.range(out, uint32_t(uint64_t(n) * kEventSize)) || !m.range(nevents_ptr, 4))
     return kFault;

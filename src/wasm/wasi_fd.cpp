@@ -192,6 +192,9 @@ void register_fd(WasiHost& host, Registry& r) {
     FdEntry* e = fds.get(a32(a, 0));
     if (!e) return kBadf;
     const uint16_t want = uint16_t(a32(a, 1));
+    // fds 0-2 share the host's open file descriptions (the user's terminal or files): a flag
+    // set there would outlive the guest and affect the host's own I/O.
+    if (!e->owned) return kNotsup;
     // Linux can change only O_APPEND and O_NONBLOCK on an open descriptor.
     if (want & (kFdflagDsync | kFdflagRsync | kFdflagSync)) return kNotsup;
     const int fl = ::fcntl(e->host_fd, F_GETFL);
@@ -222,6 +225,7 @@ void register_fd(WasiHost& host, Registry& r) {
     FdEntry* e = fds.get(a32(a, 0));
     if (!e) return kBadf;
     if (e->readonly) return kRofs;
+    if (!e->owned) return kNotcapable;  // borrowed host stdio: its files are not the guest's to change
     if (a64(a, 1) > uint64_t(INT64_MAX)) return kInval;
     return ::ftruncate(e->host_fd, off_t(a64(a, 1))) < 0 ? from_host_errno(errno) : kSuccess;
   };
@@ -229,6 +233,7 @@ void register_fd(WasiHost& host, Registry& r) {
     FdEntry* e = fds.get(a32(a, 0));
     if (!e) return kBadf;
     if (e->readonly) return kRofs;
+    if (!e->owned) return kNotcapable;  // borrowed host stdio: its files are not the guest's to change
     const uint16_t f = uint16_t(a32(a, 3));
     const timespec ts[2] = {to_timespec(a64(a, 1), f, kFstAtim, kFstAtimNow),
                             to_timespec(a64(a, 2), f, kFstMtim, kFstMtimNow)};
@@ -247,6 +252,7 @@ void register_fd(WasiHost& host, Registry& r) {
     FdEntry* e = fds.get(a32(a, 0));
     if (!e) return kBadf;
     if (e->readonly) return kRofs;
+    if (!e->owned) return kNotcapable;  // borrowed host stdio: its files are not the guest's to change
     return from_host_errno(::posix_fallocate(e->host_fd, off_t(a64(a, 1)), off_t(a64(a, 2))));
   };
   r["fd_sync"] = [&fds](GuestMemory&, std::span<const Value> a) -> uint16_t {

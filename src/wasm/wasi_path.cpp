@@ -67,10 +67,16 @@ void register_path(WasiHost& host, Registry& r) {
     if (fdflags & kFdflagSync) flags |= O_SYNC;
     else if (fdflags & (kFdflagDsync | kFdflagRsync)) flags |= O_DSYNC;
     int hfd;
-    do hfd = ::openat(res.parent, res.name.c_str(), flags, 0666);
+    // Opened non-blocking so a FIFO or device inside a preopen cannot hang the runtime; the
+    // guest's own O_NONBLOCK choice is restored right after.
+    do hfd = ::openat(res.parent, res.name.c_str(), flags | O_NONBLOCK, 0666);
     while (hfd < 0 && errno == EINTR);
     if (hfd < 0) return from_host_errno(errno);
     UniqueFd owned(hfd);
+    if (!(flags & O_NONBLOCK)) {
+      const int fl = ::fcntl(hfd, F_GETFL);
+      if (fl < 0 || ::fcntl(hfd, F_SETFL, fl & ~O_NONBLOCK) < 0) return from_host_errno(errno);
+    }
     struct stat st {};
     if (::fstat(hfd, &st) < 0) return from_host_errno(errno);
 
@@ -147,7 +153,7 @@ void register_path(WasiHost& host, Registry& r) {
     if (uint16_t err = resolve_arg(fds, m, a32(a, 0), a32(a, 1), a32(a, 2), false, res)) return err;
     auto buf = m.range(a32(a, 3), a32(a, 4));
     if (!buf || !m.range(a32(a, 5), 4)) return kFault;
-    std::vector<char> tmp(buf->size() + 1);
+    std::vector<char> tmp(std::min<size_t>(buf->size(), 4096) + 1);  // targets are <= PATH_MAX
     const ssize_t n = ::readlinkat(res.parent, res.name.c_str(), tmp.data(), tmp.size());
     if (n < 0) return from_host_errno(errno);
     const uint32_t take = uint32_t(std::min<size_t>(size_t(n), buf->size()));  // truncated, as POSIX
