@@ -555,10 +555,15 @@ TEST_F(GgmlBackendTest, LoadFromPathAndFromBytes) {
             Errno::InvalidEncoding);
   EXPECT_EQ(errno_of([&] { backend->load({}, nn::GraphEncoding::GGML, nn::ExecutionTarget::CPU); }),
             Errno::InvalidArgument);
+  // "preload:" may only name a preloaded model: any other host path is refused, existing or not.
   const std::string missing = path + ".missing";
   const std::span<const uint8_t> gone[1] = {as_bytes(missing)};
   EXPECT_EQ(errno_of([&] { backend->load(gone, nn::GraphEncoding::GGML, nn::ExecutionTarget::CPU); }),
-            Errno::ModelNotFound);
+            Errno::InvalidArgument);
+  const std::string other = "preload:/etc/passwd";
+  const std::span<const uint8_t> other_b[1] = {as_bytes(other)};
+  EXPECT_EQ(errno_of([&] { backend->load(other_b, nn::GraphEncoding::GGML, nn::ExecutionTarget::CPU); }),
+            Errno::InvalidArgument);
   const std::string junk = "GGUF\x03\0\0\0 truncated";
   const std::span<const uint8_t> bad[1] = {as_bytes(junk)};
   EXPECT_EQ(errno_of([&] { backend->load(bad, nn::GraphEncoding::GGML, nn::ExecutionTarget::CPU); }),

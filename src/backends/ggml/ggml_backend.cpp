@@ -72,6 +72,18 @@ std::shared_ptr<nn::Graph> GgmlBackend::load(std::span<const std::span<const uin
   if (!path)
     throw Error(Errno::InvalidArgument, "load: the builder is neither GGUF bytes nor \"preload:<model path>\" (" +
                                             std::to_string(b.size()) + " bytes)");
+  // The guest names a host file here: only models the host chose to expose (--nn-preload)
+  // may be opened, so a guest can neither read nor probe any other host path.
+  std::error_code ec;
+  const auto want = std::filesystem::weakly_canonical(*path, ec);
+  bool exposed = false;
+  for (const auto& [name, spec] : preloads_) {
+    std::error_code ec2;
+    if (!ec && std::filesystem::weakly_canonical(spec.path, ec2) == want && !ec2) exposed = true;
+  }
+  if (!exposed)
+    throw Error(Errno::InvalidArgument, "load: \"preload:" + path->string() +
+                                            "\" is not a model given with --nn-preload; other host files cannot be opened");
   return make_graph(path->string(), models_.get(*path), config);
 }
 
