@@ -38,8 +38,7 @@ RemoteGraph::~RemoteGraph() {
   req.set_graph_handle(handle_);
   nnbridge::v1::UnloadResponse resp;
   const grpc::Status st = core_->nnbridge->Unload(&ctx, req, &resp);
-  if (st.error_code() == grpc::StatusCode::UNIMPLEMENTED && !has_errno_trailer(ctx))
-    core_->service = RemoteBackend::Core::Service::Absent;
+  core_->learn_service_absent(st, ctx);
 }
 
 void RemoteGraph::unload() {
@@ -53,8 +52,7 @@ void RemoteGraph::unload() {
   req.set_graph_handle(handle_);
   nnbridge::v1::UnloadResponse resp;
   const grpc::Status st = core_->nnbridge->Unload(&ctx, req, &resp);
-  if (st.error_code() == grpc::StatusCode::UNIMPLEMENTED && !has_errno_trailer(ctx)) {
-    core_->service = RemoteBackend::Core::Service::Absent;
+  if (core_->learn_service_absent(st, ctx)) {
     throw nn::Error(nn::Errno::UnsupportedOperation,
                     "unload is not supported by the server at " + core_->endpoint.to_string() + " (no Nnbridge service)");
   }
@@ -83,8 +81,7 @@ RemoteContext::~RemoteContext() {
   req.set_ctx_handle(handle_);
   nnbridge::v1::FinalizeContextResponse resp;
   const grpc::Status st = core_->nnbridge->FinalizeContext(&ctx, req, &resp);
-  if (st.error_code() == grpc::StatusCode::UNIMPLEMENTED && !has_errno_trailer(ctx))
-    core_->service = RemoteBackend::Core::Service::Absent;
+  core_->learn_service_absent(st, ctx);
 }
 
 std::optional<bool> stream_stdout_option(std::string_view options_json) {

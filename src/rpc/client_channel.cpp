@@ -89,6 +89,16 @@ bool has_errno_trailer(const grpc::ClientContext& ctx) {
   return ctx.GetServerTrailingMetadata().count(kErrnoKey) > 0;
 }
 
+bool is_unimplemented(const grpc::Status& status, const grpc::ClientContext& ctx) {
+  return status.error_code() == grpc::StatusCode::UNIMPLEMENTED && !has_errno_trailer(ctx);
+}
+
+bool RemoteBackend::Core::learn_service_absent(const grpc::Status& status, const grpc::ClientContext& ctx) {
+  if (!is_unimplemented(status, ctx)) return false;
+  service = Service::Absent;
+  return true;
+}
+
 std::string_view status_code_name(grpc::StatusCode code) {
   switch (code) {
     case grpc::StatusCode::OK: return "OK";

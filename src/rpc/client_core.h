@@ -49,7 +49,14 @@ struct RemoteBackend::Core {
   void check(const grpc::Status& status, const grpc::ClientContext& ctx, std::string_view call) const {
     if (!status.ok()) fail(status, ctx, call);
   }
+
+  // After a Nnbridge-service call: if it showed the server lacks that service (a WasmEdge
+  // server), remember it and return true.
+  bool learn_service_absent(const grpc::Status& status, const grpc::ClientContext& ctx);
 };
+
+// UNIMPLEMENTED without an errno trailer: the server has no such method (not a WASI-NN error).
+bool is_unimplemented(const grpc::Status& status, const grpc::ClientContext& ctx);
 
 // Whether the failed call carried a WASI-NN errno (i.e. the server itself answered it).
 bool has_errno_trailer(const grpc::ClientContext& ctx);

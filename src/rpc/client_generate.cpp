@@ -155,8 +155,7 @@ GenerateResult RemoteBackend::generate_impl(const std::shared_ptr<nn::Graph>& gr
                              int(grpc::StatusCode::DATA_LOSS));
       return r;
     }
-    const bool unimplemented = st.error_code() == grpc::StatusCode::UNIMPLEMENTED && !has_errno_trailer(ctx);
-    if (!unimplemented || got_any) core_->fail(st, ctx, "Generate");
+    if (!is_unimplemented(st, ctx) || got_any) core_->fail(st, ctx, "Generate");
     core_->service = Core::Service::Absent;  // a WasmEdge server: fall through to WASI-NN
   }
   if (graph) return fallback_generate(*graph, prompt, options_json, on_piece);
