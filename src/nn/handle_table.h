@@ -1,14 +1,17 @@
-// A thread-safe table from 32-bit handles to shared objects. Handles are drawn at random
-// (never 0, never reused while live), so a client cannot guess another's handles; each
-// scope (a client session) has its own table.
+// A thread-safe table from 32-bit handles to shared objects. Handles come from the kernel's
+// cryptographic generator (getrandom), never 0 and never reused while live: seeing any number
+// of its own handles tells a client nothing about the next one or another client's (a
+// Mersenne Twister, used before, is predictable after 624 outputs). Each scope (a client
+// session) has its own table.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <unordered_map>
 #include <vector>
+
+#include "nn/secure_random.h"
 
 namespace nnb::nn {
 
@@ -18,7 +21,7 @@ class HandleTable {
   uint32_t insert(std::shared_ptr<T> obj) {
     std::lock_guard<std::mutex> lk(mu_);
     for (;;) {
-      const uint32_t h = uint32_t(rng_());
+      const uint32_t h = secure_random_u32();
       if (h != 0 && !items_.count(h)) {
         items_.emplace(h, std::move(obj));
         return h;
@@ -58,7 +61,6 @@ class HandleTable {
  private:
   mutable std::mutex mu_;
   std::unordered_map<uint32_t, std::shared_ptr<T>> items_;
-  std::mt19937 rng_{std::random_device{}()};
 };
 
 }  // namespace nnb::nn

@@ -2,10 +2,10 @@
 #include <grpcpp/security/credentials.h>
 
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <stdexcept>
 
+#include "nn/secure_random.h"
 #include "rpc/client_core.h"
 
 namespace nnb::rpc {
@@ -28,11 +28,11 @@ std::string seconds_text(std::chrono::milliseconds ms) {
 }  // namespace
 
 std::string random_session_id() {
-  std::random_device rd;
+  // The id is the session's only credential besides the bearer token: 128 unguessable bits.
   static const char* hex = "0123456789abcdef";
   std::string id;
   for (int i = 0; i < 4; ++i) {
-    uint32_t v = rd();
+    uint32_t v = nn::secure_random_u32();
     for (int j = 0; j < 8; ++j, v >>= 4) id += hex[v & 15];
   }
   return id;
