@@ -133,6 +133,8 @@ void Context::decode(std::span<const Token> tokens, bool all_logits) {
   logits_.resize(size_t(all_logits ? n : 1) * size_t(n_vocab));
   n_logits_ = 0;
   for (int32_t off = 0; off < n; off += params_.n_batch) {
+    if (abort_check_ && abort_check_())
+      throw CancelledError("cancelled after " + std::to_string(off) + " of " + std::to_string(n) + " tokens");
     const int32_t m = std::min(params_.n_batch, n - off);
     const bool last_chunk = off + m == n;
     if (all_logits || last_chunk) forward(tokens.data() + off, m, all_logits);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -21,6 +22,12 @@ struct ContextParams {
   int32_t n_threads = 0;  // <= 0: one per core
 };
 
+// decode() stopped because the abort check asked it to (the cache holds what was evaluated
+// before the stop).
+struct CancelledError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // decode() would need more positions than the context holds.
 struct ContextFullError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -34,7 +41,11 @@ class Context {
   // Evaluates `tokens` at positions n_past() .. n_past()+n-1 and appends them to the cache.
   // Logits are kept for the last token, or for every token when all_logits is set.
   // Throws ContextFullError (cache unchanged) or std::invalid_argument for a bad token id.
+  // Throws CancelledError when the abort check returns true before a batch.
   void decode(std::span<const Token> tokens, bool all_logits = false);
+  // Polled before every batch of decode() (so between prompt chunks and between generated
+  // tokens), like llama.cpp's abort callback. Empty: never stop.
+  void set_abort_check(std::function<bool()> check) { abort_check_ = std::move(check); }
 
   // Logits of the last decoded token (n_vocab floats).
   const float* logits() const;
@@ -72,6 +83,7 @@ class Context {
   std::unique_ptr<Scratch> s_;
   std::vector<float> logits_;
   int32_t n_logits_ = 0;
+  std::function<bool()> abort_check_;
 };
 
 }  // namespace nnb

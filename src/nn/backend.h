@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -31,6 +32,14 @@ class ExecutionContext {
   virtual void compute_single() = 0;
   virtual std::vector<uint8_t> get_output_single(uint32_t index) = 0;
   virtual void fini_single() = 0;
+
+  // Polled by long computations (before each prompt batch and each token): once it returns
+  // true, the computation stops within that step with Error(RuntimeError, "cancelled …") and
+  // the context is left ready for a new prompt. The server sets "the caller is gone, its
+  // deadline passed or the server is stopping"; the guest runtime its --time-limit. Set it
+  // between calls, not during one; an empty function never stops. Backends that cannot stop
+  // early ignore it.
+  virtual void set_abort_check(std::function<bool()> check) { (void)check; }
 };
 
 class Graph {

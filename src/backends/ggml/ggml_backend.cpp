@@ -1,5 +1,6 @@
 #include "backends/ggml/ggml_backend.h"
 
+#include <cstdio>
 #include <stdexcept>
 
 #include "backends/ggml/ggml_builder.h"
@@ -50,6 +51,25 @@ std::shared_ptr<nn::Graph> GgmlBackend::load_by_name(std::string_view name, std:
   apply_options_json(probe, config);
   auto model = models_.get(it->second.path);
   return make_graph(it->first, std::move(model), config);
+}
+
+std::string GgmlBackend::describe_preload(std::string_view name) {
+  auto it = preloads_.find(name);
+  if (it == preloads_.end()) throw Error(Errno::NotFound, "no model named '" + std::string(name) + "'");
+  const auto model = models_.get(it->second.path);
+  const Hparams& hp = model->hparams();
+  // The most common weight type names the model's quantization ("Q4_K", "F16" ...).
+  std::map<std::string, size_t> bytes_by_type;
+  for (const auto& t : model->file().tensors()) bytes_by_type[std::string(type_name(t.type))] += t.nbytes;
+  std::string main_type = "?";
+  size_t most = 0;
+  for (const auto& [type, n] : bytes_by_type)
+    if (n > most) most = n, main_type = type;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s, %.1f M parameters, %s, context %d, %.1f MiB", hp.arch.c_str(),
+                double(model->n_params()) / 1e6, main_type.c_str(), hp.n_ctx_train,
+                double(model->file().total_bytes()) / (1024.0 * 1024.0));
+  return buf;
 }
 
 std::shared_ptr<nn::Graph> GgmlBackend::load(std::span<const std::span<const uint8_t>> builders,

@@ -36,6 +36,11 @@ class GgmlBackend : public nn::Backend {
 
   size_t live_models() const { return models_.live_models(); }
 
+  // Opens and validates preload `name` now (what a client's load_by_name would do) and says
+  // what it is: "llama, 4.2 M parameters, Q4_0, context 512, 12.3 MiB". Throws nn::Error
+  // with the reason it is unusable. Keeps nothing loaded once the caller drops the result.
+  std::string describe_preload(std::string_view name);
+
  private:
   std::shared_ptr<GgmlGraph> make_graph(std::string name, std::shared_ptr<const Model> model, std::string_view config);
 

@@ -22,6 +22,8 @@ void guarded(F&& f) {
     throw Error(Errno::PromptTooLong, e.what());
   } catch (const ContextFullError& e) {
     throw Error(Errno::ContextFull, e.what());
+  } catch (const CancelledError& e) {
+    throw Error(Errno::RuntimeError, e.what());
   } catch (const std::bad_alloc&) {
     throw Error(Errno::RuntimeError, "out of memory");
   } catch (const std::exception& e) {
@@ -64,6 +66,7 @@ void GgmlExecutionContext::set_input(uint32_t index, const nn::TensorView& tenso
       return;
     }
     // dims and type are ignored: apps send dims=[1] for any length (COMPAT §1).
+    refuse_oversized_prompt(data.size());
     auto tokens = model_->vocab().tokenize(data, /*add_special=*/true, /*parse_special=*/true);
     end_generation();  // a new prompt starts a new run: the previous text and stream are gone
     prompt_ = std::move(tokens);
@@ -71,6 +74,27 @@ void GgmlExecutionContext::set_input(uint32_t index, const nn::TensorView& tenso
     log(LogLevel::Debug, "prompt: " + std::to_string(data.size()) + " bytes, " + std::to_string(prompt_.size()) +
                              " tokens");
   });
+}
+
+// A token stands for at most as many input bytes as its longest vocabulary text (SentencePiece
+// and byte-level BPE store each piece at least as long as the bytes it matches), so a prompt
+// of n_ctx * that many bytes or more is certain not to fit: refuse it before tokenizing, which
+// would otherwise cost time and memory in proportion to whatever a client sends.
+void GgmlExecutionContext::refuse_oversized_prompt(size_t bytes) {
+  if (max_token_bytes_ == 0) {
+    const Vocab& v = model_->vocab();
+    for (Token t = 0; t < v.n_tokens(); ++t) max_token_bytes_ = std::max(max_token_bytes_, v.token_text(t).size());
+    max_token_bytes_ = std::max<size_t>(max_token_bytes_, 1);
+  }
+  // The larger of the context asked for now and the model's own, so that options sent after
+  // the prompt (a larger ctx-size) never make a prompt refused here fit later.
+  const int64_t n_train = model_->hparams().n_ctx_train;
+  const int64_t n_ctx = std::max<int64_t>({opts_.ctx_size, n_train, 512});
+  const uint64_t limit = uint64_t(n_ctx) * max_token_bytes_;
+  if (bytes >= limit)
+    throw Error(Errno::PromptTooLong, "prompt of " + std::to_string(bytes) + " bytes cannot fit in a context of " +
+                                          std::to_string(n_ctx) + " tokens (at most " + std::to_string(limit) +
+                                          " bytes are accepted for this model and ctx-size)");
 }
 
 void GgmlExecutionContext::ensure_engine_context() {
@@ -82,8 +106,10 @@ void GgmlExecutionContext::ensure_engine_context() {
   want.n_batch = int32_t(std::min({opts_.batch_size, ubatch, int64_t(want.n_ctx)}));
   want.n_threads = opts_.threads > 0 ? int32_t(opts_.threads) : rt_->default_threads;
   if (ctx_ && want.n_ctx == ctx_params_.n_ctx && want.n_batch == ctx_params_.n_batch &&
-      want.n_threads == ctx_params_.n_threads)
+      want.n_threads == ctx_params_.n_threads) {
+    ctx_->set_abort_check(abort_check_);
     return;  // keep the KV cache allocation
+  }
   gen_.reset();
   ctx_.reset();  // free the old cache before allocating the new one
   if (n_train > 0 && want.n_ctx > n_train)
@@ -95,6 +121,7 @@ void GgmlExecutionContext::ensure_engine_context() {
     throw Error(Errno::RuntimeError, "out of memory allocating a context of " + std::to_string(want.n_ctx) + " tokens");
   }
   ctx_params_ = want;
+  ctx_->set_abort_check(abort_check_);
   log(LogLevel::Debug, "engine context: n_ctx " + std::to_string(ctx_->n_ctx()) + ", threads " +
                            std::to_string(ctx_->n_threads()));
 }
@@ -197,6 +224,12 @@ void GgmlExecutionContext::fini_single() {
   auto lk = enter();
   end_generation();
   if (ctx_) ctx_->clear();  // the cache allocation is kept for the next stream, its contents not
+}
+
+void GgmlExecutionContext::set_abort_check(std::function<bool()> check) {
+  auto lk = enter();
+  abort_check_ = std::move(check);
+  if (ctx_) ctx_->set_abort_check(abort_check_);
 }
 
 std::vector<uint8_t> GgmlExecutionContext::metadata() const {

@@ -38,6 +38,7 @@ class GgmlExecutionContext : public nn::ExecutionContext {
   // Index 1: metadata JSON; any other index: the last token's piece.
   std::vector<uint8_t> get_output_single(uint32_t index) override;
   void fini_single() override;
+  void set_abort_check(std::function<bool()> check) override;
 
   const GgmlOptions& options() const { return opts_; }  // for tests; not thread-safe
 
@@ -46,6 +47,7 @@ class GgmlExecutionContext : public nn::ExecutionContext {
 
   std::unique_lock<std::mutex> enter();
   void log(LogLevel level, const std::string& line) const;
+  void refuse_oversized_prompt(size_t bytes);
   void ensure_engine_context();
   void start_generation();  // consumes the pending prompt; throws Error(102 / 1 / 6 ...)
   void end_generation();
@@ -66,6 +68,8 @@ class GgmlExecutionContext : public nn::ExecutionContext {
   Mode mode_ = Mode::Idle;
   std::string last_piece_;
   bool summary_logged_ = false;
+  std::function<bool()> abort_check_;
+  size_t max_token_bytes_ = 0;  // longest vocabulary text, found on first use  // handed to every engine context this one makes
 
   std::mutex mu_;
 };
