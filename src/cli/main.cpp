@@ -41,7 +41,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version print and succeed; every usage error exits 1 as the README says
+    // (CLI11's own codes, 105–115, tell a script nothing more useful).
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "nnbridge: error: %s\n", e.what());
     return 1;
