@@ -8,6 +8,7 @@
 #include "engine/generation.h"
 #include "engine/model_gen.h"
 #include "engine/quants.h"
+#include "engine/vec_dot.h"
 #include "test_util.h"
 
 namespace nnb {
@@ -42,7 +43,11 @@ double max_abs_diff(const float* a, const float* b, int n) {
   return d;
 }
 
+// One batch (GEMM on AVX-512) against token by token (dot kernels) and against batches of 5,
+// F32 weights (logit sd ~16): measured max |Δ| 3.4e-5 (AVX-512 GEMM), 7.6e-6 (AVX2), 3.8e-6
+// (scalar); bound 4x the worst, 1.4e-4.
 TEST(EngineGenerated, BatchAndIncrementalDecodingAgree) {
+  NNB_FORCED_ISA_OR_SKIP();
   auto model = Model::load(make_model("inc", GgmlType::F32));
   const int V = model->hparams().n_vocab;
   const auto toks = some_tokens(*model, 12);
@@ -50,19 +55,26 @@ TEST(EngineGenerated, BatchAndIncrementalDecodingAgree) {
   cp.n_ctx = 64;
   Context batch(*model, cp), inc(*model, cp);
   batch.decode(toks, true);
+  double worst = 0;
   for (size_t i = 0; i < toks.size(); ++i) {
     inc.decode(std::span<const Token>(&toks[i], 1));
-    EXPECT_LT(max_abs_diff(batch.logits_at(int32_t(i)), inc.logits(), V), 1e-4) << "position " << i;
+    const double d = max_abs_diff(batch.logits_at(int32_t(i)), inc.logits(), V);
+    worst = std::max(worst, d);
+    EXPECT_LE(d, 1.4e-4) << "position " << i;
   }
   EXPECT_EQ(inc.n_past(), 12);
   // Small batches (n_batch 5) give the same last logits as one batch.
   cp.n_batch = 5;
   Context chunked(*model, cp);
   chunked.decode(toks);
-  EXPECT_LT(max_abs_diff(chunked.logits(), batch.logits_at(11), V), 1e-4);
+  const double dc = max_abs_diff(chunked.logits(), batch.logits_at(11), V);
+  EXPECT_LE(dc, 1.4e-4);
+  std::printf("[ %s ] batch vs token by token max |d| %.3g, batches of 5 vs one %.3g (bound 1.4e-4)\n",
+              isa_name(active_isa()), worst, dc);
 }
 
 TEST(EngineGenerated, ThreadCountDoesNotChangeResults) {
+  NNB_FORCED_ISA_OR_SKIP();
   auto model = Model::load(make_model("threads", GgmlType::Q4_K));
   const auto toks = some_tokens(*model, 9);
   std::vector<std::vector<float>> out;
@@ -78,29 +90,51 @@ TEST(EngineGenerated, ThreadCountDoesNotChangeResults) {
   EXPECT_EQ(out[0], out[2]);
 }
 
+// A model quantized from the same seeded weights differs from the F32 one by its weights'
+// quantization error (plus the activations' rounding): a fixed quantity for these seeds, the
+// same on every kernel path (measured identical to 4 digits on scalar, AVX2 and AVX-512), so
+// the bounds are the measured rms over all 8 positions x 512 logits (logit sd 15.7) with 1.5x
+// room: a changed quantizer or dot product that stays within 50 % of the true quantization
+// error passes, a wrong block layout (errors of the order of the logit sd) fails. Measured on
+// the Xeon dev machine, all three paths.
 TEST(EngineGenerated, QuantizedWeightsTrackF32) {
+  NNB_FORCED_ISA_OR_SKIP();
   auto ref = Model::load(make_model("ref", GgmlType::F32));
   const auto toks = some_tokens(*ref, 8);
   ContextParams cp;
   cp.n_ctx = 32;
+  cp.n_threads = 2;
   Context rc(*ref, cp);
-  rc.decode(toks);
+  rc.decode(toks, /*all_logits=*/true);
   const int V = ref->hparams().n_vocab;
+  const size_t n = toks.size() * size_t(V);
+  const float* want = rc.logits_at(0);
   double sd = 0;
-  for (int i = 0; i < V; ++i) sd += double(rc.logits()[i]) * rc.logits()[i];
-  sd = std::sqrt(sd / V);
-  // Tolerances relative to the logit spread: 8-bit and 16-bit formats are close, 4-bit looser.
-  const std::pair<GgmlType, double> cases[] = {{GgmlType::F16, 0.01}, {GgmlType::BF16, 0.05}, {GgmlType::Q8_0, 0.05},
-                                               {GgmlType::Q6_K, 0.1},  {GgmlType::Q5_K, 0.15}, {GgmlType::Q4_K, 0.25},
-                                               {GgmlType::Q4_0, 0.3}};
-  for (const auto& [type, rel] : cases) {
-    if (!can_quantize(type)) continue;
-    auto m = Model::load(make_model(std::string(type_name(type)), type));
-    Context c(*m, cp);
-    c.decode(toks);
-    const double d = max_abs_diff(c.logits(), rc.logits(), V);
-    EXPECT_LT(d, rel * sd * 4) << type_name(type) << ": max diff " << d << " vs logit sd " << sd;
-    std::printf("[ %-5s ] max |logit - f32| = %.4f (logit sd %.3f)\n", std::string(type_name(type)).c_str(), d, sd);
+  for (size_t i = 0; i < n; ++i) sd += double(want[i]) * want[i];
+  sd = std::sqrt(sd / double(n));
+  struct Case {
+    GgmlType type;
+    double measured_rms;
+  };
+  const Case cases[] = {{GgmlType::F16, 0.0061}, {GgmlType::BF16, 0.0445}, {GgmlType::Q8_0, 0.149},
+                        {GgmlType::Q6_K, 0.438},  {GgmlType::Q5_K, 0.820},  {GgmlType::Q4_K, 1.633},
+                        {GgmlType::Q4_0, 1.992}};
+  for (const auto& c : cases) {
+    ASSERT_TRUE(can_quantize(c.type)) << type_name(c.type);
+    auto m = Model::load(make_model(std::string(type_name(c.type)), c.type));
+    Context ctx(*m, cp);
+    ctx.decode(toks, /*all_logits=*/true);
+    const float* got = ctx.logits_at(0);
+    double sq = 0, mx = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const double e = std::abs(double(got[i]) - want[i]);
+      sq += e * e;
+      mx = std::max(mx, e);
+    }
+    const double rms = std::sqrt(sq / double(n));
+    EXPECT_LE(rms, 1.5 * c.measured_rms) << type_name(c.type) << ": rms |logit - f32| " << rms;
+    std::printf("[ %-5s ] |logit - f32| rms %.4f (measured %.4f, bound %.4f), max %.3f; logit sd %.2f\n",
+                std::string(type_name(c.type)).c_str(), rms, c.measured_rms, 1.5 * c.measured_rms, mx, sd);
   }
 }
 

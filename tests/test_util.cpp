@@ -16,13 +16,25 @@ std::optional<std::filesystem::path> fixtures_dir() {
   return std::nullopt;
 }
 
+bool fixtures_required() {
+  const char* e = std::getenv("NNB_REQUIRE_FIXTURES");
+  return e && *e && std::string(e) != "0";
+}
+
+std::filesystem::path fixture_path(const std::string& rel) {
+  std::filesystem::path p = std::filesystem::path(NNB_SHARED_DIR) / "fixtures";
+  if (const char* env = std::getenv("NNB_FIXTURES")) p = env;
+  return p / rel;
+}
+
 std::optional<std::filesystem::path> fixture(const std::string& rel) {
-  auto dir = fixtures_dir();
-  if (!dir) return std::nullopt;
-  auto p = *dir / rel;
+  const auto p = fixture_path(rel);
   std::error_code ec;
-  if (!std::filesystem::exists(p, ec)) return std::nullopt;
-  return p;
+  if (std::filesystem::exists(p, ec)) return p;
+  if (fixtures_required())
+    ADD_FAILURE() << "required fixture missing: " << p.string()
+                  << " (NNB_REQUIRE_FIXTURES=1; is ../shared/fixtures reachable?)";
+  return std::nullopt;
 }
 
 std::string sha256_hex(const void* data, size_t n) {

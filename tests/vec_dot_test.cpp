@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <cstdio>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -118,6 +120,23 @@ double q8_1_s_rounding(GgmlType t, const Bytes& x, const Bytes& y, int64_t n) {
   return bound;
 }
 
+// Worst error / sum |x*y| seen per (type, path), printed at the end of the run: the bounds
+// below are derived from these.
+std::map<std::string, double>& worst_seen() {
+  static std::map<std::string, double> m;
+  return m;
+}
+void note(const std::string& key, double rel) {
+  double& w = worst_seen()[key];
+  w = std::max(w, rel);
+}
+struct PrintWorst : ::testing::Environment {
+  void TearDown() override {
+    for (const auto& [k, v] : worst_seen()) std::printf("[ measured ] %-22s worst |err| / sum|xy| = %.3g\n", k.c_str(), v);
+  }
+};
+[[maybe_unused]] auto* const kPrintWorst = ::testing::AddGlobalTestEnvironment(new PrintWorst);
+
 float run(const DotKernel* k, int64_t n, const Bytes& x, const Bytes& y) {
   float s = std::nanf("");
   k->vec_dot(n, &s, x.data(), y.data());
@@ -136,19 +155,27 @@ void check_pair(GgmlType t, int64_t n, const Bytes& x, const Bytes& y, const std
     mag += std::fabs(double(xf[size_t(i)]) * double(yf[size_t(i)]));
   }
   // The kernels differ from the reference only by f32 rounding of per-block scale products and
-  // of the float sums (plus Q8_1's fp16 s); bounds are relative to sum |x_i * y_i|.
-  const double ref_tol = 2e-6 * mag + q8_1_s_rounding(t, x, y, n) + 1e-30;
-  const double simd_tol = 1e-5 * mag + 1e-30;
+  // of the float sums (plus Q8_1's fp16 s); bounds are relative to sum |x_i * y_i|: 4x the worst
+  // measured over every type, length and case here (1.91e-6 of sum|xy|, both scalar vs f64 and
+  // SIMD vs scalar; printed as "[ measured ]" at the end of each run). A kernel off by 1e-3 in
+  // its result fails at the short lengths (sum|xy| ~ 1-10).
+  const double ref_tol = 8e-6 * mag + q8_1_s_rounding(t, x, y, n) + 1e-30;
+  const double simd_tol = 8e-6 * mag + 1e-30;
 
   const DotKernel* scalar = dot_kernel_for(t, Isa::Scalar);
   ASSERT_NE(scalar, nullptr);
   const float s_scalar = run(scalar, n, x, y);
   EXPECT_NEAR(s_scalar, ref, ref_tol) << "scalar vs dequantized reference (sum|xy| = " << mag << ")";
+  if (mag > 0)
+    note(std::string(type_name(t)) + " scalar vs f64",
+         std::max(0.0, std::fabs(s_scalar - ref) - q8_1_s_rounding(t, x, y, n)) / mag);
 
   for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
     const DotKernel* k = dot_kernel_for(t, isa);
     if (!k) continue;  // the CPU lacks this ISA
-    EXPECT_NEAR(run(k, n, x, y), s_scalar, simd_tol) << isa_name(isa) << " vs scalar";
+    const float s_isa = run(k, n, x, y);
+    EXPECT_NEAR(s_isa, s_scalar, simd_tol) << isa_name(isa) << " vs scalar";
+    if (mag > 0) note(std::string(type_name(t)) + " " + isa_name(isa) + " vs scalar", std::fabs(s_isa - s_scalar) / mag);
   }
 }
 
@@ -257,17 +284,28 @@ TEST(VecDotDispatch, IsaNamesAndActiveIsaIsSupported) {
   for (int i = 0; i <= int(active_isa()); ++i) EXPECT_NE(dot_kernel_for(GgmlType::Q4_0, Isa(i)), nullptr);
 }
 
-// NNB_ISA=scalar|avx2|avx512 lowers the ISA dot_kernel() uses (checked when the variable is set,
-// e.g. `NNB_ISA=avx2 vec_dot_test`; the ISA is chosen once per process).
+// NNB_ISA=scalar|avx2|avx512 lowers the ISA dot_kernel() uses; the ISA is chosen once per
+// process, so ctest runs this suite again as VecDotDispatch.*.avx2 / .scalar with the variable
+// set (tests/CMakeLists.txt). Without it the best ISA the CPU has is active.
 TEST(VecDotDispatch, IsaEnvironmentOverride) {
+  Isa best = Isa::Scalar;
+  for (Isa isa : {Isa::Avx2, Isa::Avx512})
+    if (dot_kernel_for(GgmlType::Q4_0, isa)) best = isa;
   const char* env = std::getenv("NNB_ISA");
-  if (!env) GTEST_SKIP() << "NNB_ISA not set";
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
-    if (std::string(env) == isa_name(isa) && dot_kernel_for(GgmlType::Q4_0, isa)) {
-      EXPECT_EQ(active_isa(), isa);
-      EXPECT_EQ(dot_kernel(GgmlType::Q4_0), dot_kernel_for(GgmlType::Q4_0, isa));
-    }
+  if (!env || !*env) {
+    EXPECT_EQ(active_isa(), best);
+    return;
   }
+  bool known = false;
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (std::string(env) != isa_name(isa)) continue;
+    known = true;
+    if (!dot_kernel_for(GgmlType::Q4_0, isa))
+      GTEST_SKIP() << "NNB_ISA=" << env << ": this CPU lacks that path (the engine ignores the request)";
+    EXPECT_EQ(active_isa(), int(isa) < int(best) ? isa : best);
+    EXPECT_EQ(dot_kernel(GgmlType::Q4_0), dot_kernel_for(GgmlType::Q4_0, active_isa()));
+  }
+  EXPECT_TRUE(known) << "NNB_ISA=" << env << " names no ISA";
 }
 
 // A hand-computed case: Q8_0 x Q8_0 with d = 1 on both sides is a plain integer dot product.
