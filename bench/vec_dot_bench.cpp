@@ -4,7 +4,8 @@
 //
 // One benchmark per (type, ISA, rows): rows = 4096 (n = 4096, the usual hidden size; 9-64 MB,
 // mostly L3 / memory) and rows = 256 (the same row length, L2-resident, showing the kernel's
-// own speed). Filter with --benchmark_filter, e.g. 'q4_0/avx512'.
+// own speed). Filter with --benchmark_filter, e.g. 'q4_0/avx512'. Also quantize_act/<type>: the
+// activation quantizers (Q8_0, Q8_1, Q8_K) over 1M values.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -82,6 +83,22 @@ void mat_vec(benchmark::State& state, GgmlType t, nnb::Isa isa, int64_t rows) {
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(w.size()));
 }
 
+// Activation quantization (once per matrix product): 1M values per iteration, reported as
+// items (values) per second. Moved here from quants_test, which asserted nothing about it.
+void quantize_act(benchmark::State& state, GgmlType t) {
+  Lcg rng;
+  const int64_t n = int64_t(1) << 20;
+  std::vector<float> x(static_cast<size_t>(n));
+  for (auto& v : x) v = rng.uniform();
+  std::vector<uint8_t> q(nnb::row_size(t, n));
+  for (auto _ : state) {
+    nnb::quantize_row_activation(t, x.data(), q.data(), n);
+    benchmark::DoNotOptimize(q.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * n);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -97,6 +114,9 @@ int main(int argc, char** argv) {
       }
     }
   }
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K})
+    benchmark::RegisterBenchmark((std::string("quantize_act/") + std::string(nnb::type_name(t))).c_str(), quantize_act, t)
+        ->Unit(benchmark::kMicrosecond);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

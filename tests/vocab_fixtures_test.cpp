@@ -3,6 +3,7 @@
 // tokenizer test vectors in vocab/ggml-vocab-*.gguf.{inp,out}. Skips without the fixtures.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 
@@ -175,25 +176,42 @@ TEST(VocabFixtures, Phi3SpecialTokensStripFollowingSpace) {
   EXPECT_NE(v->tokenize("<s> Hello", false, true), v->tokenize("<s>Hello", false, true));
 }
 
-// 10 KB of text through the 32000-token Llama-2 vocabulary, GPT-2's and DeepSeek's.
-TEST(VocabFixtures, TenKilobytesIsFast) {
+// 10 KB of text through the 32000-token Llama-2 vocabulary, GPT-2's and DeepSeek's (2400
+// user-defined tokens): the long input tokenizes to the concatenation of its paragraphs (it is
+// split at newlines, which no merge crosses) and detokenizes back to the text. How long it
+// takes is printed, not asserted: speed belongs to benchmarks, and a loaded 2-core CI machine
+// would make a time bound flaky.
+TEST(VocabFixtures, TenKilobytesRoundTrip) {
   NNB_FIXTURE_OR_SKIP(spm, "models/llama-2-tiny-random.gguf");
   NNB_FIXTURE_OR_SKIP(bpe, "vocab/ggml-vocab-gpt-2.gguf");
-  NNB_FIXTURE_OR_SKIP(many_specials, "vocab/ggml-vocab-deepseek-llm.gguf");  // 2400 user-defined tokens
+  NNB_FIXTURE_OR_SKIP(many_specials, "vocab/ggml-vocab-deepseek-llm.gguf");
   std::string text;
   const std::string para =
       "The quick brown fox jumps over the lazy dog. Numbers 12345, symbols #@!, unicode caf\xC3\xA9 "
       "\xE4\xB8\xAD\xE6\x96\x87 and \xF0\x9F\x98\x80 emoji.\n";
   while (text.size() < 10240) text += para;
   for (const auto& path : {spm, bpe, many_specials}) {
+    SCOPED_TRACE(path.filename().string());
     auto v = load(path);
     const auto t0 = std::chrono::steady_clock::now();
-    const auto ids = v->tokenize(text, true, true);
+    const auto ids = v->tokenize(text, false, false);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    std::cout << "[ speed    ] " << path.filename().string() << ": " << text.size() << " bytes -> " << ids.size()
-              << " tokens in " << ms << " ms\n";
-    EXPECT_LT(ms, 100.0);
+    std::cout << "[ info     ] " << path.filename().string() << ": " << text.size() << " bytes -> " << ids.size()
+              << " tokens in " << ms << " ms (not asserted)\n";
     EXPECT_GT(ids.size(), text.size() / 10);
+    EXPECT_LT(ids.size(), text.size());
+    // Without BOS the round trip is exact for SentencePiece too (its space prefix is dropped).
+    const std::string back = v->detokenize(ids);
+    EXPECT_TRUE(back == text) << "detokenized " << back.size() << " bytes, first difference at "
+                              << (std::mismatch(back.begin(), back.end(), text.begin(), text.end()).first - back.begin());
+    if (v->pre() != "default") {
+      std::vector<Token> per_para;
+      for (size_t off = 0; off < text.size(); off += para.size()) {
+        const auto p = v->tokenize(text.substr(off, para.size()), false, false);
+        per_para.insert(per_para.end(), p.begin(), p.end());
+      }
+      EXPECT_EQ(ids, per_para);
+    }
   }
 }
 
