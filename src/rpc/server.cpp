@@ -191,6 +191,7 @@ void Server::reaper_loop() {
   while (!stopping_) {
     if (stop_cv_.wait_for(lk, period, [&] { return stopping_; })) break;
     lk.unlock();
+    state_->flush_log();  // "suppressed K similar lines" as soon as their second is over
     const size_t n = state_->sessions.reap(idle);
     if (n) state_->log("freed " + std::to_string(n) + " idle execution context" + (n == 1 ? "" : "s"));
     // Contexts were freed (sessions ended, generations finished): hand the memory back to the
@@ -224,6 +225,7 @@ void Server::shutdown() {
       server_->Shutdown(std::chrono::system_clock::now() + grace);
       state_->sessions.clear_all();
       release_unix_socket();
+      state_->flush_log(/*all=*/true);
       state_->log("stopped (" + std::to_string(state_->calls.load()) + " calls served)");
     }
     {

@@ -193,6 +193,9 @@ grpc::Status NnbridgeService::Generate(grpc::ServerContext* call, const npb::Gen
     fin->set_generation_seconds(gen_s);
     fin->set_metadata_json(std::string(m.begin(), m.end()));
     writer->Write(msg, grpc::WriteOptions().set_last_message());
+    // The first token's time is in prompt_s: the rate is over the tokens after it.
+    st_.log(generation_line({"generate", s.id(), graph->name(), fin->input_tokens(), fin->output_tokens(), prompt_s,
+                             produced > 1 && gen_s > 0 ? double(produced - 1) / gen_s : -1, stop}));
   });
   if (cancelled) {
     st_.log("generate stopped after " + std::to_string(produced) +

@@ -9,10 +9,27 @@ namespace nnb::rpc {
 
 using nn::Errno;
 
-void ServerState::log(const std::string& line) const {
-  if (opts.log) return opts.log(line);
+namespace {
+
+void emit(const ServerOptions& o, const std::string& line) {
+  if (o.log) return o.log(line);
   std::fprintf(stderr, "nnbridge serve: %s\n", line.c_str());
   std::fflush(stderr);
+}
+
+}  // namespace
+
+void ServerState::log(const std::string& line) const {
+  // Lines quote client strings (names, configs, error details): escaped and cut here, once,
+  // whoever wrote the line.
+  std::vector<std::string> summaries;
+  const bool write = log_limiter.admit(LogLimiter::kind_of(line), LogLimiter::Clock::now(), summaries);
+  for (const auto& s : summaries) emit(opts, s);
+  if (write) emit(opts, log_escape(line, kLogLineMax));
+}
+
+void ServerState::flush_log(bool all) const {
+  for (const auto& s : log_limiter.due(LogLimiter::Clock::now(), all)) emit(opts, s);
 }
 
 std::unique_ptr<ContextSlot> ServerState::reserve_context(Session& s, const std::string& model) {

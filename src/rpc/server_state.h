@@ -13,6 +13,7 @@
 #include "nn/backend.h"
 #include "rpc/server.h"
 #include "rpc/server_auth.h"
+#include "rpc/server_log.h"
 #include "rpc/server_sessions.h"
 
 namespace nnb::rpc {
@@ -23,7 +24,13 @@ struct ServerState {
         opts(std::move(o)),
         accounting(std::make_shared<Accounting>(opts.max_contexts, opts.max_contexts_per_client)) {}
 
+  // Writes one line (opts.log, else stderr), escaped, truncated and, for failure lines,
+  // rate-limited (server_log.h).
   void log(const std::string& line) const;
+  // Writes the "suppressed K similar lines" summaries that are due (the reaper calls it, so
+  // they appear within about a second even when the server has gone quiet); all of them when
+  // `all` (shutdown).
+  void flush_log(bool all = false) const;
   // A slot for one more execution context of `s` over `model`; throws Error(Busy) at a cap.
   // The anonymous session (WasmEdge clients, who have no way to free a context) is exempt from
   // the per-client cap, and first gets its least recently used idle context reclaimed when the
@@ -36,6 +43,7 @@ struct ServerState {
   SessionRegistry sessions;
   const std::shared_ptr<Accounting> accounting;
   std::atomic<uint64_t> calls{0};
+  mutable LogLimiter log_limiter;
 };
 
 // Runs `body` for the call as WasmEdge host function `fn`: checks the bearer token
