@@ -202,6 +202,8 @@ void check_teacher_forced(const Bounds& b, bool token_by_token) {
     std::printf("  note: no flip seen where one was measured (step %d on): the onset table can move later\n", onset);
 }
 
+void PrintTo(const Bounds& b, std::ostream* os) { *os << b.model; }
+
 class Forward : public ::testing::TestWithParam<Bounds> {};
 
 TEST_P(Forward, TeacherForcedBatch) {
