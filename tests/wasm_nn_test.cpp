@@ -47,6 +47,7 @@ struct Probe {
   std::vector<uint8_t> output;
   int unloads = 0, computes = 0;
   std::function<void()> fail;  // called at the start of every context call when set
+  std::function<bool()> abort_check;  // what the bindings set on the last context
 };
 
 class ProbeContext : public nn::ExecutionContext {
@@ -64,6 +65,7 @@ class ProbeContext : public nn::ExecutionContext {
   void compute_single() override { maybe_fail(); }
   std::vector<uint8_t> get_output_single(uint32_t) override { return maybe_fail(), p_.output; }
   void fini_single() override { maybe_fail(); }
+  void set_abort_check(std::function<bool()> check) override { p_.abort_check = std::move(check); }
 
  private:
   void maybe_fail() {
@@ -259,26 +261,68 @@ TEST(WasiNn, OutputTooLargeWritesNothingAndReportsTheSize) {
   }
 }
 
-TEST(WasiNn, ErrorsBecomeErrnosAndUnexpectedOnesAreLogged) {
+TEST(WasiNn, ErrorsBecomeErrnosAndEachFailureIsExplained) {
   Probe p;
   Harness h(std::make_shared<ProbeBackend>(p));
   h.mem.put(100, "missing");
   EXPECT_EQ(h.call("load_by_name", 100, 7, 200), 103u);
+  ASSERT_EQ(h.logs.size(), 1u);
+  EXPECT_EQ(h.logs[0], "nnbridge: wasi-nn load_by_name failed: errno=103 (model not found): no file");
   const uint32_t ctx = h.make_context(h.load_graph("m"));
   p.fail = [] { throw nn::Error(Errno::EndOfSequence, "done"); };
   EXPECT_EQ(h.call("compute_single", ctx), 100u);
-  p.fail = [] { throw nn::Error(Errno::ContextFull, "full"); };
+  EXPECT_EQ(h.logs.size(), 1u) << "the end of a stream is not a failure";
+  p.fail = [] { throw nn::Error(Errno::ContextFull, "context full at 16 tokens"); };
   EXPECT_EQ(h.call("compute", ctx), 101u);
-  EXPECT_TRUE(h.logs.empty()) << "expected outcomes are not logged";
+  ASSERT_EQ(h.logs.size(), 2u);
+  EXPECT_EQ(h.logs[1], "nnbridge: wasi-nn compute failed: errno=101 (context full): context full at 16 tokens");
   p.fail = [] { throw std::runtime_error("disk on fire"); };
   EXPECT_EQ(h.call("compute", ctx), 5u);
-  ASSERT_EQ(h.logs.size(), 1u);
-  EXPECT_NE(h.logs[0].find("wasi_ephemeral_nn.compute"), std::string::npos) << h.logs[0];
-  EXPECT_NE(h.logs[0].find("disk on fire"), std::string::npos) << h.logs[0];
+  ASSERT_EQ(h.logs.size(), 3u);
+  EXPECT_EQ(h.logs[2], "nnbridge: wasi-nn compute failed: errno=5 (runtime error): disk on fire");
   p.fail = [] { throw std::bad_alloc(); };
   EXPECT_EQ(h.call("fini_single", ctx), 5u);
+  ASSERT_EQ(h.logs.size(), 4u);
+  EXPECT_EQ(h.logs[3], "nnbridge: wasi-nn fini_single failed: errno=5 (runtime error): out of host memory");
   p.fail = [] { throw Trap("deliberate"); };
   EXPECT_THROW(h.call("compute", ctx), Trap) << "a Trap reaches the engine";
+}
+
+TEST(WasiNn, RepeatedFailuresAreRateLimited) {
+  Probe p;
+  Harness h(std::make_shared<ProbeBackend>(p));
+  const uint32_t ctx = h.make_context(h.load_graph("m"));
+  p.fail = [] { throw nn::Error(Errno::RuntimeError, "server gone"); };
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(h.call("compute", ctx), 5u);
+  // The 1st, 10th, 100th and 1000th time.
+  ASSERT_EQ(h.logs.size(), 4u);
+  const std::string line = "nnbridge: wasi-nn compute failed: errno=5 (runtime error): server gone";
+  EXPECT_EQ(h.logs[0], line);
+  EXPECT_EQ(h.logs[1], line + " [10 times]");
+  EXPECT_EQ(h.logs[3], line + " [1000 times]");
+  // A different failure is reported at once.
+  EXPECT_EQ(h.call("compute_single", ctx), 5u);
+  ASSERT_EQ(h.logs.size(), 5u);
+  EXPECT_NE(h.logs[4].find("compute_single failed"), std::string::npos) << h.logs[4];
+}
+
+// With a deadline (--time-limit): every context the guest makes gets the abort check, and a
+// failure once it has passed is left to the runtime's own message.
+TEST(WasiNn, DeadlineReachesContextsAndSilencesItsOwnFailures) {
+  Probe p;
+  Harness h(std::make_shared<ProbeBackend>(p));
+  bool passed = false;
+  h.host.abort_check = [&passed] { return passed; };
+  const uint32_t ctx = h.make_context(h.load_graph("m"));
+  ASSERT_TRUE(p.abort_check) << "the context got no abort check";
+  // What the GGML backend does between tokens.
+  p.fail = [&p] {
+    if (p.abort_check()) throw nn::Error(Errno::RuntimeError, "cancelled");
+  };
+  EXPECT_EQ(h.call("compute", ctx), 0u);
+  passed = true;
+  EXPECT_EQ(h.call("compute", ctx), 5u) << "the context saw the deadline";
+  EXPECT_TRUE(h.logs.empty()) << h.logs.front();
 }
 
 TEST(WasiNn, HandlesAreCheckedAndFreedOnUnload) {
@@ -340,7 +384,16 @@ TEST(WasiNnGgml, RealBackendErrnos) {
   EXPECT_EQ(h.mem.u32(300), n);
   h.tensor(4000, {1}, 3, "{\"n-predict\":\"x\"}");
   EXPECT_EQ(h.call("set_input", ctx, 1, 4000), 1u);
-  EXPECT_TRUE(h.logs.empty());
+  // Each failure above was explained: which model, which file, which key.
+  std::string all;
+  for (const auto& l : h.logs) all += l + "\n";
+  EXPECT_NE(all.find("load_by_name failed: errno=103 (model not found): model file not found: /nonexistent/model.gguf"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("load_by_name failed: errno=8 (not found): no model named 'nope'"), std::string::npos) << all;
+  EXPECT_NE(all.find("load_by_name_with_config failed: errno=2"), std::string::npos) << all;
+  EXPECT_NE(all.find("set_input failed: errno=1"), std::string::npos) << all;
+  EXPECT_EQ(all.find("get_output failed"), std::string::npos) << "too small a buffer is the ABI's size query\n" << all;
 }
 
 }  // namespace

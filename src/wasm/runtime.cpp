@@ -119,6 +119,7 @@ class EngineBackedInstance final : public Instance {
       case we::RunOutcome::Status::Returned: return 0;
       case we::RunOutcome::Status::Exited: return o.exit_code;
       case we::RunOutcome::Status::Trapped: throw Trap(o.message);
+      case we::RunOutcome::Status::LimitExceeded: throw LimitExceeded(o.message);
     }
     return 0;
   }
@@ -143,12 +144,21 @@ std::unique_ptr<Instance> instantiate(std::span<const uint8_t> wasm, const std::
     for (auto t : f.results) h.results.push_back(to_kind(t));
     imports.push_back(std::move(h));
   }
+  we::EngineLimits limits;
+  limits.call_depth = options.max_call_depth;
+  limits.memory_pages = options.memory_page_limit;
+  limits.has_gas = options.gas_limit.has_value();
+  limits.gas = options.gas_limit.value_or(0);
+  limits.time_ms = options.time_limit_ms;
+  limits.deadline = options.deadline;
   auto dispatch = std::make_unique<Dispatcher>(host);
   try {
-    auto engine = we::load(wasm.data(), wasm.size(), imports, *dispatch, options.max_call_depth, std::string(name));
+    auto engine = we::load(wasm.data(), wasm.size(), imports, *dispatch, limits, std::string(name));
     return std::make_unique<EngineBackedInstance>(std::move(dispatch), std::move(engine));
   } catch (const we::LoadError& e) {
     throw WasmError(e.what());
+  } catch (const we::LimitError& e) {
+    throw LimitExceeded(e.what());
   }
 }
 

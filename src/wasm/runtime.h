@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -37,6 +38,12 @@ struct WasmError : std::runtime_error {
 };
 // Thrown by a host function to trap the guest (the runtime reports it and exits non-zero).
 struct Trap : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// Execution stopped at the gas limit or the deadline (message: "time limit of N ms exceeded",
+// "gas limit of N interpreter steps exceeded"). Thrown by run_start, and by instantiate when a
+// start function gets that far.
+struct LimitExceeded : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 // Thrown by WASI proc_exit: unwinds the guest and ends the run with this code.
@@ -92,15 +99,28 @@ struct HostFunction {
   std::function<void(GuestMemory& memory, std::span<const Value> args, std::span<Value> results)> fn;
 };
 
+// wasm32's whole address space, 65536 pages of 64 KiB (4 GiB): WasmEdge's default page limit.
+inline constexpr uint32_t kDefaultMemoryPageLimit = 65536;
+
 struct RuntimeOptions {
   uint32_t max_call_depth = 0;  // 0: the engine's largest safe default
+  // Most 64 KiB pages any memory may have: a larger initial size fails instantiation, and
+  // memory.grow past it returns -1. Values above 65536 mean 65536.
+  uint32_t memory_page_limit = kDefaultMemoryPageLimit;
+  // Interpreter steps (about one per wasm instruction) all guest code may run; unset: no limit.
+  std::optional<uint64_t> gas_limit;
+  // Wall-clock limit: guest code stops at the first slice boundary past `deadline` (a slice is
+  // ~1,000 steps; a host call in progress finishes first). 0: none; the ms are for the message.
+  uint64_t time_limit_ms = 0;
+  std::chrono::steady_clock::time_point deadline{};
 };
 
 class Instance {
  public:
   virtual ~Instance() = default;
   // Runs the exported `_start` (WASI command). Returns its exit code: 0 when it returns,
-  // proc_exit's code when it exits. A trap throws Trap with the engine's message.
+  // proc_exit's code when it exits. A trap throws Trap with the engine's message; the gas
+  // limit or the deadline throws LimitExceeded.
   virtual int run_start() = 0;
   virtual GuestMemory& memory() = 0;
 };

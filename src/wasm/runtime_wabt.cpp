@@ -1,5 +1,6 @@
 // The wabt 1.0.32 interpreter behind runtime_wabt.h: decode + validate (ReadBinaryInterp runs
-// wabt's full validator), link imports to host functions, instantiate, run `_start`.
+// wabt's full validator), apply the memory page limit, link imports to host functions,
+// instantiate, run the start function and `_start` metered (runtime_wabt_limits.h).
 #include <cstring>
 #include <optional>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include "wabt/interp/binary-reader-interp.h"
 #include "wabt/interp/interp.h"
 #include "wasm/runtime_wabt.h"
+#include "wasm/runtime_wabt_limits.h"
 
 namespace nnb::wasm::wabt_engine {
 namespace wi = wabt::interp;
@@ -157,9 +159,14 @@ class WabtMemory final : public MemoryAccess {
 class WabtInstance final : public EngineInstance {
  public:
   WabtInstance(const uint8_t* wasm, size_t size, const std::vector<HostImport>& imports, HostDispatch& dispatch,
-               uint32_t call_depth, const std::string& name)
-      : store_(engine_features()), memory_(store_), dispatch_(dispatch), call_depth_(call_depth), name_(name) {
-    decode(wasm, size);
+               const EngineLimits& limits, const std::string& name)
+      : store_(engine_features()),
+        memory_(store_),
+        dispatch_(dispatch),
+        call_depth_(limits.call_depth),
+        meter_(limits),
+        name_(name) {
+    decode(wasm, size, limits.memory_pages);
     link(imports);
     instantiate();
   }
@@ -176,27 +183,13 @@ class WabtInstance final : public EngineInstance {
       throw LoadError(name_ + ": `_start` has type " + signature(start->type().params, start->type().results) +
                       ", expected () -> ()");
 
-    wi::Thread thread(store_);
-    set_call_depth(thread, call_depth_);
-    wi::Values params, results;
-    wi::Trap::Ptr trap;
-    exit_code_.reset();
-    const wabt::Result r = start->Call(thread, params, results, &trap);
-    RunOutcome out;
-    if (exit_code_) {  // proc_exit unwinds as a trap; the side channel says it was an exit
-      out.status = RunOutcome::Status::Exited;
-      out.exit_code = *exit_code_;
-    } else if (wabt::Failed(r)) {
-      out.status = RunOutcome::Status::Trapped;
-      out.message = trap ? trap->message() : std::string("execution failed");
-    }
-    return out;
+    return execute(start.ref());
   }
 
   MemoryAccess& memory() override { return memory_; }
 
  private:
-  void decode(const uint8_t* wasm, size_t size) {
+  void decode(const uint8_t* wasm, size_t size, uint32_t page_limit) {
     wabt::Errors errors;
     wi::ModuleDesc desc;
     // Custom sections (names, producers, debug info) never stop a run, as in WasmEdge.
@@ -213,6 +206,11 @@ class WabtInstance final : public EngineInstance {
         throw LoadError(name_ + ": internal error: the guarded module does not validate: " + format_errors(gerrors));
       desc = std::move(gdesc);
     }
+    limit_memories(desc, page_limit, name_);
+    // wabt would run the start function inside Instantiate, unmetered; instantiate() runs it
+    // right after, at the same point of the spec's order (after the segments are initialised).
+    for (const auto& s : desc.starts) start_funcs_.push_back(s.func_index);
+    desc.starts.clear();
     module_ = wi::Module::New(store_, std::move(desc));
   }
 
@@ -259,12 +257,65 @@ class WabtInstance final : public EngineInstance {
   void instantiate() {
     wi::Trap::Ptr trap;
     instance_ = wi::Instance::Instantiate(store_, module_.ref(), import_refs_, &trap);
-    if (!instance_) {
-      if (exit_code_)
-        throw LoadError(name_ + ": the start function exited with code " + std::to_string(*exit_code_));
+    if (!instance_)
       throw LoadError(name_ + ": instantiation failed: " + (trap ? trap->message() : std::string("unknown error")));
-    }
     memory_.bind(*instance_);
+    for (const wi::Ref m : instance_->memories()) pages_.emplace_back(store_, m);
+    for (const wi::Index f : start_funcs_) {
+      const RunOutcome o = execute(instance_->funcs()[f]);
+      switch (o.status) {
+        case RunOutcome::Status::Returned: break;
+        case RunOutcome::Status::Exited:
+          throw LoadError(name_ + ": the start function exited with code " + std::to_string(o.exit_code));
+        case RunOutcome::Status::Trapped: throw LoadError(name_ + ": instantiation failed: " + o.message);
+        case RunOutcome::Status::LimitExceeded: throw LimitError(o.message);
+      }
+    }
+  }
+
+  // Runs a [] -> [] function on a fresh thread: metered when it is wasm (a start function may
+  // also be an imported host function, which runs as a plain call).
+  RunOutcome execute(wi::Ref func) {
+    wi::Thread thread(store_);
+    set_call_depth(thread, call_depth_);
+    wi::Trap::Ptr trap;
+    exit_code_.reset();
+    out_of_time_ = false;
+    Meter::Stop stop;
+    if (store_.Is<wi::DefinedFunc>(func)) {
+      wi::DefinedFunc::Ptr fn{store_, func};
+      stop = meter_.run(thread, *fn, &trap, [this] {
+        for (auto& p : pages_) p.release();
+      });
+    } else {
+      wi::Func::Ptr fn{store_, func};
+      wi::Values params, results;
+      stop = wabt::Failed(fn->Call(thread, params, results, &trap)) ? Meter::Stop::Trapped : Meter::Stop::Returned;
+    }
+    RunOutcome out;
+    if (exit_code_) {  // proc_exit unwinds as a trap; the side channel says it was an exit
+      out.status = RunOutcome::Status::Exited;
+      out.exit_code = *exit_code_;
+      return out;
+    }
+    if (out_of_time_) stop = Meter::Stop::OutOfTime;  // stopped by call_host
+    switch (stop) {
+      case Meter::Stop::Returned: break;
+      case Meter::Stop::Trapped:
+        out.status = RunOutcome::Status::Trapped;
+        out.message = trap ? trap->message() : std::string("execution failed");
+        break;
+      case Meter::Stop::Exception:  // wabt's own wording when Func::Call meets one
+        out.status = RunOutcome::Status::Trapped;
+        out.message = "uncaught exception";
+        break;
+      case Meter::Stop::OutOfGas:
+      case Meter::Stop::OutOfTime:
+        out.status = RunOutcome::Status::LimitExceeded;
+        out.message = meter_.message(stop);
+        break;
+    }
+    return out;
   }
 
   wabt::Result call_host(size_t index, const HostImport& h, wi::Thread& thread, const wi::Values& params,
@@ -290,6 +341,14 @@ class WabtInstance final : public EngineInstance {
       *out_trap = wi::Trap::New(store_, "proc_exit(" + std::to_string(o.exit_code) + ")");
       return wabt::Result::Error;
     }
+    // A call that returns past the deadline ends the run here rather than at the end of the
+    // slice: the guest must not go on with an answer the deadline cut short (a wasi-nn
+    // computation stopped by its abort check fails with errno 5).
+    if (meter_.past_deadline()) {
+      out_of_time_ = true;
+      *out_trap = wi::Trap::New(store_, meter_.message(Meter::Stop::OutOfTime));
+      return wabt::Result::Error;
+    }
     if (o.status == HostOutcome::Status::Trap) {
       *out_trap = wi::Trap::New(store_, o.message);
       return wabt::Result::Error;
@@ -304,24 +363,29 @@ class WabtInstance final : public EngineInstance {
   WabtMemory memory_;
   HostDispatch& dispatch_;
   uint32_t call_depth_;
+  Meter meter_;
   std::string name_;
+  std::vector<wi::Index> start_funcs_;
   std::vector<HostImport> host_;
   std::vector<wi::HostFunc::Ptr> host_funcs_;
   wi::RefVec import_refs_;
   wi::Module::Ptr module_;
   wi::Instance::Ptr instance_;
+  std::vector<GuestPages> pages_;
   std::optional<int> exit_code_;
+  bool out_of_time_ = false;  // a host call returned past the deadline
 };
 
 }  // namespace
 
 std::unique_ptr<EngineInstance> load(const uint8_t* wasm, size_t size, const std::vector<HostImport>& imports,
-                                     HostDispatch& dispatch, uint32_t call_depth, const std::string& name) {
-  if (call_depth > kMaxCallDepth)
-    throw LoadError("call depth " + std::to_string(call_depth) + " is above the supported maximum " +
+                                     HostDispatch& dispatch, const EngineLimits& limits, const std::string& name) {
+  if (limits.call_depth > kMaxCallDepth)
+    throw LoadError("call depth " + std::to_string(limits.call_depth) + " is above the supported maximum " +
                     std::to_string(kMaxCallDepth));
-  if (call_depth == 0) call_depth = kDefaultCallDepth;
-  return std::make_unique<WabtInstance>(wasm, size, imports, dispatch, call_depth, name);
+  EngineLimits l = limits;
+  if (l.call_depth == 0) l.call_depth = kDefaultCallDepth;
+  return std::make_unique<WabtInstance>(wasm, size, imports, dispatch, l, name);
 }
 
 }  // namespace nnb::wasm::wabt_engine

@@ -5,6 +5,7 @@
 // as a value, which the engine turns into a wabt trap.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -27,6 +28,20 @@ namespace nnb::wasm::wabt_engine {
 inline constexpr uint32_t kDefaultCallDepth = 1'000'000;
 // Largest accepted depth (~640 MB of frames at the limit).
 inline constexpr uint32_t kMaxCallDepth = 16'000'000;
+// wasm32's whole address space in 64 KiB pages (4 GiB): the page limit when none is given,
+// and the most any limit can mean.
+inline constexpr uint32_t kMaxMemoryPages = 65536;
+
+// What one instance may use. Every run of guest code (the start function, `_start`) is metered
+// against the same gas and deadline.
+struct EngineLimits {
+  uint32_t call_depth = 0;                 // 0: kDefaultCallDepth
+  uint32_t memory_pages = kMaxMemoryPages; // per memory; above kMaxMemoryPages means kMaxMemoryPages
+  bool has_gas = false;                    // gas: interpreter steps (about one per wasm instruction)
+  uint64_t gas = 0;
+  uint64_t time_ms = 0;                    // 0: no deadline; otherwise reported in the message
+  std::chrono::steady_clock::time_point deadline{};
+};
 
 // Value types in runtime.h's ValType order. Values travel as raw bits in a uint64_t (i32 and
 // f32 in the low 32 bits).
@@ -65,8 +80,14 @@ struct LoadError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The start function ran past the gas or the deadline while the module was instantiated.
+struct LimitError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 struct RunOutcome {
-  enum class Status { Returned, Exited, Trapped };
+  // LimitExceeded: stopped at the gas limit or the deadline; `message` says which.
+  enum class Status { Returned, Exited, Trapped, LimitExceeded };
   Status status = Status::Returned;
   int exit_code = 0;
   std::string message;
@@ -83,9 +104,11 @@ class EngineInstance {
 // Decodes and validates `wasm` (bulk memory, sign extension, reference types, saturating
 // float-to-int, mutable globals, multi-value, SIMD), links every import against `imports`
 // (by module, name and exact type) and instantiates it. `dispatch` must outlive the result.
-// `call_depth` 0 means kDefaultCallDepth; larger than kMaxCallDepth is a LoadError.
+// `limits.call_depth` 0 means kDefaultCallDepth; larger than kMaxCallDepth is a LoadError, and
+// so is a memory whose initial size is over `limits.memory_pages`. A start function that
+// passes the gas or the deadline throws LimitError.
 std::unique_ptr<EngineInstance> load(const uint8_t* wasm, size_t size, const std::vector<HostImport>& imports,
-                                     HostDispatch& dispatch, uint32_t call_depth, const std::string& name);
+                                     HostDispatch& dispatch, const EngineLimits& limits, const std::string& name);
 
 // Inserts a stack-neutral `call $probe` before every call_indirect so that a full call stack
 // traps instead of hitting wabt's silent-skip bug (runtime_wabt_guard.cpp). Returns false

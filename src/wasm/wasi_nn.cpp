@@ -19,10 +19,31 @@ namespace {
 
 using Body = std::function<Errno(GuestMemory& mem, std::span<const Value> args)>;
 
+// At most this many distinct failure lines are counted; past it, new ones are still printed
+// once each but not counted (a guest cannot grow the map without bound).
+constexpr size_t kMaxDistinctReports = 1024;
+
+// Prints a failure for the person running the app: the guest gets only the errno, and apps
+// mostly turn that into a bare panic. Repeats are rate-limited (1st, 10th, 100th ...).
+void report_failure(WasiNnHost& host, const char* fn, Errno rc, const std::string& message) {
+  if (!host.log || rc == Errno::EndOfSequence) return;
+  if (host.abort_check && host.abort_check()) return;
+  const std::string line = std::string("nnbridge: wasi-nn ") + fn + " failed: errno=" + std::to_string(uint32_t(rc)) +
+                           " (" + std::string(nn::errno_name(rc)) + "): " + message;
+  auto it = host.reported.find(line);
+  if (it == host.reported.end()) {
+    if (host.reported.size() < kMaxDistinctReports) host.reported.emplace(line, 1);
+    host.log(line);
+    return;
+  }
+  uint64_t n = ++it->second, p = 1;
+  while (p < n && p <= UINT64_MAX / 10) p *= 10;
+  if (p == n) host.log(line + " [" + std::to_string(n) + " times]");
+}
+
 // One import: n i32 params → i32 errno. The body's failures become errnos here, so no C++
-// exception from a backend ever unwinds through the wasm engine. nn::Error carries its own
-// errno; RuntimeError is also logged, since it usually means a lost server or an engine fault
-// the guest's own message will not explain. Anything else is unexpected: logged, errno 5.
+// exception from a backend ever unwinds through the wasm engine: nn::Error carries its own
+// errno, anything else is unexpected (errno 5). Every failure is reported (report_failure).
 HostFunction import(WasiNnHost& host, const char* name, size_t nparams, Body body) {
   HostFunction f;
   f.module = "wasi_ephemeral_nn";
@@ -32,22 +53,17 @@ HostFunction import(WasiNnHost& host, const char* name, size_t nparams, Body bod
   f.fn = [&host, name, body = std::move(body)](GuestMemory& mem, std::span<const Value> args,
                                                 std::span<Value> results) {
     Errno rc = Errno::RuntimeError;
-    auto report = [&](const std::string& msg) {
-      if (host.log) host.log(std::string("nnbridge: wasi_ephemeral_nn.") + name + ": " + msg);
-    };
     try {
       rc = body(mem, args);
     } catch (const nn::Error& e) {
       rc = e.code();
-      if (rc == Errno::RuntimeError) report(e.what());
+      report_failure(host, name, rc, e.what());
     } catch (const Trap&) {
       throw;  // a deliberate trap of the guest (none today) must reach the engine
     } catch (const std::bad_alloc&) {
-      rc = Errno::RuntimeError;
-      report("out of host memory");
+      report_failure(host, name, rc, "out of host memory");
     } catch (const std::exception& e) {
-      rc = Errno::RuntimeError;
-      report(e.what());
+      report_failure(host, name, rc, e.what());
     }
     results[0] = Value::from_i32(uint32_t(rc));
   };
@@ -122,6 +138,7 @@ std::vector<HostFunction> wasi_nn_functions(WasiNnHost& host) {
     const uint32_t out = a[1].i32;
     nnabi::check_range(mem, out, 4, "context out-pointer");
     std::shared_ptr<nn::ExecutionContext> ctx = g->init_execution_context();
+    if (h->abort_check) ctx->set_abort_check(h->abort_check);
     mem.write_u32(out, h->contexts.insert(std::move(ctx)));
     return Errno::Success;
   }));

@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,9 +28,18 @@ struct WasiNnHost {
   // The guest sees only these u32 handles (never 0, drawn at random, freed on unload).
   nn::HandleTable<nn::Graph> graphs;
   nn::HandleTable<nn::ExecutionContext> contexts;
-  // Where a call that fails with an unexpected exception (→ errno 5) is reported; default: stderr
-  // as "nnbridge: wasi_ephemeral_nn.<fn>: <message>".
+  // Where failed calls are reported, one line each: "nnbridge: wasi-nn <fn> failed: errno=N
+  // (<name>): <message>" (the app usually only sees the number). Default: stderr. Not
+  // reported: EndOfSequence (the normal end of a stream) and TooLarge from get_output (the
+  // ABI's way of asking for a bigger buffer, returned with the size). A line repeated is
+  // reported the 1st, 10th, 100th... time, with its count.
   std::function<void(std::string_view line)> log;
+  // Set on every execution context the guest creates (nn::ExecutionContext::set_abort_check):
+  // the run's deadline. Failures while it returns true are not reported; the runtime reports
+  // the deadline itself.
+  std::function<bool()> abort_check;
+  // How often each distinct line was reported (bounded: see wasi_nn.cpp).
+  std::map<std::string, uint64_t> reported;
 };
 
 // All eleven imports of `wasi_ephemeral_nn`: load, load_by_name, load_by_name_with_config,
