@@ -173,6 +173,23 @@ TEST(WasmLimitsRun, UntouchedMemoryCostsNoResidentMemory) {
   EXPECT_LT(r.max_rss_kib, 256 * 1024) << "peak RSS of the nnbridge process, KiB";
 }
 
+TEST(WasmLimitsRun, WithoutAddressSpaceForTheLimitGrowFailsCleanly) {
+  APP_OR_SKIP(path, "rt_limits");
+  // 3 GB of address space (a small VM's overcommit refuses a 4 GiB reservation the same way):
+  // the memory's maximum becomes what could be reserved, and memory.grow past it returns -1,
+  // instead of the host running out of memory in the middle of a grow.
+  const RunResult r = run_command(
+      {"/bin/sh", "-c", "ulimit -v 3000000 && exec \"$0\" run \"$1\" grow 256", NNB_CLI_PATH, path.string()}, kTimeout);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  unsigned pages = 0;
+  int ok = 0;
+  ASSERT_EQ(std::sscanf(r.out.c_str(), "pages=%u contents_ok=%d", &pages, &ok), 2) << describe(r);
+  EXPECT_EQ(ok, 1) << describe(r);
+  EXPECT_GE(pages, 2u);
+  EXPECT_LT(pages, 65536u);
+  std::printf("[ measure ] under a 3 GB address-space limit the memory could grow to %u pages\n", pages);
+}
+
 // ---- nnbridge run: --time-limit and --gas-limit ----------------------------------------------
 
 TEST(WasmLimitsRun, TimeLimitStopsAnEndlessLoop) {

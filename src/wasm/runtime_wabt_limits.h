@@ -30,20 +30,17 @@ void limit_memories(wabt::interp::ModuleDesc& desc, uint32_t page_limit, const s
 //    /proc/self/maps shows the buffer is such a mapping, and only while no guest code runs.
 // Between a memory.grow and the end of its slice the grown range is committed (wabt's memset);
 // a single large memory.grow therefore costs its size in resident memory for that moment.
-// When the reservation is refused (address space or overcommit limits), growth reallocates as
-// before and release() rescans the moved buffer; the result is the same, the peak higher.
+// When the full reservation is refused (address space or overcommit limits), the largest
+// power-of-two fraction that is granted is reserved and becomes the memory's maximum:
+// memory.grow past it returns -1, where wabt would reallocate and, out of memory, throw.
 class GuestPages {
  public:
   GuestPages(wabt::interp::Store& store, wabt::interp::Ref memory);
   void release();
 
-  // For tests and reports.
-  bool reserved() const { return reserved_; }
-  bool releasable() const { return releasable_; }
 
  private:
   wabt::interp::Memory::Ptr memory_;
-  bool reserved_ = false;
   bool releasable_ = false;
   const uint8_t* seen_data_ = nullptr;  // where the buffer was at the last release()
   uint64_t scanned_ = 0;                // bytes [0, scanned_) of that buffer were scanned

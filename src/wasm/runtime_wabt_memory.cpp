@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -30,6 +31,18 @@ struct BytesAccess {
   friend BytesMember bytes_member(BytesTag) { return M; }
 };
 template struct BytesAccess<&wi::Memory::data_>;
+
+using TypeMember = wi::MemoryType wi::Memory::*;
+
+struct TypeTag {
+  friend TypeMember type_member(TypeTag);
+};
+
+template <TypeMember M>
+struct TypeAccess {
+  friend TypeMember type_member(TypeTag) { return M; }
+};
+template struct TypeAccess<&wi::Memory::type_>;
 
 constexpr uint64_t kWasmPage = 65536;
 
@@ -99,13 +112,22 @@ void limit_memories(wi::ModuleDesc& desc, uint32_t page_limit, const std::string
 
 GuestPages::GuestPages(wi::Store& store, wi::Ref memory) : memory_(store, memory) {
   wi::Buffer& bytes = (*memory_).*bytes_member(BytesTag{});
-  const uint64_t max_bytes = memory_->type().limits.max * kWasmPage;
-  try {
-    bytes.reserve(size_t(max_bytes));
-    reserved_ = true;
-  } catch (const std::bad_alloc&) {
-  } catch (const std::length_error&) {
+  wabt::Limits& limits = ((*memory_).*type_member(TypeTag{})).limits;
+  // Where the whole maximum cannot be reserved (overcommit refuses an allocation larger than
+  // RAM + swap, e.g. 4 GiB in a small VM), the largest half of it that can be.
+  for (uint64_t want = limits.max * kWasmPage; want > bytes.capacity(); want /= 2) {
+    try {
+      bytes.reserve(size_t(want));
+      break;
+    } catch (const std::bad_alloc&) {
+    } catch (const std::length_error&) {
+    }
   }
+  // The memory's maximum becomes what was reserved: memory.grow past it returns -1 (the spec
+  // lets a grow fail for lack of resources; WasmEdge's does when its allocation fails), where
+  // wabt would otherwise reallocate and, out of memory, throw std::bad_alloc through the
+  // interpreter.
+  limits.max = std::max<uint64_t>(memory_->PageSize(), std::min<uint64_t>(limits.max, bytes.capacity() / kWasmPage));
   release();
 }
 
@@ -115,8 +137,9 @@ void GuestPages::release() {
   const uint64_t size = bytes.size();
   if (data == seen_data_ && size == scanned_) return;  // the common case: nothing grew
   if (data != seen_data_) {
-    // A new buffer (the first call, or a reallocation without the reservation): find out what
-    // it is, and scan it whole, since a reallocation copied (and so committed) everything.
+    // The first call (the buffer cannot move afterwards: growth stays within the reservation,
+    // but should it ever move, it is checked and scanned whole again): find out what kind of
+    // memory it is.
     seen_data_ = data;
     scanned_ = 0;
     releasable_ = data && bytes.capacity() > 0 &&
