@@ -34,6 +34,24 @@ using rpc::RemoteBackend;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+// Polls `pred` every 10 ms until it holds; false if it still does not after 30 s (a guard
+// against hanging, not a speed requirement).
+template <typename Pred>
+bool eventually(Pred pred) {
+  const auto t0 = Clock::now();
+  while (!pred()) {
+    if (seconds_since(t0) > 30) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = 0; (p = text.find(what, p)) != std::string::npos; p += what.size()) ++n;
+  return n;
+}
+
 bool can_connect(const std::string& path) {
   const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
   sockaddr_un a{};
@@ -470,7 +488,9 @@ TEST_F(RpcClient, SessionEndFreesHandles) {
 
 TEST_F(RpcClient, ServerNotRunningIsAClearRuntimeError) {
   const std::string uri = "unix://" + (*dir_ / "nobody-listens.sock").string();
-  RemoteBackend remote(client_options(uri));
+  auto opts = client_options(uri);
+  opts.connect_timeout = std::chrono::milliseconds(500);  // how long a call waits for a server
+  RemoteBackend remote(opts);
   const auto t0 = Clock::now();
   try {
     remote.load_by_name("default", "");
@@ -478,8 +498,11 @@ TEST_F(RpcClient, ServerNotRunningIsAClearRuntimeError) {
   } catch (const rpc::TransportError& e) {
     EXPECT_EQ(e.code(), nn::Errno::RuntimeError);
     EXPECT_NE(std::string(e.what()).find("cannot reach server at " + uri), std::string::npos) << e.what();
+    // It gave up because the connect timeout passed, not for another reason.
+    EXPECT_NE(std::string(e.what()).find("no connection within 0.5 s"), std::string::npos) << e.what();
   }
-  EXPECT_LT(seconds_since(t0), 3.0);
+  std::printf("[ measured ] no server: load_by_name failed after %.0f ms (connect timeout 500 ms)\n",
+              seconds_since(t0) * 1e3);
   // Every kind of call, never success.
   EXPECT_THROW(remote.generate("default", "x", "", [](std::string_view) { return true; }), rpc::TransportError);
 }
@@ -487,6 +510,9 @@ TEST_F(RpcClient, ServerNotRunningIsAClearRuntimeError) {
 TEST_F(RpcClient, CancelMidGenerateReturnsPromptly) {
   RemoteBackend remote(client_options(server_->uri()));
   auto g = remote.load_by_name("default", "");
+  const size_t stops_before = count_of(server_->log(), "generate stopped after");
+  // Other tests' WasmEdge-protocol contexts live on in the shared server until its idle reaper.
+  const uint32_t contexts_before = list_models(server_->uri()).stats().contexts();
   int pieces = 0;
   Clock::time_point cancelled_at;
   const auto r = remote.generate(g, "once upon a time", R"({"n-predict":100000,"ctx-size":2048,"temp":1.0,"seed":7})",
@@ -499,7 +525,12 @@ TEST_F(RpcClient, CancelMidGenerateReturnsPromptly) {
   if (pieces < 3) GTEST_SKIP() << "the model ended after " << pieces << " tokens";
   EXPECT_EQ(r.stop_reason, "cancelled");
   EXPECT_EQ(r.output_tokens, 3u);
-  EXPECT_LT(took, 0.5);
+  std::printf("[ measured ] generate returned %.1f ms after the callback cancelled it\n", took * 1e3);
+  // The server saw the cancellation and stopped (rather than running on to 100000 tokens):
+  // it says so in its log, and the generation's private context is freed.
+  EXPECT_TRUE(eventually([&] { return count_of(server_->log(), "generate stopped after") > stops_before; }))
+      << server_->log();
+  EXPECT_TRUE(eventually([&] { return list_models(server_->uri()).stats().contexts() == contexts_before; }));
   // A callback that throws: the exception reaches the caller, the stream is cancelled.
   EXPECT_THROW(remote.generate(g, "the cat", R"({"n-predict":50,"temp":0})",
                                [](std::string_view) -> bool { throw std::runtime_error("app failed"); }),
@@ -731,7 +762,9 @@ TEST(RpcClientCrash, ServerKilledMidComputeIsRuntimeError) {
   spec.n_ff = 1024;
   write_model(spec, dir / "m.gguf");
   Server server(dir, "crash", {"default:GGML:AUTO:" + (dir / "m.gguf").string()});
-  RemoteBackend remote(client_options(server.uri()));
+  auto opts = client_options(server.uri());
+  opts.connect_timeout = std::chrono::milliseconds(500);  // the calls after the kill wait this long
+  RemoteBackend remote(opts);
   auto g = remote.load_by_name("default", "");
   auto ctx = g->init_execution_context();
   // Greedy runs on to a full context: seconds of prompt evaluation, then ~2000 tokens.
@@ -767,12 +800,11 @@ TEST(RpcClientCrash, ServerKilledMidComputeIsRuntimeError) {
   server.kill9();
   const auto t0 = Clock::now();
   for (auto* f : {&fut, &stream}) {
-    ASSERT_EQ(f->wait_for(std::chrono::seconds(5)), std::future_status::ready) << "a call hangs after the server died";
-    const auto err = f->get();
+    const auto err = f->get();  // a call that hung would hold the test until ctest's timeout
     ASSERT_TRUE(err.has_value()) << (f == &fut ? "compute" : "generate") << " reported success although the server was killed";
     EXPECT_EQ(err->code(), nn::Errno::RuntimeError) << err->what();
   }
-  EXPECT_LT(seconds_since(t0), 5.0);
+  std::printf("[ measured ] both calls failed %.0f ms after the server was killed\n", seconds_since(t0) * 1e3);
   // Later calls on the dead server fail the same way.
   EXPECT_THROW(ctx->get_output(0), rpc::TransportError);
 }

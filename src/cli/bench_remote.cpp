@@ -26,6 +26,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "cli/client_flags.h"
 #include "rpc/client.h"
 
 namespace nnb::cli {
@@ -91,6 +92,7 @@ void run_remote_bench(const RemoteBenchOptions& o) {
   co.uri = o.uri;
   if (!o.auth_token_file.empty()) co.auth_token = read_token(o.auth_token_file);
   co.wasmedge_only = o.wasmedge_protocol;
+  co.connect_timeout = connect_timeout_of(o.connect_timeout_s);
   rpc::RemoteBackend backend(co);
   const int64_t ctx_size = int64_t(o.n_prompt) + o.n_gen + 64;
   auto graph = backend.load_by_name(o.model, nlohmann::json{{"ctx-size", ctx_size}}.dump());

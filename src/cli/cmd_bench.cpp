@@ -8,6 +8,7 @@
 #include <random>
 
 #include "cli/bench_remote.h"
+#include "cli/client_flags.h"
 #include "cli/commands.h"
 #include "engine/context.h"
 
@@ -20,6 +21,8 @@ struct BenchOptions {
   bool json = false;
   std::string uri, auth_token_file;  // --nn-rpc-uri: measure through a server (bench_remote.cpp)
   bool wasmedge_protocol = false;
+  double connect_timeout_s = 5;
+  CLI::Option* connect_timeout_opt = nullptr;
 };
 
 uint64_t peak_rss_bytes() {
@@ -104,8 +107,13 @@ void add_bench(CLI::App& app) {
   c->add_option("--auth-token-file", o->auth_token_file, "With --nn-rpc-uri: file holding the server's bearer token");
   c->add_flag("--wasmedge-protocol", o->wasmedge_protocol,
               "With --nn-rpc-uri: WASI-NN calls only, as a WasmEdge client (tokens via compute_single round trips)");
+  o->connect_timeout_opt = add_connect_timeout_option(c, o->connect_timeout_s);
   c->callback([o] {
-    if (o->uri.empty()) return run_bench(*o);
+    if (o->uri.empty()) {
+      // A flag that would silently do nothing is refused.
+      if (o->connect_timeout_opt->count()) throw CLI::ValidationError("--connect-timeout", "needs --nn-rpc-uri");
+      return run_bench(*o);
+    }
     RemoteBenchOptions r;
     r.uri = o->uri;
     if (!o->model.empty()) r.model = o->model;
@@ -115,6 +123,7 @@ void add_bench(CLI::App& app) {
     r.reps = o->reps;
     r.json = o->json;
     r.wasmedge_protocol = o->wasmedge_protocol;
+    r.connect_timeout_s = o->connect_timeout_s;
     run_remote_bench(r);
   });
 }

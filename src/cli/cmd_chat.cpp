@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/client_flags.h"
 #include "cli/commands.h"
 #include "rpc/client.h"
 
@@ -23,6 +24,7 @@ struct ChatOptions {
   std::string uri, model = "default", prompt, auth_token_file, tls_ca, tls_cert, tls_key, config;
   int64_t n_predict = 256, ctx_size = 0;
   double temp = 0.8;
+  double connect_timeout_s = 5;
   bool verbose = false;
   CLI::Option *prompt_opt = nullptr, *temp_opt = nullptr, *n_opt = nullptr, *ctx_opt = nullptr;
 };
@@ -100,6 +102,7 @@ void run_chat(const ChatOptions& o) {
   co.tls_ca = o.tls_ca;
   co.tls_cert = o.tls_cert;
   co.tls_key = o.tls_key;
+  co.connect_timeout = connect_timeout_of(o.connect_timeout_s);
   const std::string opts = options_json(o);
   rpc::RemoteBackend backend(co);
 
@@ -150,6 +153,7 @@ void add_chat(CLI::App& app) {
   c->add_option("--tls-ca", o->tls_ca, "CA certificate (PEM) of the server's TLS certificate");
   c->add_option("--tls-cert", o->tls_cert, "Client certificate (PEM) for mutual TLS");
   c->add_option("--tls-key", o->tls_key, "Client key (PEM) for mutual TLS");
+  add_connect_timeout_option(c, o->connect_timeout_s);
   c->add_flag("-v,--verbose", o->verbose, "Print token counts and speed of each answer on stderr");
   c->callback([o] { run_chat(*o); });
 }

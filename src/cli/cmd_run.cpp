@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "backends/ggml/ggml_backend.h"
+#include "cli/client_flags.h"
 #include "cli/commands.h"
 #include "nn/preload.h"
 #include "rpc/client.h"
@@ -37,6 +38,7 @@ struct RunOptions {
   std::string rpc_uri;
   std::string nn_options;  // GGML defaults under the app's own options (--nn-options)
   uint32_t max_call_depth = 0;
+  double connect_timeout_s = 5;  // --connect-timeout, with --nn-rpc-uri
   CLI::App* cmd = nullptr;
 };
 
@@ -58,6 +60,7 @@ std::shared_ptr<nn::Backend> make_backend(const RunOptions& o) {
       std::fprintf(stderr, "nnbridge: --nn-options is ignored with --nn-rpc-uri (give it to the server)\n");
     rpc::ClientOptions co;
     co.uri = o.rpc_uri;
+    co.connect_timeout = connect_timeout_of(o.connect_timeout_s);
     return std::make_shared<rpc::RemoteBackend>(co);
   }
   std::vector<nn::PreloadSpec> specs;
@@ -132,6 +135,7 @@ void add_run(CLI::App& app) {
   c->add_option("--nn-preload", o->preloads, "NAME:ENCODING:TARGET:PATH, e.g. default:GGML:AUTO:model.gguf (repeatable)")
       ->allow_extra_args(false);
   c->add_option("--nn-rpc-uri", o->rpc_uri, "Run WASI-NN on a host server: unix:///abs/path.sock or HOST:PORT");
+  add_connect_timeout_option(c, o->connect_timeout_s);
   c->add_option("--nn-options", o->nn_options,
                 "GGML options every graph starts from, beneath the app's own (JSON, e.g. '{\"temp\":0}')")
       ->allow_extra_args(false);

@@ -32,6 +32,12 @@ struct ClientOptions {
   // certificate, and of this client's certificate and key for mutual TLS.
   std::string tls_ca, tls_cert, tls_key;
   std::string tls_server_name;  // overrides the name checked in the server's certificate
+  // How long a call waits for the connection to the server to be ready (connecting, or
+  // reconnecting after a restart) before failing with TransportError "cannot reach server at
+  // URI"; also each connection attempt's own budget (TCP/UNIX connect + handshake + HTTP/2
+  // SETTINGS), so that a busy but healthy server is never taken for a dead one. 0: no wait
+  // (a call made while not connected fails at once, gRPC's default attempt budget of 20 s).
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
   // Deadline of each control call (load, init, set_input, get_output, ...); 0: none.
   std::chrono::milliseconds call_timeout{std::chrono::seconds(60)};
   // Deadline of compute / compute_single / a whole Generate stream; 0: none.
@@ -82,7 +88,8 @@ using PieceFn = std::function<bool(std::string_view piece)>;
 class RemoteBackend : public nn::Backend {
  public:
   // Parses the URI (std::invalid_argument on a bad one) and creates the channel; does not wait
-  // for the server: an unreachable server is reported by the first call.
+  // for the server: an unreachable server is reported by the first call, once it has waited
+  // options.connect_timeout for a connection.
   explicit RemoteBackend(ClientOptions options);
   ~RemoteBackend() override;
   RemoteBackend(const RemoteBackend&) = delete;

@@ -47,7 +47,7 @@ void RemoteGraph::unload() {
     throw nn::Error(nn::Errno::UnsupportedOperation,
                     "unload is not supported by the server at " + core_->endpoint.to_string() + " (WasmEdge protocol)");
   grpc::ClientContext ctx;
-  core_->prepare(ctx, core_->opts.call_timeout);
+  core_->prepare(ctx, core_->opts.call_timeout, "Unload");
   nnbridge::v1::UnloadRequest req;
   req.set_graph_handle(handle_);
   nnbridge::v1::UnloadResponse resp;
@@ -63,7 +63,7 @@ void RemoteGraph::unload() {
 
 std::unique_ptr<nn::ExecutionContext> RemoteGraph::init_execution_context() {
   grpc::ClientContext ctx;
-  core_->prepare(ctx, core_->opts.call_timeout);
+  core_->prepare(ctx, core_->opts.call_timeout, "InitExecutionContext");
   wasi_ephemeral_nn::InitExecutionContextRequest req;
   req.set_resource_handle(handle_);
   wasi_ephemeral_nn::InitExecutionContextResult resp;
@@ -94,7 +94,7 @@ std::optional<bool> stream_stdout_option(std::string_view options_json) {
 
 void RemoteContext::set_input(uint32_t index, const nn::TensorView& tensor) {
   grpc::ClientContext ctx;
-  core_->prepare(ctx, core_->opts.call_timeout);
+  core_->prepare(ctx, core_->opts.call_timeout, "SetInput");
   wasi_ephemeral_nn::SetInputRequest req;
   req.set_resource_handle(handle_);
   req.set_index(index);
@@ -113,7 +113,7 @@ void RemoteContext::set_input(uint32_t index, const nn::TensorView& tensor) {
 
 void RemoteContext::compute() {
   grpc::ClientContext ctx;
-  core_->prepare(ctx, core_->opts.compute_timeout);
+  core_->prepare(ctx, core_->opts.compute_timeout, "Compute");
   wasi_ephemeral_nn::ComputeRequest req;
   req.set_resource_handle(handle_);
   google::protobuf::Empty resp;
@@ -135,7 +135,7 @@ void RemoteContext::compute() {
 
 void RemoteContext::compute_single() {
   grpc::ClientContext ctx;
-  core_->prepare(ctx, core_->opts.compute_timeout);
+  core_->prepare(ctx, core_->opts.compute_timeout, "ComputeSingle");
   wasi_ephemeral_nn::ComputeRequest req;
   req.set_resource_handle(handle_);
   google::protobuf::Empty resp;
@@ -144,7 +144,7 @@ void RemoteContext::compute_single() {
 
 std::vector<uint8_t> RemoteContext::output(uint32_t index, bool single) {
   grpc::ClientContext ctx;
-  core_->prepare(ctx, core_->opts.call_timeout);
+  core_->prepare(ctx, core_->opts.call_timeout, "GetOutput");
   wasi_ephemeral_nn::GetOutputRequest req;
   req.set_resource_handle(handle_);
   req.set_index(index);
@@ -161,7 +161,7 @@ std::vector<uint8_t> RemoteContext::get_output_single(uint32_t index) { return o
 
 void RemoteContext::fini_single() {
   grpc::ClientContext ctx;
-  core_->prepare(ctx, core_->opts.call_timeout);
+  core_->prepare(ctx, core_->opts.call_timeout, "FiniSingle");
   wasi_ephemeral_nn::FiniSingleRequest req;
   req.set_resource_handle(handle_);
   google::protobuf::Empty resp;
@@ -182,7 +182,7 @@ std::shared_ptr<nn::Graph> RemoteBackend::load(std::span<const std::span<const u
 
 std::shared_ptr<nn::Graph> RemoteBackend::load_by_name(std::string_view name, std::string_view config) {
   grpc::ClientContext ctx;
-  core_->prepare(ctx, core_->opts.compute_timeout);  // loading a large model takes a while
+  core_->prepare(ctx, core_->opts.compute_timeout, "LoadByName");  // loading a large model takes a while
   uint32_t handle = 0;
   if (config.empty()) {
     wasi_ephemeral_nn::LoadByNameRequest req;

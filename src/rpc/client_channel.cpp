@@ -1,6 +1,8 @@
 // The client's channel, per-call metadata and error mapping (client_core.h).
 #include <grpcpp/security/credentials.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -55,8 +57,15 @@ std::shared_ptr<grpc::Channel> make_channel(const ClientOptions& opts, const End
   // gRPC's default reconnect backoff grows to 2 minutes, during which every call fails at once:
   // a restarted local server must be usable again within a second or two.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // Despite its name, MIN_RECONNECT_BACKOFF is not a backoff: gRPC's subchannel gives each
+  // connection attempt max(this, next backoff) to connect and receive the server's HTTP/2
+  // SETTINGS (doc/connection-backoff.md: MIN_CONNECT_TIMEOUT). Set to 100 ms it failed
+  // attempts to a healthy server that was merely busy ("timed out before receiving SETTINGS
+  // frame"): the attempt gets the whole connect timeout instead.
+  if (opts.connect_timeout.count() > 0)
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+                int(std::clamp<int64_t>(opts.connect_timeout.count(), 100, INT32_MAX)));
 
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (!opts.tls_ca.empty() || !opts.tls_cert.empty() || !opts.tls_key.empty()) {
@@ -83,6 +92,32 @@ void RemoteBackend::Core::prepare(grpc::ClientContext& ctx, std::chrono::millise
   // UNIX socket into the VM is the common, local-only case.
   if (!opts.auth_token.empty()) ctx.AddMetadata("authorization", "Bearer " + opts.auth_token);
   if (timeout.count() > 0) ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+}
+
+std::string_view channel_state_name(grpc_connectivity_state s) {
+  switch (s) {
+    case GRPC_CHANNEL_IDLE: return "IDLE";
+    case GRPC_CHANNEL_CONNECTING: return "CONNECTING";
+    case GRPC_CHANNEL_READY: return "READY";
+    case GRPC_CHANNEL_TRANSIENT_FAILURE: return "TRANSIENT_FAILURE";
+    case GRPC_CHANNEL_SHUTDOWN: return "SHUTDOWN";
+  }
+  return "UNKNOWN";
+}
+
+void RemoteBackend::Core::wait_connected(std::string_view call, std::chrono::milliseconds timeout) const {
+  if (opts.connect_timeout.count() <= 0) return;
+  if (channel->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY) return;
+  auto budget = opts.connect_timeout;
+  if (timeout.count() > 0) budget = std::min(budget, timeout);
+  // Through CONNECTING and TRANSIENT_FAILURE alike: gRPC keeps retrying (backoff from 100 ms)
+  // while we wait, so a server that is starting, restarting or busy gets the whole budget.
+  if (channel->WaitForConnected(std::chrono::system_clock::now() + budget)) return;
+  throw TransportError("cannot reach server at " + endpoint.to_string() + ": no connection within " +
+                           seconds_text(budget) + " for " + std::string(call) + " (connection " +
+                           std::string(channel_state_name(channel->GetState(false))) +
+                           "; is the server running at this address? --connect-timeout waits longer)",
+                       int(grpc::StatusCode::UNAVAILABLE));
 }
 
 bool has_errno_trailer(const grpc::ClientContext& ctx) {

@@ -40,8 +40,19 @@ struct RemoteBackend::Core {
   // Whether Nnbridge-service calls are worth trying (present, or not yet known).
   bool may_use_nnbridge() const { return !opts.wasmedge_only && service.load() != Service::Absent; }
 
-  // Session and auth metadata, and the deadline (0: none).
+  // Session and auth metadata, and the deadline (0: none). Does not wait for a connection:
+  // for calls that must not block or throw (destructors' cleanup, the Session stream).
   void prepare(grpc::ClientContext& ctx, std::chrono::milliseconds timeout) const;
+  // The same for the call named `call`, after waiting for the connection (wait_connected).
+  void prepare(grpc::ClientContext& ctx, std::chrono::milliseconds timeout, std::string_view call) const {
+    wait_connected(call, timeout);
+    prepare(ctx, timeout);
+  }
+  // Returns once the channel is READY; waits at most opts.connect_timeout (and at most
+  // `timeout` when that is shorter and nonzero), then throws TransportError naming the URI.
+  // Without this a call made while the channel is still connecting, or between two attempts,
+  // fails at once with UNAVAILABLE although the server is up.
+  void wait_connected(std::string_view call, std::chrono::milliseconds timeout) const;
 
   // Throws the nn::Error a failed call means: the server's errno trailer when present, else a
   // TransportError naming the URI, the call and the gRPC status.
@@ -63,7 +74,8 @@ bool has_errno_trailer(const grpc::ClientContext& ctx);
 std::string_view status_code_name(grpc::StatusCode code);
 // A random 128-bit id as 32 hex digits.
 std::string random_session_id();
-// The channel for the options: TLS or insecure, keepalive, message limits, fast reconnects.
+// The channel for the options: TLS or insecure, keepalive, message limits, fast reconnects
+// with each attempt given opts.connect_timeout.
 std::shared_ptr<grpc::Channel> make_channel(const ClientOptions& opts, const Endpoint& endpoint);
 
 }  // namespace nnb::rpc

@@ -99,7 +99,7 @@ GenerateResult RemoteBackend::generate_impl(const std::shared_ptr<nn::Graph>& gr
     req.set_prompt(std::string(prompt));
     req.set_options_json(std::string(options_json));
     grpc::ClientContext ctx;
-    core_->prepare(ctx, core_->opts.compute_timeout);
+    core_->prepare(ctx, core_->opts.compute_timeout, "Generate");
     auto reader = core_->nnbridge->Generate(&ctx, req);
     nnbridge::v1::GenerateResponse msg;
     GenerateResult r;
