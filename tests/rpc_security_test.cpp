@@ -1,12 +1,17 @@
-// Secure by default: the socket is 0600, plain TCP off loopback is refused, TLS (and mutual
-// TLS) works, bearer tokens are enforced, oversized messages are refused without hurting other
-// clients, and sessions cannot reach each other's handles or options.
+// Secure by default: the socket is 0600, plain TCP off loopback is refused (loopback decided
+// by the resolved address), TLS (and mutual TLS) works, bearer tokens are enforced (health
+// included; a token file others can read is warned about), oversized messages are refused
+// without hurting other clients, sessions cannot reach each other's handles or options, and
+// client strings reach the log escaped, cut and rate-limited.
 #include <sys/stat.h>
 
 #include <future>
 #include <regex>
 #include <set>
+#include <sstream>
 
+#include "health.grpc.pb.h"
+#include "rpc/common.h"
 #include "rpc_server_harness.h"
 
 namespace nnb::rpctest {
@@ -68,6 +73,31 @@ TEST(RpcSecurity, PlainTcpOffLoopbackIsRefusedUnlessInsecure) {
     auto r = w.load("default", nullptr);
     EXPECT_TRUE(r.ok()) << r.status.error_message() << "\n" << p.log();
   }
+}
+
+TEST(RpcSecurity, LoopbackIsDecidedByTheResolvedAddressNotTheSpelling) {
+  auto loopback = [](const std::string& uri) { return rpc::parse_endpoint(uri).is_loopback(); };
+  for (const char* uri : {"127.0.0.1:1", "127.1.2.3:1", "localhost:1", "[::1]:1", "[::ffff:127.0.0.1]:1"}) {
+    SCOPED_TRACE(uri);
+    EXPECT_TRUE(loopback(uri));
+  }
+  // Names are not addresses: "127.evil.example" could resolve anywhere (here it does not
+  // resolve at all, which is refused too), and wildcard or other addresses are not loopback.
+  for (const char* uri : {"127.evil.example:1", "127.0.0.1.nip.io:1", "localhost.evil.example:1", "0.0.0.0:1",
+                          "[::]:1", "10.0.0.1:1", "[::ffff:10.0.0.1]:1"}) {
+    SCOPED_TRACE(uri);
+    EXPECT_FALSE(loopback(uri));
+  }
+  EXPECT_TRUE(loopback("unix:///tmp/x.sock"));
+
+  auto dir = test::scratch_dir("rpc_sec_loopback_name");
+  ServeProcess p(tcp_args(generated_model(dir), "127.evil.example:0"), dir / "serve.log");
+  const int st = p.wait_exit();
+  ASSERT_TRUE(WIFEXITED(st)) << p.log();
+  EXPECT_NE(WEXITSTATUS(st), 0);
+  EXPECT_NE(p.log().find("refusing to serve plain-text gRPC on non-loopback address 127.evil.example"),
+            std::string::npos)
+      << p.log();
 }
 
 bool have_openssl() { return std::system("openssl version >/dev/null 2>&1") == 0; }
@@ -186,6 +216,185 @@ TEST(RpcSecurity, BearerTokenIsRequiredOnEveryCall) {
   EXPECT_NE(weak.proc->log().find("at least 16 characters"), std::string::npos) << weak.proc->log();
 }
 
+fs::path token_file(const fs::path& dir, const std::string& token, mode_t mode) {
+  const fs::path p = dir / ("token-" + std::to_string(mode));
+  std::ofstream(p) << token << "\n";
+  chmod(p.c_str(), mode);
+  return p;
+}
+
+namespace hpb = ::grpc::health::v1;
+
+TEST(RpcSecurity, HealthNeedsTheTokenToo) {
+  auto dir = test::scratch_dir("rpc_sec_health_token");
+  const std::string token = "5b2e8f1a9c3d47e6a0b1c2d3e4f5a6b7";
+  Served srv("rpc_sec_health", {"--auth-token-file", token_file(dir, token, 0600).string()});
+  ASSERT_TRUE(srv.ready);
+  auto stub = hpb::Health::NewStub(srv.channel());
+  auto check = [&](const std::string& tok, const std::string& service, hpb::HealthCheckResponse* res) {
+    grpc::ClientContext c;
+    prepare(c, CallOpts("", tok));
+    hpb::HealthCheckRequest rq;
+    rq.set_service(service);
+    const grpc::Status st = stub->Check(&c, rq, res);
+    return std::make_pair(st, trailer_errno(c));
+  };
+  hpb::HealthCheckResponse res;
+  for (const std::string& wrong : {std::string(), std::string("guess"), token + "x"}) {
+    SCOPED_TRACE("token '" + wrong + "'");
+    const auto [st, e] = check(wrong, "", &res);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
+    EXPECT_EQ(e, 5);
+  }
+  auto [ok, e] = check(token, "", &res);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_EQ(res.status(), hpb::HealthCheckResponse::SERVING);
+  ASSERT_TRUE(check(token, "nnbridge.v1.Nnbridge", &res).first.ok());
+  EXPECT_EQ(res.status(), hpb::HealthCheckResponse::SERVING);
+  ASSERT_TRUE(check(token, "wasi_ephemeral_nn.Graph", &res).first.ok());
+  EXPECT_EQ(res.status(), hpb::HealthCheckResponse::SERVING);
+  EXPECT_EQ(check(token, "no.such.Service", &res).first.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // Watch: refused without the token; with it, the status comes at once and the stream stays.
+  {
+    grpc::ClientContext c;
+    prepare(c);
+    auto r = stub->Watch(&c, hpb::HealthCheckRequest());
+    hpb::HealthCheckResponse m;
+    EXPECT_FALSE(r->Read(&m));
+    EXPECT_EQ(r->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext c;
+    prepare(c, CallOpts("", token));
+    auto r = stub->Watch(&c, hpb::HealthCheckRequest());
+    hpb::HealthCheckResponse m;
+    ASSERT_TRUE(r->Read(&m));
+    EXPECT_EQ(m.status(), hpb::HealthCheckResponse::SERVING);
+    c.TryCancel();
+    while (r->Read(&m)) {
+    }
+    EXPECT_EQ(r->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  EXPECT_NE(srv.proc->log().find("health_check refused"), std::string::npos) << srv.proc->log();
+  EXPECT_NE(srv.proc->log().find("health_watch refused"), std::string::npos) << srv.proc->log();
+}
+
+TEST(RpcSecurity, ATokenFileOthersCanReadIsWarnedAbout) {
+  auto dir = test::scratch_dir("rpc_sec_token_mode");
+  const std::string token = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+  const struct {
+    mode_t mode;
+    const char* says;  // nullptr: no warning
+  } cases[] = {{0600, nullptr}, {0400, nullptr}, {0640, "open to its group (mode 0640)"},
+               {0644, "open to every user of this host (mode 0644)"}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.mode);
+    Served srv("rpc_sec_token_mode_" + std::to_string(c.mode),
+               {"--auth-token-file", token_file(dir, token, c.mode).string()});
+    ASSERT_TRUE(srv.ready);  // a warning, not a refusal
+    const std::string log = srv.proc->log();
+    if (c.says) {
+      EXPECT_NE(log.find("warning: --auth-token-file"), std::string::npos) << log;
+      EXPECT_NE(log.find(c.says), std::string::npos) << log;
+      EXPECT_NE(log.find("chmod 600"), std::string::npos) << log;
+    } else {
+      EXPECT_EQ(log.find("warning: --auth-token-file"), std::string::npos) << log;
+    }
+    // The token is enforced either way.
+    EXPECT_EQ(Wasi(srv.channel()).load("default", nullptr).status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_TRUE(Wasi(srv.channel(), CallOpts("", token)).load("default", nullptr).ok());
+  }
+}
+
+std::vector<std::string> log_lines(const std::string& log) {
+  std::vector<std::string> lines;
+  std::istringstream in(log);
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
+TEST(RpcSecurity, ClientStringsReachTheLogEscapedAndCut) {
+  Served srv("rpc_sec_log_inject");
+  ASSERT_TRUE(srv.ready);
+  Wasi w(srv.channel());
+  // A name that would forge a start-up line, one that clears a terminal, a 1 MB one.
+  EXPECT_EQ(w.load("x\nnnbridge serve: listening on unix:///forged.sock", nullptr).errno_trailer, 8);  // NotFound
+  EXPECT_EQ(w.load("y\x1b[2J\x1b[31mred", nullptr).errno_trailer, 8);
+  const std::string big(1 << 20, 'Z');
+  const Result r = w.load(big, nullptr);
+  EXPECT_EQ(r.errno_trailer, 8) << r.status.error_message().substr(0, 200);
+  // Nor is it echoed whole to the client: the status message is cut too (a 1 MB message would
+  // not even fit in HTTP/2 trailers, and the client would get no errno at all).
+  EXPECT_LT(r.status.error_message().size(), 2048u);
+  ASSERT_TRUE(eventually([&] { return srv.proc->log().find("ZZZZ") != std::string::npos; }, 10));
+  const std::string log = srv.proc->log();
+  size_t forged = 0, big_lines = 0;
+  for (const auto& l : log_lines(log)) {
+    if (l.find("forged.sock") != std::string::npos && l.rfind("nnbridge serve: listening", 0) == 0) ++forged;
+    EXPECT_LT(l.size(), 1024u) << l.substr(0, 200);  // no line echoes the 1 MB name
+    if (l.find("ZZZZ") != std::string::npos) {
+      ++big_lines;
+      EXPECT_NE(l.find("\u2026 ("), std::string::npos) << l;  // "… (N bytes)": cut, and says so
+    }
+  }
+  EXPECT_EQ(forged, 0u) << log;
+  EXPECT_EQ(big_lines, 1u) << log;
+  EXPECT_NE(log.find("x\\nnnbridge serve: listening on unix:///forged.sock"), std::string::npos) << log;
+  EXPECT_NE(log.find("y\\x1b[2J\\x1b[31mred"), std::string::npos) << log;
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << "a raw escape character reached the log";
+}
+
+TEST(RpcSecurity, RepeatedFailuresAreRateLimitedAndCountedExactly) {
+  Served srv("rpc_sec_log_flood");
+  ASSERT_TRUE(srv.ready);
+  Wasi w(srv.channel());
+  constexpr int kCalls = 200;
+  for (int i = 0; i < kCalls; ++i) ASSERT_EQ(w.init(12345, nullptr).errno_trailer, 1);  // unknown graph
+  // Lines written + the counts of the "suppressed K similar lines" summaries (written by the
+  // server within about a second of each window's end) account for every failure.
+  const std::string kind = "init_execution_context failed: errno=1";
+  const std::regex summary("suppressed ([0-9]+) similar lines? \\(" + kind + "\\)");
+  size_t written = 0, suppressed = 0, summaries = 0;
+  auto tally = [&] {
+    written = suppressed = summaries = 0;
+    for (const auto& l : log_lines(srv.proc->log())) {
+      std::smatch m;
+      if (std::regex_search(l, m, summary)) {
+        suppressed += std::stoul(m[1]);
+        ++summaries;
+      } else if (l.find(kind) != std::string::npos) {
+        ++written;
+      }
+    }
+    return written + suppressed == size_t(kCalls);
+  };
+  EXPECT_TRUE(eventually(tally, 30)) << written << " written + " << suppressed << " suppressed\n" << srv.proc->log();
+  EXPECT_GT(suppressed, 0u);
+  EXPECT_GE(summaries, 1u);
+  std::printf("[ measured ] %d failed calls: %zu lines written, %zu suppressed in %zu summary lines\n", kCalls,
+              written, suppressed, summaries);
+  // Other lines are not limited: the next (different) failure is written at once.
+  EXPECT_EQ(w.load("no-such-model", nullptr).errno_trailer, 8);
+  EXPECT_TRUE(eventually([&] { return srv.proc->log().find("no model named 'no-such-model'") != std::string::npos; }, 10));
+}
+
+TEST(RpcSecurity, OneLogLinePerGeneration) {
+  Served srv("rpc_sec_log_generation");
+  ASSERT_TRUE(srv.ready);
+  Wasi w(srv.channel(), CallOpts("0123456789abcdef0123456789abcdef"));
+  SessionStream session(w.stubs(), w.opts());
+  ASSERT_TRUE(session.attached());
+  ASSERT_TRUE(generate(w.stubs(), w.opts(), "default", "Once", greedy_options(6)).status.ok());
+  const std::string log = srv.proc->log();
+  // The session id is a credential: only its first 8 characters appear.
+  EXPECT_NE(log.find("generation: session=01234567\u2026 model=\"default\""), std::string::npos) << log;
+  EXPECT_EQ(log.find("0123456789abcdef"), std::string::npos) << log;
+  EXPECT_TRUE(std::regex_search(log, std::regex("output_tokens=6 prompt_s=[0-9.]+ tokens_per_s=[0-9.]+ "
+                                                "stop=n_predict via=generate")))
+      << log;
+}
+
 TEST(RpcSecurity, OversizedMessageIsRefusedWhileOthersKeepWorking) {
   Served srv("rpc_sec_big");
   ASSERT_TRUE(srv.ready);
@@ -201,8 +410,11 @@ TEST(RpcSecurity, OversizedMessageIsRefusedWhileOthersKeepWorking) {
   const Result r = sending.get();
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << r.status.error_message();
   EXPECT_NE(r.status.error_message().find("larger than max"), std::string::npos) << r.status.error_message();
-  // The sender's session is intact, and a within-limit input still works.
-  EXPECT_TRUE(big.set_input(x, 0, std::string(size_t(8) << 20, 'a')).ok());
+  // The sender's session is intact: a within-limit message reaches the backend, which answers
+  // for itself (an 8 MB prompt cannot fit the context: PromptTooLong, 102, the server's own
+  // errno rather than a transport error), and a normal input still works.
+  EXPECT_EQ(big.set_input(x, 0, std::string(size_t(8) << 20, 'a')).errno_trailer, 102);
+  EXPECT_TRUE(big.set_input(x, 0, "Once").ok());
   EXPECT_EQ(other.run_unary("default", "Once", greedy_options(16)), engine_greedy(srv.model, "Once", 16));
 }
 

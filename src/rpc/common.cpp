@@ -1,5 +1,10 @@
 #include "rpc/common.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cstdlib>
 #include <stdexcept>
 
@@ -23,9 +28,33 @@ std::string Endpoint::grpc_target() const {
   return host + ":" + std::to_string(port);
 }
 
+bool is_loopback_address(const sockaddr* a) {
+  if (a->sa_family == AF_INET) {
+    const uint32_t ip = ntohl(reinterpret_cast<const sockaddr_in*>(a)->sin_addr.s_addr);
+    return (ip >> 24) == 127;  // 127.0.0.0/8
+  }
+  if (a->sa_family == AF_INET6) {
+    const in6_addr& ip = reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr;
+    if (IN6_IS_ADDR_LOOPBACK(&ip)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&ip) && ip.s6_addr[12] == 127;  // ::ffff:127.x.y.z
+  }
+  return false;
+}
+
 bool Endpoint::is_loopback() const {
   if (kind == Kind::Unix) return true;
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  // By the addresses the host resolves to, not by its spelling: "127.evil.example" is a name
+  // that may resolve anywhere. Every address must be loopback (gRPC listens on all of them);
+  // a name that does not resolve is not loopback either (it cannot be served anyway).
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res) return false;
+  bool all = true;
+  for (const addrinfo* p = res; p; p = p->ai_next) all = all && p->ai_addr && is_loopback_address(p->ai_addr);
+  ::freeaddrinfo(res);
+  return all;
 }
 
 std::string Endpoint::to_string() const { return kind == Kind::Unix ? "unix://" + path : grpc_target(); }
@@ -74,7 +103,14 @@ Endpoint parse_endpoint(std::string_view uri_in) {
 grpc::Status error_status(std::string_view host_function, nn::Errno e, std::string_view detail) {
   std::string msg = "failed to call host function \"" + std::string(host_function) +
                     "\", errno=" + std::to_string(uint32_t(e));
-  if (!detail.empty()) msg += ": " + std::string(detail);
+  if (!detail.empty()) {
+    // Details quote the client's own strings (a model name): a huge one must not be echoed
+    // back whole. The message travels in HTTP/2 trailers, whose size is limited (8-16 KiB
+    // by default): past it the client would get a transport error and no errno at all.
+    constexpr size_t kMaxDetail = 1024;
+    if (detail.size() <= kMaxDetail) msg += ": " + std::string(detail);
+    else msg += ": " + std::string(detail.substr(0, kMaxDetail)) + "... (" + std::to_string(detail.size()) + " bytes)";
+  }
   return grpc::Status(grpc::StatusCode::UNKNOWN, msg);
 }
 

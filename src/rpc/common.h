@@ -4,6 +4,7 @@
 #pragma once
 
 #include <grpcpp/grpcpp.h>
+#include <sys/socket.h>
 
 #include <optional>
 #include <string>
@@ -24,9 +25,14 @@ struct Endpoint {
   std::string host;  // Tcp
   int port = 0;      // Tcp
   std::string grpc_target() const;  // "unix:///abs/path" or "host:port"
-  bool is_loopback() const;         // Unix sockets count as local
+  // Unix sockets count as local; a TCP host only when every address it resolves to
+  // (getaddrinfo) is loopback (127.0.0.0/8, ::1, ::ffff:127.x); an unresolvable name is not.
+  bool is_loopback() const;
   std::string to_string() const;
 };
+
+// Whether a socket address is loopback (127.0.0.0/8, ::1, IPv4-mapped 127.x).
+bool is_loopback_address(const sockaddr* a);
 
 // Parses `unix:///abs/path.sock`, `unix:/abs/path`, `unix://$HOME/x.sock` ($HOME and ~
 // expanded, as WasmEdge does), `HOST:PORT`, `[::1]:PORT`, `tcp://HOST:PORT`. Throws

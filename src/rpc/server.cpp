@@ -2,8 +2,6 @@
 // shutdown.
 #include "rpc/server.h"
 
-#include <grpcpp/ext/health_check_service_server_builder_option.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <malloc.h>
 #include <sys/socket.h>
@@ -17,17 +15,19 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "rpc/server_health.h"
 #include "rpc/server_services.h"
 #include "rpc/server_state.h"
 
 namespace nnb::rpc {
 
 struct Server::Services {
-  explicit Services(ServerState& st) : graph(st), graph_resource(st), context(st), nnbridge(st) {}
+  explicit Services(ServerState& st) : graph(st), graph_resource(st), context(st), nnbridge(st), health(st) {}
   WasiGraphService graph;
   WasiGraphResourceService graph_resource;
   WasiContextService context;
   NnbridgeService nnbridge;
+  HealthService health;  // ours, behind the token (server_health.h), not gRPC's built-in one
 };
 
 namespace {
@@ -50,6 +50,7 @@ std::shared_ptr<grpc::ServerCredentials> make_credentials(const ServerOptions& o
   if (!tls) {
     if (!o.endpoint.is_loopback() && !o.insecure)
       throw std::runtime_error("refusing to serve plain-text gRPC on non-loopback address " + o.endpoint.to_string() +
+                               " (a host counts as loopback only when it resolves, and only to 127.0.0.0/8 or ::1)"
                                ": anyone who can reach it could use the models. Give --tls-cert/--tls-key (and "
                                "--auth-token-file), bind 127.0.0.1 or a UNIX socket, or pass --insecure if the "
                                "network is trusted");
@@ -118,12 +119,15 @@ void Server::start() {
   if (o.max_message_bytes < 1024) throw std::runtime_error("--max-message-mb is too small");
   if (o.max_contexts == 0 || o.max_contexts_per_client == 0) throw std::runtime_error("context caps must be >= 1");
   auto creds = make_credentials(o);
-  if (!o.auth_token_file.empty()) st.auth = Authenticator::from_file(o.auth_token_file);
+  if (!o.auth_token_file.empty()) {
+    std::string warning;
+    st.auth = Authenticator::from_file(o.auth_token_file, &warning);
+    if (!warning.empty()) st.log(warning);
+  }
   const bool is_unix = o.endpoint.kind == Endpoint::Kind::Unix;
   if (is_unix) claim_unix_socket();
 
   services_ = std::make_unique<Services>(st);
-  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder b;
   b.SetMaxReceiveMessageSize(int(std::min<size_t>(o.max_message_bytes, INT32_MAX)));
   b.SetMaxSendMessageSize(int(std::min<size_t>(o.max_message_bytes, INT32_MAX)));
@@ -140,6 +144,7 @@ void Server::start() {
   b.RegisterService(&services_->graph_resource);
   b.RegisterService(&services_->context);
   b.RegisterService(&services_->nnbridge);
+  b.RegisterService(&services_->health);
   int port = 0;
   b.AddListeningPort(o.endpoint.grpc_target(), creds, is_unix ? nullptr : &port);
 
@@ -169,7 +174,6 @@ void Server::start() {
     e.port = port;
     uri_ = e.to_string();
   }
-  if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(true);
   reaper_ = std::thread([this] { reaper_loop(); });
   char mode[16];
   std::snprintf(mode, sizeof mode, "0%o", unsigned(o.socket_mode));
@@ -217,7 +221,7 @@ void Server::shutdown() {
     stop_cv_.notify_all();
     if (reaper_.joinable()) reaper_.join();
     if (server_) {
-      if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
+      services_->health.set_serving(false);
       const auto grace = std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::duration<double>(state_->opts.shutdown_grace_s));
       // New calls are refused at once; in-flight ones are cancelled after the grace period

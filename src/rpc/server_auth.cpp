@@ -1,5 +1,8 @@
 #include "rpc/server_auth.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -18,9 +21,18 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-Authenticator Authenticator::from_file(const std::string& path) {
+Authenticator Authenticator::from_file(const std::string& path, std::string* warning) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read --auth-token-file '" + path + "'");
+  struct stat st{};
+  // stat after open: the mode of the file actually read (a later swap is the owner's doing).
+  if (warning && ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "0%03o", unsigned(st.st_mode & 0777));
+    *warning = "warning: --auth-token-file '" + path + "' is open to " +
+               ((st.st_mode & 007) ? "every user of this host" : "its group") + " (mode " + mode +
+               "): whoever can read it can use this server; chmod 600 it";
+  }
   std::stringstream ss;
   ss << in.rdbuf();
   std::string t = ss.str();

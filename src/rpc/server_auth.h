@@ -14,8 +14,10 @@ class Authenticator {
  public:
   Authenticator() = default;  // no token: every call is accepted
   // Reads the token from `path` (surrounding whitespace trimmed). Throws std::runtime_error
-  // naming the file when it cannot be read or holds no token.
-  static Authenticator from_file(const std::string& path);
+  // naming the file when it cannot be read or holds no token. When the file can be read by
+  // its group or by others (any of mode 077), *warning (if given) says so: the token is then
+  // only as secret as the file, but refusing would break set-ups that share it on purpose.
+  static Authenticator from_file(const std::string& path, std::string* warning = nullptr);
 
   bool enabled() const { return !token_.empty(); }
   // True when auth is off or the call carries the right bearer token.
