@@ -24,12 +24,13 @@ void ServerState::log(const std::string& line) const {
   // whoever wrote the line.
   std::vector<std::string> summaries;
   const bool write = log_limiter.admit(LogLimiter::kind_of(line), LogLimiter::Clock::now(), summaries);
-  for (const auto& s : summaries) emit(opts, s);
+  // Summaries quote the head of a line (its kind): escaped like the line itself.
+  for (const auto& s : summaries) emit(opts, log_escape(s, kLogLineMax));
   if (write) emit(opts, log_escape(line, kLogLineMax));
 }
 
 void ServerState::flush_log(bool all) const {
-  for (const auto& s : log_limiter.due(LogLimiter::Clock::now(), all)) emit(opts, s);
+  for (const auto& s : log_limiter.due(LogLimiter::Clock::now(), all)) emit(opts, log_escape(s, kLogLineMax));
 }
 
 std::unique_ptr<ContextSlot> ServerState::reserve_context(Session& s, const std::string& model) {
