@@ -5,6 +5,12 @@
 // Activations are quantized once per matrix product to the weight type's dot-product format
 // (Q8_0 / Q8_1 / Q8_K / F16 / BF16), exactly as ggml's CPU backend does.
 //
+// Batches: the tokens of a batch may belong to several sequences (BatchToken). Everything but
+// attention is row-wise, so it runs over the whole batch whatever the sequences (each weight is
+// read once per batch); attention runs per run of adjacent entries of one sequence, through
+// that sequence's block table (kv_cache.h). The single-sequence decode() is a batch of
+// sequence 0 and takes exactly the path it took before sequences existed.
+//
 // Speed: a batch of several tokens goes through the GEMM kernels (vec_dot_gemm.h: each weight
 // panel is unpacked once and used for every token); a single token (generation) through the
 // per-row dot kernels, rows split dynamically over the pool. Matrices that share an input
@@ -65,6 +71,16 @@ class Buffer {
 
 }  // namespace
 
+// Attention of up to 4 consecutive queries of one sequence: q rows q_row.., output rows
+// out_row.., positions pos0.., keys through the sequence's block table.
+struct Context::AttnJob {
+  int32_t q_row;
+  int32_t out_row;
+  int32_t n_q;
+  int32_t pos0;
+  const int32_t* blocks;
+};
+
 struct Context::Scratch {
   // Activations of the batch ([n_batch][width]); calloc'd, so a large n_batch costs memory
   // only once a batch that large is decoded.
@@ -74,6 +90,15 @@ struct Context::Scratch {
   std::vector<Buffer> thread;  // per thread: attention scores, GEMM panel
   size_t attn_floats = 0;      // offset of the panel in a thread buffer
   size_t panel_bytes = 0;
+  // Per batch (grown, never shrunk): KV cells of the entries, the entries whose logits are
+  // wanted, attention jobs over all entries / over those, and (sequence, next position,
+  // entries) for each sequence of a decode() call.
+  std::vector<int32_t> cells, out_rows;
+  std::vector<AttnJob> jobs_all, jobs_out;
+  struct SeqUse {
+    int32_t seq, next, count;
+  };
+  std::vector<SeqUse> seqs;
 };
 
 Context::Context(const Model& model, const ContextParams& params)
@@ -122,23 +147,59 @@ Context::~Context() = default;
 void Context::decode(std::span<const Token> tokens, bool all_logits) {
   const int32_t n = int32_t(tokens.size());
   if (n == 0) throw std::invalid_argument("decode: no tokens");
-  if (int64_t(kv_.n_used()) + n > kv_.capacity())
-    throw ContextFullError("context full: " + std::to_string(kv_.n_used()) + " + " + std::to_string(n) +
-                           " tokens exceed the context size " + std::to_string(kv_.capacity()));
+  const int32_t pos0 = kv_.n_used();
+  batch_.resize(size_t(n));
+  for (int32_t i = 0; i < n; ++i) batch_[size_t(i)] = BatchToken{tokens[size_t(i)], pos0 + i, 0, all_logits || i == n - 1};
+  decode(std::span<const BatchToken>(batch_.data(), size_t(n)));
+}
+
+void Context::decode(std::span<const BatchToken> batch) {
+  const int32_t n = int32_t(batch.size());
+  if (n == 0) throw std::invalid_argument("decode: no tokens");
   const int32_t n_vocab = model_.hparams().n_vocab;
-  for (Token t : tokens)
-    if (t < 0 || t >= n_vocab)
-      throw std::invalid_argument("token id " + std::to_string(t) + " is outside the vocabulary (0.." +
+  // Everything is checked before anything is evaluated: a refused batch leaves the cache as it
+  // was. Sequences are few per batch; a linear search over them is cheaper than a map.
+  auto& seqs = s_->seqs;
+  seqs.clear();
+  int32_t n_want = 0;
+  for (const BatchToken& b : batch) {
+    if (b.token < 0 || b.token >= n_vocab)
+      throw std::invalid_argument("token id " + std::to_string(b.token) + " is outside the vocabulary (0.." +
                                   std::to_string(n_vocab - 1) + ")");
-  logits_.resize(size_t(all_logits ? n : 1) * size_t(n_vocab));
+    if (!KvCache::valid_seq(b.seq))
+      throw std::invalid_argument("sequence id " + std::to_string(b.seq) + " is outside 0.." +
+                                  std::to_string(KvCache::kMaxSeq - 1));
+    auto it = std::find_if(seqs.begin(), seqs.end(), [&](const Scratch::SeqUse& u) { return u.seq == b.seq; });
+    if (it == seqs.end()) it = seqs.insert(seqs.end(), Scratch::SeqUse{b.seq, kv_.n_pos(b.seq), 0});
+    if (b.pos != it->next)
+      throw std::invalid_argument("decode: sequence " + std::to_string(b.seq) + " at position " + std::to_string(b.pos) +
+                                  ", expected " + std::to_string(it->next) +
+                                  " (a sequence's positions follow each other from n_past)");
+    ++it->next;
+    ++it->count;
+    n_want += b.logits ? 1 : 0;
+  }
+  int64_t blocks = 0;
+  for (const Scratch::SeqUse& u : seqs) {
+    if (int64_t(u.next) > kv_.capacity())
+      throw ContextFullError("context full: " + std::to_string(u.next - u.count) + " + " + std::to_string(u.count) +
+                             " tokens exceed the context size " + std::to_string(kv_.capacity()) +
+                             (u.seq != 0 ? " (sequence " + std::to_string(u.seq) + ")" : std::string()));
+    blocks += kv_.blocks_needed(u.seq, u.count);
+  }
+  if (blocks > kv_.n_free_blocks())
+    throw ContextFullError("context full: the batch needs " + std::to_string(blocks) + " more blocks of " +
+                           std::to_string(KvCache::kBlock) + " cells, " + std::to_string(kv_.n_free_blocks()) +
+                           " of " + std::to_string(kv_.n_blocks()) + " are free (shared by all sequences)");
+
+  logits_.resize(size_t(n_want) * size_t(n_vocab));
+  logits_row_.resize(size_t(n));
+  for (int32_t i = 0, r = 0; i < n; ++i) logits_row_[size_t(i)] = batch[size_t(i)].logits ? r++ : -1;
   n_logits_ = 0;
   for (int32_t off = 0; off < n; off += params_.n_batch) {
     if (abort_check_ && abort_check_())
       throw CancelledError("cancelled after " + std::to_string(off) + " of " + std::to_string(n) + " tokens");
-    const int32_t m = std::min(params_.n_batch, n - off);
-    const bool last_chunk = off + m == n;
-    if (all_logits || last_chunk) forward(tokens.data() + off, m, all_logits);
-    else forward(tokens.data() + off, m, false), n_logits_ = 0;
+    forward(batch.data() + off, std::min(params_.n_batch, n - off));
   }
 }
 
@@ -150,6 +211,12 @@ const float* Context::logits() const {
 const float* Context::logits_at(int32_t i) const {
   if (i < 0 || i >= n_logits_) throw std::out_of_range("logits_at: index " + std::to_string(i));
   return logits_.data() + size_t(i) * size_t(model_.hparams().n_vocab);
+}
+
+const float* Context::logits_ith(int32_t i) const {
+  if (i < 0 || size_t(i) >= logits_row_.size() || logits_row_[size_t(i)] < 0 || logits_row_[size_t(i)] >= n_logits_)
+    throw std::out_of_range("logits_ith: batch entry " + std::to_string(i) + " has no logits");
+  return logits_.data() + size_t(logits_row_[size_t(i)]) * size_t(model_.hparams().n_vocab);
 }
 
 void Context::matmuls(const MatOut* m, int count, const float* in, int32_t n) {
@@ -273,31 +340,29 @@ void Context::matmuls(const MatOut* m, int count, const float* in, int32_t n) {
   });
 }
 
-void Context::attention(int layer, int32_t pos0, int32_t n, int32_t first_out) {
+void Context::attention(int layer, const std::vector<AttnJob>& jobs) {
   const Hparams& hp = model_.hparams();
   const int32_t hd = hp.head_dim, n_head = hp.n_head, group = hp.n_head / hp.n_head_kv;
   const float scale = 1.0f / std::sqrt(float(hd));
-  const int32_t n_rows = n - first_out;
-  constexpr int32_t kQ = 4;  // queries per job
-  const int64_t n_blocks = (n_rows + kQ - 1) / kQ;
   const int64_t Q = hp.n_embd_q();
   const auto attend = ops().attend;
-  pool_.parallel_for(n_blocks * n_head, 1, [&](int64_t b, int64_t e, int tid) {
+  pool_.parallel_for(int64_t(jobs.size()) * n_head, 1, [&](int64_t b, int64_t e, int tid) {
     float* scratch = s_->thread[size_t(tid)].as<float>();
     for (int64_t job = b; job < e; ++job) {
-      const int32_t blk = int32_t(job / n_head), h = int32_t(job % n_head);
-      const int32_t i0 = first_out + blk * kQ;
+      const AttnJob& J = jobs[size_t(job / n_head)];
+      const int32_t h = int32_t(job % n_head);
       const int32_t kvh = h / group;
       AttnArgs a;
-      a.q = s_->q.as<float>() + size_t(i0) * Q + size_t(h) * hd;
+      a.q = s_->q.as<float>() + size_t(J.q_row) * Q + size_t(h) * hd;
       a.q_stride = Q;
       a.k = kv_.k_head(layer, kvh);
       a.v = kv_.v_head(layer, kvh);
-      a.out = s_->attn.as<float>() + size_t(i0) * Q + size_t(h) * hd;
+      a.blocks = J.blocks;
+      a.out = s_->attn.as<float>() + size_t(J.out_row) * Q + size_t(h) * hd;
       a.out_stride = Q;
       a.head_dim = hd;
-      a.n_q = std::min(kQ, n - i0);
-      a.pos0 = pos0 + i0;
+      a.n_q = J.n_q;
+      a.pos0 = J.pos0;
       a.scale = scale;
       a.scratch = scratch;
       attend(a);
@@ -305,16 +370,43 @@ void Context::attention(int layer, int32_t pos0, int32_t n, int32_t first_out) {
   });
 }
 
-void Context::forward(const Token* tokens, int32_t n, bool all_logits) {
+void Context::forward(const BatchToken* batch, int32_t n) {
   const Hparams& hp = model_.hparams();
   Scratch& s = *s_;
   const OpsTable& op = ops();
   const int64_t E = hp.n_embd, Q = hp.n_embd_q(), KV = hp.n_embd_kv(), F = hp.n_ff, V = hp.n_vocab;
-  const int32_t pos0 = kv_.n_used();
-  const int32_t n_in = n;
+  const BatchToken* bt = batch;
+
+  // The entries' KV cells (new blocks taken, shared ones copied: decode() checked they fit),
+  // and the entries whose logits are wanted.
+  s.cells.resize(size_t(n));
+  s.out_rows.clear();
+  for (int32_t i = 0; i < n; ++i) {
+    s.cells[size_t(i)] = kv_.reserve_cell(bt[i].seq, bt[i].pos);
+    if (bt[i].logits) s.out_rows.push_back(i);
+  }
+  const int32_t n_out = int32_t(s.out_rows.size());
+  // Attention jobs: runs of entries of one sequence at consecutive rows and positions, cut
+  // into blocks of 4 queries (for one sequence: blocks 0-3, 4-7, ... of the batch). Block
+  // tables are read after every cell is reserved (reserving may move them).
+  auto make_jobs = [&](std::vector<AttnJob>& jobs, int32_t count, auto row_of) {
+    jobs.clear();
+    for (int32_t k = 0; k < count;) {
+      const int32_t i = row_of(k);
+      int32_t len = 1;
+      while (len < 4 && k + len < count && row_of(k + len) == i + len && bt[i + len].seq == bt[i].seq &&
+             bt[i + len].pos == bt[i].pos + len)
+        ++len;
+      jobs.push_back(AttnJob{i, k, len, bt[i].pos, kv_.block_table(bt[i].seq)});
+      k += len;
+    }
+  };
+  make_jobs(s.jobs_all, n, [](int32_t k) { return k; });
+  // The last layer only needs the rows whose logits are wanted.
+  if (n_out < n) make_jobs(s.jobs_out, n_out, [&](int32_t k) { return s.out_rows[size_t(k)]; });
 
   const Matrix& emb = model_.tok_embd();
-  for (int32_t i = 0; i < n; ++i) dequantize_row(emb.type, emb.row(tokens[i]), s.x.as<float>() + size_t(i) * E, E);
+  for (int32_t i = 0; i < n; ++i) dequantize_row(emb.type, emb.row(bt[i].token), s.x.as<float>() + size_t(i) * E, E);
 
   // RoPE angles for this batch, computed as ggml does: theta advances by repeated
   // multiplication with base^(-2/n_rot), scaled by freq_scale and divided by freq factors.
@@ -322,7 +414,7 @@ void Context::forward(const Token* tokens, int32_t n, bool all_logits) {
   const float theta_scale = std::pow(hp.rope_freq_base, -2.0f / float(hp.n_rot));
   const auto& ff = model_.rope_freq_factors();
   for (int32_t i = 0; i < n; ++i) {
-    float theta = float(pos0 + i);
+    float theta = float(bt[i].pos);
     for (int32_t p = 0; p < half; ++p) {
       const float f = ff.empty() ? 1.0f : ff[size_t(p)];
       const float t = hp.rope_freq_scale * (theta / f);
@@ -361,9 +453,8 @@ void Context::forward(const Token* tokens, int32_t n, bool all_logits) {
   for (int l = 0; l < hp.n_layer; ++l) {
     const Layer& L = model_.layers()[size_t(l)];
     // On the last layer only the rows whose logits are wanted need the rest of the graph.
-    const bool last = l == hp.n_layer - 1;
-    const int32_t first_out = last && !all_logits ? n - 1 : 0;
-    const int32_t m = n - first_out;
+    const bool subset = l == hp.n_layer - 1 && n_out < n;
+    const int32_t m = subset ? n_out : n;
 
     for (int32_t i = 0; i < n; ++i)
       op.rms_norm(s.x.as<float>() + size_t(i) * E, L.attn_norm.data(), s.xn.as<float>() + size_t(i) * E, E, hp.rms_eps);
@@ -380,14 +471,18 @@ void Context::forward(const Token* tokens, int32_t n, bool all_logits) {
       }
       rope(q, hp.n_head, i);
       rope(k, hp.n_head_kv, i);
-      kv_.store(l, pos0 + i, k, v);
+      kv_.store_cell(l, s.cells[size_t(i)], k, v);
     }
-    attention(l, pos0, n, first_out);
+    if (m == 0) break;  // no logits wanted: the last layer's K and V were all that was needed
+    attention(l, subset ? s.jobs_out : s.jobs_all);
 
-    // From here on rows first_out..n-1 only, compacted to the front of the buffers.
-    float* x = s.x.as<float>() + size_t(first_out) * E;
-    if (first_out > 0) std::copy(x, x + size_t(m) * E, s.x.as<float>()), x = s.x.as<float>();
-    matmul(L.wo, s.attn.as<float>() + size_t(first_out) * Q, m, s.tmp.as<float>());
+    // From here on the m rows only, compacted to the front of the buffers (the attention
+    // already wrote its output rows there).
+    float* x = s.x.as<float>();
+    if (subset)
+      for (int32_t k = 0; k < m; ++k)
+        if (const int32_t r = s.out_rows[size_t(k)]; r != k) std::memcpy(x + size_t(k) * E, x + size_t(r) * E, size_t(E) * sizeof(float));
+    matmul(L.wo, s.attn.as<float>(), m, s.tmp.as<float>());
     op.add(x, s.tmp.as<float>(), int64_t(m) * E);
 
     for (int32_t i = 0; i < m; ++i)
@@ -399,15 +494,16 @@ void Context::forward(const Token* tokens, int32_t n, bool all_logits) {
     });
     matmul(L.w_down, s.gate.as<float>(), m, s.tmp.as<float>());
     op.add(x, s.tmp.as<float>(), int64_t(m) * E);
-    if (last) n = m;  // rows left for the output head
   }
 
-  for (int32_t i = 0; i < n; ++i)
-    op.rms_norm(s.x.as<float>() + size_t(i) * E, model_.output_norm().data(), s.xn.as<float>() + size_t(i) * E, E, hp.rms_eps);
-  float* out = logits_.data() + size_t(n_logits_) * size_t(V);
-  matmul(model_.output(), s.xn.as<float>(), n, out);
-  n_logits_ += n;
-  kv_.set_used(pos0 + n_in);
+  if (n_out > 0) {
+    for (int32_t i = 0; i < n_out; ++i)
+      op.rms_norm(s.x.as<float>() + size_t(i) * E, model_.output_norm().data(), s.xn.as<float>() + size_t(i) * E, E, hp.rms_eps);
+    float* out = logits_.data() + size_t(n_logits_) * size_t(V);
+    matmul(model_.output(), s.xn.as<float>(), n_out, out);
+    n_logits_ += n_out;
+  }
+  for (int32_t i = 0; i < n; ++i) kv_.set_n_pos(bt[i].seq, bt[i].pos + 1);
 }
 
 }  // namespace nnb

@@ -1,25 +1,61 @@
-// The key/value cache of one context. Kept in f32 (llama.cpp's golden runs use an f32 cache,
-// which makes results comparable; it is also what the attention loops read fastest without
-// conversions).
+// The key/value cache of one context, shared by the context's sequences. Kept in f32
+// (llama.cpp's golden runs use an f32 cache, which makes results comparable; it is also what the
+// attention loops read fastest without conversions).
 //
 // Layouts are chosen for the attention kernels (ops.h), which stream them front to back:
 //   K, per layer and KV head: blocks of 16 positions, each block [head_dim][16] (the 16
 //      positions of one dimension side by side), so 16 scores are one vector of multiply-adds
 //      over the head dimension, without horizontal sums;
-//   V, per layer and KV head: [position][head_dim], rows read in order.
-// The capacity is rounded up to a multiple of 16; slots past n_used() are never used unmasked.
+//   V, per layer and KV head: [position][head_dim], rows read in order (16 rows per block).
+//
+// Sequences: a block table ("paged" cache, as vLLM's PagedAttention). The storage is a pool of
+// physical blocks of 16 cells; block b occupies the same place in every layer and head (K block
+// b of a head at k_head() + b*16*head_dim, its V rows at v_head() + b*16*head_dim). A sequence
+// is the list of physical blocks holding its positions 0, 16, 32, ... in order, so position p
+// of a sequence is lane p%16 of its block p/16, and the attention kernels walk that list instead
+// of one contiguous range (their inner loops over a block are unchanged). Why blocks rather
+// than llama.cpp's cells with per-sequence masks: attention then reads only its own sequence's
+// keys (masked cells of other sequences would be read and thrown away), and K already comes in
+// blocks of 16 positions, so one table entry per 16 positions is all the indirection needed.
+//
+// Sharing: blocks are reference-counted. fork() gives a sequence another's first n positions by
+// sharing their blocks, the partial last block included; a write into a shared block copies it
+// first (copy-on-write, all layers and heads), so whichever sequence writes first gets its own
+// copy and the other keeps the original. Dropping or truncating a sequence releases its blocks.
+// Blocks are taken lowest-numbered first: one sequence alone gets blocks 0, 1, 2, ... — the
+// contiguous layout of a single-sequence cache, touching memory in the same order (the
+// storage is calloc'd: pages cost memory only once written).
+//
+// Capacity: `capacity` cells (rounded up to whole blocks) shared by all sequences; one sequence
+// holds at most `capacity` positions. Cells are handed out a block at a time, so k sequences may
+// leave up to 15 cells each unused in their last blocks.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <memory>
 #include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace nnb {
+
+// A decode would need more positions than the context holds (per sequence, or blocks of the
+// shared pool).
+struct ContextFullError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 class KvCache {
  public:
   static constexpr int32_t kBlock = 16;
+  // Sequence ids are 0 .. kMaxSeq-1 (a bound on the table of sequences, not on their number
+  // in use, which the blocks bound).
+  static constexpr int32_t kMaxSeq = 1 << 16;
 
   KvCache(int32_t n_layer, int32_t capacity, int32_t n_head_kv, int32_t head_dim)
       : capacity_(capacity),
@@ -27,48 +63,142 @@ class KvCache {
         n_head_kv_(n_head_kv),
         head_dim_(head_dim),
         n_layer_(n_layer),
-        per_layer_(size_t(cap16_) * size_t(n_head_kv) * size_t(head_dim)) {
+        per_layer_(size_t(cap16_) * size_t(n_head_kv) * size_t(head_dim)),
+        refs_(size_t(cap16_ / kBlock), 0) {
     // calloc: zeroed pages are only materialized when written, so a large context costs
     // memory only for the positions actually used (and creating a context stays fast).
     data_.reset(static_cast<float*>(std::calloc(2 * size_t(n_layer) * per_layer_ + 16, sizeof(float))));
     if (!data_) throw std::bad_alloc();
+    free_.reserve(size_t(n_blocks()));
+    for (int32_t b = n_blocks() - 1; b >= 0; --b) free_.push_back(b);
   }
 
   int32_t capacity() const { return capacity_; }
-  int32_t n_used() const { return n_used_; }
   int32_t width() const { return n_head_kv_ * head_dim_; }
   int32_t head_dim() const { return head_dim_; }
   int32_t n_head_kv() const { return n_head_kv_; }
   int32_t capacity16() const { return cap16_; }
-  void truncate(int32_t n) { n_used_ = n < n_used_ ? (n < 0 ? 0 : n) : n_used_; }
-  void set_used(int32_t n) { n_used_ = n; }
+  int32_t n_blocks() const { return cap16_ / kBlock; }
+  int32_t n_free_blocks() const { return int32_t(free_.size()); }
 
-  // K of one KV head: cap16/16 blocks of [head_dim][16].
+  // ---- sequences ---------------------------------------------------------------------------
+  static bool valid_seq(int32_t seq) { return seq >= 0 && seq < kMaxSeq; }
+  // Positions held by a sequence (0 for one never used or dropped).
+  int32_t n_pos(int32_t seq) const { return seq >= 0 && size_t(seq) < seqs_.size() ? seqs_[size_t(seq)].n_pos : 0; }
+  // Physical block of each of the sequence's blocks of 16 positions (nullptr when it has none).
+  const int32_t* block_table(int32_t seq) const {
+    return seq >= 0 && size_t(seq) < seqs_.size() && !seqs_[size_t(seq)].blocks.empty() ? seqs_[size_t(seq)].blocks.data()
+                                                                                         : nullptr;
+  }
+  // References to physical block b (tests).
+  int32_t block_refs(int32_t b) const { return refs_[size_t(b)]; }
+
+  // Sequence 0: the single-sequence API of Context.
+  int32_t n_used() const { return n_pos(0); }
+  void truncate(int32_t n) { truncate(0, n); }
+
+  // Keeps positions 0 .. n-1 of seq (n >= n_pos: no change); blocks past them are released.
+  void truncate(int32_t seq, int32_t n) {
+    if (seq < 0 || size_t(seq) >= seqs_.size()) return;
+    Seq& s = seqs_[size_t(seq)];
+    if (n < s.n_pos) s.n_pos = std::max(n, 0);
+    const size_t keep = size_t((s.n_pos + kBlock - 1) / kBlock);
+    while (s.blocks.size() > keep) {
+      release(s.blocks.back());
+      s.blocks.pop_back();
+    }
+  }
+  void drop_sequence(int32_t seq) { truncate(seq, 0); }
+
+  // dst := the first n_prefix positions of src (dst's own positions are dropped first). Shares
+  // src's blocks, so it takes no free block: the partial last block is copied by whichever
+  // sequence writes into it first. Throws std::invalid_argument for bad ids or n_prefix.
+  void fork(int32_t src, int32_t dst, int32_t n_prefix) {
+    if (!valid_seq(src) || !valid_seq(dst))
+      throw std::invalid_argument("fork: sequence id outside 0.." + std::to_string(kMaxSeq - 1));
+    if (n_prefix < 0 || n_prefix > n_pos(src))
+      throw std::invalid_argument("fork: prefix of " + std::to_string(n_prefix) + " positions, sequence " +
+                                  std::to_string(src) + " holds " + std::to_string(n_pos(src)));
+    if (src == dst) return truncate(src, n_prefix);
+    drop_sequence(dst);
+    Seq& d = seq_slot(dst);
+    if (n_prefix == 0) return;
+    const Seq& s = seqs_[size_t(src)];  // exists: it holds n_prefix > 0 positions
+    const size_t nb = size_t((n_prefix + kBlock - 1) / kBlock);
+    for (size_t i = 0; i < nb; ++i) {
+      d.blocks.push_back(s.blocks[i]);
+      ++refs_[size_t(s.blocks[i])];
+    }
+    d.n_pos = n_prefix;
+  }
+
+  // Free blocks that writing positions n_pos(seq) .. n_pos(seq)+n_new-1 takes: new blocks, plus
+  // a copy of the last block when it is shared (an upper bound when several sequences sharing
+  // one block all write to it in the same batch: the last writer needs no copy).
+  int32_t blocks_needed(int32_t seq, int32_t n_new) const {
+    if (n_new <= 0) return 0;
+    const int32_t have = n_pos(seq);
+    const int32_t* bt = block_table(seq);
+    int32_t nb = (have + n_new + kBlock - 1) / kBlock - (have + kBlock - 1) / kBlock;
+    if (have % kBlock != 0 && refs_[size_t(bt[have / kBlock])] > 1) ++nb;
+    return nb;
+  }
+
+  // The physical cell (block * 16 + lane) for position pos of seq, ready to be written: takes a
+  // free block when pos starts a new one, copies a shared block first. Positions must be
+  // reserved in order (pos / 16 <= the blocks the sequence has). Throws ContextFullError when
+  // no block is free (callers check blocks_needed() first, so that a refused batch leaves the
+  // cache unchanged).
+  int32_t reserve_cell(int32_t seq, int32_t pos) {
+    if (!valid_seq(seq) || pos < 0 || pos >= capacity_)
+      throw std::out_of_range("KV cell: sequence " + std::to_string(seq) + " position " + std::to_string(pos));
+    Seq& s = seq_slot(seq);
+    const size_t b = size_t(pos / kBlock);
+    if (b > s.blocks.size()) throw std::logic_error("KV cell reserved out of order");
+    if (b == s.blocks.size()) {
+      s.blocks.push_back(take_block());
+    } else if (refs_[size_t(s.blocks[b])] > 1) {
+      const int32_t copy = take_block();
+      copy_block(s.blocks[b], copy);
+      release(s.blocks[b]);
+      s.blocks[b] = copy;
+    }
+    return s.blocks[b] * kBlock + pos % kBlock;
+  }
+  // Records that seq now holds positions 0 .. n-1 (after its cells were reserved and written).
+  void set_n_pos(int32_t seq, int32_t n) { seq_slot(seq).n_pos = n; }
+
+  // ---- storage -----------------------------------------------------------------------------
+  // K of one KV head: the physical blocks, each [head_dim][16].
   float* k_head(int layer, int32_t h) { return data_.get() + layer_offset(layer, 0) + head_offset(h); }
   const float* k_head(int layer, int32_t h) const { return data_.get() + layer_offset(layer, 0) + head_offset(h); }
-  // V of one KV head: [cap16][head_dim].
+  // V of one KV head: [cell][head_dim].
   float* v_head(int layer, int32_t h) { return data_.get() + layer_offset(layer, 1) + head_offset(h); }
   const float* v_head(int layer, int32_t h) const { return data_.get() + layer_offset(layer, 1) + head_offset(h); }
 
-  // Stores the K and V rows (n_head_kv * head_dim floats each, heads in order) of position pos.
-  void store(int layer, int32_t pos, const float* k, const float* v) {
-    const size_t blk = size_t(pos / kBlock) * size_t(head_dim_) * kBlock, lane = size_t(pos % kBlock);
+  // Stores the K and V rows (n_head_kv * head_dim floats each, heads in order) in a cell.
+  void store_cell(int layer, int32_t cell, const float* k, const float* v) {
+    const size_t blk = size_t(cell / kBlock) * size_t(head_dim_) * kBlock, lane = size_t(cell % kBlock);
     for (int32_t h = 0; h < n_head_kv_; ++h) {
       float* kh = k_head(layer, h) + blk + lane;
       const float* kr = k + size_t(h) * size_t(head_dim_);
       for (int32_t d = 0; d < head_dim_; ++d) kh[size_t(d) * kBlock] = kr[d];
-      float* vh = v_head(layer, h) + size_t(pos) * size_t(head_dim_);
+      float* vh = v_head(layer, h) + size_t(cell) * size_t(head_dim_);
       const float* vr = v + size_t(h) * size_t(head_dim_);
       for (int32_t d = 0; d < head_dim_; ++d) vh[d] = vr[d];
     }
   }
+  // Sequence 0, position pos (tests): reserves the cell and stores; n_used() is not changed.
+  void store(int layer, int32_t pos, const float* k, const float* v) { store_cell(layer, reserve_cell(0, pos), k, v); }
 
-  // Element d of K for head h at position pos (tests, debugging).
-  float k_at(int layer, int32_t h, int32_t pos, int32_t d) const {
-    return k_head(layer, h)[(size_t(pos / kBlock) * size_t(head_dim_) + size_t(d)) * kBlock + size_t(pos % kBlock)];
+  // Element d of K / V for head h at position pos of a sequence (tests, debugging).
+  float k_at(int layer, int32_t h, int32_t pos, int32_t d, int32_t seq = 0) const {
+    const size_t b = size_t(seqs_.at(size_t(seq)).blocks.at(size_t(pos / kBlock)));
+    return k_head(layer, h)[(b * size_t(head_dim_) + size_t(d)) * kBlock + size_t(pos % kBlock)];
   }
-  float v_at(int layer, int32_t h, int32_t pos, int32_t d) const {
-    return v_head(layer, h)[size_t(pos) * size_t(head_dim_) + size_t(d)];
+  float v_at(int layer, int32_t h, int32_t pos, int32_t d, int32_t seq = 0) const {
+    const size_t b = size_t(seqs_.at(size_t(seq)).blocks.at(size_t(pos / kBlock)));
+    return v_head(layer, h)[(b * kBlock + size_t(pos % kBlock)) * size_t(head_dim_) + size_t(d)];
   }
 
   size_t bytes() const { return 2 * size_t(n_layer_) * per_layer_ * sizeof(float); }
@@ -77,8 +207,39 @@ class KvCache {
   struct Free {
     void operator()(float* p) const { std::free(p); }
   };
+  struct Seq {
+    std::vector<int32_t> blocks;
+    int32_t n_pos = 0;
+  };
   size_t layer_offset(int layer, int kv) const { return (2 * size_t(layer) + size_t(kv)) * per_layer_; }
   size_t head_offset(int32_t h) const { return size_t(h) * size_t(cap16_) * size_t(head_dim_); }
+
+  Seq& seq_slot(int32_t seq) {
+    if (size_t(seq) >= seqs_.size()) seqs_.resize(size_t(seq) + 1);
+    Seq& s = seqs_[size_t(seq)];
+    // Room for every block at once: appending a block while generating allocates nothing.
+    if (s.blocks.capacity() == 0) s.blocks.reserve(size_t(n_blocks()));
+    return s;
+  }
+  int32_t take_block() {
+    if (free_.empty()) throw ContextFullError("context full: no free KV block");
+    const int32_t b = free_.back();
+    free_.pop_back();
+    refs_[size_t(b)] = 1;
+    return b;
+  }
+  void release(int32_t b) {
+    if (--refs_[size_t(b)] == 0)
+      free_.insert(std::upper_bound(free_.begin(), free_.end(), b, std::greater<int32_t>()), b);
+  }
+  void copy_block(int32_t from, int32_t to) {
+    const size_t n = size_t(kBlock) * size_t(head_dim_);
+    for (int l = 0; l < n_layer_; ++l)
+      for (int32_t h = 0; h < n_head_kv_; ++h) {
+        std::memcpy(k_head(l, h) + size_t(to) * n, k_head(l, h) + size_t(from) * n, n * sizeof(float));
+        std::memcpy(v_head(l, h) + size_t(to) * n, v_head(l, h) + size_t(from) * n, n * sizeof(float));
+      }
+  }
 
   int32_t capacity_;
   int32_t cap16_;
@@ -86,8 +247,10 @@ class KvCache {
   int32_t head_dim_;
   int32_t n_layer_;
   size_t per_layer_;
-  int32_t n_used_ = 0;
   std::unique_ptr<float[], Free> data_;
+  std::vector<int32_t> refs_;  // per physical block
+  std::vector<int32_t> free_;  // free physical blocks, descending (the lowest is taken first)
+  std::vector<Seq> seqs_;      // by sequence id
 };
 
 }  // namespace nnb

@@ -9,12 +9,16 @@
 
 namespace nnb {
 
-// One attention head over a block of consecutive queries, causal.
+// One attention head over a block of consecutive queries of one sequence, causal.
 struct AttnArgs {
   const float* q = nullptr;  // query t (head_dim floats) at q + t * q_stride
   int64_t q_stride = 0;
   const float* k = nullptr;  // this KV head's keys: blocks of 16 positions, each [head_dim][16]
-  const float* v = nullptr;  // this KV head's values: [position][head_dim]
+  const float* v = nullptr;  // this KV head's values: [position][head_dim], 16 rows per block
+  // The sequence's block table (kv_cache.h): its positions 16b .. 16b+15 are physical block
+  // blocks[b] (keys at k + blocks[b]*16*head_dim, value rows at v + blocks[b]*16*head_dim).
+  // nullptr: blocks in order (block b at b).
+  const int32_t* blocks = nullptr;
   float* out = nullptr;      // output row t at out + t * out_stride (head_dim floats)
   int64_t out_stride = 0;
   int32_t head_dim = 0;

@@ -110,6 +110,10 @@ struct Ops {
   // ---- attention ----------------------------------------------------------------------------
   static constexpr int NV = 16 / W;  // vectors per block of 16 key positions
 
+  // Physical block of the keys j0 .. j0+15 (j0 a multiple of 16): the only place where the
+  // block table enters; the loops over a block's keys are those of a contiguous cache.
+  static int64_t block_of(const AttnArgs& a, int j0) { return a.blocks ? int64_t(a.blocks[j0 / 16]) : int64_t(j0 / 16); }
+
   // scores[t][j] = scale * q_t . k_j for the T queries and all keys 0 .. n_keys (rounded up to 16).
   template <int T>
   static void scores(const AttnArgs& a, int n_keys, float* sc, int64_t ld) {
@@ -121,7 +125,7 @@ struct Ops {
     for (int t = 0; t < T; ++t) q[t] = a.q + int64_t(t) * a.q_stride;
     const V vscale = S::set1(a.scale);
     for (int j0 = 0; j0 < n_keys; j0 += 16) {
-      const float* kb = a.k + int64_t(j0) * hd;  // block j0/16: [hd][16]
+      const float* kb = a.k + block_of(a, j0) * 16 * hd;  // block j0/16: [hd][16]
       V acc[T][NV][U];
       for (int t = 0; t < T; ++t)
         for (int v = 0; v < NV; ++v)
@@ -184,39 +188,53 @@ struct Ops {
       for (int t = 0; t < T; ++t)
         for (int v = 0; v < DV; ++v) acc[t][v] = S::zero();
       if (nv == DV && T == 1) {
-        // One query: even and odd keys into separate sums (latency, as in scores()).
+        // One query: even and odd keys into separate sums (latency, as in scores()). Blocks
+        // hold 16 keys, so pairs never straddle two blocks.
         V acc2[DV];
         for (int v = 0; v < DV; ++v) acc2[v] = S::zero();
-        int j = 0;
-        for (; j + 2 <= n_keys; j += 2) {
-          const float* vr = a.v + int64_t(j) * hd + d0;
-          const V p0 = S::set1(p[j]), p1 = S::set1(p[j + 1]);
-          for (int v = 0; v < DV; ++v) {
-            acc[0][v] = S::fma(p0, S::load(vr + v * W), acc[0][v]);
-            acc2[v] = S::fma(p1, S::load(vr + hd + v * W), acc2[v]);
+        for (int j0 = 0; j0 < n_keys; j0 += 16) {
+          const float* vb = a.v + block_of(a, j0) * 16 * hd + d0;  // row j0 of this block
+          const float* pb = p + j0;
+          const int nj = std::min(16, n_keys - j0);
+          int j = 0;
+          for (; j + 2 <= nj; j += 2) {
+            const float* vr = vb + int64_t(j) * hd;
+            const V p0 = S::set1(pb[j]), p1 = S::set1(pb[j + 1]);
+            for (int v = 0; v < DV; ++v) {
+              acc[0][v] = S::fma(p0, S::load(vr + v * W), acc[0][v]);
+              acc2[v] = S::fma(p1, S::load(vr + hd + v * W), acc2[v]);
+            }
           }
-        }
-        for (; j < n_keys; ++j) {
-          const V pj = S::set1(p[j]);
-          for (int v = 0; v < DV; ++v) acc[0][v] = S::fma(pj, S::load(a.v + int64_t(j) * hd + d0 + v * W), acc[0][v]);
+          for (; j < nj; ++j) {
+            const V pj = S::set1(pb[j]);
+            for (int v = 0; v < DV; ++v) acc[0][v] = S::fma(pj, S::load(vb + int64_t(j) * hd + v * W), acc[0][v]);
+          }
         }
         for (int v = 0; v < DV; ++v) acc[0][v] = S::add(acc[0][v], acc2[v]);
       } else if (nv == DV) {
-        for (int j = 0; j < n_keys; ++j) {
-          const float* vr = a.v + int64_t(j) * hd + d0;
-          V vv[DV];
-          for (int v = 0; v < DV; ++v) vv[v] = S::load(vr + v * W);
-          for (int t = 0; t < T; ++t) {
-            const V pj = S::set1(p[t * ld + j]);
-            for (int v = 0; v < DV; ++v) acc[t][v] = S::fma(pj, vv[v], acc[t][v]);
+        for (int j0 = 0; j0 < n_keys; j0 += 16) {
+          const float* vb = a.v + block_of(a, j0) * 16 * hd + d0;
+          const int nj = std::min(16, n_keys - j0);
+          for (int j = 0; j < nj; ++j) {
+            const float* vr = vb + int64_t(j) * hd;
+            V vv[DV];
+            for (int v = 0; v < DV; ++v) vv[v] = S::load(vr + v * W);
+            for (int t = 0; t < T; ++t) {
+              const V pj = S::set1(p[t * ld + j0 + j]);
+              for (int v = 0; v < DV; ++v) acc[t][v] = S::fma(pj, vv[v], acc[t][v]);
+            }
           }
         }
       } else {
-        for (int j = 0; j < n_keys; ++j) {
-          const float* vr = a.v + int64_t(j) * hd + d0;
-          for (int t = 0; t < T; ++t) {
-            const V pj = S::set1(p[t * ld + j]);
-            for (int v = 0; v < nv; ++v) acc[t][v] = S::fma(pj, S::load(vr + v * W), acc[t][v]);
+        for (int j0 = 0; j0 < n_keys; j0 += 16) {
+          const float* vb = a.v + block_of(a, j0) * 16 * hd + d0;
+          const int nj = std::min(16, n_keys - j0);
+          for (int j = 0; j < nj; ++j) {
+            const float* vr = vb + int64_t(j) * hd;
+            for (int t = 0; t < T; ++t) {
+              const V pj = S::set1(p[t * ld + j0 + j]);
+              for (int v = 0; v < nv; ++v) acc[t][v] = S::fma(pj, S::load(vr + v * W), acc[t][v]);
+            }
           }
         }
       }
