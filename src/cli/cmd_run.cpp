@@ -4,12 +4,19 @@
 // app arguments such as `-n` pass through; argv[0] is the file name; the exit code is the app's.
 //
 // Exit codes: the app's own (return from _start: 0, proc_exit(n): n); a trap: 134 (128+SIGABRT,
-// what WasmEdge 0.14 returns for an aborted execution) after "nnbridge: trap: <message>"; a file
-// that cannot be read, decoded, validated, linked or instantiated: 1.
+// what WasmEdge 0.14 returns for an aborted execution) after "nnbridge: trap: <message>"; the
+// time or gas limit: 134 as well (WasmEdge cancels the execution, which it reports as aborted)
+// after "nnbridge: time limit of N ms exceeded" / "nnbridge: gas limit of N ... exceeded"; a
+// file that cannot be read, decoded, validated, linked or instantiated (a memory over
+// --memory-page-limit included), and a usage error: 1.
 #include <signal.h>
 
 #include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +31,7 @@
 #include "cli/commands.h"
 #include "nn/preload.h"
 #include "rpc/client.h"
+#include "wasm/run_deadline.h"
 #include "wasm/runtime.h"
 #include "wasm/wasi.h"
 #include "wasm/wasi_nn.h"
@@ -32,15 +40,31 @@ namespace nnb::cli {
 namespace {
 
 constexpr int kTrapExitCode = 128 + SIGABRT;
+// How long a host call may block past --time-limit before the process is ended anyway.
+constexpr std::chrono::milliseconds kTimeLimitGrace{1000};
 
+// Numbers are taken as text and converted here, so that a bad one is a usage error (exit 1)
+// naming the option, like every other usage error of `run`.
 struct RunOptions {
   std::vector<std::string> dirs, envs, preloads;
   std::string rpc_uri;
   std::string nn_options;  // GGML defaults under the app's own options (--nn-options)
-  uint32_t max_call_depth = 0;
+  std::string max_call_depth, memory_page_limit, time_limit, gas_limit;
   double connect_timeout_s = 5;  // --connect-timeout, with --nn-rpc-uri
   CLI::App* cmd = nullptr;
 };
+
+// A usage error of `run`: printed by CLI11 with its help hint, exit status 1 as wasmedge.
+[[noreturn]] void usage_error(const std::string& message) { throw CLI::ParseError(message, 1); }
+
+uint64_t parse_count(const std::string& option, const std::string& text, uint64_t max) {
+  uint64_t v = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (text.empty() || ec != std::errc() || ptr != end || v > max)
+    usage_error(option + ": expected a whole number from 0 to " + std::to_string(max) + ", got '" + text + "'");
+  return v;
+}
 
 std::vector<uint8_t> read_wasm(const std::string& path) {
   std::error_code ec;
@@ -71,8 +95,11 @@ std::shared_ptr<nn::Backend> make_backend(const RunOptions& o) {
   return std::make_shared<ggml::GgmlBackend>(std::move(specs), std::move(bo));
 }
 
-int run_app(const RunOptions& o, const std::vector<std::string>& rest) {
+int run_app(const RunOptions& o, const std::vector<std::string>& rest, wasm::RuntimeOptions ro) {
   const std::string& path = rest.front();
+  // Counted from here, as wasmedge counts from before it loads the module.
+  wasm::RunDeadline deadline(ro.time_limit_ms);
+  ro.deadline = deadline.when();
   const std::vector<uint8_t> wasm = read_wasm(path);
 
   wasm::WasiOptions w;
@@ -83,40 +110,56 @@ int run_app(const RunOptions& o, const std::vector<std::string>& rest) {
   for (const auto& d : o.dirs) w.preopens.push_back(wasm::parse_dir_spec(d));
   wasm::WasiHost wasi(std::move(w));
   wasm::WasiNnHost nn(make_backend(o));
+  nn.abort_check = deadline.abort_check();
 
   std::vector<wasm::HostFunction> host = wasm::wasi_functions(wasi);
   for (auto& f : wasm::wasi_nn_functions(nn)) host.push_back(std::move(f));
 
-  wasm::RuntimeOptions ro;
-  ro.max_call_depth = o.max_call_depth;
-  auto instance = wasm::instantiate(wasm, host, ro, path);
+  deadline.arm_watchdog(kTrapExitCode, kTimeLimitGrace);
+  int code = 0;
+  std::string stopped;  // why the run stopped early, printed after the app's own output
   try {
-    return instance->run_start();
+    auto instance = wasm::instantiate(wasm, host, ro, path);
+    code = instance->run_start();
   } catch (const wasm::Trap& t) {
-    std::fflush(stdout);  // the app's buffered output first, then the reason it stopped
-    std::fprintf(stderr, "nnbridge: trap: %s\n", t.what());
-    return kTrapExitCode;
+    stopped = std::string("trap: ") + t.what();
+  } catch (const wasm::LimitExceeded& e) {
+    stopped = e.what();
   }
+  if (!deadline.finish()) return kTrapExitCode;  // not reached: the watchdog ends the process
+  if (stopped.empty()) return code;
+  std::fflush(stdout);  // the app's buffered output first, then the reason it stopped
+  std::fprintf(stderr, "nnbridge: %s\n", stopped.c_str());
+  return kTrapExitCode;
 }
 
 void run_command(const RunOptions& o) {
   const std::vector<std::string> rest = o.cmd->remaining();
-  if (rest.empty()) throw CLI::RequiredError("APP.wasm");
+  if (rest.empty()) usage_error("APP.wasm is required");
   // prefix_command() hands over an unknown option met before APP.wasm too: refuse it.
-  if (rest.front().size() > 1 && rest.front()[0] == '-') throw CLI::ExtrasError("run", {rest.front()});
+  if (rest.front().size() > 1 && rest.front()[0] == '-') usage_error("unknown option " + rest.front());
+  wasm::RuntimeOptions ro;
+  if (!o.max_call_depth.empty())
+    ro.max_call_depth = uint32_t(parse_count("--max-call-depth", o.max_call_depth, 16'000'000));
+  // wasmedge takes any uint32; past 65536 pages (wasm32's 4 GiB) it means 65536.
+  if (!o.memory_page_limit.empty())
+    ro.memory_page_limit = uint32_t(parse_count("--memory-page-limit", o.memory_page_limit, UINT32_MAX));
+  if (!o.time_limit.empty()) ro.time_limit_ms = parse_count("--time-limit", o.time_limit, UINT64_MAX);
+  if (!o.gas_limit.empty()) ro.gas_limit = parse_count("--gas-limit", o.gas_limit, UINT64_MAX);
   // A guest writing to a closed pipe gets EPIPE from fd_write, as under wasmedge, rather than
   // killing the runtime.
   ::signal(SIGPIPE, SIG_IGN);
   int code;
   try {
-    code = run_app(o, rest);
+    code = run_app(o, rest, ro);
   } catch (const wasm::WasmError& e) {
     std::fprintf(stderr, "nnbridge: error: %s\n", e.what());
     code = 1;
   }
   std::fflush(stdout);
-  // CLI11 returns a RuntimeError's code from app.exit() without printing anything.
-  if (code != 0) throw CLI::RuntimeError(code);
+  // The app's status is the process's, whatever main() makes of errors thrown through CLI11
+  // (it maps every one to 1, the usage-error status). Everything the run owned is gone by now.
+  if (code != 0) std::exit(code);
 }
 
 }  // namespace
@@ -141,7 +184,20 @@ void add_run(CLI::App& app) {
       ->allow_extra_args(false);
   c->add_option("--max-call-depth", o->max_call_depth,
                 "Deepest wasm call nesting before a clean trap (0: default, 1000000; at most 16000000)")
-      ->capture_default_str();
+      ->type_name("N");
+  // wasmedge takes the last of repeated limits.
+  c->add_option("--memory-page-limit", o->memory_page_limit,
+                "Most 64 KiB pages a memory may have (default and maximum: 65536, 4 GiB): a larger initial size "
+                "is refused, memory.grow past it returns -1")
+      ->type_name("PAGES")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  c->add_option("--time-limit", o->time_limit, "Stop the app after this many milliseconds (0: no limit); exit 134")
+      ->type_name("MS")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  c->add_option("--gas-limit", o->gas_limit,
+                "Stop the app after this many interpreter steps (about one per wasm instruction); exit 134")
+      ->type_name("N")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   // No positionals are declared: the first one (APP.wasm) and everything after it land in
   // remaining() untouched.
   c->prefix_command();
