@@ -386,12 +386,22 @@ TEST(RpcSecurity, OneLogLinePerGeneration) {
   SessionStream session(w.stubs(), w.opts());
   ASSERT_TRUE(session.attached());
   ASSERT_TRUE(generate(w.stubs(), w.opts(), "default", "Once", greedy_options(6)).status.ok());
+  Wasi anon(srv.channel());  // a WasmEdge client: compute, and a compute_single stream
+  EXPECT_NE(anon.run_unary("default", "Once", greedy_options(5)), "<failed>");
+  EXPECT_NE(anon.run_single("default", "Once", greedy_options(4)).rfind("<failed", 0), 0u);
   const std::string log = srv.proc->log();
   // The session id is a credential: only its first 8 characters appear.
   EXPECT_NE(log.find("generation: session=01234567\u2026 model=\"default\""), std::string::npos) << log;
   EXPECT_EQ(log.find("0123456789abcdef"), std::string::npos) << log;
   EXPECT_TRUE(std::regex_search(log, std::regex("output_tokens=6 prompt_s=[0-9.]+ tokens_per_s=[0-9.]+ "
                                                 "stop=n_predict via=generate")))
+      << log;
+  EXPECT_TRUE(std::regex_search(log, std::regex("session=@unix model=\"default\" prompt_tokens=[0-9]+ "
+                                                "output_tokens=5 tokens_per_s=[0-9.]+ via=compute\n")))
+      << log;
+  EXPECT_TRUE(std::regex_search(
+      log, std::regex("session=@unix model=\"default\" prompt_tokens=[0-9]+ output_tokens=4 stop=n_predict "
+                      "via=compute_single")))
       << log;
 }
 

@@ -437,6 +437,8 @@ bool eventually(Pred pred, double timeout_s) {
 // NNB_RPC_CHILD variable ("MODE|SOCKET|SESSION"); it prints READY once its call is under way.
 //   session:  opens the Session stream, loads, makes 2 contexts, then waits.
 //   generate: starts an endless Generate (n-predict -1), READY after the first piece.
+//   compute:  as a WasmEdge client (no session): load, init, an endless unary compute, READY
+//             just before the compute call.
 class ChildClient {
  public:
   ChildClient(const std::string& mode, const fs::path& sock, const std::string& session, const fs::path& log)
@@ -496,6 +498,16 @@ inline void run_child_client() {
     std::printf("READY\n");
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::seconds(60));
+  } else if (mode == "compute") {
+    Wasi anon(connect_unix(sock));
+    uint32_t g = 0, x = 0;
+    ASSERT_TRUE(anon.load("default", &g).ok());
+    ASSERT_TRUE(anon.init(g, &x).ok());
+    ASSERT_TRUE(anon.set_input(x, 1, kEndlessOptions).ok());
+    ASSERT_TRUE(anon.set_input(x, 0, "Once upon a time").ok());
+    std::printf("READY\n");
+    std::fflush(stdout);
+    anon.compute(x);
   } else if (mode == "generate") {
     grpc::ClientContext c;
     prepare(c, w.opts());

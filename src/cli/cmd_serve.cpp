@@ -25,9 +25,9 @@ struct ServeOptions {
   std::string socket_mode = "0600";
   std::string tls_cert, tls_key, tls_client_ca, auth_token_file;
   bool insecure = false;
-  double max_message_mb = 64;
+  double max_message_mb = 16;
   double idle_timeout_s = 300;
-  size_t max_contexts = 64, max_contexts_per_client = 8;
+  size_t max_contexts = 64, max_contexts_per_client = 8, max_graphs_per_client = 256, max_sessions = 1024;
   int threads = 0, rpc_threads = 256;
   std::string nn_options;
 };
@@ -62,14 +62,10 @@ void run_serve(const ServeOptions& o) {
   so.idle_timeout_s = o.idle_timeout_s;
   so.max_contexts = o.max_contexts;
   so.max_contexts_per_client = o.max_contexts_per_client;
+  so.max_graphs_per_client = o.max_graphs_per_client;
+  so.max_sessions = o.max_sessions;
   so.max_rpc_threads = o.rpc_threads;
   so.log = log_line;
-  // A missing model file must not stop the server (COMPAT §2): say so, load_by_name gives 103.
-  for (const auto& p : so.preloads) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(p.path, ec))
-      log_line("preload '" + p.name + "': no such file " + p.path + " (load_by_name will answer ModelNotFound)");
-  }
 
   // Signals are taken synchronously by one thread (sigwait), so shutdown runs as ordinary
   // code; they must be blocked before any other thread exists so that all threads inherit it.
@@ -87,6 +83,17 @@ void run_serve(const ServeOptions& o) {
   // on the guest's stdout); echoing every client's text into the host's log would leak it.
   bo.stdout_sink = [](std::string_view) {};
   auto backend = std::make_shared<ggml::GgmlBackend>(so.preloads, bo);
+  // Every preload is opened and validated now, so the operator learns at start-up what each
+  // model is or why it is unusable, not from the first client. An unusable one does not stop
+  // the server (COMPAT §2: a missing file answers ModelNotFound); the others are served.
+  for (const auto& p : so.preloads) {
+    try {
+      log_line("preload '" + p.name + "': " + backend->describe_preload(p.name) + " (" + p.path + ")");
+    } catch (const nn::Error& e) {
+      log_line("preload '" + p.name + "' is unusable, load_by_name will answer " +
+               std::to_string(uint32_t(e.code())) + " (" + std::string(nn::errno_name(e.code())) + "): " + e.what());
+    }
+  }
   const double grace = so.shutdown_grace_s;
   const std::string sock_path = so.endpoint.kind == rpc::Endpoint::Kind::Unix ? so.endpoint.path : "";
   rpc::Server server(backend, std::move(so));
@@ -96,8 +103,8 @@ void run_serve(const ServeOptions& o) {
     int sig = 0;
     sigwait(&sigs, &sig);
     log_line(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
-    // A unary compute cannot be interrupted mid-generation; if one outlives the grace period
-    // by much, leave anyway (after removing our socket) rather than hang the host's shutdown.
+    // Running computations stop at their next prompt batch or token; should one not (a
+    // stuck call), leave anyway after removing our socket rather than hang the host's shutdown.
     std::thread([grace, sock_path] {
       std::this_thread::sleep_for(std::chrono::duration<double>(grace + 5));
       log_line("in-flight calls did not finish; exiting");
@@ -132,6 +139,10 @@ void add_serve(CLI::App& app) {
   c->add_option("--max-contexts", o->max_contexts, "Execution contexts, all clients together")->capture_default_str();
   c->add_option("--max-contexts-per-client", o->max_contexts_per_client, "Execution contexts per nnbridge session")
       ->capture_default_str();
+  c->add_option("--max-graphs-per-client", o->max_graphs_per_client,
+                "Graphs per nnbridge session (WasmEdge clients: 64x this, least recently used evicted)")
+      ->capture_default_str();
+  c->add_option("--max-sessions", o->max_sessions, "nnbridge sessions alive at once")->capture_default_str();
   c->add_option("--threads", o->threads, "Compute threads per context unless its options say (0: all cores)")
       ->capture_default_str();
   c->add_option("--rpc-threads", o->rpc_threads, "Most gRPC worker threads")->capture_default_str();

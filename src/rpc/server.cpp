@@ -117,7 +117,8 @@ void Server::start() {
   auto& st = *state_;
   const ServerOptions& o = st.opts;
   if (o.max_message_bytes < 1024) throw std::runtime_error("--max-message-mb is too small");
-  if (o.max_contexts == 0 || o.max_contexts_per_client == 0) throw std::runtime_error("context caps must be >= 1");
+  if (o.max_contexts == 0 || o.max_contexts_per_client == 0 || o.max_sessions == 0)
+    throw std::runtime_error("context and session caps must be >= 1");
   auto creds = make_credentials(o);
   if (!o.auth_token_file.empty()) {
     std::string warning;
@@ -221,6 +222,9 @@ void Server::shutdown() {
     stop_cv_.notify_all();
     if (reaper_.joinable()) reaper_.join();
     if (server_) {
+      // Running computations stop at their next prompt batch or token (AbortWhenGone): the
+      // host is going away and nobody would read their results.
+      state_->stopping = true;
       services_->health.set_serving(false);
       const auto grace = std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::duration<double>(state_->opts.shutdown_grace_s));

@@ -35,13 +35,16 @@ struct ServerOptions {
   bool insecure = false;
   // Every call must carry `authorization: Bearer <token>` when set (read from this file).
   std::string auth_token_file;
-  size_t max_message_bytes = size_t(64) << 20;
+  size_t max_message_bytes = size_t(16) << 20;  // bounds what one request can make the server hold
   double idle_timeout_s = 300;     // anonymous (and orphaned) contexts idle this long are freed
   size_t max_contexts = 64;        // all sessions together, Generate's private contexts included
   size_t max_contexts_per_client = 8;
   size_t max_graphs_per_client = 256;
+  size_t max_sessions = 1024;      // named sessions alive at once (each ~10 KB when empty)
   int max_rpc_threads = 256;       // gRPC's sync thread pool bound (ResourceQuota)
-  double shutdown_grace_s = 2;     // in-flight calls get this long before they are cancelled
+  // On shutdown, running computations stop at once (their callers get errno 5); other calls
+  // in flight (a get_output, Session streams) get this long before gRPC cancels them.
+  double shutdown_grace_s = 0.5;
   // One line per start / stop / failed call. Empty: "nnbridge serve: <line>" on stderr.
   std::function<void(const std::string&)> log;
 };

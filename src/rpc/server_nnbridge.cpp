@@ -18,10 +18,10 @@ namespace {
 // contexts are freed at once.
 class SessionReactor final : public grpc::ServerWriteReactor<npb::SessionEvent> {
  public:
+  // The session is already attached (SessionRegistry::attach) for this stream.
   SessionReactor(ServerState& st, std::string id) : st_(st), id_(std::move(id)) {
     {
       std::lock_guard<std::mutex> lk(mu_);
-      st_.sessions.attach(id_);
       event_.set_session_id(id_);
     }
     StartWrite(&event_);
@@ -97,10 +97,6 @@ std::string stop_reason_of(const nn::Error& e, const nlohmann::json& meta) {
   return "end_of_generation";
 }
 
-bool call_gone(const grpc::ServerContext& call) {
-  return call.IsCancelled() || std::chrono::system_clock::now() > call.deadline();
-}
-
 }  // namespace
 
 grpc::ServerWriteReactor<npb::SessionEvent>* NnbridgeService::Session(grpc::CallbackServerContext* call,
@@ -123,6 +119,11 @@ grpc::ServerWriteReactor<npb::SessionEvent>* NnbridgeService::Session(grpc::Call
   }
   if (id.empty())
     return refuse(grpc::StatusCode::UNKNOWN, Errno::InvalidArgument, "Session needs `nnbridge-session` metadata");
+  try {
+    st_.sessions.attach(id);
+  } catch (const nn::Error& e) {  // --max-sessions reached
+    return refuse(grpc::StatusCode::RESOURCE_EXHAUSTED, e.code(), e.what());
+  }
   return new SessionReactor(st_, id);
 }
 
@@ -145,6 +146,7 @@ grpc::Status NnbridgeService::Generate(grpc::ServerContext* call, const npb::Gen
     // A private context, in no handle table: it lives exactly as long as this call.
     ContextEntry entry(st_.reserve_context(s, graph->name()), graph, graph->init_execution_context());
     nn::ExecutionContext& ctx = *entry.ctx;
+    AbortWhenGone abort(st_, s, *call, ctx);  // also stops a long prompt evaluation
     const uint32_t dim = 1;
     if (!req->options_json().empty()) ctx.set_input(1, text_tensor(req->options_json(), dim));
     ctx.set_input(0, text_tensor(req->prompt(), dim));
@@ -154,7 +156,7 @@ grpc::Status NnbridgeService::Generate(grpc::ServerContext* call, const npb::Gen
     std::string stop;
     npb::GenerateResponse msg;
     for (;;) {
-      if (call_gone(*call)) {
+      if (call_gone(st_, s, *call)) {
         cancelled = true;
         return;
       }
@@ -162,6 +164,10 @@ grpc::Status NnbridgeService::Generate(grpc::ServerContext* call, const npb::Gen
       try {
         ctx.compute_single();
       } catch (const nn::Error& e) {
+        if (call_gone(st_, s, *call)) {  // stopped by AbortWhenGone mid-prompt or mid-token
+          cancelled = true;
+          return;
+        }
         if (e.code() != Errno::EndOfSequence && e.code() != Errno::ContextFull) throw;
         nlohmann::json meta;
         try {

@@ -1,7 +1,11 @@
 // Who owns what on the server. A Session is a handle scope: its own graph and context tables
 // with random handles, so no client can name, use, free or observe another's objects. Named
-// sessions (the `nnbridge-session` metadata) live while their Session stream is open; calls
-// without the metadata share the anonymous session, whose idle contexts a reaper frees.
+// sessions (the `nnbridge-session` metadata) live while their Session stream is open, at most
+// --max-sessions of them. Calls without the metadata (WasmEdge clients) belong to an anonymous
+// session per peer: one per client IP address on TCP; every client of a UNIX socket is the
+// same peer (gRPC does not tell us the connecting process). Anonymous sessions cannot free
+// anything, so a reaper frees their idle contexts and graphs, and a full table evicts its least
+// recently used entries instead of refusing everyone.
 // Accounting counts live execution contexts per session, per model and in total, and refuses
 // new ones past the caps (Busy).
 #pragma once
@@ -87,9 +91,14 @@ struct ContextEntry {
 
 class Session {
  public:
-  explicit Session(std::string id) : id_(std::move(id)) {}
+  // `id`: the client's session id, or for an anonymous session "@" + its peer ("@unix",
+  // "@ipv4:10.0.0.7"), which no client id can be ('@' is outside their alphabet).
+  Session(std::string id, bool anonymous) : id_(std::move(id)), anonymous_(anonymous) {}
   const std::string& id() const { return id_; }
-  bool anonymous() const { return id_.empty(); }
+  bool anonymous() const { return anonymous_; }
+  // Set when the session ends (its last stream closed, or the server stops): computations
+  // running for it stop at their next step, as nobody can read their results any more.
+  bool closed() const { return closed_.load(std::memory_order_relaxed); }
 
   nn::HandleTable<GraphEntry> graphs;
   nn::HandleTable<ContextEntry> contexts;
@@ -99,19 +108,26 @@ class Session {
     contexts.clear();
     graphs.clear();
   }
+  // The least recently used graph handle goes (its contexts keep their own reference).
+  void evict_lru_graph();
 
  private:
   friend class SessionRegistry;
   const std::string id_;
+  const bool anonymous_;
+  std::atomic<bool> closed_{false};
   int streams_ = 0;  // open Session RPCs naming this id (guarded by the registry's mutex)
 };
 
 class SessionRegistry {
  public:
-  // The session a call belongs to ("" = anonymous), created on first use.
-  std::shared_ptr<Session> get(const std::string& id);
+  explicit SessionRegistry(size_t max_sessions) : max_sessions_(max_sessions) {}
+  // The session a call belongs to: its named session (id non-empty), else the anonymous
+  // session of `peer`; created on first use. A new named session past --max-sessions is
+  // refused with Error(Busy).
+  std::shared_ptr<Session> get(const std::string& id, const std::string& peer);
   // A Session stream opened / ended. When the last stream of an id ends, the session's
-  // graphs and contexts are freed at once and the id is forgotten.
+  // graphs and contexts are freed at once and the id is forgotten. attach refuses as get.
   std::shared_ptr<Session> attach(const std::string& id);
   void detach(const std::string& id);
 
@@ -119,18 +135,23 @@ class SessionRegistry {
   // that no open stream keeps alive (the anonymous one, and named ids whose client never
   // opened or lost its stream); forgets such sessions once empty. Returns contexts freed.
   size_t reap(SteadyClock::duration idle);
-  // Frees the anonymous context idle the longest, if it has been idle at least `min_idle`.
-  bool evict_anonymous_lru(SteadyClock::duration min_idle);
+  // Frees one anonymous context idle at least `min_idle` to make room for `requester`: its
+  // own least recently used one if it has any, else that of the anonymous peer holding the
+  // most contexts (a client hoarding contexts loses them first). False when none qualifies.
+  bool evict_anonymous_lru(const Session& requester, SteadyClock::duration min_idle);
 
-  // Named sessions known now, plus the anonymous one if it holds anything.
+  // Named sessions known now, plus anonymous ones that hold anything.
   size_t count() const;
   std::vector<std::shared_ptr<Session>> all() const;
+  // Ends every session (marks them closed, frees their handles): the server is stopping.
   void clear_all();
 
  private:
+  std::shared_ptr<Session> named_locked(const std::string& id);  // under mu_
+
+  const size_t max_sessions_;
   mutable std::mutex mu_;
-  std::shared_ptr<Session> anonymous_ = std::make_shared<Session>("");
-  std::unordered_map<std::string, std::shared_ptr<Session>> named_;
+  std::unordered_map<std::string, std::shared_ptr<Session>> named_, anonymous_;
 };
 
 }  // namespace nnb::rpc

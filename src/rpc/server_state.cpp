@@ -37,11 +37,11 @@ std::unique_ptr<ContextSlot> ServerState::reserve_context(Session& s, const std:
   if (auto slot = accounting->reserve(s.id(), model, !s.anonymous())) return slot;
   if (s.anonymous()) {
     // WasmEdge clients never free contexts (the protocol has no call for it): when the server
-    // is full, the anonymous context idle the longest makes room, if it has been idle for half
-    // the idle timeout (at most 5 s): a script running one wasmedge after another never
-    // starves, while a client between two of its calls keeps its context.
+    // is full, an anonymous context idle for half the idle timeout (at most 5 s) makes room —
+    // the caller's own oldest, else the biggest holder's: a script running one wasmedge after
+    // another never starves, a client between two of its calls keeps its context.
     const auto min_idle = std::chrono::duration<double>(std::min(opts.idle_timeout_s / 2, 5.0));
-    if (sessions.evict_anonymous_lru(std::chrono::duration_cast<SteadyClock::duration>(min_idle)))
+    if (sessions.evict_anonymous_lru(s, std::chrono::duration_cast<SteadyClock::duration>(min_idle)))
       if (auto slot = accounting->reserve(s.id(), model, false)) return slot;
   }
   throw nn::Error(Errno::Busy, "too many execution contexts: " + accounting->why_full(s.id()));
@@ -58,6 +58,27 @@ std::string session_id_of(const grpc::ServerContextBase& call) {
     throw nn::Error(Errno::InvalidArgument,
                     "malformed nnbridge-session metadata (1-128 characters of [A-Za-z0-9._-] expected)");
   return id;
+}
+
+std::string peer_of(const grpc::ServerContextBase& call) {
+  const std::string p = call.peer();
+  if (p.rfind("ipv4:", 0) == 0) return p.substr(0, p.rfind(':'));
+  if (p.rfind("ipv6:", 0) == 0) {
+    const size_t close = p.find(']');
+    return close == std::string::npos ? p.substr(0, p.rfind(':')) : p.substr(0, close + 1);
+  }
+  return "unix";
+}
+
+bool call_gone(const ServerState& st, const Session& s, const grpc::ServerContextBase& call) {
+  return st.stopping.load(std::memory_order_relaxed) || s.closed() || call.IsCancelled() ||
+         std::chrono::system_clock::now() > call.deadline();
+}
+
+AbortWhenGone::AbortWhenGone(const ServerState& st, const Session& s, const grpc::ServerContextBase& call,
+                             nn::ExecutionContext& ctx)
+    : ctx_(ctx) {
+  ctx_.set_abort_check([&st, &s, &call] { return call_gone(st, s, call); });
 }
 
 grpc::Status fail_call(ServerState& st, grpc::ServerContext* call, const char* fn, Errno e, const std::string& detail) {
@@ -80,7 +101,7 @@ grpc::Status run_call(ServerState& st, grpc::ServerContext* call, const char* fn
                             "\", errno=5: missing or wrong `authorization: Bearer` token");
   }
   try {
-    auto session = st.sessions.get(session_id_of(*call));
+    auto session = st.sessions.get(session_id_of(*call), peer_of(*call));
     body(*session);
     return grpc::Status::OK;
   } catch (const nn::Error& e) {

@@ -22,6 +22,7 @@ struct ServerState {
   ServerState(std::shared_ptr<nn::Backend> b, ServerOptions o)
       : backend(std::move(b)),
         opts(std::move(o)),
+        sessions(opts.max_sessions),
         accounting(std::make_shared<Accounting>(opts.max_contexts, opts.max_contexts_per_client)) {}
 
   // Writes one line (opts.log, else stderr), escaped, truncated and, for failure lines,
@@ -44,6 +45,7 @@ struct ServerState {
   const std::shared_ptr<Accounting> accounting;
   std::atomic<uint64_t> calls{0};
   mutable LogLimiter log_limiter;
+  std::atomic<bool> stopping{false};  // shutdown began: running computations stop
 };
 
 // Runs `body` for the call as WasmEdge host function `fn`: checks the bearer token
@@ -58,6 +60,25 @@ grpc::Status fail_call(ServerState& st, grpc::ServerContext* call, const char* f
 
 // The session id a call names ("" when none). Throws nn::Error(InvalidArgument) when malformed.
 std::string session_id_of(const grpc::ServerContextBase& call);
+// Who an anonymous call comes from, as far as gRPC tells: "ipv4:ADDR" / "ipv6:[ADDR]" for TCP
+// (the port left out: one client, several connections), "unix" for every UNIX-socket client.
+std::string peer_of(const grpc::ServerContextBase& call);
+
+// While alive, `ctx` stops computing (between prompt batches and tokens) once the call is
+// cancelled (the client went away), its deadline passes, its session ends or the server stops.
+class AbortWhenGone {
+ public:
+  AbortWhenGone(const ServerState& st, const Session& s, const grpc::ServerContextBase& call,
+                nn::ExecutionContext& ctx);
+  ~AbortWhenGone() { ctx_.set_abort_check({}); }
+  AbortWhenGone(const AbortWhenGone&) = delete;
+  AbortWhenGone& operator=(const AbortWhenGone&) = delete;
+
+ private:
+  nn::ExecutionContext& ctx_;
+};
+// The same test, for loops the server runs itself (Generate's token loop).
+bool call_gone(const ServerState& st, const Session& s, const grpc::ServerContextBase& call);
 
 // The context `handle` of `s`, locked for this call: calls on one context run one at a time,
 // a second caller waits (until the first finishes or its own call is cancelled). Unknown

@@ -13,16 +13,46 @@ using nn::Errno;
 namespace {
 
 uint32_t add_graph(ServerState& st, Session& s, std::shared_ptr<nn::Graph> g) {
-  // WasmEdge clients share the anonymous session and cannot unload (their protocol has no
-  // call for it): they get a much larger bound, and the idle reaper frees their graphs. The
+  // WasmEdge clients cannot unload (their protocol has no call for it) and several share an
+  // anonymous session: at their larger bound the least recently used graph handle goes rather
+  // than locking every one of them out (a graph is a small reference to a shared model; a
+  // context made from it keeps its own). nnbridge sessions can unload: they get Busy. The
   // check and the insert are not atomic, so concurrent loads may overshoot by a few.
   constexpr size_t kAnonymousGraphsPerClientCap = 64;
-  const size_t cap = s.anonymous() ? st.opts.max_graphs_per_client * kAnonymousGraphsPerClientCap
-                                   : st.opts.max_graphs_per_client;
-  if (s.graphs.size() >= cap)
+  if (s.anonymous()) {
+    while (s.graphs.size() >= st.opts.max_graphs_per_client * kAnonymousGraphsPerClientCap) s.evict_lru_graph();
+  } else if (s.graphs.size() >= st.opts.max_graphs_per_client) {
     throw nn::Error(Errno::Busy, "too many graphs in this session (" + std::to_string(s.graphs.size()) +
-                                     "); unload some first, or wait for idle ones to be freed");
+                                     ", --max-graphs-per-client " + std::to_string(st.opts.max_graphs_per_client) +
+                                     "); unload some first");
+  }
   return s.graphs.insert(std::make_shared<GraphEntry>(std::move(g)));
+}
+
+// compute / compute_single on the caller's context, stopped early if the caller goes away.
+void compute_for(ServerState& st, Session& s, const wpb::ComputeRequest& req, const grpc::ServerContext& call,
+                 bool single) {
+  auto c = lock_context(s, req.resource_handle(), call);
+  AbortWhenGone abort(st, s, call, *c);
+  const auto t0 = std::chrono::steady_clock::now();
+  // One log line per generation: after compute, or when a compute_single stream ends.
+  auto log_generation = [&](double seconds, const nn::Error* end) {
+    const std::string line = wasi_generation_line(single ? "compute_single" : "compute", s.id(),
+                                                  c.entry->graph->name(), *c, seconds, end);
+    if (!line.empty()) st.log(line);
+  };
+  try {
+    single ? c->compute_single() : c->compute();
+  } catch (const nn::Error& e) {
+    if (!call_gone(st, s, call)) {
+      if (e.code() == Errno::EndOfSequence || e.code() == Errno::ContextFull)
+        log_generation(single ? -1 : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), &e);
+      throw;
+    }
+    throw nn::Error(e.code(), std::string("stopped, the caller is gone (disconnected, deadline passed, session "
+                                          "ended or server stopping): ") + e.what());
+  }
+  if (!single) log_generation(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), nullptr);
 }
 
 }  // namespace
@@ -71,13 +101,12 @@ grpc::Status WasiContextService::SetInput(grpc::ServerContext* call, const wpb::
 
 grpc::Status WasiContextService::Compute(grpc::ServerContext* call, const wpb::ComputeRequest* req,
                                          google::protobuf::Empty*) {
-  return run_call(st_, call, "compute", [&](Session& s) { lock_context(s, req->resource_handle(), *call)->compute(); });
+  return run_call(st_, call, "compute", [&](Session& s) { compute_for(st_, s, *req, *call, false); });
 }
 
 grpc::Status WasiContextService::ComputeSingle(grpc::ServerContext* call, const wpb::ComputeRequest* req,
                                                google::protobuf::Empty*) {
-  return run_call(st_, call, "compute_single",
-                  [&](Session& s) { lock_context(s, req->resource_handle(), *call)->compute_single(); });
+  return run_call(st_, call, "compute_single", [&](Session& s) { compute_for(st_, s, *req, *call, true); });
 }
 
 grpc::Status WasiContextService::output(grpc::ServerContext* call, const char* fn, const wpb::GetOutputRequest* req,
