@@ -45,6 +45,7 @@ constexpr double kF32Tolerance = 1e-3, kQ8Tolerance = 1.0;
 class ArchGolden : public ::testing::TestWithParam<ArchCase> {};
 
 TEST_P(ArchGolden, MatchesLlamaCpp) {
+  NNB_FORCED_ISA_OR_SKIP();
   const ArchCase& c = GetParam();
   const std::string name = c.arch + "-synth-" + c.type;
   NNB_FIXTURE_OR_SKIP(path, "arch/" + name + ".gguf");
