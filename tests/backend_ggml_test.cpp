@@ -12,6 +12,7 @@
 #include "backends/ggml/ggml_context.h"
 #include "engine/generation.h"
 #include "engine/model_gen.h"
+#include "nn/stream.h"
 #include "test_util.h"
 
 namespace nnb::ggml {
@@ -634,6 +635,133 @@ TEST_F(GgmlBackendTest, ASecondCallWhileOneRunsIsBusy) {
   EXPECT_TRUE(checked);
   EXPECT_EQ(seen, Errno::Busy);
   EXPECT_EQ(meta(*c)["output_tokens"], 3) << "usable again once the call returned";
+}
+
+// ---- stop reasons as data ------------------------------------------------------------------
+
+// A printable piece of the greedy output after its first two (a reverse prompt that stops it
+// early; byte tokens alone are not valid UTF-8 and cannot go in JSON). "" if none.
+std::string printable_piece_after_two(const Reference& full) {
+  for (size_t i = 2; i < full.pieces.size(); ++i) {
+    const std::string& p = full.pieces[i];
+    if (!p.empty() && std::all_of(p.begin(), p.end(), [](char ch) { return ch >= 0x21 && ch < 0x7f; })) return p;
+  }
+  return "";
+}
+
+// Options under which the generated model ends by itself: near-uniform sampling (temp 100, no
+// top-k / top-p / min-p cut) draws </s> (1 token in 512) within a few hundred tokens for most
+// seeds; the first seed whose run stops before n-predict 400 in a 512 context (so neither
+// n_predict nor context_full: end of generation is what is left). nullopt if none of 40 does.
+std::optional<std::string> end_of_generation_options(nn::Graph& g) {
+  for (int seed = 1; seed <= 40; ++seed) {
+    const json j = {{"temp", 100.0}, {"top-k", 0},       {"top-p", 1.0},      {"min-p", 0.0},
+                    {"seed", seed},  {"n-predict", 400}, {"ctx-size", 512}};
+    auto c = g.init_execution_context();
+    set_opts(*c, j.dump());
+    set_prompt(*c, kPrompt);
+    c->compute();
+    if (meta(*c)["output_tokens"].get<int>() < 400) return j.dump();
+  }
+  return std::nullopt;
+}
+
+TEST_F(GgmlBackendTest, EachStopReasonIsDataInBothModesAndThroughTheStreamHelper) {
+  auto g = load();
+  const std::string rp = printable_piece_after_two(engine_greedy(*model, kPrompt, 128, 24));
+  ASSERT_FALSE(rp.empty());
+  const auto eog = end_of_generation_options(*g);
+  ASSERT_TRUE(eog) << "no seed of 40 made the generated model end by itself";
+  struct Case {
+    std::string options;  // over greedy_ctx's
+    nn::StopReason want;
+    Errno compute_errno, stream_errno;
+  };
+  const Case cases[] = {
+      {R"({"n-predict":5})", nn::StopReason::NPredict, Errno::Success, Errno::EndOfSequence},
+      {json{{"reverse-prompt", rp}}.dump(), nn::StopReason::ReversePrompt, Errno::Success, Errno::EndOfSequence},
+      {R"({"ctx-size":16,"n-predict":-1})", nn::StopReason::ContextFull, Errno::ContextFull, Errno::ContextFull},
+      {*eog, nn::StopReason::EndOfGeneration, Errno::Success, Errno::EndOfSequence},
+  };
+  for (const Case& k : cases) {
+    const std::string name(nn::stop_reason_name(k.want));
+    SCOPED_TRACE(name);
+    auto c = greedy_ctx(*g, k.options);
+    EXPECT_FALSE(c->stop_reason()) << "nothing has run";
+    // compute
+    set_prompt(*c, kPrompt);
+    EXPECT_EQ(errno_of([&] { c->compute(); }), k.compute_errno);
+    EXPECT_EQ(c->stop_reason(), k.want);
+    EXPECT_EQ(meta(*c).value("stop_reason", ""), name);
+    const std::string computed = text(*c);
+    const auto computed_tokens = meta(*c)["output_tokens"];
+    // A new prompt forgets it.
+    set_prompt(*c, kPrompt);
+    EXPECT_FALSE(c->stop_reason());
+    EXPECT_FALSE(meta(*c).contains("stop_reason"));
+    // compute_single: unknown mid-stream, the same reason at its end, and still after.
+    ASSERT_EQ(errno_of([&] { c->compute_single(); }), Errno::Success);
+    EXPECT_FALSE(c->stop_reason()) << "mid-stream";
+    set_prompt(*c, kPrompt);
+    auto [all, end] = stream_all(*c);
+    EXPECT_EQ(end, k.stream_errno);
+    EXPECT_EQ(all, computed);
+    EXPECT_EQ(c->stop_reason(), k.want);
+    EXPECT_EQ(meta(*c).value("stop_reason", ""), name);
+    EXPECT_EQ(errno_of([&] { c->compute_single(); }), k.stream_errno);
+    EXPECT_EQ(c->stop_reason(), k.want);
+    // The streaming helper the server and the client's fallback share.
+    set_prompt(*c, kPrompt);
+    std::string streamed;
+    const nn::Outcome o = nn::stream_generation(*c, [&](std::string_view p) {
+      streamed += p;
+      return true;
+    });
+    EXPECT_EQ(o.stop, k.want);
+    EXPECT_EQ(streamed, computed);
+    EXPECT_EQ(o.output_tokens, computed_tokens);
+    EXPECT_EQ(o.produced, o.output_tokens);
+    EXPECT_EQ(o.input_tokens, model->vocab().tokenize(kPrompt, true, true).size());
+    EXPECT_EQ(json::parse(o.metadata_json).value("stop_reason", ""), name);
+    // fini_single forgets it.
+    c->fini_single();
+    EXPECT_FALSE(c->stop_reason());
+  }
+}
+
+TEST_F(GgmlBackendTest, AbortCheckStopIsCancelled) {
+  auto g = load();
+  auto c = greedy_ctx(*g, R"({"n-predict":-1,"ctx-size":128})");
+  // Polled before the prompt and before each token's forward pass: true on the 4th poll.
+  int polls = 0;
+  c->set_abort_check([&] { return ++polls >= 4; });
+  set_prompt(*c, kPrompt);
+  EXPECT_EQ(errno_of([&] { c->compute(); }), Errno::RuntimeError);
+  EXPECT_EQ(c->stop_reason(), nn::StopReason::Cancelled);
+  EXPECT_EQ(meta(*c).value("stop_reason", ""), "cancelled");
+  // Mid-prompt, in streaming mode.
+  polls = 10;
+  set_prompt(*c, kPrompt);
+  EXPECT_EQ(errno_of([&] { c->compute_single(); }), Errno::RuntimeError);
+  EXPECT_EQ(c->stop_reason(), nn::StopReason::Cancelled);
+  // The helper: its own should_stop, or the abort check it shares, end the stream as
+  // Cancelled without an exception; so does a consumer that stops reading.
+  polls = 0;
+  set_prompt(*c, kPrompt);
+  std::string got;
+  nn::Outcome o = nn::stream_generation(*c, [&](std::string_view p) {
+    got += p;
+    return true;
+  }, [&] { return polls >= 4; });
+  EXPECT_EQ(o.stop, nn::StopReason::Cancelled);
+  EXPECT_EQ(o.produced, 3u);  // polls: the prompt, tokens 2 and 3; the 4th poll stops token 4
+  EXPECT_TRUE(o.metadata_json.empty());
+  c->set_abort_check({});
+  set_prompt(*c, kPrompt);
+  o = nn::stream_generation(*c, [&](std::string_view) { return false; });
+  EXPECT_EQ(o.stop, nn::StopReason::Cancelled);
+  EXPECT_EQ(o.produced, 1u);
+  EXPECT_EQ(o.output_tokens, 1u);
 }
 
 // ---- the real model ----------------------------------------------------------------------

@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "nn/stop_reason.h"
 #include "nn/types.h"
 
 namespace nnb::nn {
@@ -40,6 +42,12 @@ class ExecutionContext {
   // between calls, not during one; an empty function never stops. Backends that cannot stop
   // early ignore it.
   virtual void set_abort_check(std::function<bool()> check) { (void)check; }
+
+  // Why the last generation on this context ended (compute, or a compute_single stream that
+  // answered EndOfSequence / ContextFull), Cancelled when the abort check stopped it; nullopt
+  // while none has ended since the prompt was set, or when the backend cannot tell (then the
+  // errno is all there is: 100 end of sequence, 101 context full). Not during another call.
+  virtual std::optional<StopReason> stop_reason() { return std::nullopt; }
 };
 
 class Graph {

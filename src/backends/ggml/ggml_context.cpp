@@ -33,6 +33,17 @@ void guarded(F&& f) {
 
 std::vector<uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
 
+std::optional<nn::StopReason> to_nn(StopReason r) {
+  switch (r) {
+    case StopReason::None: return std::nullopt;
+    case StopReason::EndOfGeneration: return nn::StopReason::EndOfGeneration;
+    case StopReason::NPredict: return nn::StopReason::NPredict;
+    case StopReason::ReversePrompt: return nn::StopReason::ReversePrompt;
+    case StopReason::ContextFull: return nn::StopReason::ContextFull;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 GgmlExecutionContext::GgmlExecutionContext(std::shared_ptr<const Model> model, GgmlOptions defaults,
@@ -165,6 +176,19 @@ void GgmlExecutionContext::end_generation() {
   gen_.reset();
   mode_ = Mode::Idle;
   last_piece_.clear();
+  stop_.reset();
+}
+
+void GgmlExecutionContext::record_stop() { stop_ = gen_ ? to_nn(gen_->stop_reason()) : std::nullopt; }
+
+template <class F>
+void GgmlExecutionContext::cancellable(F&& f) {
+  try {
+    f();
+  } catch (const CancelledError&) {
+    stop_ = nn::StopReason::Cancelled;
+    throw;
+  }
 }
 
 void GgmlExecutionContext::log_summary() {
@@ -183,14 +207,17 @@ void GgmlExecutionContext::log_summary() {
 void GgmlExecutionContext::compute() {
   auto lk = enter();
   guarded([&] {
-    start_generation();
-    mode_ = Mode::Compute;
-    const std::string& text = gen_->text();
-    while (true) {
-      const size_t before = text.size();
-      if (!gen_->next()) break;
-      if (opts_.stream_stdout) rt_->stdout_sink(std::string_view(text).substr(before));
-    }
+    cancellable([&] {
+      start_generation();
+      mode_ = Mode::Compute;
+      const std::string& text = gen_->text();
+      while (true) {
+        const size_t before = text.size();
+        if (!gen_->next()) break;
+        if (opts_.stream_stdout) rt_->stdout_sink(std::string_view(text).substr(before));
+      }
+    });
+    record_stop();
     log_summary();
     if (gen_->stop_reason() == StopReason::ContextFull)
       throw Error(Errno::ContextFull, "context full after " + std::to_string(gen_->tokens().size()) +
@@ -203,17 +230,22 @@ void GgmlExecutionContext::compute_single() {
   auto lk = enter();
   guarded([&] {
     if (prompt_pending_) {
-      start_generation();  // a new prompt starts a new stream, even if one was running
+      cancellable([&] { start_generation(); });  // a new prompt starts a new stream, even if one was running
       mode_ = Mode::Stream;
     } else if (mode_ != Mode::Stream || !gen_) {
       throw Error(Errno::InvalidArgument, "compute_single: no stream: call set_input with a prompt first");
     }
     const size_t before = gen_->text().size();
-    if (gen_->next()) {
+    bool produced = false;
+    stop_.reset();  // a stream stopped by its abort check may be resumed
+    cancellable([&] { produced = gen_->next().has_value(); });
+    if (produced) {
       last_piece_ = gen_->text().substr(before);
       return;
     }
+    record_stop();
     log_summary();
+    // The reason travels as data (stop_reason(), metadata "stop_reason"); the message is for people.
     if (gen_->stop_reason() == StopReason::ContextFull)
       throw Error(Errno::ContextFull, "context full (ctx-size " + std::to_string(ctx_->n_ctx()) + ")");
     throw Error(Errno::EndOfSequence, std::string("end of sequence: ") + stop_reason_name(gen_->stop_reason()));
@@ -232,12 +264,20 @@ void GgmlExecutionContext::set_abort_check(std::function<bool()> check) {
   if (ctx_) ctx_->set_abort_check(abort_check_);
 }
 
+std::optional<nn::StopReason> GgmlExecutionContext::stop_reason() {
+  auto lk = enter();
+  return stop_;
+}
+
 std::vector<uint8_t> GgmlExecutionContext::metadata() const {
   nlohmann::json j;
   j["input_tokens"] = prompt_.size();
   j["output_tokens"] = gen_ ? gen_->tokens().size() : 0;
   j["llama_build_number"] = rt_->llama_build_number;
   j["llama_commit"] = rt_->llama_commit;
+  // An nnbridge addition (COMPAT §4 allows keys): how the last run ended, once it has. This is
+  // how a client speaking only WasmEdge's protocol learns more than errno 100 / 101.
+  if (stop_) j["stop_reason"] = std::string(nn::stop_reason_name(*stop_));
   return bytes(j.dump());
 }
 

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ class GgmlExecutionContext : public nn::ExecutionContext {
   std::vector<uint8_t> get_output_single(uint32_t index) override;
   void fini_single() override;
   void set_abort_check(std::function<bool()> check) override;
+  // The engine's stop rule of the last run (also in the metadata as "stop_reason"), or
+  // Cancelled when the abort check stopped its prompt or a token.
+  std::optional<nn::StopReason> stop_reason() override;
 
   const GgmlOptions& options() const { return opts_; }  // for tests; not thread-safe
 
@@ -51,6 +55,10 @@ class GgmlExecutionContext : public nn::ExecutionContext {
   void ensure_engine_context();
   void start_generation();  // consumes the pending prompt; throws Error(102 / 1 / 6 ...)
   void end_generation();
+  void record_stop();  // stop_ from the Generation that has just stopped
+  // Runs f (a compute step); an abort check that stops it is recorded as Cancelled.
+  template <class F>
+  void cancellable(F&& f);
   void log_summary();  // once per run, at its end (enable-log)
   std::vector<uint8_t> metadata() const;
 
@@ -67,6 +75,7 @@ class GgmlExecutionContext : public nn::ExecutionContext {
   std::unique_ptr<Generation> gen_;  // the current or last run (its text stays readable)
   Mode mode_ = Mode::Idle;
   std::string last_piece_;
+  std::optional<nn::StopReason> stop_;  // why the last run ended; reset by a new prompt
   bool summary_logged_ = false;
   std::function<bool()> abort_check_;
   size_t max_token_bytes_ = 0;  // longest vocabulary text, found on first use  // handed to every engine context this one makes
