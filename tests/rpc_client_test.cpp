@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -380,6 +381,84 @@ TEST_F(RpcClient, WasmEdgeProtocolOnlyFallsBackToComputeSingle) {
   }
 }
 
+// One streaming helper serves nnbridge's Generate and the client's WASI-NN fallback: for the
+// same generation both report the same stop reason (as data: the Final's enum, the metadata's
+// "stop_reason"), text and token counts, for every reason.
+TEST_F(RpcClient, EachStopReasonIsTheSameThroughGenerateAndTheFallback) {
+  RemoteBackend native(client_options(server_->uri()));
+  auto o = client_options(server_->uri());
+  o.wasmedge_only = true;
+  RemoteBackend fallback(o);
+  struct Run {
+    rpc::GenerateResult r;
+    std::vector<std::string> pieces;
+    std::string text;
+  };
+  // `stop_after`: on_piece returns false on that piece (0: never).
+  auto run = [](RemoteBackend& b, const std::string& options, int stop_after = 0) {
+    Run x;
+    x.r = b.generate("default", "once upon a time", options, [&](std::string_view p) {
+      x.pieces.emplace_back(p);
+      x.text += p;
+      return stop_after == 0 || int(x.pieces.size()) < stop_after;
+    });
+    return x;
+  };
+  // A reverse prompt: a printable piece of the greedy output after its first two.
+  const Run greedy = run(native, kGreedy);
+  std::string rp;
+  for (size_t i = 2; i < greedy.pieces.size() && rp.empty(); ++i) {
+    const std::string& p = greedy.pieces[i];
+    if (!p.empty() && std::all_of(p.begin(), p.end(), [](char ch) { return ch >= 0x21 && ch < 0x7f; })) rp = p;
+  }
+  ASSERT_FALSE(rp.empty()) << "no printable piece in the greedy output";
+  // End of generation: near-uniform sampling draws </s> (1 in 512) within a few hundred
+  // tokens for most seeds; the first seed that stops before n-predict 400 in a 512 context.
+  std::string eog;
+  for (int seed = 1; seed <= 40 && eog.empty(); ++seed) {
+    const std::string opts = R"({"temp":100,"top-k":0,"top-p":1,"min-p":0,"n-predict":400,"ctx-size":512,"seed":)" +
+                             std::to_string(seed) + "}";
+    if (run(native, opts).r.output_tokens < 400) eog = opts;
+  }
+  ASSERT_FALSE(eog.empty()) << "no seed of 40 made the generated model end by itself";
+
+  struct Case {
+    std::string options;
+    nn::StopReason want;
+    int stop_after = 0;
+  };
+  const Case cases[] = {
+      {R"({"temp":0,"n-predict":5})", nn::StopReason::NPredict},
+      {R"({"temp":0,"n-predict":24,"reverse-prompt":")" + rp + "\"}", nn::StopReason::ReversePrompt},
+      {R"({"temp":0,"n-predict":-1,"ctx-size":16})", nn::StopReason::ContextFull},
+      {eog, nn::StopReason::EndOfGeneration},
+      {R"({"temp":0,"n-predict":-1,"ctx-size":2048})", nn::StopReason::Cancelled, /*stop_after=*/3},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(std::string(nn::stop_reason_name(k.want)));
+    const Run a = run(native, k.options, k.stop_after);
+    const Run b = run(fallback, k.options, k.stop_after);
+    EXPECT_TRUE(a.r.native);
+    EXPECT_FALSE(b.r.native);
+    EXPECT_EQ(a.r.stop, k.want);
+    EXPECT_EQ(b.r.stop, a.r.stop) << "the two paths disagree";
+    EXPECT_EQ(a.r.stop_reason, nn::stop_reason_name(k.want));
+    EXPECT_EQ(b.r.stop_reason, a.r.stop_reason);
+    EXPECT_EQ(b.text, a.text);
+    EXPECT_EQ(a.r.output_tokens, a.pieces.size());
+    EXPECT_EQ(b.r.output_tokens, a.r.output_tokens);
+    EXPECT_EQ(b.r.input_tokens, a.r.input_tokens);
+    if (k.want == nn::StopReason::Cancelled) {
+      EXPECT_EQ(a.pieces.size(), 3u);
+      EXPECT_TRUE(a.r.metadata_json.empty());
+      EXPECT_TRUE(b.r.metadata_json.empty());
+    } else {
+      EXPECT_GT(a.r.input_tokens, 1u);
+      EXPECT_EQ(nlohmann::json::parse(b.r.metadata_json).value("stop_reason", ""), a.r.stop_reason);
+    }
+  }
+}
+
 TEST_F(RpcClient, ErrnoFromTheServerTrailer) {
   RemoteBackend remote(client_options(server_->uri()));
   auto expect_errno = [](nn::Errno want, auto&& fn, const char* what) {
@@ -524,6 +603,7 @@ TEST_F(RpcClient, CancelMidGenerateReturnsPromptly) {
   const double took = seconds_since(cancelled_at);
   if (pieces < 3) GTEST_SKIP() << "the model ended after " << pieces << " tokens";
   EXPECT_EQ(r.stop_reason, "cancelled");
+  EXPECT_EQ(r.stop, nn::StopReason::Cancelled);
   EXPECT_EQ(r.output_tokens, 3u);
   std::printf("[ measured ] generate returned %.1f ms after the callback cancelled it\n", took * 1e3);
   // The server saw the cancellation and stopped (rather than running on to 100000 tokens):
@@ -664,6 +744,15 @@ TEST(RpcClientWasmEdgeServer, FallsBackSilentlyWithoutTheNnbridgeService) {
   });
   EXPECT_FALSE(r.native);
   EXPECT_EQ(got, want);
+  {  // The stop reason as the local backend tells it, read from the server's metadata.
+    auto local = backend->load_by_name("default", "")->init_execution_context();
+    local->set_input(1, text(kGreedy));
+    local->set_input(0, text("the girl"));
+    local->compute();
+    ASSERT_TRUE(local->stop_reason());
+    EXPECT_EQ(r.stop, *local->stop_reason());
+    EXPECT_EQ(r.stop_reason, nn::stop_reason_name(r.stop));
+  }
   EXPECT_FALSE(remote.has_nnbridge_service());
   EXPECT_FALSE(remote.session_attached());
   { // Context destruction tries FinalizeContext at most once, silently.

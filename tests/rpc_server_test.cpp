@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <future>
 
 #include "rpc_server_harness.h"
@@ -85,6 +86,7 @@ TEST(RpcServer, GenerateStreamsOnePiecePerTokenThenFinal) {
   EXPECT_EQ(text, engine_greedy(srv.model, "Once upon a time", 200));
   EXPECT_EQ(fin.output_tokens(), pieces);
   EXPECT_EQ(fin.stop_reason(), pieces == 200 ? "n_predict" : "end_of_generation");
+  EXPECT_EQ(fin.stop(), pieces == 200 ? npb::STOP_REASON_N_PREDICT : npb::STOP_REASON_END_OF_GENERATION);
   auto model = Model::load(srv.model);
   EXPECT_EQ(fin.input_tokens(), model->vocab().tokenize("Once upon a time", true, true).size());
   EXPECT_NE(fin.metadata_json().find("\"llama_commit\""), std::string::npos);
@@ -94,6 +96,120 @@ TEST(RpcServer, GenerateStreamsOnePiecePerTokenThenFinal) {
   // scheduling noise on a loaded 2-core machine).
   std::printf("[ measured ] Generate: %zu pieces, first after %.1f ms, all after %.1f ms\n", pieces,
               first_piece_s * 1e3, total_s * 1e3);
+}
+
+// The stop reason is data end to end: Generate's Final carries it as the enum (and, for older
+// clients, its name in the string field), and a WasmEdge-protocol stream of the same
+// generation ends with the matching errno and the same reason in the metadata. The two paths
+// must agree, and each writes it in its log line.
+struct WireStream {
+  std::vector<std::string> pieces;
+  npb::Final final;
+  bool got_final = false;
+  grpc::Status status;
+};
+WireStream generate_pieces(Stubs& s, const std::string& options) {
+  grpc::ClientContext c;
+  prepare(c, CallOpts("stop-reason-client"));
+  npb::GenerateRequest rq;
+  rq.set_model("default");
+  rq.set_prompt("Once upon a time");
+  rq.set_options_json(options);
+  auto reader = s.nnb->Generate(&c, rq);
+  WireStream out;
+  npb::GenerateResponse m;
+  while (reader->Read(&m)) {
+    if (m.has_final()) {
+      out.final = m.final();
+      out.got_final = true;
+    } else {
+      out.pieces.push_back(m.piece());
+    }
+  }
+  out.status = reader->Finish();
+  return out;
+}
+
+TEST(RpcServer, EachStopReasonArrivesAsTheEnumAndTheWasiPathAgrees) {
+  Served srv("rpc_server_stop_reasons");
+  ASSERT_TRUE(srv.ready);
+  Stubs stubs(srv.channel());
+  // A reverse prompt: a printable piece of the greedy output after its first two.
+  const auto greedy = generate_pieces(stubs, greedy_options(24));
+  ASSERT_TRUE(greedy.status.ok()) << greedy.status.error_message();
+  std::string rp;
+  for (size_t i = 2; i < greedy.pieces.size() && rp.empty(); ++i) {
+    const std::string& p = greedy.pieces[i];
+    if (!p.empty() && std::all_of(p.begin(), p.end(), [](char ch) { return ch >= 0x21 && ch < 0x7f; })) rp = p;
+  }
+  ASSERT_FALSE(rp.empty()) << "no printable piece in the greedy output";
+  // End of generation: near-uniform sampling draws </s> (1 in 512) within a few hundred
+  // tokens for most seeds; the first seed that stops before n-predict 400 in a 512 context.
+  std::string eog;
+  for (int seed = 1; seed <= 40 && eog.empty(); ++seed) {
+    const std::string o = R"({"temp":100,"top-k":0,"top-p":1,"min-p":0,"n-predict":400,"ctx-size":512,"seed":)" +
+                          std::to_string(seed) + "}";
+    const auto r = generate_pieces(stubs, o);
+    ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+    if (r.final.output_tokens() < 400) eog = o;
+  }
+  ASSERT_FALSE(eog.empty()) << "no seed of 40 made the generated model end by itself";
+
+  struct Case {
+    std::string options;
+    npb::StopReason want;
+    const char* name;
+    int wasi_errno;
+  };
+  const Case cases[] = {
+      {greedy_options(5), npb::STOP_REASON_N_PREDICT, "n_predict", 100},
+      {R"({"temp":0,"n-predict":24,"reverse-prompt":")" + rp + "\"}", npb::STOP_REASON_REVERSE_PROMPT, "reverse_prompt",
+       100},
+      {greedy_options(-1, 16), npb::STOP_REASON_CONTEXT_FULL, "context_full", 101},
+      {eog, npb::STOP_REASON_END_OF_GENERATION, "end_of_generation", 100},
+  };
+  Wasi w(srv.channel());
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.name);
+    const auto g = generate_pieces(stubs, k.options);
+    ASSERT_TRUE(g.status.ok()) << g.status.error_message();
+    ASSERT_TRUE(g.got_final);
+    EXPECT_EQ(g.final.stop(), k.want);
+    EXPECT_EQ(g.final.stop_reason(), k.name) << "the string field stays for older clients";
+    EXPECT_EQ(g.final.output_tokens(), g.pieces.size());
+    std::string text;
+    for (const auto& p : g.pieces) text += p;
+
+    // The same generation through WasmEdge's protocol.
+    uint32_t gh = 0, x = 0;
+    ASSERT_TRUE(w.load("default", &gh).ok());
+    ASSERT_TRUE(w.init(gh, &x).ok());
+    ASSERT_TRUE(w.set_input(x, 1, k.options).ok());
+    ASSERT_TRUE(w.set_input(x, 0, "Once upon a time").ok());
+    std::string wasi_text, piece;
+    Result r;
+    for (int i = 0; i < 4096; ++i) {
+      r = w.compute(x, true);
+      if (!r.ok()) break;
+      ASSERT_TRUE(w.get_output(x, 0, &piece, true).ok());
+      wasi_text += piece;
+    }
+    EXPECT_EQ(r.errno_trailer, k.wasi_errno);
+    EXPECT_EQ(wasi_text, text);
+    std::string meta;
+    ASSERT_TRUE(w.get_output(x, 1, &meta, true).ok());
+    const auto j = nlohmann::json::parse(meta);
+    EXPECT_EQ(j.value("stop_reason", ""), k.name);
+    EXPECT_EQ(j.value("output_tokens", 0u), g.final.output_tokens());
+    EXPECT_EQ(j.value("input_tokens", 0u), g.final.input_tokens());
+    ASSERT_TRUE(w.finalize(x).ok());
+    // Both paths name it in their log line.
+    const std::string stop = std::string("stop=") + k.name;
+    EXPECT_TRUE(eventually([&] { return srv.proc->log().find(stop + " via=generate") != std::string::npos; }, 10));
+    EXPECT_TRUE(
+        eventually([&] { return srv.proc->log().find(stop + " via=compute_single") != std::string::npos; }, 10))
+        << srv.proc->log();
+  }
 }
 
 TEST(RpcServer, ListModelsUnloadAndFinalizeContext) {

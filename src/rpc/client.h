@@ -73,9 +73,13 @@ class TransportError : public nn::Error {
 struct GenerateResult {
   uint32_t input_tokens = 0;
   uint32_t output_tokens = 0;
-  // end_of_generation, n_predict, reverse_prompt, context_full, or "cancelled" when on_piece
-  // returned false.
-  std::string stop_reason;
+  // Why it ended: the server's Final message (its `stop` enum, or its string from an older
+  // nnbridge server), or in the WASI-NN fallback the context's stop_reason() (the server's
+  // metadata "stop_reason"; a WasmEdge server tells only errno 100 → end_of_generation, 101 →
+  // context_full). Cancelled when on_piece returned false. Both paths give the same reason
+  // for the same generation against an nnbridge server.
+  nn::StopReason stop = nn::StopReason::EndOfGeneration;
+  std::string stop_reason;  // stop's name (nn::stop_reason_name)
   double prompt_seconds = 0;      // server-side prompt evaluation (client-timed in fallback)
   double generation_seconds = 0;  // server-side token generation (client-timed in fallback)
   std::string metadata_json;      // the GGML backend's output-1 metadata, when known

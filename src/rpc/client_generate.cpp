@@ -1,17 +1,11 @@
 // RemoteBackend::generate: nnbridge's server-streaming Generate, or, against a server without
 // the Nnbridge service (WasmEdge's wasi_nn_rpcserver), the WASI-NN streaming loop
 // set_input / compute_single / get_output_single — the same pieces, one round trip each.
-#include <chrono>
-#include <nlohmann/json.hpp>
-
+#include "nn/stream.h"
 #include "rpc/client_objects.h"
 
 namespace nnb::rpc {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // Type number for text tensors in the fallback: U8 in wasmedge-wasi-nn 0.7+ numbering, which
 // WasmEdge 0.14 servers accept (they reject 4, the proto's "U8"; COMPAT §3). dims [1], as
@@ -26,46 +20,44 @@ nn::TensorView text_tensor(std::string_view s, const uint32_t& one) {
   return t;
 }
 
+void set_stop(GenerateResult& r, nn::StopReason stop) {
+  r.stop = stop;
+  r.stop_reason = std::string(nn::stop_reason_name(stop));
+}
+
+// The Final message's reason: its enum, or from an older nnbridge server (which sends only
+// the string) the name; an unknown name is kept as the string with end_of_generation.
+void set_stop(GenerateResult& r, const nnbridge::v1::Final& f) {
+  switch (f.stop()) {
+    case nnbridge::v1::STOP_REASON_END_OF_GENERATION: return set_stop(r, nn::StopReason::EndOfGeneration);
+    case nnbridge::v1::STOP_REASON_N_PREDICT: return set_stop(r, nn::StopReason::NPredict);
+    case nnbridge::v1::STOP_REASON_REVERSE_PROMPT: return set_stop(r, nn::StopReason::ReversePrompt);
+    case nnbridge::v1::STOP_REASON_CONTEXT_FULL: return set_stop(r, nn::StopReason::ContextFull);
+    case nnbridge::v1::STOP_REASON_CANCELLED: return set_stop(r, nn::StopReason::Cancelled);
+    default: break;
+  }
+  if (auto parsed = nn::parse_stop_reason(f.stop_reason())) return set_stop(r, *parsed);
+  r.stop = nn::StopReason::EndOfGeneration;
+  r.stop_reason = f.stop_reason().empty() ? std::string(nn::stop_reason_name(r.stop)) : f.stop_reason();
+}
+
+// The WASI-NN streaming loop (nn::stream_generation, the same one the server's Generate
+// runs), one round trip per call. Timings are client-side: prompt_seconds is the first
+// compute_single (prompt + first token), generation_seconds the other compute_single calls.
 GenerateResult fallback_generate(nn::Graph& graph, std::string_view prompt, std::string_view options_json,
                                  const PieceFn& on_piece) {
-  GenerateResult r;
   const uint32_t one = 1;
   auto ctx = graph.init_execution_context();
   if (!options_json.empty()) ctx->set_input(1, text_tensor(options_json, one));
   ctx->set_input(0, text_tensor(prompt, one));
-  // Client-side timings: prompt_seconds is the first compute_single (prompt + first token).
-  const auto t0 = Clock::now();
-  auto t_first = t0;
-  uint32_t n = 0;
-  for (;;) {
-    try {
-      ctx->compute_single();
-    } catch (const nn::Error& e) {
-      if (e.code() == nn::Errno::EndOfSequence) r.stop_reason = "end_of_generation";
-      else if (e.code() == nn::Errno::ContextFull) r.stop_reason = "context_full";
-      else throw;
-      break;
-    }
-    if (n == 0) {
-      t_first = Clock::now();
-      r.prompt_seconds = std::chrono::duration<double>(t_first - t0).count();
-    }
-    ++n;
-    const auto piece = ctx->get_output_single(0);
-    if (!on_piece(std::string_view(reinterpret_cast<const char*>(piece.data()), piece.size()))) {
-      r.stop_reason = "cancelled";
-      break;
-    }
-  }
-  if (n > 0) r.generation_seconds = since(t_first);
-  r.output_tokens = n;
-  const auto meta = ctx->get_output(1);
-  r.metadata_json.assign(meta.begin(), meta.end());
-  const auto j = nlohmann::json::parse(r.metadata_json, nullptr, /*allow_exceptions=*/false);
-  if (j.is_object()) {
-    if (j.contains("input_tokens") && j["input_tokens"].is_number_unsigned()) r.input_tokens = j["input_tokens"];
-    if (j.contains("output_tokens") && j["output_tokens"].is_number_unsigned()) r.output_tokens = j["output_tokens"];
-  }
+  const nn::Outcome o = nn::stream_generation(*ctx, on_piece);
+  GenerateResult r;
+  set_stop(r, o.stop);
+  r.input_tokens = o.input_tokens;
+  r.output_tokens = o.output_tokens;
+  r.prompt_seconds = o.prompt_seconds;
+  r.generation_seconds = o.generation_seconds;
+  r.metadata_json = o.metadata_json;
   try {
     ctx->fini_single();  // frees the stream's state on servers that keep the context
   } catch (const nn::Error&) {
@@ -133,7 +125,7 @@ GenerateResult RemoteBackend::generate_impl(const std::shared_ptr<nn::Graph>& gr
         const auto& f = msg.final();
         r.input_tokens = f.input_tokens();
         r.output_tokens = f.output_tokens();
-        r.stop_reason = f.stop_reason();
+        set_stop(r, f);
         r.prompt_seconds = f.prompt_seconds();
         r.generation_seconds = f.generation_seconds();
         r.metadata_json = f.metadata_json();
@@ -142,7 +134,7 @@ GenerateResult RemoteBackend::generate_impl(const std::shared_ptr<nn::Graph>& gr
     }
     if (cancelled) {
       cancel();
-      r.stop_reason = "cancelled";
+      set_stop(r, nn::StopReason::Cancelled);
       r.output_tokens = pieces;
       return r;
     }

@@ -134,20 +134,12 @@ std::string wasi_generation_line(std::string_view via, std::string_view session,
   r.prompt_tokens = meta.value("input_tokens", uint64_t(0));
   r.output_tokens = meta.value("output_tokens", uint64_t(0));
   if (seconds > 0) r.tokens_per_s = double(r.output_tokens) / seconds;  // prompt time included
-  // "end of sequence: n_predict" (the GGML backend's message) → "n_predict".
-  std::string stop;
-  if (end && end->code() == nn::Errno::ContextFull) stop = "context_full";
-  else if (end) {
-    const std::string msg = end->what();
-    const std::string tag = "end of sequence: ";
-    const size_t at = msg.find(tag);
-    if (at != std::string::npos) {
-      stop = msg.substr(at + tag.size());
-      stop.resize(std::min(stop.size(), stop.find_first_not_of("abcdefghijklmnopqrstuvwxyz_")));
-    }
-    if (stop.empty()) stop = "end_of_generation";
+  // The backend's typed reason; else, from a backend that cannot tell, the errno's.
+  if (end) {
+    const auto by_errno =
+        end->code() == nn::Errno::ContextFull ? nn::StopReason::ContextFull : nn::StopReason::EndOfGeneration;
+    r.stop = nn::stop_reason_name(ctx.stop_reason().value_or(by_errno));
   }
-  r.stop = stop;
   return generation_line(r);
 }
 

@@ -2,9 +2,9 @@
 // message per token as soon as it exists, on a private context that is freed the moment the
 // client goes away), ListModels, Unload and FinalizeContext.
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <set>
 
+#include "nn/stream.h"
 #include "rpc/server_services.h"
 
 namespace nnb::rpc {
@@ -79,22 +79,15 @@ nn::TensorView text_tensor(const std::string& s, const uint32_t& dim) {
   return t;
 }
 
-// "end of sequence: n_predict" → "n_predict" (the GGML backend's message), preferring an
-// explicit metadata key should the backend report one.
-std::string stop_reason_of(const nn::Error& e, const nlohmann::json& meta) {
-  if (meta.is_object() && meta.contains("stop_reason") && meta["stop_reason"].is_string())
-    return meta["stop_reason"].get<std::string>();
-  if (e.code() == Errno::ContextFull) return "context_full";
-  const std::string msg = e.what();
-  const std::string tag = "end of sequence: ";
-  const size_t at = msg.find(tag);
-  if (at != std::string::npos) {
-    std::string r = msg.substr(at + tag.size());
-    const size_t end = r.find_first_not_of("abcdefghijklmnopqrstuvwxyz_");
-    if (end != std::string::npos) r.resize(end);
-    if (!r.empty()) return r;
+npb::StopReason to_wire(nn::StopReason r) {
+  switch (r) {
+    case nn::StopReason::EndOfGeneration: return npb::STOP_REASON_END_OF_GENERATION;
+    case nn::StopReason::NPredict: return npb::STOP_REASON_N_PREDICT;
+    case nn::StopReason::ReversePrompt: return npb::STOP_REASON_REVERSE_PROMPT;
+    case nn::StopReason::ContextFull: return npb::STOP_REASON_CONTEXT_FULL;
+    case nn::StopReason::Cancelled: return npb::STOP_REASON_CANCELLED;
   }
-  return "end_of_generation";
+  return npb::STOP_REASON_UNSPECIFIED;
 }
 
 }  // namespace
@@ -151,57 +144,37 @@ grpc::Status NnbridgeService::Generate(grpc::ServerContext* call, const npb::Gen
     if (!req->options_json().empty()) ctx.set_input(1, text_tensor(req->options_json(), dim));
     ctx.set_input(0, text_tensor(req->prompt(), dim));
 
-    using Clock = std::chrono::steady_clock;
-    double prompt_s = 0, gen_s = 0;
-    std::string stop;
     npb::GenerateResponse msg;
-    for (;;) {
-      if (call_gone(st_, s, *call)) {
-        cancelled = true;
-        return;
-      }
-      const auto t0 = Clock::now();
-      try {
-        ctx.compute_single();
-      } catch (const nn::Error& e) {
-        if (call_gone(st_, s, *call)) {  // stopped by AbortWhenGone mid-prompt or mid-token
-          cancelled = true;
-          return;
-        }
-        if (e.code() != Errno::EndOfSequence && e.code() != Errno::ContextFull) throw;
-        nlohmann::json meta;
-        try {
-          const auto m = ctx.get_output_single(1);
-          meta = nlohmann::json::parse(m.begin(), m.end(), nullptr, false);
-        } catch (const nn::Error&) {
-        }
-        stop = stop_reason_of(e, meta);
-        break;
-      }
-      (produced == 0 ? prompt_s : gen_s) += std::chrono::duration<double>(Clock::now() - t0).count();
-      const auto piece = ctx.get_output_single(0);
-      msg.set_piece(piece.data(), piece.size());
-      if (!writer->Write(msg)) {  // the client went away mid-stream
-        cancelled = true;
-        return;
-      }
-      ++produced;
+    const nn::Outcome out = nn::stream_generation(
+        ctx,
+        [&](std::string_view piece) {
+          msg.set_piece(piece.data(), piece.size());
+          if (!writer->Write(msg)) return false;  // the client went away mid-stream
+          ++produced;
+          return true;
+        },
+        [&] { return call_gone(st_, s, *call); });
+    if (out.stop == nn::StopReason::Cancelled) {
+      cancelled = true;
+      return;
     }
-    const auto m = ctx.get_output_single(1);
-    const auto meta = nlohmann::json::parse(m.begin(), m.end(), nullptr, false);
+    const std::string_view stop = nn::stop_reason_name(out.stop);
     auto* fin = msg.mutable_final();
-    if (meta.is_object()) {
-      fin->set_input_tokens(meta.value("input_tokens", 0u));
-      fin->set_output_tokens(meta.value("output_tokens", 0u));
-    }
-    fin->set_stop_reason(stop);
-    fin->set_prompt_seconds(prompt_s);
-    fin->set_generation_seconds(gen_s);
-    fin->set_metadata_json(std::string(m.begin(), m.end()));
+    fin->set_input_tokens(out.input_tokens);
+    fin->set_output_tokens(out.output_tokens);
+    fin->set_stop(to_wire(out.stop));
+    fin->set_stop_reason(std::string(stop));  // for older clients
+    fin->set_prompt_seconds(out.prompt_seconds);
+    fin->set_generation_seconds(out.generation_seconds);
+    fin->set_metadata_json(out.metadata_json);
     writer->Write(msg, grpc::WriteOptions().set_last_message());
     // The first token's time is in prompt_s: the rate is over the tokens after it.
-    st_.log(generation_line({"generate", s.id(), graph->name(), fin->input_tokens(), fin->output_tokens(), prompt_s,
-                             produced > 1 && gen_s > 0 ? double(produced - 1) / gen_s : -1, stop}));
+    st_.log(generation_line({"generate", s.id(), graph->name(), out.input_tokens, out.output_tokens,
+                             out.prompt_seconds,
+                             out.produced > 1 && out.generation_seconds > 0
+                                 ? double(out.produced - 1) / out.generation_seconds
+                                 : -1,
+                             stop}));
   });
   if (cancelled) {
     st_.log("generate stopped after " + std::to_string(produced) +
