@@ -1,7 +1,10 @@
 // The forward pass, step by step as llama.cpp's graph computes it (so that results agree to
 // f32 rounding): RMSNorm (sum of squares in double) * weight, Q/K/V projections (+ biases
-// for qwen2), RoPE, causal softmax attention with grouped KV heads, output projection and
-// residual, then RMSNorm * weight and the SwiGLU feed-forward with its residual.
+// where the architecture has them), RoPE, causal softmax attention with grouped KV heads,
+// output projection and residual, then RMSNorm * weight and the SwiGLU feed-forward with its
+// residual. Where architectures differ, the forward pass reads the model's architecture row
+// (arch.h: RoPE layout, QKV biases), never its name; loading refuses rows that need a feature
+// not computed here.
 // Activations are quantized once per matrix product to the weight type's dot-product format
 // (Q8_0 / Q8_1 / Q8_K / F16 / BF16), exactly as ggml's CPU backend does.
 //
@@ -413,6 +416,8 @@ void Context::forward(const BatchToken* batch, int32_t n) {
   const int32_t half = hp.n_rot / 2;
   const float theta_scale = std::pow(hp.rope_freq_base, -2.0f / float(hp.n_rot));
   const auto& ff = model_.rope_freq_factors();
+  const bool neox = model_.arch().rope == RopeType::Neox;
+  const bool qkv_bias = hp.qkv_bias;
   for (int32_t i = 0; i < n; ++i) {
     float theta = float(bt[i].pos);
     for (int32_t p = 0; p < half; ++p) {
@@ -428,7 +433,7 @@ void Context::forward(const BatchToken* batch, int32_t n) {
     const float* sn = s.rope_sin.as<float>() + size_t(i) * half;
     for (int32_t h = 0; h < n_heads; ++h) {
       float* x = v + size_t(h) * hp.head_dim;
-      if (hp.rope_type == RopeType::Normal) {  // adjacent pairs (2p, 2p+1)
+      if (!neox) {  // adjacent pairs (2p, 2p+1)
         for (int32_t p = 0; p < half; ++p) {
           const float x0 = x[2 * p], x1 = x[2 * p + 1];
           x[2 * p] = x0 * c[p] - x1 * sn[p];
@@ -464,7 +469,7 @@ void Context::forward(const BatchToken* batch, int32_t n) {
       float* q = s.q.as<float>() + size_t(i) * Q;
       float* k = s.k.as<float>() + size_t(i) * KV;
       float* v = s.v.as<float>() + size_t(i) * KV;
-      if (!L.bq.empty()) {
+      if (qkv_bias) {
         op.add(q, L.bq.data(), Q);
         op.add(k, L.bk.data(), KV);
         op.add(v, L.bv.data(), KV);

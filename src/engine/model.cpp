@@ -94,13 +94,15 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
   auto arch = f.get_string("general.architecture");
   if (!arch) throw ModelError("metadata key 'general.architecture' is missing");
   hp.arch = *arch;
-  if (hp.arch == "llama") {
-    hp.rope_type = RopeType::Normal;
-  } else if (hp.arch == "qwen2") {
-    hp.rope_type = RopeType::Neox;
-  } else {
-    throw ModelError("unsupported model architecture '" + hp.arch + "' (supported: llama, qwen2)");
-  }
+  const ArchInfo* row = find_architecture(hp.arch);
+  if (!row)
+    throw ModelError("unsupported model architecture '" + hp.arch + "' (supported: " + architecture_names() + ")");
+  if (const std::string_view feat = unsupported_feature(*row); !feat.empty())
+    throw ModelError("model architecture '" + hp.arch + "' needs " + std::string(feat) +
+                     ", which this engine does not compute yet");
+  m->arch_ = row;
+  const ArchInfo& ai = *row;
+  hp.rope_type = ai.rope;
   const std::string a = hp.arch + ".";
   hp.n_embd = require_u32(f, a + "embedding_length");
   hp.n_layer = require_u32(f, a + "block_count");
@@ -151,13 +153,16 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
   const int64_t E = hp.n_embd, Q = hp.n_embd_q(), KV = hp.n_embd_kv(), F = hp.n_ff;
   m->tok_embd_ = ld.matrix("token_embd.weight", E, hp.n_vocab);
   m->output_norm_ = ld.vector("output_norm.weight", E);
-  m->output_ = ld.matrix("output.weight", E, hp.n_vocab, /*required=*/false);
+  m->output_ = ld.matrix("output.weight", E, hp.n_vocab, ai.output == Presence::Required);
   if (!m->output_) {
     m->output_ = m->tok_embd_;
     m->output_tied_ = true;
   }
   m->rope_freqs_ = ld.vector("rope_freqs.weight", hp.n_rot / 2, /*required=*/false);
-  const bool biases = hp.arch == "qwen2";
+  // Q/K/V biases: per the row; an Optional set is used when layer 0 has it, and then every
+  // layer must have all three (a partial set is an error, not silently half-applied).
+  hp.qkv_bias = ai.qkv_bias == Presence::Required ||
+                (ai.qkv_bias == Presence::Optional && f.tensor("blk.0.attn_q.bias") != nullptr);
   m->layers_.resize(size_t(hp.n_layer));
   for (int i = 0; i < hp.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
@@ -167,9 +172,11 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
     L.wk = ld.matrix(p + "attn_k.weight", E, KV);
     L.wv = ld.matrix(p + "attn_v.weight", E, KV);
     L.wo = ld.matrix(p + "attn_output.weight", Q, E);
-    L.bq = ld.vector(p + "attn_q.bias", Q, biases);
-    L.bk = ld.vector(p + "attn_k.bias", KV, biases);
-    L.bv = ld.vector(p + "attn_v.bias", KV, biases);
+    if (hp.qkv_bias) {
+      L.bq = ld.vector(p + "attn_q.bias", Q);
+      L.bk = ld.vector(p + "attn_k.bias", KV);
+      L.bv = ld.vector(p + "attn_v.bias", KV);
+    }
     L.ffn_norm = ld.vector(p + "ffn_norm.weight", E);
     L.w_gate = ld.matrix(p + "ffn_gate.weight", E, F);
     L.w_up = ld.matrix(p + "ffn_up.weight", E, F);

@@ -1,5 +1,6 @@
-// A loaded llama-family model: hyper-parameters, zero-copy weight views into the mmapped GGUF
-// file, and the tokenizer. Immutable after load, so any number of contexts can share it.
+// A loaded llama-family model: its architecture row (arch.h), hyper-parameters, zero-copy weight
+// views into the mmapped GGUF file, and the tokenizer. Immutable after load, so any number of
+// contexts can share it.
 #pragma once
 
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/arch.h"
 #include "engine/ggml_types.h"
 #include "engine/gguf.h"
 #include "engine/vocab.h"
@@ -18,10 +20,8 @@ struct ModelError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class RopeType { Normal, Neox };  // adjacent pairs (llama) or split halves (qwen2)
-
 struct Hparams {
-  std::string arch;
+  std::string arch;  // general.architecture (its row: Model::arch())
   int32_t n_vocab = 0;
   int32_t n_ctx_train = 0;
   int32_t n_embd = 0;
@@ -34,7 +34,8 @@ struct Hparams {
   float rms_eps = 1e-5f;
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;
-  RopeType rope_type = RopeType::Normal;
+  RopeType rope_type = RopeType::Normal;  // the architecture row's
+  bool qkv_bias = false;  // Q/K/V biases are added: the row requires them, or allows and has them
 
   int32_t n_embd_kv() const { return n_head_kv * head_dim; }
   int32_t n_embd_q() const { return n_head * head_dim; }
@@ -54,7 +55,7 @@ struct Matrix {
 
 struct Layer {
   std::vector<float> attn_norm, ffn_norm;  // norm weights, converted to f32 at load
-  std::vector<float> bq, bk, bv;           // qwen2 biases (empty for llama)
+  std::vector<float> bq, bk, bv;           // Q/K/V biases (empty unless Hparams::qkv_bias)
   Matrix wq, wk, wv, wo;
   Matrix w_gate, w_up, w_down;
 };
@@ -62,9 +63,12 @@ struct Layer {
 class Model {
  public:
   // Opens, validates (architecture, every expected tensor and its shape) and maps a model.
-  // Throws gguf::Error / ModelError / std::runtime_error with a message naming the problem.
+  // Throws gguf::Error / ModelError / std::runtime_error with a message naming the problem;
+  // an architecture without a row, or whose row needs a feature the engine lacks, is refused
+  // naming it (and the supported list).
   static std::unique_ptr<Model> load(const std::filesystem::path& path);
 
+  const ArchInfo& arch() const { return *arch_; }
   const Hparams& hparams() const { return hp_; }
   const Vocab& vocab() const { return *vocab_; }
   const gguf::File& file() const { return *file_; }
@@ -85,6 +89,7 @@ class Model {
   std::filesystem::path path_;
   std::unique_ptr<gguf::File> file_;
   std::unique_ptr<Vocab> vocab_;
+  const ArchInfo* arch_ = nullptr;
   Hparams hp_;
   Matrix tok_embd_, output_;
   bool output_tied_ = false;

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/arch.h"
 #include "engine/gguf.h"
 #include "engine/quants.h"
 #include "engine/threadpool.h"
@@ -65,6 +66,14 @@ class TensorMaker {
       for (int64_t r = b; r < e; ++r) quantize_row(type, v.data() + r * ne0, bytes.data() + size_t(r) * rb, ne0);
     });
     w_.add_tensor(name, type, {ne0, ne1}, bytes.data(), bytes.size());
+  }
+
+  // N(0, 1) * scale, F32 (scale 0 still draws, so later tensors do not depend on it).
+  void vector(const std::string& name, int64_t n, float scale) {
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (auto& x : v) x = nd(rng_) * scale;
+    w_.add_tensor(name, GgmlType::F32, {n}, v.data(), v.size() * sizeof(float));
   }
 
   void norm(const std::string& name, int64_t n) {
@@ -144,6 +153,11 @@ ModelSpec bench_model_spec(GgmlType type) {
 }
 
 void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
+  const ArchInfo& arch = require_architecture(sp.arch);
+  if (const std::string_view feat = unsupported_feature(arch); !feat.empty())
+    throw std::invalid_argument("the model generator cannot write " + std::string(feat) + " (" + sp.arch + ")");
+  if (sp.tied_output && arch.output == Presence::Required)
+    throw std::invalid_argument(sp.arch + " models have an output.weight: a tied output cannot be written");
   if (sp.n_vocab < 259 + 5) throw std::invalid_argument("n_vocab must be at least 264");
   if (sp.n_embd <= 0 || sp.n_layer <= 0 || sp.n_head <= 0 || sp.n_head_kv <= 0 || sp.n_ff <= 0)
     throw std::invalid_argument("model dimensions must be positive");
@@ -159,19 +173,20 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
   const int32_t hd = sp.n_embd / sp.n_head;
 
   gguf::Writer w;
-  w.set_string("general.architecture", "llama");
+  const std::string a(arch.name), k = a + ".";
+  w.set_string("general.architecture", a);
   w.set_string("general.name", sp.name);
   w.set_u32("general.file_type", llama_file_type(sp.type));
-  w.set_u32("llama.context_length", uint32_t(sp.n_ctx_train));
-  w.set_u32("llama.embedding_length", uint32_t(sp.n_embd));
-  w.set_u32("llama.block_count", uint32_t(sp.n_layer));
-  w.set_u32("llama.feed_forward_length", uint32_t(sp.n_ff));
-  w.set_u32("llama.attention.head_count", uint32_t(sp.n_head));
-  w.set_u32("llama.attention.head_count_kv", uint32_t(sp.n_head_kv));
-  w.set_u32("llama.rope.dimension_count", uint32_t(hd));
-  w.set_f32("llama.rope.freq_base", 10000.0f);
-  w.set_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  w.set_u32("llama.vocab_size", uint32_t(sp.n_vocab));
+  w.set_u32(k + "context_length", uint32_t(sp.n_ctx_train));
+  w.set_u32(k + "embedding_length", uint32_t(sp.n_embd));
+  w.set_u32(k + "block_count", uint32_t(sp.n_layer));
+  w.set_u32(k + "feed_forward_length", uint32_t(sp.n_ff));
+  w.set_u32(k + "attention.head_count", uint32_t(sp.n_head));
+  w.set_u32(k + "attention.head_count_kv", uint32_t(sp.n_head_kv));
+  w.set_u32(k + "rope.dimension_count", uint32_t(hd));
+  w.set_f32(k + "rope.freq_base", 10000.0f);
+  w.set_f32(k + "attention.layer_norm_rms_epsilon", 1e-5f);
+  w.set_u32(k + "vocab_size", uint32_t(sp.n_vocab));
 
   // SentencePiece vocabulary: control tokens, byte fallback, then word pieces by score.
   std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
@@ -209,6 +224,11 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
     mk.matrix(p + "attn_q.weight", sp.type, E, E, sp.weight_std);
     mk.matrix(p + "attn_k.weight", sp.type, E, KV, sp.weight_std);
     mk.matrix(p + "attn_v.weight", sp.type, E, KV, sp.weight_std);
+    if (arch.qkv_bias == Presence::Required) {  // Optional (llama): not written
+      mk.vector(p + "attn_q.bias", E, sp.bias_std);
+      mk.vector(p + "attn_k.bias", KV, sp.bias_std);
+      mk.vector(p + "attn_v.bias", KV, sp.bias_std);
+    }
     mk.matrix(p + "attn_output.weight", sp.type, E, E, sp.weight_std);
     mk.norm(p + "ffn_norm.weight", E);
     mk.matrix(p + "ffn_gate.weight", sp.type, E, F, sp.weight_std);

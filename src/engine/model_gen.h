@@ -1,6 +1,7 @@
-// Writes llama-architecture GGUF files with seeded random weights and a small SentencePiece
-// vocabulary, so that tests and benchmarks need no downloaded model. Output is deterministic
-// for a given spec (same seed -> same bytes).
+// Writes GGUF files of any architecture the engine accepts (arch.h: llama, qwen2) with seeded
+// random weights and a small SentencePiece vocabulary, so that tests and benchmarks need no
+// downloaded model. Output is deterministic for a given spec (same seed -> same bytes; a llama
+// file is byte-identical to what the generator wrote before it knew other architectures).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,9 @@ namespace nnb {
 
 struct ModelSpec {
   std::string name = "nnbridge-synthetic";
+  // general.architecture: a row of arch.h whose tensors are written as that row says (qwen2:
+  // attn_q/k/v.bias; its NEOX rope needs no metadata). Others are refused naming the list.
+  std::string arch = "llama";
   int32_t n_vocab = 512;  // >= 259: <unk>, <s>, </s>, 256 byte tokens, then word pieces
   int32_t n_embd = 64;
   int32_t n_layer = 2;
@@ -26,6 +30,10 @@ struct ModelSpec {
   uint64_t seed = 42;
   float weight_std = 0.02f;
   float output_std = 1.0f;  // large enough that greedy decoding is not degenerate
+  // Q/K/V biases (where the architecture has them): N(0, 1) * bias_std. The draws are made
+  // whatever the value, so bias_std = 0 writes zero biases and leaves every other tensor
+  // byte-identical.
+  float bias_std = 0.5f;
   int32_t n_threads = 0;    // for quantization
 };
 
