@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "engine/context.h"
+#include "engine/vec_dot.h"
 #include "test_util.h"
 
 namespace nnb {
