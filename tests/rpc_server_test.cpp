@@ -137,18 +137,12 @@ TEST(RpcServer, EachStopReasonArrivesAsTheEnumAndTheWasiPathAgrees) {
   // A reverse prompt: a printable piece of the greedy output after its first two.
   const auto greedy = generate_pieces(stubs, greedy_options(24));
   ASSERT_TRUE(greedy.status.ok()) << greedy.status.error_message();
-  std::string rp;
-  for (size_t i = 2; i < greedy.pieces.size() && rp.empty(); ++i) {
-    const std::string& p = greedy.pieces[i];
-    if (!p.empty() && std::all_of(p.begin(), p.end(), [](char ch) { return ch >= 0x21 && ch < 0x7f; })) rp = p;
-  }
+  const std::string rp = test::printable_piece_after_two(greedy.pieces);
   ASSERT_FALSE(rp.empty()) << "no printable piece in the greedy output";
-  // End of generation: near-uniform sampling draws </s> (1 in 512) within a few hundred
-  // tokens for most seeds; the first seed that stops before n-predict 400 in a 512 context.
+  // End of generation: the first seed whose near-uniform sampling stops by itself.
   std::string eog;
   for (int seed = 1; seed <= 40 && eog.empty(); ++seed) {
-    const std::string o = R"({"temp":100,"top-k":0,"top-p":1,"min-p":0,"n-predict":400,"ctx-size":512,"seed":)" +
-                          std::to_string(seed) + "}";
+    const std::string o = test::end_of_generation_options(seed);
     const auto r = generate_pieces(stubs, o);
     ASSERT_TRUE(r.status.ok()) << r.status.error_message();
     if (r.final.output_tokens() < 400) eog = o;

@@ -3,6 +3,7 @@
 #include <openssl/sha.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -65,6 +66,19 @@ std::filesystem::path scratch_dir(const std::string& name) {
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
   return p;
+}
+
+std::string printable_piece_after_two(const std::vector<std::string>& pieces) {
+  for (size_t i = 2; i < pieces.size(); ++i) {
+    const std::string& p = pieces[i];
+    if (!p.empty() && std::all_of(p.begin(), p.end(), [](char ch) { return ch >= 0x21 && ch < 0x7f; })) return p;
+  }
+  return "";
+}
+
+std::string end_of_generation_options(int seed) {
+  return R"({"temp":100,"top-k":0,"top-p":1,"min-p":0,"n-predict":400,"ctx-size":512,"seed":)" + std::to_string(seed) +
+         "}";
 }
 
 }  // namespace nnb::test

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace nnb::test {
 
@@ -57,5 +58,12 @@ std::string read_file(const std::filesystem::path& p);
 
 // A fresh directory under the build tree for this test's files (unique to the process).
 std::filesystem::path scratch_dir(const std::string& name);
+
+// Provoking each stop reason on a generated model (the stop-reason tests of the server and the
+// client): a reverse prompt is a printable piece of a greedy output after its first two ("" if
+// none), and near-uniform sampling draws </s> (1 in 512) within a few hundred tokens for most
+// seeds, so these options end by themselves before n-predict 400 for some seed in 1..40.
+std::string printable_piece_after_two(const std::vector<std::string>& pieces);
+std::string end_of_generation_options(int seed);
 
 }  // namespace nnb::test
