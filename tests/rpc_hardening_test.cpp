@@ -14,18 +14,6 @@
 namespace nnb::rpctest {
 namespace {
 
-// Server CPU time (user + system), seconds, from /proc/<pid>/stat.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-  std::string f;
-  unsigned long long ticks = 0;
-  for (int i = 3; fields >> f; ++i)
-    if (i == 14 || i == 15) ticks += std::stoull(f);  // utime, stime
-  return double(ticks) / double(sysconf(_SC_CLK_TCK));
-}
-
 long status_kb(pid_t pid, const char* key) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;

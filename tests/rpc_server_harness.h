@@ -141,6 +141,18 @@ class ServeProcess {
   int status_ = -1;
 };
 
+// Server CPU time (user + system), seconds, from /proc/<pid>/stat.
+inline double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string f;
+  unsigned long long ticks = 0;
+  for (int i = 3; fields >> f; ++i)
+    if (i == 14 || i == 15) ticks += std::stoull(f);  // utime, stime
+  return double(ticks) / double(sysconf(_SC_CLK_TCK));
+}
+
 // A small generated llama model (fast on 2 cores; seeds give different models).
 inline fs::path generated_model(const fs::path& dir, uint64_t seed = 42) {
   ModelSpec spec;
