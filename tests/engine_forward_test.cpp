@@ -104,7 +104,9 @@ const Bounds kBounds[] = {
     {"synth-4M-Q5_1", 0, 0, 1.0, 0.27, {ALL, ALL}, 0, 1.118},
     {"synth-4M-Q2_K", 2.3e-5, 5.4e-6, 0.68, 0.2, {{0, kNoFlip, kNoFlip}, {0, kNoFlip, kNoFlip}}, 0, 1.029},
     {"synth-4M-Q3_K_M", 2.7e-5, 7.6e-6, 0, 0, {NONE, NONE}, 0, 0},
-    {"synth-4M-Q4_K_M", 2.3e-5, 7.2e-6, 1.05, 0.27, {NONE, {kNoFlip, kNoFlip, 4}}, 0, 1.0},
+    // Q4_K_M: the AVX2 GEMM (batch) flips at step 4 the same rounding that AVX-512 token by
+    // token flips there (1.05 / 0.27, and closer to f64 than llama.cpp is).
+    {"synth-4M-Q4_K_M", 2.3e-5, 7.2e-6, 1.05, 0.27, {{kNoFlip, 4, kNoFlip}, {kNoFlip, kNoFlip, 4}}, 0, 1.0},
     {"synth-4M-Q5_K_M", 2.3e-5, 5.9e-6, 0.92, 0.27, {NONE, {kNoFlip, 4, kNoFlip}}, 0, 1.033},
     {"synth-4M-Q6_K", 2.7e-5, 7.5e-6, 0, 0, {NONE, NONE}, 0, 0},
     {"synth-4M-IQ4_NL", 1.5e-5, 2.9e-6, 0, 0, {NONE, NONE}, 0, 0},

@@ -1,5 +1,5 @@
-// GEMM kernels (vec_dot_gemm.h) against the per-row dot kernels: every weight type with a GEMM
-// kernel on this CPU, panels of 16 rows, token counts that hit every tile size and remainder,
+// GEMM kernels (vec_dot_gemm.h) against the per-row dot kernels of the same ISA: every weight
+// type with a GEMM kernel, on AVX-512 and on AVX2 where the CPU has them, two panels each, token counts that hit every tile size and remainder,
 // row lengths with odd block counts. The integer block sums are exact on both paths, so the
 // only difference is the order of float additions: checked against a bound proportional to
 // sum |w_k * a_k|. Also: the prepared activations hold exactly the values of
@@ -11,6 +11,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine/quants.h"
@@ -20,23 +21,21 @@
 namespace nnb {
 namespace {
 
-// The weight types with an AVX-512 GEMM kernel; the others always take the per-row kernels
-// (GemmDispatch checks both lists). GEMM kernels exist only for AVX-512: on a CPU without it
-// (or under NNB_ISA=avx2/scalar) the kernel tests skip saying so, and GemmDispatch checks that
-// the engine then has no GEMM kernel at all, i.e. that every batch takes the per-row path that
-// vec_dot_test checks.
+// The weight types with an AVX-512 and an AVX2 GEMM kernel; the others always take the per-row
+// kernels (GemmDispatch checks both lists). There are no scalar GEMM kernels: under
+// NNB_ISA=scalar GemmDispatch checks that the engine has no GEMM kernel at all, i.e. that every
+// batch takes the per-row path that vec_dot_test checks. The kernel tests call each ISA's
+// kernels directly (gemm_kernel_for), so one run covers both; an ISA the CPU lacks skips.
 const GgmlType kGemmTypes[] = {GgmlType::F32,  GgmlType::F16,    GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0,
                                GgmlType::Q5_0, GgmlType::IQ4_NL, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
 const GgmlType kPerRowOnly[] = {GgmlType::Q4_1, GgmlType::Q5_1, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::IQ4_XS};
 
 TEST(GemmDispatch, KernelsExactlyWhereDocumented) {
-  const bool avx512 = active_isa() == Isa::Avx512;
+  const bool simd = active_isa() != Isa::Scalar;
   for (GgmlType t : kGemmTypes) {
-    EXPECT_EQ(gemm_kernel(t) != nullptr, avx512) << type_name(t) << " on " << isa_name(active_isa());
-    if (dot_kernel_for(t, Isa::Avx512)) {
-      EXPECT_NE(gemm_kernel_for(t, Isa::Avx512), nullptr) << type_name(t);
-    }
-    EXPECT_EQ(gemm_kernel_for(t, Isa::Avx2), nullptr) << type_name(t);
+    EXPECT_EQ(gemm_kernel(t) != nullptr, simd) << type_name(t) << " on " << isa_name(active_isa());
+    for (Isa isa : {Isa::Avx512, Isa::Avx2})
+      if (dot_kernel_for(t, isa)) EXPECT_NE(gemm_kernel_for(t, isa), nullptr) << type_name(t) << " " << isa_name(isa);
     EXPECT_EQ(gemm_kernel_for(t, Isa::Scalar), nullptr) << type_name(t);
   }
   for (GgmlType t : kPerRowOnly)
@@ -51,16 +50,17 @@ std::vector<float> random_floats(int64_t n, std::mt19937& rng, float scale = 1.0
 }
 
 // GEMM vs per-row bound, relative to sum |w_k * a_k|: 4x the worst measured over every type,
-// length and token count here (1.87e-7, F32; printed by each run).
+// ISA, length and token count here (1.87e-7, F32 on AVX-512 and AVX2 alike; the AVX2 quantized
+// types 5.1e-8 .. 7.8e-8; printed by each run).
 constexpr double kGemmTol = 7.5e-7;
 
-class Gemm : public ::testing::TestWithParam<GgmlType> {};
+class Gemm : public ::testing::TestWithParam<std::tuple<GgmlType, Isa>> {};
 
 TEST_P(Gemm, MatchesPerRowKernels) {
-  const GgmlType t = GetParam();
-  const GemmKernel* g = gemm_kernel(t);
-  if (!g) GTEST_SKIP() << "GEMM kernels need AVX-512; this process runs " << isa_name(active_isa());
-  const DotKernel* dk = dot_kernel(t);
+  const auto [t, isa] = GetParam();
+  const GemmKernel* g = gemm_kernel_for(t, isa);
+  if (!g) GTEST_SKIP() << "this CPU lacks " << isa_name(isa);
+  const DotKernel* dk = dot_kernel_for(t, isa);
   ASSERT_NE(dk, nullptr);
   const int64_t bs = traits(t).block_size;
   std::vector<int64_t> lengths = bs == 256 ? std::vector<int64_t>{256, 768, 1024}
@@ -71,8 +71,12 @@ TEST_P(Gemm, MatchesPerRowKernels) {
   struct Print {
     const double& w;
     GgmlType t;
-    ~Print() { std::printf("[ %-6s ] GEMM vs per-row: worst |d| / sum|w*a| %.3g (bound %.3g)\n", std::string(type_name(t)).c_str(), w, kGemmTol); }
-  } print{worst, t};
+    Isa isa;
+    ~Print() {
+      std::printf("[ %-6s %-6s ] GEMM vs per-row: worst |d| / sum|w*a| %.3g (bound %.3g)\n",
+                  std::string(type_name(t)).c_str(), std::string(isa_name(isa)).c_str(), w, kGemmTol);
+    }
+  } print{worst, t, isa};
   for (int64_t K : lengths) {
     const int M = 2 * g->rows;
     const size_t rb = row_size(t, K);
@@ -128,8 +132,12 @@ TEST_P(Gemm, MatchesPerRowKernels) {
   }
 }
 
-std::string type_param_name(const ::testing::TestParamInfo<GgmlType>& i) { return std::string(type_name(i.param)); }
-INSTANTIATE_TEST_SUITE_P(GemmTypes, Gemm, ::testing::ValuesIn(kGemmTypes), type_param_name);
+std::string type_param_name(const ::testing::TestParamInfo<std::tuple<GgmlType, Isa>>& i) {
+  return std::string(type_name(std::get<0>(i.param))) + "_" + std::string(isa_name(std::get<1>(i.param)));
+}
+INSTANTIATE_TEST_SUITE_P(GemmTypes, Gemm,
+                         ::testing::Combine(::testing::ValuesIn(kGemmTypes), ::testing::Values(Isa::Avx512, Isa::Avx2)),
+                         type_param_name);
 
 // The prepared activation layouts carry exactly ggml's quantized values.
 TEST(GemmPrepare, SameValuesAsActivationQuantization) {

@@ -1,5 +1,5 @@
 // GEMM kernel selection and activation preparation (vec_dot_gemm.h). The kernels themselves
-// are in vec_dot_gemm_avx512.cpp.
+// are in vec_dot_gemm_avx512.cpp and vec_dot_gemm_avx2.cpp.
 #include "engine/vec_dot_gemm.h"
 
 #include <algorithm>
@@ -16,6 +16,7 @@ namespace nnb {
 namespace kern {
 #if defined(__x86_64__) || defined(_M_X64)
 const GemmKernel* avx512_gemm_kernel(GgmlType t);
+const GemmKernel* avx2_gemm_kernel(GgmlType t);
 #endif
 }  // namespace kern
 
@@ -94,6 +95,7 @@ const GemmKernel* gemm_kernel_for(GgmlType t, Isa isa) {
   if (dot_kernel_for(t, isa) == nullptr) return nullptr;  // also: the CPU lacks the ISA
 #if defined(__x86_64__) || defined(_M_X64)
   if (isa == Isa::Avx512) return kern::avx512_gemm_kernel(t);
+  if (isa == Isa::Avx2) return kern::avx2_gemm_kernel(t);
 #endif
   (void)t;
   return nullptr;

@@ -1,19 +1,21 @@
 // Matrix-matrix products for prompt processing: weight rows times several activation rows,
 // with each weight loaded (and unpacked) once for all tokens of the batch.
 //
-// A GEMM kernel works on panels of `rows` (16) consecutive weight rows. pack() expands them
-// from the stored type into an interleaved scratch layout (unsigned bytes with per-block float
-// scales for the quantized types, f32 for F16/BF16/F32) that one 512-bit register covers for
-// all 16 rows at once; compute() then runs the panel against n activation rows, 16 outputs per
-// token per step, without horizontal sums. Activations are prepared once per matrix product by
+// A GEMM kernel works on panels of `rows` (16; 8 for AVX2's quantized types) consecutive
+// weight rows. pack() expands them from the stored type into an interleaved scratch layout
+// (bytes with per-block float scales for the quantized types, f32 for F16/BF16/F32) that one
+// vector register covers for all rows at once; compute() then runs the panel against n
+// activation rows, one register of outputs per token per step, without horizontal sums. Activations are prepared once per matrix product by
 // gemm_prepare() into the layout the kernel reads; their values are exactly those of
 // quantize_row_activation(vec_dot_type), and every integer block sum is exact, so results
 // equal the per-row vec_dot kernels up to float rounding (the order of additions; K-quants
 // apply their sub-block scales d * scale, exact in f32, per sub-block in float rather than
 // per super-block in int32).
 //
-// Only AVX-512 (F/BW/VL/DQ/VNNI) kernels exist; elsewhere gemm_kernel() returns nullptr and the
-// caller uses the per-row vec_dot kernels.
+// Kernels exist for AVX-512 (F/BW/VL/DQ/VNNI; 16-row panels) and AVX2/FMA (vec_dot_gemm_avx2.cpp:
+// 8-row panels of 256-bit registers for the quantized types, 16 for the float ones, the same
+// algorithm with maddubs/madd for dpbusd); on the scalar ISA gemm_kernel() returns nullptr and
+// the caller uses the per-row vec_dot kernels. Callers take the panel height from `rows`.
 #pragma once
 
 #include <cstddef>
