@@ -1,8 +1,8 @@
 // GEMM kernels (vec_dot_gemm.h) against the per-row dot kernels of the same ISA: every weight
-// type with a GEMM kernel, on AVX-512 and on AVX2 where the CPU has them, two panels each, token counts that hit every tile size and remainder,
-// row lengths with odd block counts. The integer block sums are exact on both paths, so the
-// only difference is the order of float additions: checked against a bound proportional to
-// sum |w_k * a_k|. Also: the prepared activations hold exactly the values of
+// type with a GEMM kernel, on AVX-512 and on AVX2 where the CPU has them, two panels each,
+// token counts that hit every tile size and remainder, row lengths with odd block counts. The
+// integer block sums are exact on both paths, so the only difference is the order of float
+// additions: checked against a bound proportional to sum |w_k * a_k|. Also: the prepared activations hold exactly the values of
 // quantize_row_activation.
 #include <gtest/gtest.h>
 
