@@ -33,8 +33,12 @@ class Sampler {
   Sampler(const SamplerParams& p, int32_t n_vocab);
 
   // Picks the next token from n_vocab logits. Does not modify logits and does not record the
-  // token (call accept()). NaN logits are never picked. O(n_vocab) plus a partial sort; works in
-  // member buffers, so it does not allocate after the first call.
+  // token (call accept()). NaN logits are never picked. Greedy is one pass over the logits with
+  // the penalties applied only to the tokens in the window; with a top-k small next to n_vocab
+  // (the default 40) the k best are selected straight from the logits (block maxima bound the
+  // k-th best, then one look at the few blocks above it), and the later stages only see those
+  // k. Same tokens as a full copy + sort. Works in buffers sized by the constructor: never
+  // allocates.
   Token sample(const float* logits);
   // Records a token (prompt or generated) for the penalties. Ids outside [0, n_vocab) are
   // ignored: they have no logit to penalise.
@@ -57,9 +61,12 @@ class Sampler {
 
   void reseed();
   bool penalties_active() const;
-  void load_candidates(const float* logits);  // copy + penalties
-  Token argmax() const;
-  void top_k();
+  float penalised(const float* logits, Token i) const;  // i in pen_ids_; NaN -> -inf
+  void load_candidates(const float* logits);  // every token: copy + penalties
+  Token argmax(const float* logits) const;     // greedy, straight from the logits
+  bool select_top_k_bounded(const float* logits);  // top-k in two passes (topk_first_), or false
+  void select_top_k(const float* logits);      // top-k in one pass (topk_first_)
+  void top_k();                                // top-k over load_candidates()' candidates
   void top_p();
   void min_p();
   Token draw();
@@ -70,6 +77,9 @@ class Sampler {
   int32_t top_k_;
   int64_t last_n_;  // 0: penalties off, < 0: whole history
   bool greedy_;
+  // sample() uses select_top_k_bounded() (or, when it gives up, select_top_k()) instead of
+  // load_candidates() + top_k().
+  bool topk_first_;
 
   int32_t n_vocab_;
   uint64_t seed_;
@@ -80,9 +90,15 @@ class Sampler {
   std::vector<int32_t> counts_;
   std::vector<Token> window_;
   size_t window_head_ = 0;  // index of the oldest entry once the ring is full
+  // The ids with counts_ > 0, ascending (capacity reserved up front): the only logits the
+  // penalties change, so sample() reads the others as they are.
+  std::vector<Token> pen_ids_;
 
-  // Candidates of the current sample() call: cands_[0, n_cand_) are alive.
+  // Candidates of the current sample() call: cands_[0, n_cand_) are alive. Sized once: empty
+  // when greedy, min(2 top_k_ + 64, n_vocab) with topk_first_, else n_vocab.
   std::vector<Cand> cands_;
+  int32_t block_ = 64;            // select_top_k_bounded(): tokens per block
+  std::vector<float> block_max_;  // select_top_k_bounded(): 2 x n_vocab / block_ block maxima
   size_t n_cand_ = 0;
   bool sorted_ = false;  // alive candidates ordered by (logit desc, id asc)
 };
