@@ -16,7 +16,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/sampler.h"
+#include "engine/runtime/sampler.h"
 
 namespace {
 

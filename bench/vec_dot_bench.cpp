@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/quants.h"
-#include "engine/vec_dot.h"
+#include "engine/quant/quants.h"
+#include "engine/cpu/vec_dot.h"
 
 namespace {
 

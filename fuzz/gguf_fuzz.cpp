@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "engine/gguf.h"
+#include "engine/gguf/gguf.h"
 
 using namespace nnb;
 using namespace nnb::gguf;

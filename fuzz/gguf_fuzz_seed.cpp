@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "engine/gguf.h"
+#include "engine/gguf/gguf.h"
 
 using namespace nnb;
 using namespace nnb::gguf;

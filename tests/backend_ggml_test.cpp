@@ -10,8 +10,8 @@
 
 #include "backends/ggml/ggml_backend.h"
 #include "backends/ggml/ggml_context.h"
-#include "engine/generation.h"
-#include "engine/model_gen.h"
+#include "engine/runtime/generation.h"
+#include "engine/model/model_gen.h"
 #include "nn/stream.h"
 #include "test_util.h"
 

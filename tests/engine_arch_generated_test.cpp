@@ -13,11 +13,11 @@
 #include <functional>
 #include <map>
 
-#include "engine/arch.h"
-#include "engine/context.h"
-#include "engine/gguf.h"
-#include "engine/model_gen.h"
-#include "engine/vec_dot.h"
+#include "engine/model/arch.h"
+#include "engine/runtime/context.h"
+#include "engine/gguf/gguf.h"
+#include "engine/model/model_gen.h"
+#include "engine/cpu/vec_dot.h"
 #include "test_util.h"
 
 namespace nnb {

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "engine/context.h"
-#include "engine/vec_dot.h"
+#include "engine/runtime/context.h"
+#include "engine/cpu/vec_dot.h"
 #include "test_util.h"
 
 namespace nnb {

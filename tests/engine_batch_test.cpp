@@ -5,9 +5,9 @@
 #include <cmath>
 #include <cstdio>
 
-#include "engine/context.h"
-#include "engine/model_gen.h"
-#include "engine/vec_dot.h"
+#include "engine/runtime/context.h"
+#include "engine/model/model_gen.h"
+#include "engine/cpu/vec_dot.h"
 #include "test_util.h"
 
 namespace nnb {

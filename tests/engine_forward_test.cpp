@@ -27,9 +27,9 @@
 #include <cstdio>
 #include <string>
 
-#include "engine/context.h"
-#include "engine/generation.h"
-#include "engine/vec_dot.h"
+#include "engine/runtime/context.h"
+#include "engine/runtime/generation.h"
+#include "engine/cpu/vec_dot.h"
 #include "test_util.h"
 
 namespace nnb {

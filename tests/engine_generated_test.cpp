@@ -3,12 +3,12 @@
 // limits and bad token ids are errors, and seeded sampling is reproducible.
 #include <cmath>
 
-#include "engine/context.h"
-#include "engine/gguf.h"
-#include "engine/generation.h"
-#include "engine/model_gen.h"
-#include "engine/quants.h"
-#include "engine/vec_dot.h"
+#include "engine/runtime/context.h"
+#include "engine/gguf/gguf.h"
+#include "engine/runtime/generation.h"
+#include "engine/model/model_gen.h"
+#include "engine/quant/quants.h"
+#include "engine/cpu/vec_dot.h"
 #include "test_util.h"
 
 namespace nnb {

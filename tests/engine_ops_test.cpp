@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/kv_cache.h"
-#include "engine/ops.h"
-#include "engine/vec_dot.h"
+#include "engine/device/kv_cache.h"
+#include "engine/cpu/ops.h"
+#include "engine/cpu/vec_dot.h"
 
 namespace nnb {
 namespace {

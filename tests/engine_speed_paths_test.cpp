@@ -10,11 +10,11 @@
 #include <new>
 #include <thread>
 
-#include "engine/context.h"
-#include "engine/model_gen.h"
-#include "engine/threadpool.h"
-#include "engine/vec_dot.h"
-#include "engine/vec_dot_gemm.h"
+#include "engine/runtime/context.h"
+#include "engine/model/model_gen.h"
+#include "engine/cpu/threadpool.h"
+#include "engine/cpu/vec_dot.h"
+#include "engine/cpu/vec_dot_gemm.h"
 #include "test_util.h"
 
 // Counts C++ allocations (while g_counting is set) to check the per-token path.

@@ -2,7 +2,7 @@
 // equal llama.cpp's (golden/dequant-<model>.json). Vocabulary-only files open too.
 #include <gtest/gtest.h>
 
-#include "engine/gguf.h"
+#include "engine/gguf/gguf.h"
 #include "test_util.h"
 
 namespace nnb::gguf {

@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "engine/gguf.h"
+#include "engine/gguf/gguf.h"
 #include "gguf_raw_builder.h"
 #include "test_util.h"
 

@@ -8,7 +8,7 @@
 #include <limits>
 #include <random>
 
-#include "engine/gguf.h"
+#include "engine/gguf/gguf.h"
 #include "test_util.h"
 
 namespace nnb::gguf {

@@ -1,9 +1,9 @@
 // Model loading refuses what it cannot run with a message naming the problem (run under
 // ASan/UBSan by scripts/test.sh): the fixtures' malformed files, and generated files with an
 // unsupported architecture, a missing tensor or a wrong shape.
-#include "engine/gguf.h"
-#include "engine/model.h"
-#include "engine/model_gen.h"
+#include "engine/gguf/gguf.h"
+#include "engine/model/model.h"
+#include "engine/model/model_gen.h"
 #include "test_util.h"
 
 namespace nnb {

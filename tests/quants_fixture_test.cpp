@@ -3,7 +3,7 @@
 //  * quantizing synth-4M-F32's tensors reproduces llama-quantize's bytes for every type;
 //  * re-quantizing a dequantized tensor is (or, where noted, is not) idempotent.
 // Tensor bytes are read with plain file I/O at the offsets the golden files list, so these
-// tests depend only on nnb_quants, not on the GGUF reader.
+// tests depend only on nnb_quant, not on the GGUF reader.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/quants.h"
+#include "engine/quant/quants.h"
 #include "test_util.h"
 
 namespace nnb {

@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "engine/quants.h"
+#include "engine/quant/quants.h"
 
 namespace nnb {
 namespace {

@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "backends/ggml/ggml_backend.h"
-#include "engine/model_gen.h"
+#include "engine/model/model_gen.h"
 #include "nnbridge.grpc.pb.h"
 #include "rpc/client.h"
 #include "rpc/server_services.h"

@@ -21,9 +21,9 @@
 #include <thread>
 #include <vector>
 
-#include "engine/generation.h"
-#include "engine/model.h"
-#include "engine/model_gen.h"
+#include "engine/runtime/generation.h"
+#include "engine/model/model.h"
+#include "engine/model/model_gen.h"
 #include "nnbridge.grpc.pb.h"
 #include "test_util.h"
 #include "wasi_ephemeral_nn.grpc.pb.h"

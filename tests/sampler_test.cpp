@@ -1,7 +1,7 @@
 // Sampler: each stage of the chain (penalties, top-k, top-p, min-p, temperature, draw) checked on
 // small hand-made distributions. Statistical checks use fixed seeds, so they are deterministic;
 // their tolerances are still wide enough to hold for any reasonable seed.
-#include "engine/sampler.h"
+#include "engine/runtime/sampler.h"
 
 #include <gtest/gtest.h>
 

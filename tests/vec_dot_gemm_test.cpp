@@ -14,9 +14,9 @@
 #include <tuple>
 #include <vector>
 
-#include "engine/quants.h"
-#include "engine/vec_dot.h"
-#include "engine/vec_dot_gemm.h"
+#include "engine/quant/quants.h"
+#include "engine/cpu/vec_dot.h"
+#include "engine/cpu/vec_dot_gemm.h"
 
 namespace nnb {
 namespace {

@@ -7,8 +7,8 @@
 #include <chrono>
 #include <sstream>
 
-#include "engine/gguf.h"
-#include "engine/vocab.h"
+#include "engine/gguf/gguf.h"
+#include "engine/tokenizer/vocab.h"
 #include "test_util.h"
 
 namespace nnb {

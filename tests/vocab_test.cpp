@@ -7,10 +7,10 @@
 #include <map>
 #include <random>
 
-#include "engine/gguf.h"
-#include "engine/unicode.h"
-#include "engine/unicode_regex.h"
-#include "engine/vocab.h"
+#include "engine/gguf/gguf.h"
+#include "engine/tokenizer/unicode.h"
+#include "engine/tokenizer/unicode_regex.h"
+#include "engine/tokenizer/vocab.h"
 #include "test_util.h"
 
 namespace nnb {

@@ -10,7 +10,7 @@
 #include "cli/bench_remote.h"
 #include "cli/client_flags.h"
 #include "cli/commands.h"
-#include "engine/context.h"
+#include "engine/runtime/context.h"
 
 namespace nnb::cli {
 namespace {

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "engine/generation.h"
+#include "engine/runtime/generation.h"
 
 namespace nnb::cli {
 namespace {

@@ -3,7 +3,7 @@
 #include <map>
 
 #include "cli/commands.h"
-#include "engine/model.h"
+#include "engine/model/model.h"
 
 namespace nnb::cli {
 

@@ -4,8 +4,8 @@
 #include <stdexcept>
 
 #include "cli/commands.h"
-#include "engine/arch.h"
-#include "engine/model_gen.h"
+#include "engine/model/arch.h"
+#include "engine/model/model_gen.h"
 
 namespace nnb::cli {
 

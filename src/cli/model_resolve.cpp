@@ -3,7 +3,7 @@
 #include <system_error>
 
 #include "cli/commands.h"
-#include "engine/model_gen.h"
+#include "engine/model/model_gen.h"
 
 namespace nnb::cli {
 

@@ -9,7 +9,7 @@
 #include <optional>
 #include <span>
 
-#include "engine/model.h"
+#include "engine/model/model.h"
 
 namespace nnb::ggml {
 

@@ -16,9 +16,9 @@
 
 #include "backends/ggml/ggml_options.h"
 #include "backends/ggml/ggml_runtime.h"
-#include "engine/context.h"
-#include "engine/generation.h"
-#include "engine/sampler.h"
+#include "engine/runtime/context.h"
+#include "engine/runtime/generation.h"
+#include "engine/runtime/sampler.h"
 #include "nn/backend.h"
 
 namespace nnb::ggml {

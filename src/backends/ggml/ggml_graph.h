@@ -9,7 +9,7 @@
 
 #include "backends/ggml/ggml_options.h"
 #include "backends/ggml/ggml_runtime.h"
-#include "engine/model.h"
+#include "engine/model/model.h"
 #include "nn/backend.h"
 
 namespace nnb::ggml {

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <string>
 
-#include "engine/model.h"
+#include "engine/model/model.h"
 
 namespace nnb::ggml {
 

@@ -1,0 +1,370 @@
+#include "engine/cpu/cpu_device.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "engine/cpu/ops.h"
+#include "engine/cpu/threadpool.h"
+#include "engine/cpu/vec_dot.h"
+#include "engine/cpu/vec_dot_gemm.h"
+#include "engine/quant/quants.h"
+
+namespace nnb {
+namespace {
+
+// Batches of at least GemmKernel::min_n rows use the GEMM kernels; NNB_GEMM_MIN=N sets one
+// threshold for every type (tuning, tests).
+int32_t gemm_min_tokens(const GemmKernel& g) {
+  static const int32_t v = [] {
+    const char* e = std::getenv("NNB_GEMM_MIN");
+    return e && *e ? std::max(1, std::atoi(e)) : 0;
+  }();
+  return v > 0 ? v : g.min_n;
+}
+
+// Grow-only, 64-byte aligned, lazily zeroed (calloc: untouched pages cost no memory, so a large
+// n_batch costs memory only once a batch that large is decoded).
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { std::free(raw_); }
+  void reserve(size_t bytes) {
+    if (bytes <= size_) return;
+    std::free(raw_);
+    raw_ = std::calloc(bytes + 64, 1);
+    if (!raw_) throw std::bad_alloc();
+    data_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw_) + 63) & ~uintptr_t(63));
+    size_ = bytes;
+  }
+  uint8_t* data() { return data_; }
+  template <class T>
+  T* as() {
+    return reinterpret_cast<T*>(data_);
+  }
+
+ private:
+  void* raw_ = nullptr;
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+class CpuDevice final : public Device {
+ public:
+  CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads);
+
+  std::string describe() const override {
+    return std::string("cpu ") + isa_name(active_isa()) + ", " + std::to_string(pool_.size()) + " threads";
+  }
+  int32_t n_threads() const override { return pool_.size(); }
+  int32_t max_rows() const override { return max_rows_; }
+
+  void embed(const Matrix& emb, const int32_t* tokens, int32_t n) override {
+    const int64_t E = hp_.n_embd;
+    for (int32_t i = 0; i < n; ++i) dequantize_row(emb.type, emb.row(tokens[i]), row(Act::X, i), E);
+  }
+  void set_positions(const int32_t* pos, int32_t n) override;
+  void rms_norm(Act src, Act dst, const std::vector<float>& w, int32_t rows, float eps) override {
+    const int64_t n = int64_t(w.size());
+    for (int32_t i = 0; i < rows; ++i) op_.rms_norm(row(src, i), w.data(), row(dst, i), n, eps);
+  }
+  void matmul(std::span<const MatJob> jobs, Act in, int32_t rows) override;
+  void matmul_to_host(const Matrix& w, Act in, int32_t rows, float* out) override {
+    const Matrix* wp = &w;
+    products(&wp, &out, 1, in, rows);
+  }
+  void add_bias(Act dst, const std::vector<float>& b, int32_t rows) override {
+    for (int32_t i = 0; i < rows; ++i) op_.add(row(dst, i), b.data(), int64_t(b.size()));
+  }
+  void rope(Act dst, int32_t n_heads, int32_t rows) override;
+  void kv_store(KvCache& kv, int layer, const int32_t* cells, int32_t rows) override {
+    for (int32_t i = 0; i < rows; ++i) kv.store_cell(layer, cells[i], row(Act::K, i), row(Act::V, i));
+  }
+  void attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs) override;
+  void gather_rows(Act buf, const int32_t* rows, int32_t m) override {
+    const size_t w = size_t(width_[int(buf)]);
+    for (int32_t k = 0; k < m; ++k)
+      if (rows[k] != k) std::memcpy(row(buf, k), row(buf, rows[k]), w * sizeof(float));
+  }
+  void add(Act dst, Act src, int32_t rows) override {
+    op_.add(row(dst, 0), row(src, 0), int64_t(rows) * width_[int(dst)]);
+  }
+  void swiglu(int32_t rows) override {
+    const int64_t F = hp_.n_ff;
+    // Inline for one row (generation), in parallel for a batch.
+    auto fn = [&](int64_t b, int64_t e, int) { op_.silu_mul(row(Act::Gate, int32_t(b)), row(Act::Up, int32_t(b)), (e - b) * F); };
+    if (rows == 1) fn(0, 1, 0);
+    else pool_.parallel_for(rows, 1, fn);
+  }
+
+ private:
+  float* row(Act a, int32_t i) { return act_[int(a)].as<float>() + size_t(i) * size_t(width_[int(a)]); }
+  // Products of up to 3 matrices with the same input, in one parallel region.
+  void products(const Matrix* const* w, float* const* out, int count, Act in, int32_t n);
+
+  const Hparams& hp_;
+  const OpsTable& op_;
+  int32_t max_rows_;
+  ThreadPool pool_;
+  int64_t width_[kActCount];
+  Buffer act_[kActCount];
+  Buffer rope_cos_, rope_sin_;  // [n][n_rot/2] for the batch's positions
+  const std::vector<float>& rope_freq_factors_;
+  bool neox_;
+  Buffer prepared_[6];            // activations prepared for the products, one per format in use
+  std::vector<Buffer> thread_;    // per thread: attention scores, then a GEMM panel
+  size_t attn_floats_ = 0;        // offset of the panel in a thread buffer
+};
+
+CpuDevice::CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads)
+    : hp_(model.hparams()),
+      op_(ops()),
+      max_rows_(max_rows),
+      pool_(n_threads),
+      rope_freq_factors_(model.rope_freq_factors()),
+      neox_(model.arch().rope == RopeType::Neox) {
+  const size_t B = size_t(max_rows), f = sizeof(float);
+  for (int a = 0; a < kActCount; ++a) {
+    width_[a] = act_width(hp_, Act(a));
+    act_[a].reserve(B * size_t(width_[a]) * f);
+  }
+  rope_cos_.reserve(B * size_t(hp_.n_rot / 2) * f + f);
+  rope_sin_.reserve(B * size_t(hp_.n_rot / 2) * f + f);
+
+  // Per-thread scratch: attention scores of a block of 4 queries over the whole context, and
+  // the largest GEMM panel of any matrix of the model.
+  attn_floats_ = size_t(attn_scratch_floats(4, max_keys) + 16) / 16 * 16;
+  size_t panel = 0;
+  auto consider = [&](const Matrix& m) {
+    if (const GemmKernel* g = gemm_kernel(m.type)) panel = std::max(panel, g->panel_bytes(m.ne0));
+  };
+  for (const Layer& L : model.layers())
+    for (const Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) consider(*m);
+  consider(model.output());
+  thread_ = std::vector<Buffer>(size_t(pool_.size()));
+  for (Buffer& b : thread_) b.reserve(attn_floats_ * sizeof(float) + panel);
+  // The activation buffer every product needs (one token in the widest format: f32).
+  const int64_t widest = std::max<int64_t>({hp_.n_embd, hp_.n_embd_q(), hp_.n_ff});
+  prepared_[0].reserve(size_t(widest) * 4 + 1024);
+}
+
+// RoPE angles computed as ggml does: theta advances by repeated multiplication with
+// base^(-2/n_rot), scaled by freq_scale and divided by the frequency factors.
+void CpuDevice::set_positions(const int32_t* pos, int32_t n) {
+  const int32_t half = hp_.n_rot / 2;
+  const float theta_scale = std::pow(hp_.rope_freq_base, -2.0f / float(hp_.n_rot));
+  const auto& ff = rope_freq_factors_;
+  for (int32_t i = 0; i < n; ++i) {
+    float theta = float(pos[i]);
+    for (int32_t p = 0; p < half; ++p) {
+      const float f = ff.empty() ? 1.0f : ff[size_t(p)];
+      const float t = hp_.rope_freq_scale * (theta / f);
+      rope_cos_.as<float>()[size_t(i) * half + p] = std::cos(t);
+      rope_sin_.as<float>()[size_t(i) * half + p] = std::sin(t);
+      theta *= theta_scale;
+    }
+  }
+}
+
+void CpuDevice::rope(Act dst, int32_t n_heads, int32_t rows) {
+  const int32_t half = hp_.n_rot / 2;
+  for (int32_t i = 0; i < rows; ++i) {
+    const float* c = rope_cos_.as<float>() + size_t(i) * half;
+    const float* sn = rope_sin_.as<float>() + size_t(i) * half;
+    for (int32_t h = 0; h < n_heads; ++h) {
+      float* x = row(dst, i) + size_t(h) * hp_.head_dim;
+      if (!neox_) {  // adjacent pairs (2p, 2p+1)
+        for (int32_t p = 0; p < half; ++p) {
+          const float x0 = x[2 * p], x1 = x[2 * p + 1];
+          x[2 * p] = x0 * c[p] - x1 * sn[p];
+          x[2 * p + 1] = x0 * sn[p] + x1 * c[p];
+        }
+      } else {  // neox: (p, p + n_rot/2)
+        for (int32_t p = 0; p < half; ++p) {
+          const float x0 = x[p], x1 = x[p + half];
+          x[p] = x0 * c[p] - x1 * sn[p];
+          x[p + half] = x0 * sn[p] + x1 * c[p];
+        }
+      }
+    }
+  }
+}
+
+void CpuDevice::matmul(std::span<const MatJob> jobs, Act in, int32_t rows) {
+  constexpr int kMax = 3;
+  if (jobs.empty() || jobs.size() > size_t(kMax)) throw std::logic_error("matmul: 1 to 3 products at once");
+  const Matrix* w[kMax];
+  float* out[kMax];
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    w[i] = jobs[i].w;
+    if (w[i]->ne0 != width_[int(in)] || w[i]->ne1 != width_[int(jobs[i].out)])
+      throw std::logic_error("matmul: a matrix does not fit its activation buffers");
+    out[i] = row(jobs[i].out, 0);
+  }
+  products(w, out, int(jobs.size()), in, rows);
+}
+
+void CpuDevice::products(const Matrix* const* w, float* const* out, int count, Act in_act, int32_t n) {
+  const float* in = row(in_act, 0);
+  const int64_t K = w[0]->ne0;
+  constexpr int kMax = 3;
+  const DotKernel* kern[kMax] = {};
+  const GemmKernel* gk[kMax] = {};
+  bool gemm = n > 1;
+  bool tails = false;  // some rows outside full GEMM panels
+  for (int i = 0; i < count; ++i) {
+    kern[i] = dot_kernel(w[i]->type);
+    if (!kern[i]) throw std::runtime_error("no dot-product kernel for " + std::string(type_name(w[i]->type)));
+    if (gemm) {
+      gk[i] = gemm_kernel(w[i]->type);
+      if (!gk[i] || n < gemm_min_tokens(*gk[i])) gemm = false;
+      else if (w[i]->ne1 % gk[i]->rows != 0) tails = true;
+    }
+  }
+
+  // Activation formats needed: GEMM layouts, and vec_dot types for the rows outside panels.
+  struct Fmt {
+    bool is_gemm;
+    GemmAct ga;
+    GgmlType vt;
+    size_t stride;
+    const uint8_t* data;
+  };
+  Fmt fmts[2 * kMax];
+  int n_fmts = 0;
+  int gemm_fmt[kMax] = {}, dot_fmt[kMax] = {};
+  auto find_or_add = [&](bool is_gemm, GemmAct ga, GgmlType vt) {
+    for (int f = 0; f < n_fmts; ++f)
+      if (fmts[f].is_gemm == is_gemm && (is_gemm ? fmts[f].ga == ga : fmts[f].vt == vt)) return f;
+    fmts[n_fmts] = {is_gemm, ga, vt, 0, nullptr};
+    return n_fmts++;
+  };
+  for (int i = 0; i < count; ++i) {
+    if (gemm) gemm_fmt[i] = find_or_add(true, gk[i]->act, GgmlType::F32);
+    if (!gemm || tails) dot_fmt[i] = find_or_add(false, GemmAct::F32, kern[i]->vec_dot_type);
+  }
+  int n_buf = 0;
+  bool convert = false;
+  for (int f = 0; f < n_fmts; ++f) {
+    Fmt& F = fmts[f];
+    if (!F.is_gemm && F.vt == GgmlType::F32) {
+      F.stride = size_t(K) * sizeof(float);
+      F.data = reinterpret_cast<const uint8_t*>(in);
+      continue;
+    }
+    F.stride = F.is_gemm ? gemm_act_bytes(F.ga, K) : row_size(F.vt, K);
+    Buffer& b = prepared_[n_buf++];
+    b.reserve(F.stride * size_t(n));
+    F.data = b.data();
+    convert = true;
+  }
+  if (convert) {
+    auto prep = [&](int64_t t0, int64_t t1, int) {
+      for (int f = 0; f < n_fmts; ++f) {
+        const Fmt& F = fmts[f];
+        if (!F.is_gemm && F.vt == GgmlType::F32) continue;
+        uint8_t* dst = const_cast<uint8_t*>(F.data);
+        for (int64_t t = t0; t < t1; ++t) {
+          if (F.is_gemm) gemm_prepare(F.ga, in + t * K, K, dst + size_t(t) * F.stride);
+          else quantize_row_activation(F.vt, in + t * K, dst + size_t(t) * F.stride, K);
+        }
+      }
+    };
+    if (n == 1) prep(0, 1, 0);
+    else pool_.parallel_for(n, 1, prep);
+  }
+
+  // Rows r of matrix i through the dot kernels, for every row of the batch.
+  auto dot_rows = [&](int i, int64_t r0, int64_t r1) {
+    const Matrix& m = *w[i];
+    const int64_t M = m.ne1;
+    const Fmt& F = fmts[dot_fmt[i]];
+    const VecDotFn dot = kern[i]->vec_dot;
+    float* o = out[i];
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* wr = m.row(r);
+      for (int32_t t = 0; t < n; ++t) dot(K, o + size_t(t) * size_t(M) + r, wr, F.data + size_t(t) * F.stride);
+    }
+  };
+
+  if (!gemm) {
+    int64_t off[kMax + 1] = {0};
+    for (int i = 0; i < count; ++i) off[i + 1] = off[i] + w[i]->ne1;
+    pool_.parallel_for(off[count], 16, [&](int64_t b, int64_t e, int) {
+      for (int i = 0; i < count; ++i) {
+        const int64_t lo = std::max(b, off[i]), hi = std::min(e, off[i + 1]);
+        if (lo < hi) dot_rows(i, lo - off[i], hi - off[i]);
+      }
+    });
+    return;
+  }
+
+  // GEMM: panels of gk->rows weight rows, each packed once and run against all n rows; a last
+  // partial panel goes through the dot kernels.
+  int64_t poff[kMax + 1] = {0};
+  for (int i = 0; i < count; ++i) {
+    const int64_t R = gk[i]->rows;
+    poff[i + 1] = poff[i] + (w[i]->ne1 + R - 1) / R;
+  }
+  pool_.parallel_for(poff[count], 1, [&](int64_t b, int64_t e, int tid) {
+    uint8_t* panel = thread_[size_t(tid)].data() + attn_floats_ * sizeof(float);
+    for (int64_t p = b; p < e; ++p) {
+      int i = 0;
+      while (p >= poff[i + 1]) ++i;
+      const Matrix& m = *w[i];
+      const int64_t R = gk[i]->rows, M = m.ne1;
+      const int64_t r0 = (p - poff[i]) * R;
+      if (r0 + R > M) {
+        dot_rows(i, r0, M);
+        continue;
+      }
+      const Fmt& F = fmts[gemm_fmt[i]];
+      gk[i]->pack(m.row(r0), m.row_bytes, K, panel);
+      gk[i]->compute(panel, K, F.data, F.stride, n, out[i] + r0, M);
+    }
+  });
+}
+
+void CpuDevice::attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs) {
+  const int32_t hd = hp_.head_dim, n_head = hp_.n_head, group = hp_.n_head / hp_.n_head_kv;
+  const float scale = 1.0f / std::sqrt(float(hd));
+  const int64_t Q = hp_.n_embd_q();
+  const auto attend = op_.attend;
+  float* q = row(Act::Q, 0);
+  float* attn = row(Act::Attn, 0);
+  pool_.parallel_for(int64_t(jobs.size()) * n_head, 1, [&](int64_t b, int64_t e, int tid) {
+    float* scratch = thread_[size_t(tid)].as<float>();
+    for (int64_t job = b; job < e; ++job) {
+      const AttnJob& J = jobs[size_t(job / n_head)];
+      const int32_t h = int32_t(job % n_head);
+      const int32_t kvh = h / group;
+      AttnArgs a;
+      a.q = q + size_t(J.q_row) * Q + size_t(h) * hd;
+      a.q_stride = Q;
+      a.k = kv.k_head(layer, kvh);
+      a.v = kv.v_head(layer, kvh);
+      a.blocks = J.blocks;
+      a.out = attn + size_t(J.out_row) * Q + size_t(h) * hd;
+      a.out_stride = Q;
+      a.head_dim = hd;
+      a.n_q = J.n_q;
+      a.pos0 = J.pos0;
+      a.scale = scale;
+      a.scratch = scratch;
+      attend(a);
+    }
+  });
+}
+
+}  // namespace
+
+std::unique_ptr<Device> make_cpu_device(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads) {
+  return std::make_unique<CpuDevice>(model, max_rows, max_keys, n_threads);
+}
+
+}  // namespace nnb

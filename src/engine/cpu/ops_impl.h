@@ -1,0 +1,279 @@
+// Private to ops*.cpp: the operations of ops.h written once over a small SIMD trait (S::V, S::W
+// lanes) and instantiated per ISA. Everything has internal linkage on purpose (see
+// vec_dot_impl.h: an inline function built with -mavx512f must never be the copy the linker
+// keeps for a CPU without it).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "engine/cpu/ops.h"
+
+namespace nnb::ops_detail {
+namespace {
+
+// Cephes expf constants.
+constexpr float kExpHi = 88.3762626647949f;
+constexpr float kExpLo = -87.3365447504019f;
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kC1 = 0.693359375f;
+constexpr float kC2 = -2.12194440e-4f;
+constexpr float kP0 = 1.9875691500E-4f, kP1 = 1.3981999507E-3f, kP2 = 8.3334519073E-3f;
+constexpr float kP3 = 4.1665795894E-2f, kP4 = 1.6666665459E-1f, kP5 = 5.0000001201E-1f;
+
+// Scalar: one lane.
+struct ScalarS {
+  using V = float;
+  static constexpr int W = 1;
+  static V zero() { return 0.0f; }
+  static V set1(float f) { return f; }
+  static V load(const float* p) { return *p; }
+  static void store(float* p, V v) { *p = v; }
+  static V add(V a, V b) { return a + b; }
+  static V sub(V a, V b) { return a - b; }
+  static V mul(V a, V b) { return a * b; }
+  static V div(V a, V b) { return a / b; }
+  static V fma(V a, V b, V c) { return a * b + c; }
+  static V max(V a, V b) { return a > b ? a : b; }
+  static float hmax(V v) { return v; }
+  static float hsum(V v) { return v; }
+  static V exp(V x) {
+    x = std::min(std::max(x, kExpLo), kExpHi);
+    const float fx = std::nearbyint(x * kLog2e);
+    float r = x - fx * kC1;
+    r = r - fx * kC2;
+    float y = kP0;
+    y = y * r + kP1;
+    y = y * r + kP2;
+    y = y * r + kP3;
+    y = y * r + kP4;
+    y = y * r + kP5;
+    y = y * (r * r) + (r + 1.0f);
+    const uint32_t bits = uint32_t(int32_t(fx) + 127) << 23;
+    float p2;
+    std::memcpy(&p2, &bits, 4);
+    return y * p2;
+  }
+  static double sumsq(const float* x, int64_t n) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; ++i) s += double(x[i] * x[i]);
+    return s;
+  }
+};
+
+// Elementwise exp over an array: vector body, scalar tail (same formula).
+template <class S>
+inline void exp_array(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + S::W <= n; i += S::W) S::store(y + i, S::exp(S::load(x + i)));
+  for (; i < n; ++i) y[i] = ScalarS::exp(x[i]);
+}
+
+template <class S>
+struct Ops {
+  using V = typename S::V;
+  static constexpr int W = S::W;
+
+  static void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+    const float mean = float(S::sumsq(x, n) / double(n));
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    const V vs = S::set1(scale);
+    int64_t i = 0;
+    for (; i + W <= n; i += W) S::store(y + i, S::mul(S::mul(S::load(x + i), vs), S::load(w + i)));
+    for (; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+  }
+
+  static void silu_mul(float* g, const float* u, int64_t n) {
+    const V one = S::set1(1.0f), zero = S::zero();
+    int64_t i = 0;
+    for (; i + W <= n; i += W) {
+      const V x = S::load(g + i);
+      const V e = S::exp(S::sub(zero, x));
+      S::store(g + i, S::mul(S::div(x, S::add(one, e)), S::load(u + i)));
+    }
+    for (; i < n; ++i) {
+      const float x = g[i];
+      g[i] = (x / (1.0f + ScalarS::exp(-x))) * u[i];
+    }
+  }
+
+  static void add(float* x, const float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + W <= n; i += W) S::store(x + i, S::add(S::load(x + i), S::load(y + i)));
+    for (; i < n; ++i) x[i] += y[i];
+  }
+
+  static void exp(const float* x, float* y, int64_t n) { exp_array<S>(x, y, n); }
+
+  // ---- attention ----------------------------------------------------------------------------
+  static constexpr int NV = 16 / W;  // vectors per block of 16 key positions
+
+  // Physical block of the keys j0 .. j0+15 (j0 a multiple of 16): the only place where the
+  // block table enters; the loops over a block's keys are those of a contiguous cache.
+  static int64_t block_of(const AttnArgs& a, int j0) { return a.blocks ? int64_t(a.blocks[j0 / 16]) : int64_t(j0 / 16); }
+
+  // scores[t][j] = scale * q_t . k_j for the T queries and all keys 0 .. n_keys (rounded up to 16).
+  template <int T>
+  static void scores(const AttnArgs& a, int n_keys, float* sc, int64_t ld) {
+    const int hd = a.head_dim;
+    // Few queries: split the head dimension over U partial sums so the multiply-adds do not
+    // wait on each other's latency.
+    constexpr int U = T == 1 ? 4 : T == 2 ? 2 : 1;
+    const float* q[T];
+    for (int t = 0; t < T; ++t) q[t] = a.q + int64_t(t) * a.q_stride;
+    const V vscale = S::set1(a.scale);
+    for (int j0 = 0; j0 < n_keys; j0 += 16) {
+      const float* kb = a.k + block_of(a, j0) * 16 * hd;  // block j0/16: [hd][16]
+      V acc[T][NV][U];
+      for (int t = 0; t < T; ++t)
+        for (int v = 0; v < NV; ++v)
+          for (int u = 0; u < U; ++u) acc[t][v][u] = S::zero();
+      int d = 0;
+      for (; d + U <= hd; d += U) {
+        for (int u = 0; u < U; ++u) {
+          V kv[NV];
+          for (int v = 0; v < NV; ++v) kv[v] = S::load(kb + (d + u) * 16 + v * W);
+          for (int t = 0; t < T; ++t) {
+            const V qd = S::set1(q[t][d + u]);
+            for (int v = 0; v < NV; ++v) acc[t][v][u] = S::fma(qd, kv[v], acc[t][v][u]);
+          }
+        }
+      }
+      for (; d < hd; ++d)
+        for (int t = 0; t < T; ++t)
+          for (int v = 0; v < NV; ++v) acc[t][v][0] = S::fma(S::set1(q[t][d]), S::load(kb + d * 16 + v * W), acc[t][v][0]);
+      for (int t = 0; t < T; ++t)
+        for (int v = 0; v < NV; ++v) {
+          V sum = acc[t][v][0];
+          for (int u = 1; u < U; ++u) sum = S::add(sum, acc[t][v][u]);
+          S::store(sc + t * ld + j0 + v * W, S::mul(sum, vscale));
+        }
+    }
+  }
+
+  // In place: row[0..n_valid) <- exp(row - max), row[n_valid..n_pad) <- 0; returns the sum.
+  static float softmax_row(float* row, int n_valid, int n_pad) {
+    V vm = S::set1(-INFINITY);
+    int j = 0;
+    for (; j + W <= n_valid; j += W) vm = S::max(vm, S::load(row + j));
+    float mx = S::hmax(vm);
+    for (; j < n_valid; ++j) mx = std::max(mx, row[j]);
+    const V vmx = S::set1(mx);
+    V vsum = S::zero();
+    j = 0;
+    for (; j + W <= n_valid; j += W) {
+      const V e = S::exp(S::sub(S::load(row + j), vmx));
+      S::store(row + j, e);
+      vsum = S::add(vsum, e);
+    }
+    float sum = S::hsum(vsum);
+    for (; j < n_valid; ++j) {
+      row[j] = ScalarS::exp(row[j] - mx);
+      sum += row[j];
+    }
+    for (j = n_valid; j < n_pad; ++j) row[j] = 0.0f;
+    return sum;
+  }
+
+  // out_t = sum_j p_tj v_j / sum_t over keys 0 .. n_keys, DV vectors of the head at a time.
+  template <int T>
+  static void weighted_values(const AttnArgs& a, int n_keys, const float* p, int64_t ld, const float* inv) {
+    const int hd = a.head_dim;
+    constexpr int DV = W == 1 ? 8 : 4;
+    for (int d0 = 0; d0 < hd; d0 += DV * W) {
+      const int nv = std::min(DV, (hd - d0) / W);
+      V acc[T][DV];
+      for (int t = 0; t < T; ++t)
+        for (int v = 0; v < DV; ++v) acc[t][v] = S::zero();
+      if (nv == DV && T == 1) {
+        // One query: even and odd keys into separate sums (latency, as in scores()). Blocks
+        // hold 16 keys, so pairs never straddle two blocks.
+        V acc2[DV];
+        for (int v = 0; v < DV; ++v) acc2[v] = S::zero();
+        for (int j0 = 0; j0 < n_keys; j0 += 16) {
+          const float* vb = a.v + block_of(a, j0) * 16 * hd + d0;  // row j0 of this block
+          const float* pb = p + j0;
+          const int nj = std::min(16, n_keys - j0);
+          int j = 0;
+          for (; j + 2 <= nj; j += 2) {
+            const float* vr = vb + int64_t(j) * hd;
+            const V p0 = S::set1(pb[j]), p1 = S::set1(pb[j + 1]);
+            for (int v = 0; v < DV; ++v) {
+              acc[0][v] = S::fma(p0, S::load(vr + v * W), acc[0][v]);
+              acc2[v] = S::fma(p1, S::load(vr + hd + v * W), acc2[v]);
+            }
+          }
+          for (; j < nj; ++j) {
+            const V pj = S::set1(pb[j]);
+            for (int v = 0; v < DV; ++v) acc[0][v] = S::fma(pj, S::load(vb + int64_t(j) * hd + v * W), acc[0][v]);
+          }
+        }
+        for (int v = 0; v < DV; ++v) acc[0][v] = S::add(acc[0][v], acc2[v]);
+      } else if (nv == DV) {
+        for (int j0 = 0; j0 < n_keys; j0 += 16) {
+          const float* vb = a.v + block_of(a, j0) * 16 * hd + d0;
+          const int nj = std::min(16, n_keys - j0);
+          for (int j = 0; j < nj; ++j) {
+            const float* vr = vb + int64_t(j) * hd;
+            V vv[DV];
+            for (int v = 0; v < DV; ++v) vv[v] = S::load(vr + v * W);
+            for (int t = 0; t < T; ++t) {
+              const V pj = S::set1(p[t * ld + j0 + j]);
+              for (int v = 0; v < DV; ++v) acc[t][v] = S::fma(pj, vv[v], acc[t][v]);
+            }
+          }
+        }
+      } else {
+        for (int j0 = 0; j0 < n_keys; j0 += 16) {
+          const float* vb = a.v + block_of(a, j0) * 16 * hd + d0;
+          const int nj = std::min(16, n_keys - j0);
+          for (int j = 0; j < nj; ++j) {
+            const float* vr = vb + int64_t(j) * hd;
+            for (int t = 0; t < T; ++t) {
+              const V pj = S::set1(p[t * ld + j0 + j]);
+              for (int v = 0; v < nv; ++v) acc[t][v] = S::fma(pj, S::load(vr + v * W), acc[t][v]);
+            }
+          }
+        }
+      }
+      for (int t = 0; t < T; ++t) {
+        const V s = S::set1(inv[t]);
+        for (int v = 0; v < nv; ++v) S::store(a.out + t * a.out_stride + d0 + v * W, S::mul(acc[t][v], s));
+      }
+    }
+  }
+
+  template <int T>
+  static void attend_block(const AttnArgs& a) {
+    const int n_keys = a.pos0 + T;
+    const int64_t ld = (int64_t(n_keys) + 15) / 16 * 16;
+    float* sc = a.scratch;
+    scores<T>(a, n_keys, sc, ld);
+    float inv[T];
+    for (int t = 0; t < T; ++t) inv[t] = 1.0f / softmax_row(sc + t * ld, a.pos0 + t + 1, n_keys);
+    weighted_values<T>(a, n_keys, sc, ld, inv);
+  }
+
+  static void attend(const AttnArgs& a) {
+    AttnArgs b = a;
+    int done = 0;
+    while (done < a.n_q) {
+      const int left = a.n_q - done;
+      b.q = a.q + int64_t(done) * a.q_stride;
+      b.out = a.out + int64_t(done) * a.out_stride;
+      b.pos0 = a.pos0 + done;
+      if (left >= 4) b.n_q = 4, attend_block<4>(b);
+      else if (left == 3) b.n_q = 3, attend_block<3>(b);
+      else if (left == 2) b.n_q = 2, attend_block<2>(b);
+      else b.n_q = 1, attend_block<1>(b);
+      done += b.n_q;
+    }
+  }
+
+  static constexpr OpsTable table() { return OpsTable{rms_norm, silu_mul, add, attend, exp}; }
+};
+
+}  // namespace
+}  // namespace nnb::ops_detail

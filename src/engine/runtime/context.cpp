@@ -1,0 +1,218 @@
+// The forward pass, step by step as llama.cpp's graph computes it (so that results agree to
+// f32 rounding): RMSNorm (sum of squares in double) * weight, Q/K/V projections (+ biases
+// where the architecture has them), RoPE, causal softmax attention with grouped KV heads,
+// output projection and residual, then RMSNorm * weight and the SwiGLU feed-forward with its
+// residual. Where architectures differ, the forward pass reads the model's architecture row
+// (arch.h: RoPE layout, QKV biases), never its name; loading refuses rows that need a feature
+// not computed here.
+//
+// It is written once, over the device interface (device/device.h): this file decides what is
+// computed and in which order, for which rows; the device computes it where its data lives.
+// The context's device is the CPU (cpu/cpu_device.h).
+//
+// Batches: the tokens of a batch may belong to several sequences (BatchToken). Everything but
+// attention is row-wise, so it runs over the whole batch whatever the sequences (each weight is
+// read once per batch); attention runs per run of adjacent entries of one sequence, through
+// that sequence's block table (kv_cache.h). The single-sequence decode() is a batch of
+// sequence 0 and takes exactly the path it took before sequences existed.
+#include "engine/runtime/context.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "engine/cpu/cpu_device.h"
+
+namespace nnb {
+
+// Per-batch bookkeeping of the forward pass (grown, never shrunk): KV cells of the entries,
+// their positions and tokens, the entries whose logits are wanted, attention jobs over all
+// entries / over those, and (sequence, next position, entries) for each sequence of a decode().
+struct Context::Plan {
+  std::vector<int32_t> cells, pos, tokens, out_rows;
+  std::vector<AttnJob> jobs_all, jobs_out;
+  struct SeqUse {
+    int32_t seq, next, count;
+  };
+  std::vector<SeqUse> seqs;
+};
+
+Context::Context(const Model& model, const ContextParams& params)
+    : model_(model),
+      params_(params),
+      kv_(model.hparams().n_layer, params.n_ctx > 0 ? params.n_ctx : model.hparams().n_ctx_train,
+          model.hparams().n_head_kv, model.hparams().head_dim),
+      s_(std::make_unique<Plan>()) {
+  if (params_.n_batch <= 0) params_.n_batch = 512;
+  params_.n_batch = std::min(params_.n_batch, kv_.capacity());
+  dev_ = make_cpu_device(model, params_.n_batch, kv_.capacity16(), params.n_threads);
+}
+
+Context::~Context() = default;
+
+void Context::decode(std::span<const Token> tokens, bool all_logits) {
+  const int32_t n = int32_t(tokens.size());
+  if (n == 0) throw std::invalid_argument("decode: no tokens");
+  const int32_t pos0 = kv_.n_used();
+  batch_.resize(size_t(n));
+  for (int32_t i = 0; i < n; ++i) batch_[size_t(i)] = BatchToken{tokens[size_t(i)], pos0 + i, 0, all_logits || i == n - 1};
+  decode(std::span<const BatchToken>(batch_.data(), size_t(n)));
+}
+
+void Context::decode(std::span<const BatchToken> batch) {
+  const int32_t n = int32_t(batch.size());
+  if (n == 0) throw std::invalid_argument("decode: no tokens");
+  const int32_t n_vocab = model_.hparams().n_vocab;
+  // Everything is checked before anything is evaluated: a refused batch leaves the cache as it
+  // was. Sequences are few per batch; a linear search over them is cheaper than a map.
+  auto& seqs = s_->seqs;
+  seqs.clear();
+  int32_t n_want = 0;
+  for (const BatchToken& b : batch) {
+    if (b.token < 0 || b.token >= n_vocab)
+      throw std::invalid_argument("token id " + std::to_string(b.token) + " is outside the vocabulary (0.." +
+                                  std::to_string(n_vocab - 1) + ")");
+    if (!KvCache::valid_seq(b.seq))
+      throw std::invalid_argument("sequence id " + std::to_string(b.seq) + " is outside 0.." +
+                                  std::to_string(KvCache::kMaxSeq - 1));
+    auto it = std::find_if(seqs.begin(), seqs.end(), [&](const Plan::SeqUse& u) { return u.seq == b.seq; });
+    if (it == seqs.end()) it = seqs.insert(seqs.end(), Plan::SeqUse{b.seq, kv_.n_pos(b.seq), 0});
+    if (b.pos != it->next)
+      throw std::invalid_argument("decode: sequence " + std::to_string(b.seq) + " at position " + std::to_string(b.pos) +
+                                  ", expected " + std::to_string(it->next) +
+                                  " (a sequence's positions follow each other from n_past)");
+    ++it->next;
+    ++it->count;
+    n_want += b.logits ? 1 : 0;
+  }
+  int64_t blocks = 0;
+  for (const Plan::SeqUse& u : seqs) {
+    if (int64_t(u.next) > kv_.capacity())
+      throw ContextFullError("context full: " + std::to_string(u.next - u.count) + " + " + std::to_string(u.count) +
+                             " tokens exceed the context size " + std::to_string(kv_.capacity()) +
+                             (u.seq != 0 ? " (sequence " + std::to_string(u.seq) + ")" : std::string()));
+    blocks += kv_.blocks_needed(u.seq, u.count);
+  }
+  if (blocks > kv_.n_free_blocks())
+    throw ContextFullError("context full: the batch needs " + std::to_string(blocks) + " more blocks of " +
+                           std::to_string(KvCache::kBlock) + " cells, " + std::to_string(kv_.n_free_blocks()) +
+                           " of " + std::to_string(kv_.n_blocks()) + " are free (shared by all sequences)");
+
+  logits_.resize(size_t(n_want) * size_t(n_vocab));
+  logits_row_.resize(size_t(n));
+  for (int32_t i = 0, r = 0; i < n; ++i) logits_row_[size_t(i)] = batch[size_t(i)].logits ? r++ : -1;
+  n_logits_ = 0;
+  for (int32_t off = 0; off < n; off += params_.n_batch) {
+    if (abort_check_ && abort_check_())
+      throw CancelledError("cancelled after " + std::to_string(off) + " of " + std::to_string(n) + " tokens");
+    forward(batch.data() + off, std::min(params_.n_batch, n - off));
+  }
+}
+
+const float* Context::logits() const {
+  if (n_logits_ == 0) throw std::logic_error("no logits: decode() has not run");
+  return logits_.data() + size_t(n_logits_ - 1) * size_t(model_.hparams().n_vocab);
+}
+
+const float* Context::logits_at(int32_t i) const {
+  if (i < 0 || i >= n_logits_) throw std::out_of_range("logits_at: index " + std::to_string(i));
+  return logits_.data() + size_t(i) * size_t(model_.hparams().n_vocab);
+}
+
+const float* Context::logits_ith(int32_t i) const {
+  if (i < 0 || size_t(i) >= logits_row_.size() || logits_row_[size_t(i)] < 0 || logits_row_[size_t(i)] >= n_logits_)
+    throw std::out_of_range("logits_ith: batch entry " + std::to_string(i) + " has no logits");
+  return logits_.data() + size_t(logits_row_[size_t(i)]) * size_t(model_.hparams().n_vocab);
+}
+
+void Context::forward(const BatchToken* batch, int32_t n) {
+  const Hparams& hp = model_.hparams();
+  Plan& s = *s_;
+  Device& dev = *dev_;
+  const BatchToken* bt = batch;
+
+  // The entries' KV cells (new blocks taken, shared ones copied: decode() checked they fit),
+  // and the entries whose logits are wanted.
+  s.cells.resize(size_t(n));
+  s.pos.resize(size_t(n));
+  s.tokens.resize(size_t(n));
+  s.out_rows.clear();
+  for (int32_t i = 0; i < n; ++i) {
+    s.cells[size_t(i)] = kv_.reserve_cell(bt[i].seq, bt[i].pos);
+    s.pos[size_t(i)] = bt[i].pos;
+    s.tokens[size_t(i)] = bt[i].token;
+    if (bt[i].logits) s.out_rows.push_back(i);
+  }
+  const int32_t n_out = int32_t(s.out_rows.size());
+  // Attention jobs: runs of entries of one sequence at consecutive rows and positions, cut
+  // into blocks of 4 queries (for one sequence: blocks 0-3, 4-7, ... of the batch). Block
+  // tables are read after every cell is reserved (reserving may move them).
+  auto make_jobs = [&](std::vector<AttnJob>& jobs, int32_t count, auto row_of) {
+    jobs.clear();
+    for (int32_t k = 0; k < count;) {
+      const int32_t i = row_of(k);
+      int32_t len = 1;
+      while (len < 4 && k + len < count && row_of(k + len) == i + len && bt[i + len].seq == bt[i].seq &&
+             bt[i + len].pos == bt[i].pos + len)
+        ++len;
+      jobs.push_back(AttnJob{i, k, len, bt[i].pos, kv_.block_table(bt[i].seq)});
+      k += len;
+    }
+  };
+  make_jobs(s.jobs_all, n, [](int32_t k) { return k; });
+  // The last layer only needs the rows whose logits are wanted.
+  if (n_out < n) make_jobs(s.jobs_out, n_out, [&](int32_t k) { return s.out_rows[size_t(k)]; });
+
+  dev.embed(model_.tok_embd(), s.tokens.data(), n);
+  dev.set_positions(s.pos.data(), n);
+
+  for (int l = 0; l < hp.n_layer; ++l) {
+    const Layer& L = model_.layers()[size_t(l)];
+    // On the last layer only the rows whose logits are wanted need the rest of the graph.
+    const bool subset = l == hp.n_layer - 1 && n_out < n;
+    const int32_t m = subset ? n_out : n;
+
+    // Attention block.
+    dev.rms_norm(Act::X, Act::XN, L.attn_norm, n, hp.rms_eps);
+    const MatJob qkv[3] = {{&L.wq, Act::Q}, {&L.wk, Act::K}, {&L.wv, Act::V}};
+    dev.matmul(qkv, Act::XN, n);
+    if (hp.qkv_bias) {
+      dev.add_bias(Act::Q, L.bq, n);
+      dev.add_bias(Act::K, L.bk, n);
+      dev.add_bias(Act::V, L.bv, n);
+    }
+    dev.rope(Act::Q, hp.n_head, n);
+    dev.rope(Act::K, hp.n_head_kv, n);
+    dev.kv_store(kv_, l, s.cells.data(), n);
+    if (m == 0) break;  // no logits wanted: the last layer's K and V were all that was needed
+    dev.attention(kv_, l, subset ? s.jobs_out : s.jobs_all);
+
+    // From here on the m rows only, compacted to the front of the buffers (the attention
+    // already wrote its output rows there).
+    if (subset) dev.gather_rows(Act::X, s.out_rows.data(), m);
+    const MatJob wo[1] = {{&L.wo, Act::Tmp}};
+    dev.matmul(wo, Act::Attn, m);
+    dev.add(Act::X, Act::Tmp, m);
+
+    // Feed-forward block.
+    dev.rms_norm(Act::X, Act::XN, L.ffn_norm, m, hp.rms_eps);
+    const MatJob gate_up[2] = {{&L.w_gate, Act::Gate}, {&L.w_up, Act::Up}};
+    dev.matmul(gate_up, Act::XN, m);
+    dev.swiglu(m);
+    const MatJob down[1] = {{&L.w_down, Act::Tmp}};
+    dev.matmul(down, Act::Gate, m);
+    dev.add(Act::X, Act::Tmp, m);
+  }
+
+  if (n_out > 0) {
+    dev.rms_norm(Act::X, Act::XN, model_.output_norm(), n_out, hp.rms_eps);
+    float* out = logits_.data() + size_t(n_logits_) * size_t(hp.n_vocab);
+    dev.matmul_to_host(model_.output(), Act::XN, n_out, out);
+    n_logits_ += n_out;
+  }
+  for (int32_t i = 0; i < n; ++i) kv_.set_n_pos(bt[i].seq, bt[i].pos + 1);
+}
+
+}  // namespace nnb
