@@ -23,7 +23,7 @@ namespace {
 using nnb::SamplerParams;
 using nnb::Token;
 
-// Reference: the sampler as it was before the top-k-first rewrite (src/engine/sampler.cpp at
+// Reference: the sampler as it was before the top-k-first rewrite (then src/engine/sampler.cpp, at
 // a4fccab), kept verbatim in its arithmetic: every candidate copied and penalised, top-k by
 // nth_element + sort over the whole vocabulary, then top-p / min-p / temperature / draw.
 // Explicit seeds only (no random-seed drawing).

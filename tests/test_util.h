@@ -43,7 +43,7 @@ std::filesystem::path fixture_path(const std::string& rel);
 // The kernel path under test. ctest runs the ISA-dependent suites once per path with
 // NNB_ISA=scalar|avx2 (tests/CMakeLists.txt); a path this CPU lacks (the engine then ignores
 // the request and uses its best one) skips with a message instead of testing the default path
-// twice. Needs engine/vec_dot.h.
+// twice. Needs engine/cpu/vec_dot.h.
 #define NNB_FORCED_ISA_OR_SKIP()                                                                           \
   do {                                                                                                      \
     if (const char* nnb_isa_env_ = std::getenv("NNB_ISA");                                                 \
