@@ -19,15 +19,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <sstream>
 #include <stdexcept>
 #include <vector>
 
 #include "cli/client_flags.h"
 #include "rpc/client.h"
+#include "rpc/common.h"
 
 namespace nnb::cli {
 namespace {
@@ -43,16 +42,6 @@ double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   const size_t i = std::min(v.size() - 1, size_t(p * double(v.size() - 1) + 0.5));
   return v[i];
-}
-
-std::string read_token(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot read the auth token file '" + path + "'");
-  std::stringstream s;
-  s << f.rdbuf();
-  std::string t = s.str();
-  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
-  return t;
 }
 
 std::string words(size_t n) {
@@ -90,7 +79,7 @@ void run_remote_bench(const RemoteBenchOptions& o) {
   if (o.n_gen < 2) throw std::runtime_error("remote bench needs -n of at least 2 tokens");
   rpc::ClientOptions co;
   co.uri = o.uri;
-  if (!o.auth_token_file.empty()) co.auth_token = read_token(o.auth_token_file);
+  if (!o.auth_token_file.empty()) co.auth_token = rpc::read_token_file(o.auth_token_file);
   co.wasmedge_only = o.wasmedge_protocol;
   co.connect_timeout = connect_timeout_of(o.connect_timeout_s);
   rpc::RemoteBackend backend(co);

@@ -8,14 +8,13 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/client_flags.h"
 #include "cli/commands.h"
 #include "rpc/client.h"
+#include "rpc/common.h"
 
 namespace nnb::cli {
 namespace {
@@ -48,20 +47,6 @@ class InterruptScope {
  private:
   struct sigaction old_ {};
 };
-
-std::string read_token(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot read the auth token file '" + path + "'");
-  std::stringstream s;
-  s << f.rdbuf();
-  std::string t = s.str();
-  const auto end = t.find_last_not_of(" \t\r\n");
-  t.erase(end == std::string::npos ? 0 : end + 1);
-  const auto begin = t.find_first_not_of(" \t\r\n");
-  t.erase(0, begin == std::string::npos ? t.size() : begin);
-  if (t.empty()) throw std::runtime_error("the auth token file '" + path + "' is empty");
-  return t;
-}
 
 // GGML metadata for each request: --config's JSON object, overridden by the flags given.
 std::string options_json(const ChatOptions& o) {
@@ -98,7 +83,7 @@ void answer(rpc::RemoteBackend& backend, const std::shared_ptr<nn::Graph>& graph
 void run_chat(const ChatOptions& o) {
   rpc::ClientOptions co;
   co.uri = o.uri;
-  if (!o.auth_token_file.empty()) co.auth_token = read_token(o.auth_token_file);
+  if (!o.auth_token_file.empty()) co.auth_token = rpc::read_token_file(o.auth_token_file);
   co.tls_ca = o.tls_ca;
   co.tls_cert = o.tls_cert;
   co.tls_key = o.tls_key;

@@ -2,10 +2,15 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 namespace nnb::rpc {
@@ -98,6 +103,41 @@ Endpoint parse_endpoint(std::string_view uri_in) {
   e.host = host;
   e.port = int(p);
   return e;
+}
+
+std::string read_token_file(const std::string& path, mode_t* mode) {
+  const auto unreadable = [&path](int err) {
+    return std::runtime_error("cannot read --auth-token-file '" + path + "': " + std::strerror(err));
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw unreadable(errno);
+  std::string t;
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw unreadable(err);
+  }
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      t.append(buf, size_t(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      const int err = errno;  // e.g. EISDIR: a directory opens, but does not read
+      ::close(fd);
+      throw unreadable(err);
+    }
+  }
+  ::close(fd);
+  if (mode) *mode = st.st_mode & 07777;
+  const char* ws = " \t\r\n";
+  const size_t b = t.find_first_not_of(ws);
+  if (b == std::string::npos)
+    throw std::runtime_error("--auth-token-file '" + path + "' holds no token (it is empty or only whitespace)");
+  return t.substr(b, t.find_last_not_of(ws) - b + 1);
 }
 
 grpc::Status error_status(std::string_view host_function, nn::Errno e, std::string_view detail) {

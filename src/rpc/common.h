@@ -1,10 +1,11 @@
-// What the server and the client share: endpoint URIs and the WasmEdge error convention
-// (gRPC status UNKNOWN, message `failed to call host function "<fn>", errno=<N>`, trailing
-// metadata `errno: "<N>"`, COMPAT §3).
+// What the server and the client share: endpoint URIs, the bearer-token file, and the WasmEdge
+// error convention (gRPC status UNKNOWN, message `failed to call host function "<fn>",
+// errno=<N>`, trailing metadata `errno: "<N>"`, COMPAT §3).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <optional>
 #include <string>
@@ -38,6 +39,13 @@ bool is_loopback_address(const sockaddr* a);
 // expanded, as WasmEdge does), `HOST:PORT`, `[::1]:PORT`, `tcp://HOST:PORT`. Throws
 // std::invalid_argument with a message naming the URI.
 Endpoint parse_endpoint(std::string_view uri);
+
+// Reads a bearer-token file (--auth-token-file of `serve`, `chat` and `bench --nn-rpc-uri`): its
+// contents with surrounding whitespace (a trailing newline, a CR) trimmed. Throws
+// std::runtime_error naming the file: when it cannot be opened or read (with the system's
+// reason), and when it holds no token (empty, or only whitespace). When `mode` is given it
+// receives the permission bits of the file actually read (fstat of the open file).
+std::string read_token_file(const std::string& path, mode_t* mode = nullptr);
 
 // The status a server returns for a failed call, WasmEdge-style. The errno trailer must be
 // added to the ServerContext with add_errno_trailer().

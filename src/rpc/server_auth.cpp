@@ -1,11 +1,9 @@
 #include "rpc/server_auth.h"
 
-#include <sys/stat.h>
-
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
+
+#include "rpc/common.h"
 
 namespace nnb::rpc {
 
@@ -22,25 +20,17 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 }
 
 Authenticator Authenticator::from_file(const std::string& path, std::string* warning) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read --auth-token-file '" + path + "'");
-  struct stat st{};
-  // stat after open: the mode of the file actually read (a later swap is the owner's doing).
-  if (warning && ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "0%03o", unsigned(st.st_mode & 0777));
+  mode_t mode = 0;
+  std::string t = read_token_file(path, &mode);  // trimmed, never empty; throws naming the file
+  // The mode of the file actually read (a later swap is the owner's doing).
+  if (warning && (mode & 077) != 0) {
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "0%03o", unsigned(mode & 0777));
     *warning = "warning: --auth-token-file '" + path + "' is open to " +
-               ((st.st_mode & 007) ? "every user of this host" : "its group") + " (mode " + mode +
+               ((mode & 007) ? "every user of this host" : "its group") + " (mode " + octal +
                "): whoever can read it can use this server; chmod 600 it";
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string t = ss.str();
-  const char* ws = " \t\r\n";
-  const size_t b = t.find_first_not_of(ws);
-  if (b == std::string::npos) throw std::runtime_error("--auth-token-file '" + path + "' holds no token");
-  t = t.substr(b, t.find_last_not_of(ws) - b + 1);
-  if (t.find_first_of(ws) != std::string::npos || t.size() < 16)
+  if (t.find_first_of(" \t\r\n") != std::string::npos || t.size() < 16)
     throw std::runtime_error("--auth-token-file '" + path +
                              "': the token must be one word of at least 16 characters (e.g. `openssl rand -hex 32`)");
   Authenticator a;

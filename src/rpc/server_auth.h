@@ -13,10 +13,12 @@ namespace nnb::rpc {
 class Authenticator {
  public:
   Authenticator() = default;  // no token: every call is accepted
-  // Reads the token from `path` (surrounding whitespace trimmed). Throws std::runtime_error
-  // naming the file when it cannot be read or holds no token. When the file can be read by
-  // its group or by others (any of mode 077), *warning (if given) says so: the token is then
-  // only as secret as the file, but refusing would break set-ups that share it on purpose.
+  // Reads the token from `path` with read_token_file() (rpc/common.h: surrounding whitespace
+  // trimmed; throws std::runtime_error naming the file when it cannot be read or holds no
+  // token) and refuses, naming the file, a token that is not one word of at least 16
+  // characters. When the file can be read by its group or by others (any of mode 077),
+  // *warning (if given) says so: the token is then only as secret as the file, but refusing
+  // would break set-ups that share it on purpose.
   static Authenticator from_file(const std::string& path, std::string* warning = nullptr);
 
   bool enabled() const { return !token_.empty(); }
