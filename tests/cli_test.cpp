@@ -1,10 +1,8 @@
 // The nnbridge command as users and scripts call it: a real process, real files.
-#include <sys/wait.h>
-
-#include <array>
 #include <cstdio>
 #include <cstdlib>
 
+#include "child_process.h"
 #include "test_util.h"
 
 namespace nnb {
@@ -17,15 +15,8 @@ struct Proc {
 
 Proc run_cli(const std::string& args, bool merge_stderr = false) {
   const std::string cmd = std::string("'") + NNB_CLI_PATH + "' " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  Proc r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  const test::RunResult r = test::run_shell(cmd);
+  return Proc{r.exit_code, r.out};
 }
 
 class Cli : public ::testing::Test {
@@ -116,14 +107,7 @@ TEST_F(Cli, WasmEdgeNamesImplyTheSubcommand) {
     const auto link = *dir_ / alias;
     std::filesystem::remove(link);
     std::filesystem::create_symlink(NNB_CLI_PATH, link);
-    const std::string cmd = "'" + link.string() + "' --help 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    ASSERT_NE(p, nullptr);
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    pclose(p);
+    const std::string out = test::run_shell(std::string("'") + link.string() + "' --help 2>&1").out;
     EXPECT_NE(out.find(expect), std::string::npos) << alias << ": " << out;
   }
 }

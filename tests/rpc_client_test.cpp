@@ -5,14 +5,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -21,6 +19,7 @@
 #include <thread>
 
 #include "backends/ggml/ggml_backend.h"
+#include "child_process.h"
 #include "engine/model/model_gen.h"
 #include "nnbridge.grpc.pb.h"
 #include "rpc/client.h"
@@ -87,62 +86,8 @@ int free_tcp_port() {
   return ntohs(a.sin_port);
 }
 
-// A child process; killed (SIGKILL) and reaped on destruction, and by the kernel if this test
-// process dies first.
-class Child {
- public:
-  // stdin_pipe: keep a pipe to the child's stdin (else /dev/null).
-  Child(const std::vector<std::string>& args, const std::filesystem::path& log, bool stdin_pipe = false) {
-    int in[2] = {-1, -1};
-    if (stdin_pipe && pipe(in) != 0) throw std::runtime_error("pipe");
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(out, 1);
-      dup2(out, 2);
-      if (stdin_pipe) {
-        dup2(in[0], 0);
-        close(in[1]);
-      } else {
-        const int null = open("/dev/null", O_RDONLY);
-        dup2(null, 0);
-      }
-      std::vector<char*> argv;
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    if (stdin_pipe) {
-      close(in[0]);
-      stdin_ = in[1];
-    }
-  }
-  ~Child() {
-    if (stdin_ >= 0) close(stdin_);
-    kill9();
-  }
-  void kill9() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  bool running() {
-    if (pid_ <= 0) return false;
-    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
-  void write_stdin(const std::string& s) { ASSERT_EQ(write(stdin_, s.data(), s.size()), ssize_t(s.size())); }
-
- private:
-  pid_t pid_ = -1;
-  int stdin_ = -1;
-};
+using test::ChildOptions;
+using test::ChildProcess;
 
 // `nnbridge serve` on dir/name.sock with the given preloads, ready to accept calls.
 class Server {
@@ -156,7 +101,7 @@ class Server {
     std::vector<std::string> args{NNB_CLI_PATH, "serve", "--nn-rpc-uri", uri_};
     for (const auto& p : preloads) args.insert(args.end(), {"--nn-preload", p});
     args.insert(args.end(), extra.begin(), extra.end());
-    proc_ = std::make_unique<Child>(args, log_);
+    proc_ = std::make_unique<ChildProcess>(args, log_);
     const auto t0 = Clock::now();
     while (tcp_port > 0 ? !can_connect_tcp(tcp_port) : !can_connect(sock_)) {
       if (!proc_->running()) throw std::runtime_error("nnbridge serve exited: " + test::read_file(log_));
@@ -171,7 +116,7 @@ class Server {
  private:
   std::string sock_, uri_;
   std::filesystem::path log_;
-  std::unique_ptr<Child> proc_;
+  std::unique_ptr<ChildProcess> proc_;
 };
 
 rpc::ClientOptions client_options(const std::string& uri) {
@@ -215,15 +160,8 @@ CliRun run_cli(const std::string& args, bool merge_stderr = false, const std::st
   std::string cmd = std::string("'") + NNB_CLI_PATH + "' " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   if (!stdin_text.empty()) cmd = "printf '" + stdin_text + "' | " + cmd;  // printf turns the \n escapes into newlines
   else cmd += " </dev/null";
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  const test::RunResult r = test::run_shell(cmd);
+  return CliRun{r.exit_code, r.out};
 }
 
 // Server-wide counts from nnbridge's ListModels (graphs / contexts over `model`, all sessions).
@@ -547,7 +485,9 @@ TEST_F(RpcClient, SessionEndFreesHandles) {
 
   // A client process killed while it holds a graph: its Session stream ends and the server
   // frees the graph.
-  Child chat({NNB_CLI_PATH, "chat", "--nn-rpc-uri", uri}, *dir_ / "chat-killed.log", /*stdin_pipe=*/true);
+  ChildOptions with_stdin;
+  with_stdin.stdin_pipe = true;  // held open: chat waits for a prompt
+  ChildProcess chat({NNB_CLI_PATH, "chat", "--nn-rpc-uri", uri}, *dir_ / "chat-killed.log", with_stdin);
   auto t0 = Clock::now();
   while (graphs_of(uri, "default") == before && seconds_since(t0) < 10)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -6,7 +6,6 @@
 //
 // Real `nnbridge serve` processes on UNIX sockets (rpc_server_harness.h), real `nnbridge chat`
 // client processes. Times are printed, never asserted (a shared 2-core machine).
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -32,23 +31,11 @@ struct ClientRun {
 ClientRun run_nnbridge(const std::vector<std::string>& args, const fs::path& log) {
   std::vector<std::string> all{NNB_CLI_PATH};
   all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
   ClientRun r;
   r.log = log;
   const auto t0 = Clock::now();
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return r;
-  int st = 0;
-  waitpid(pid, &st, 0);
+  test::ChildProcess p(all, log);
+  const int st = p.wait();
   r.seconds = seconds_since(t0);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;

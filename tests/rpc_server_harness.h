@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "child_process.h"
 #include "engine/runtime/generation.h"
 #include "engine/model/model.h"
 #include "engine/model/model_gen.h"
@@ -46,52 +46,27 @@ inline std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-// A `nnbridge serve` child. Its stdout+stderr go to `log`. Killed (SIGKILL) and reaped on
-// destruction, and by the kernel if the test process dies first (PR_SET_PDEATHSIG).
+// A `nnbridge serve` child (child_process.h). Its stdout+stderr go to `log`. Killed (SIGKILL)
+// and reaped on destruction, and by the kernel if the test process dies first (PR_SET_PDEATHSIG).
 class ServeProcess {
  public:
   ServeProcess(const std::vector<std::string>& serve_args, fs::path log) : log_(std::move(log)) {
     std::vector<std::string> args{NNB_CLI_PATH, "serve"};
     args.insert(args.end(), serve_args.begin(), serve_args.end());
-    std::ofstream(log_, std::ios::trunc);  // before the fork: never read a previous run's lines
-    // Everything the child needs is built before fork (no allocation after it).
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e; ++e) env_strings.push_back(*e);
+    test::ChildOptions o;
 #if defined(__SANITIZE_THREAD__)
     // An instrumented server: ignore uninstrumented gRPC internals, keep serving after a
     // report (the tests read reports from the log).
     if (!std::getenv("TSAN_OPTIONS"))
-      env_strings.push_back("TSAN_OPTIONS=halt_on_error=0 exitcode=0 suppressions=" +
-                            (fs::path(__FILE__).parent_path() / "rpc_tsan.supp").string());
+      o.env.push_back("TSAN_OPTIONS=halt_on_error=0 exitcode=0 suppressions=" +
+                      (fs::path(__FILE__).parent_path() / "rpc_tsan.supp").string());
 #endif
-    std::vector<char*> envp;
-    for (auto& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int out = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(out, 1);
-      dup2(out, 2);
-      const int null = open("/dev/null", O_RDONLY);
-      dup2(null, 0);
-      execve(argv[0], argv.data(), envp.data());
-      _exit(127);
-    }
-  }
-  ~ServeProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
+    proc_ = std::make_unique<test::ChildProcess>(args, log_, o);
   }
   ServeProcess(const ServeProcess&) = delete;
   ServeProcess& operator=(const ServeProcess&) = delete;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return proc_->pid(); }
   std::string log() const { return slurp(log_); }
 
   // Waits for the "listening on" line; false when the process exited or time ran out.
@@ -99,26 +74,17 @@ class ServeProcess {
     const auto t0 = Clock::now();
     while (seconds_since(t0) < timeout_s) {
       if (log().find("listening on") != std::string::npos) return true;
-      if (exited()) return false;
+      if (!proc_->running()) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return false;
   }
   // Waits for exit; returns the exit status (as from waitpid) or -1 on timeout.
-  int wait_exit(double timeout_s = 10) {
-    const auto t0 = Clock::now();
-    while (seconds_since(t0) < timeout_s) {
-      if (exited()) return status_;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -1;
-  }
-  void signal(int sig) const {
-    if (pid_ > 0) kill(pid_, sig);
-  }
+  int wait_exit(double timeout_s = 10) { return proc_->wait_exit(timeout_s); }
+  void signal(int sig) const { proc_->signal(sig); }
   // Resident memory of the server, from /proc/<pid>/status (kB).
   long rss_kb() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+    std::ifstream in("/proc/" + std::to_string(pid()) + "/status");
     std::string line;
     while (std::getline(in, line))
       if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
@@ -126,19 +92,8 @@ class ServeProcess {
   }
 
  private:
-  bool exited() {
-    if (pid_ <= 0) return true;
-    int st = 0;
-    if (waitpid(pid_, &st, WNOHANG) == pid_) {
-      status_ = st;
-      pid_ = -1;
-      return true;
-    }
-    return false;
-  }
   fs::path log_;
-  pid_t pid_ = -1;
-  int status_ = -1;
+  std::unique_ptr<test::ChildProcess> proc_;
 };
 
 // Server CPU time (user + system), seconds, from /proc/<pid>/stat.
@@ -454,42 +409,22 @@ bool eventually(Pred pred, double timeout_s) {
 class ChildClient {
  public:
   ChildClient(const std::string& mode, const fs::path& sock, const std::string& session, const fs::path& log)
-      : log_(log) {
-    std::ofstream(log_, std::ios::trunc);
-    // Built before fork: a forked child of a threaded process must not allocate.
-    std::vector<std::string> env_strings{"NNB_RPC_CHILD=" + mode + "|" + sock.string() + "|" + session};
-    for (char** e = environ; *e; ++e)
-      if (std::string_view(*e).rfind("NNB_RPC_CHILD=", 0) != 0) env_strings.push_back(*e);
-    std::vector<char*> envp;
-    for (auto& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::string arg0 = "rpc-child", filter = "--gtest_filter=*Child.Run";
-    char* argv[] = {arg0.data(), filter.data(), nullptr};
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(out, 1);
-      dup2(out, 2);
-      execve("/proc/self/exe", argv, envp.data());
-      _exit(127);
-    }
-  }
-  ~ChildClient() { kill9(); }
+      : log_(log), proc_({"rpc-child", "--gtest_filter=*Child.Run"}, log, options(mode, sock, session)) {}
   bool wait_ready(double timeout_s = 10) {
     return eventually([&] { return slurp(log_).find("READY") != std::string::npos; }, timeout_s);
   }
-  void kill9() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  void kill9() { proc_.kill9(); }
   std::string log() const { return slurp(log_); }
 
  private:
+  static test::ChildOptions options(const std::string& mode, const fs::path& sock, const std::string& session) {
+    test::ChildOptions o;
+    o.env = {"NNB_RPC_CHILD=" + mode + "|" + sock.string() + "|" + session};
+    o.exec_path = "/proc/self/exe";
+    return o;
+  }
   fs::path log_;
-  pid_t pid_ = -1;
+  test::ChildProcess proc_;  // killed (SIGKILL) and reaped on destruction
 };
 
 // The body of TEST(Rpc<File>Child, Run) in files that use ChildClient.
