@@ -381,6 +381,31 @@ TEST_F(GgmlBackendTest, OptionErrorsAndUnknownKeys) {
   EXPECT_EQ(errno_of([&] { load(R"({"ctx-size":"big"})"); }), Errno::InvalidArgument);
 }
 
+// The sampling defaults are the engine's (SamplerParams, written once there); for the keys
+// COMPAT §4 lists they must stay WasmEdge's, and the JSON shows them as written.
+TEST(GgmlOptionsDefaults, SamplingDefaultsAreWasmEdgesAndTheEngines) {
+  const GgmlOptions o;
+  EXPECT_EQ(o.temp, 0.8);
+  EXPECT_EQ(o.top_p, 0.95);
+  EXPECT_EQ(o.repeat_penalty, 1.0);
+  EXPECT_EQ(o.presence_penalty, 0.0);
+  EXPECT_EQ(o.frequency_penalty, 0.0);
+  const SamplerParams engine;
+  EXPECT_EQ(float(o.temp), engine.temp);
+  EXPECT_EQ(float(o.top_p), engine.top_p);
+  EXPECT_EQ(float(o.min_p), engine.min_p);
+  EXPECT_EQ(float(o.repeat_penalty), engine.repeat_penalty);
+  EXPECT_EQ(float(o.presence_penalty), engine.presence_penalty);
+  EXPECT_EQ(float(o.frequency_penalty), engine.frequency_penalty);
+  EXPECT_EQ(o.top_k, engine.top_k);
+  EXPECT_LT(o.seed, 0);  // random, as the engine's 0xFFFFFFFF
+  const json j = json::parse(options_to_json(o));
+  EXPECT_EQ(j["temp"].dump(), "0.8");
+  EXPECT_EQ(j["top-p"].dump(), "0.95");
+  EXPECT_EQ(j["min-p"].dump(), "0.05");
+  EXPECT_EQ(j["top-k"], 40);
+}
+
 TEST_F(GgmlBackendTest, UnhonouredOptionsAreLoggedNotRefused) {
   auto g = load(R"({"n-gpu-layers":99})");
   EXPECT_EQ(cap.count(LogLevel::Note, "n-gpu-layers"), 1u);

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "backends/ggml/ggml_options.h"
 #include "cli/client_flags.h"
 #include "cli/commands.h"
 #include "rpc/client.h"
@@ -22,7 +23,7 @@ namespace {
 struct ChatOptions {
   std::string uri, model = "default", prompt, auth_token_file, tls_ca, tls_cert, tls_key, config;
   int64_t n_predict = 256, ctx_size = 0;
-  double temp = 0.8;
+  double temp = ggml::GgmlOptions{}.temp;  // the server's (WasmEdge's) default, sent when not in --config
   double connect_timeout_s = 5;
   bool verbose = false;
   CLI::Option *prompt_opt = nullptr, *temp_opt = nullptr, *n_opt = nullptr, *ctx_opt = nullptr;

@@ -10,9 +10,8 @@ namespace {
 
 struct GenerateOptions {
   std::string model, prompt = "Once upon a time";
-  int32_t n_predict = 128, threads = 0, ctx_size = 0, top_k = 40, repeat_last_n = 64;
-  float temp = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.0f, presence = 0, frequency = 0;
-  uint64_t seed = 0xFFFFFFFF;
+  int32_t n_predict = 128, threads = 0, ctx_size = 0;
+  SamplerParams sampling;  // the flags write into it; the engine's defaults are theirs
   bool json = false;
   std::vector<std::string> reverse_prompts;
 };
@@ -23,17 +22,7 @@ void run_generate(const GenerateOptions& o) {
   cp.n_ctx = o.ctx_size > 0 ? o.ctx_size : std::min(model->hparams().n_ctx_train, 4096);
   cp.n_threads = o.threads;
   Context ctx(*model, cp);
-  SamplerParams sp;
-  sp.temp = o.temp;
-  sp.top_k = o.top_k;
-  sp.top_p = o.top_p;
-  sp.min_p = o.min_p;
-  sp.repeat_penalty = o.repeat_penalty;
-  sp.presence_penalty = o.presence;
-  sp.frequency_penalty = o.frequency;
-  sp.penalty_last_n = o.repeat_last_n;
-  sp.seed = o.seed;
-  Sampler sampler(sp, model->hparams().n_vocab);
+  Sampler sampler(o.sampling, model->hparams().n_vocab);
   GenerationParams gp;
   gp.n_predict = o.n_predict;
   gp.reverse_prompts = o.reverse_prompts;
@@ -81,15 +70,16 @@ void add_generate(CLI::App& app) {
   c->add_option("-m,--model", o->model, "GGUF model file (default: $NNBRIDGE_MODEL, the fixtures' stories260K, or a generated one)");
   c->add_option("-p,--prompt", o->prompt, "Prompt text (special-token text such as <s> is parsed)")->capture_default_str();
   c->add_option("-n,--n-predict", o->n_predict, "Tokens to generate (-1: until end of text or context full)")->capture_default_str();
-  c->add_option("--temp", o->temp, "Temperature (0: greedy)")->capture_default_str();
-  c->add_option("--top-k", o->top_k, "Top-k (0: off)")->capture_default_str();
-  c->add_option("--top-p", o->top_p, "Top-p (1: off)")->capture_default_str();
-  c->add_option("--min-p", o->min_p, "Min-p (0: off)")->capture_default_str();
-  c->add_option("--repeat-penalty", o->repeat_penalty, "Repeat penalty (1: off)")->capture_default_str();
-  c->add_option("--presence-penalty", o->presence, "Presence penalty")->capture_default_str();
-  c->add_option("--frequency-penalty", o->frequency, "Frequency penalty")->capture_default_str();
-  c->add_option("--repeat-last-n", o->repeat_last_n, "Tokens the penalties look back over")->capture_default_str();
-  c->add_option("-s,--seed", o->seed, "RNG seed (4294967295: random)")->capture_default_str();
+  SamplerParams& sp = o->sampling;
+  c->add_option("--temp", sp.temp, "Temperature (0: greedy)")->capture_default_str();
+  c->add_option("--top-k", sp.top_k, "Top-k (0: off)")->capture_default_str();
+  c->add_option("--top-p", sp.top_p, "Top-p (1: off)")->capture_default_str();
+  c->add_option("--min-p", sp.min_p, "Min-p (0: off)")->capture_default_str();
+  c->add_option("--repeat-penalty", sp.repeat_penalty, "Repeat penalty (1: off)")->capture_default_str();
+  c->add_option("--presence-penalty", sp.presence_penalty, "Presence penalty")->capture_default_str();
+  c->add_option("--frequency-penalty", sp.frequency_penalty, "Frequency penalty")->capture_default_str();
+  c->add_option("--repeat-last-n", sp.penalty_last_n, "Tokens the penalties look back over")->capture_default_str();
+  c->add_option("-s,--seed", sp.seed, "RNG seed (4294967295: random)")->capture_default_str();
   c->add_option("-t,--threads", o->threads, "Threads (0: all cores)")->capture_default_str();
   c->add_option("-c,--ctx-size", o->ctx_size, "Context size in tokens (0: the model's, at most 4096)")->capture_default_str();
   c->add_option("-r,--reverse-prompt", o->reverse_prompts, "Stop when the text ends with this (repeatable)");

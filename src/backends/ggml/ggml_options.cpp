@@ -1,6 +1,7 @@
 #include "backends/ggml/ggml_options.h"
 
 #include <cctype>
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "nn/types.h"
@@ -124,6 +125,15 @@ void add_notes(const json& obj, const GgmlOptions& o, std::vector<std::string>& 
 }
 
 }  // namespace
+
+double sampler_default(float SamplerParams::*field) {
+  const float v = SamplerParams{}.*field;
+  char buf[32];
+  const auto written = std::to_chars(buf, buf + sizeof buf, v);  // the shortest form that reads back as v
+  double d = v;
+  if (written.ec != std::errc() || std::from_chars(buf, written.ptr, d).ec != std::errc() || float(d) != v) d = v;
+  return d;
+}
 
 std::vector<std::string> apply_options_json(GgmlOptions& opts, std::string_view text) {
   // Some guests send a C string: a trailing NUL is not part of the JSON.

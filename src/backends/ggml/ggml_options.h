@@ -9,7 +9,15 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/runtime/sampler.h"
+
 namespace nnb::ggml {
+
+// A sampling default of the engine (a default-constructed SamplerParams) as an option's double.
+// SamplerParams holds floats; the value is given as the double with the float's shortest decimal
+// form (0.8f -> 0.8, not 0.800000011920929), so that options_to_json shows it as written, and
+// float() of it is the engine's value again.
+double sampler_default(float SamplerParams::*field);
 
 struct GgmlOptions {
   bool enable_log = false;
@@ -22,14 +30,21 @@ struct GgmlOptions {
   int64_t batch_size = 2048;
   int64_t ubatch_size = 0;  // 0: = batch_size
   int64_t threads = 0;      // <= 0: the backend's default (host cores)
-  double temp = 0.8;        // <= 0: greedy
-  double top_p = 0.95;
-  double repeat_penalty = 1.0;
-  double presence_penalty = 0.0;
-  double frequency_penalty = 0.0;
-  // nnbridge extras (llama.cpp common defaults).
-  int64_t top_k = 40;
-  double min_p = 0.05;
+  // Sampling: the engine's defaults (engine/runtime/sampler.h, llama.cpp's common defaults),
+  // written there only. For the keys COMPAT §4 lists they are WasmEdge's defaults too (temp
+  // 0.8, top-p 0.95, repeat-penalty 1.0, presence-penalty and frequency-penalty 0.0); a
+  // change there that breaks that fails GgmlOptionsDefaults in tests/backend_ggml_test.cpp.
+  double temp = sampler_default(&SamplerParams::temp);  // <= 0: greedy
+  double top_p = sampler_default(&SamplerParams::top_p);
+  double repeat_penalty = sampler_default(&SamplerParams::repeat_penalty);
+  double presence_penalty = sampler_default(&SamplerParams::presence_penalty);
+  double frequency_penalty = sampler_default(&SamplerParams::frequency_penalty);
+  // nnbridge extras, not WasmEdge keys.
+  int64_t top_k = SamplerParams{}.top_k;
+  double min_p = sampler_default(&SamplerParams::min_p);
+  // The one sampling default written here: -1, where the engine has 0xFFFFFFFF
+  // (Sampler::kRandomSeed). Both mean "draw a random seed" (ggml_context.cpp maps < 0 to
+  // kRandomSeed); -1 is what JSON callers and options_to_json have always used.
   int64_t seed = -1;  // < 0 or 0xFFFFFFFF: random
   // Accepted, not honoured on this CPU-only engine (a note is logged when set).
   int64_t n_gpu_layers = 0;
