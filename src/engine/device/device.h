@@ -11,7 +11,8 @@
 // attention jobs and the logits cross between host and device.
 //
 // The KV cache's bookkeeping (sequences, block tables, reference counts: kv_cache.h) is the
-// host's; its storage is read and written only through kv_store() and attention().
+// host's; its storage is read and written only through kv_store() and attention(), and a
+// device whose storage is its own (the GPU's) hears of copy-on-write through kv_copy_block().
 #pragma once
 
 #include <cstdint>
@@ -80,6 +81,9 @@ class Device {
   // The most rows a batch may have (the size of the Act buffers).
   virtual int32_t max_rows() const = 0;
 
+  // The start of a forward pass (before the KV cache reserves its cells, which may copy blocks):
+  // a device that queues work drops what a failed pass left queued.
+  virtual void begin() {}
   // Act::X row i := embedding row tokens[i], as f32.
   virtual void embed(const Matrix& emb, const int32_t* tokens, int32_t n) = 0;
   // The batch's positions, for the rope() calls that follow (row i at position pos[i]).
@@ -104,6 +108,11 @@ class Device {
   virtual void add(Act dst, Act src, int32_t rows) = 0;
   // Gate = silu(Gate) * Up.
   virtual void swiglu(int32_t rows) = 0;
+  // The KV cache copied physical block `from` to `to` (copy-on-write of a shared block; the
+  // cache has copied its host storage already). A device with storage of its own copies it.
+  virtual void kv_copy_block(int32_t from, int32_t to) {}
+  // The end of a forward pass: a device that queues work runs it now.
+  virtual void finish() {}
 };
 
 }  // namespace nnb

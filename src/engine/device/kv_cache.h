@@ -160,11 +160,16 @@ class KvCache {
     } else if (refs_[size_t(s.blocks[b])] > 1) {
       const int32_t copy = take_block();
       copy_block(s.blocks[b], copy);
+      if (copy_hook_) copy_hook_(s.blocks[b], copy);
       release(s.blocks[b]);
       s.blocks[b] = copy;
     }
     return s.blocks[b] * kBlock + pos % kBlock;
   }
+  // Called after the cache copies a shared block (copy-on-write), so that a device keeping its
+  // own copy of the storage copies it too.
+  void set_copy_hook(std::function<void(int32_t from, int32_t to)> hook) { copy_hook_ = std::move(hook); }
+
   // Records that seq now holds positions 0 .. n-1 (after its cells were reserved and written).
   void set_n_pos(int32_t seq, int32_t n) { seq_slot(seq).n_pos = n; }
 
@@ -251,6 +256,7 @@ class KvCache {
   std::vector<int32_t> refs_;  // per physical block
   std::vector<int32_t> free_;  // free physical blocks, descending (the lowest is taken first)
   std::vector<Seq> seqs_;      // by sequence id
+  std::function<void(int32_t, int32_t)> copy_hook_;
 };
 
 }  // namespace nnb

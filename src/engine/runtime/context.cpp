@@ -8,7 +8,8 @@
 //
 // It is written once, over the device interface (device/device.h): this file decides what is
 // computed and in which order, for which rows; the device computes it where its data lives.
-// The context's device is the CPU (cpu/cpu_device.h).
+// The context's device is the one ContextParams::device names (runtime/devices.h): the CPU
+// (cpu/cpu_device.h) or a Vulkan GPU (vulkan/vulkan_device.h).
 //
 // Batches: the tokens of a batch may belong to several sequences (BatchToken). Everything but
 // attention is row-wise, so it runs over the whole batch whatever the sequences (each weight is
@@ -23,7 +24,7 @@
 #include <cstring>
 #include <string>
 
-#include "engine/cpu/cpu_device.h"
+#include "engine/runtime/devices.h"
 
 namespace nnb {
 
@@ -47,7 +48,8 @@ Context::Context(const Model& model, const ContextParams& params)
       s_(std::make_unique<Plan>()) {
   if (params_.n_batch <= 0) params_.n_batch = 512;
   params_.n_batch = std::min(params_.n_batch, kv_.capacity());
-  dev_ = make_cpu_device(model, params_.n_batch, kv_.capacity16(), params.n_threads);
+  dev_ = make_device(params.device, model, params_.n_batch, kv_.capacity16(), params.n_threads);
+  kv_.set_copy_hook([d = dev_.get()](int32_t from, int32_t to) { d->kv_copy_block(from, to); });
 }
 
 Context::~Context() = default;
@@ -133,6 +135,7 @@ void Context::forward(const BatchToken* batch, int32_t n) {
   Device& dev = *dev_;
   const BatchToken* bt = batch;
 
+  dev.begin();
   // The entries' KV cells (new blocks taken, shared ones copied: decode() checked they fit),
   // and the entries whose logits are wanted.
   s.cells.resize(size_t(n));
@@ -212,6 +215,7 @@ void Context::forward(const BatchToken* batch, int32_t n) {
     dev.matmul_to_host(model_.output(), Act::XN, n_out, out);
     n_logits_ += n_out;
   }
+  dev.finish();
   for (int32_t i = 0; i < n; ++i) kv_.set_n_pos(bt[i].seq, bt[i].pos + 1);
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "engine/device/device.h"
@@ -36,7 +37,8 @@ struct BatchToken {
 struct ContextParams {
   int32_t n_ctx = 512;    // KV cache size in tokens (<= 0: the model's training context)
   int32_t n_batch = 512;  // tokens evaluated per forward pass
-  int32_t n_threads = 0;  // <= 0: one per core
+  int32_t n_threads = 0;  // <= 0: one per core (CPU device)
+  std::string device = "cpu";  // auto | cpu | vulkan | vulkan:N (runtime/devices.h)
 };
 
 // decode() stopped because the abort check asked it to (the cache holds what was evaluated

@@ -1,0 +1,87 @@
+#include "engine/runtime/devices.h"
+
+#include <stdexcept>
+
+#include "engine/cpu/cpu_device.h"
+#ifdef NNB_HAVE_VULKAN
+#include "engine/vulkan/vulkan_device.h"
+#endif
+
+namespace nnb {
+namespace {
+
+struct Spec {
+  enum Kind { Cpu, Vulkan, Auto } kind;
+  int index = -1;  // vulkan:N
+};
+
+Spec parse(const std::string& s) {
+  if (s.empty() || s == "cpu") return {Spec::Cpu};
+  if (s == "auto") return {Spec::Auto};
+  if (s == "vulkan") return {Spec::Vulkan};
+  if (s.rfind("vulkan:", 0) == 0) {
+    const std::string n = s.substr(7);
+    if (!n.empty() && n.size() < 4 && n.find_first_not_of("0123456789") == std::string::npos)
+      return {Spec::Vulkan, std::stoi(n)};
+  }
+  throw std::invalid_argument("unknown device '" + s + "' (expected auto, cpu, vulkan or vulkan:N)");
+}
+
+#ifdef NNB_HAVE_VULKAN
+// The first usable Vulkan device; with gpu_only, one that is not a CPU implementation.
+int first_vulkan(bool gpu_only) {
+  for (const vk::DeviceInfo& d : vk::list_devices())
+    if (d.usable && (!gpu_only || d.type != "cpu")) return int(d.index);
+  return -1;
+}
+#endif
+
+}  // namespace
+
+void check_device_spec(const std::string& spec) { parse(spec); }
+
+std::vector<DeviceListing> list_devices() {
+  std::vector<DeviceListing> out;
+  out.push_back({"cpu", "the host CPU (the engine's kernels, run-time ISA choice)", true, ""});
+#ifdef NNB_HAVE_VULKAN
+  try {
+    for (const vk::DeviceInfo& d : vk::list_devices())
+      out.push_back({"vulkan:" + std::to_string(d.index),
+                     d.name + " (" + d.type + ", " + std::to_string(d.device_local_bytes >> 20) + " MiB device-local, buffers up to " +
+                         std::to_string(d.max_buffer_range >> 20) + " MiB, subgroup " + std::to_string(d.subgroup_size) + ")",
+                     d.usable, d.usable ? "" : "lacks " + d.missing});
+  } catch (const std::exception& e) {
+    out.push_back({"vulkan", "no Vulkan devices", false, e.what()});
+  }
+#else
+  out.push_back({"vulkan", "not in this build", false, "built without Vulkan (libvulkan-dev and glslc were not found)"});
+#endif
+  return out;
+}
+
+std::unique_ptr<Device> make_device(const std::string& spec, const Model& model, int32_t max_rows, int32_t kv_cells,
+                                    int32_t n_threads) {
+  Spec s = parse(spec);
+#ifdef NNB_HAVE_VULKAN
+  if (s.kind == Spec::Auto) {
+    int idx = -1;
+    try {
+      idx = first_vulkan(true);
+    } catch (const std::exception&) {
+      idx = -1;  // no Vulkan driver: the CPU
+    }
+    s = idx >= 0 ? Spec{Spec::Vulkan, idx} : Spec{Spec::Cpu};
+  }
+  if (s.kind == Spec::Vulkan) {
+    if (s.index < 0) s.index = first_vulkan(false);
+    if (s.index < 0) throw std::runtime_error("vulkan: no usable Vulkan device on this machine");
+    return make_vulkan_device(model, uint32_t(s.index), max_rows, kv_cells);
+  }
+#else
+  if (s.kind == Spec::Auto) s.kind = Spec::Cpu;
+  if (s.kind == Spec::Vulkan) throw std::runtime_error("device '" + spec + "': this nnbridge was built without Vulkan");
+#endif
+  return make_cpu_device(model, max_rows, kv_cells, n_threads);
+}
+
+}  // namespace nnb

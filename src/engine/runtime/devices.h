@@ -1,0 +1,34 @@
+// Which device a context computes on, the way users say it: "cpu", "vulkan" (the first usable
+// GPU), "vulkan:N" (device N of `nnbridge info --devices`), or "auto" (the first usable Vulkan
+// GPU that is not a CPU implementation such as lavapipe, else the CPU).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/device/device.h"
+
+namespace nnb {
+
+struct DeviceListing {
+  std::string spec;         // what --device takes for it ("cpu", "vulkan:0")
+  std::string description;  // name, type, memory
+  bool usable = true;
+  std::string why_not;      // when not usable
+};
+
+// The devices this build and machine offer (the CPU always; Vulkan devices when built with
+// Vulkan and a driver is installed).
+std::vector<DeviceListing> list_devices();
+
+// Throws std::invalid_argument for a spec that is not one of the forms above, std::runtime_error
+// when the device cannot be used (no Vulkan in this build, no such device, a weight type it
+// lacks, out of memory), naming the problem.
+std::unique_ptr<Device> make_device(const std::string& spec, const Model& model, int32_t max_rows, int32_t kv_cells,
+                                    int32_t n_threads);
+
+// Checks the form of a spec without opening anything (for command-line parsing).
+void check_device_spec(const std::string& spec);
+
+}  // namespace nnb

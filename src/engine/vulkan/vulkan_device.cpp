@@ -1,0 +1,341 @@
+#include "engine/vulkan/vulkan_device.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "engine/quant/quants.h"
+
+namespace nnb {
+namespace {
+
+using vk::Binding;
+using vk::Buffer;
+using vk::Gpu;
+
+// A weight matrix on the GPU: row ranges in buffers of at most maxStorageBufferRange bytes and
+// 65,535 rows (a dispatch's workgroup count).
+struct GpuMatrix {
+  GgmlType type;
+  int64_t ne0 = 0, ne1 = 0;
+  size_t row_bytes = 0;
+  struct Chunk {
+    Buffer buf;
+    int64_t row0, rows;
+  };
+  std::vector<Chunk> chunks;
+};
+
+// A model's weights on one GPU, shared by every context (keyed by the host views' addresses).
+struct GpuWeights {
+  std::map<const void*, GpuMatrix> mats;
+  std::map<const float*, Buffer> vecs;
+  uint64_t bytes = 0;
+};
+
+const char* shader_for(GgmlType t) {
+  switch (t) {
+    case GgmlType::F32: return "matmul_f32";
+    case GgmlType::F16: return "matmul_f16";
+    case GgmlType::Q8_0: return "matmul_q8_0";
+    case GgmlType::Q4_0: return "matmul_q4_0";
+    case GgmlType::Q4_K: return "matmul_q4_k";
+    case GgmlType::Q6_K: return "matmul_q6_k";
+    default: return nullptr;
+  }
+}
+
+std::shared_ptr<GpuWeights> upload_weights(Gpu& gpu, const Model& model) {
+  auto w = std::make_shared<GpuWeights>();
+  auto matrix = [&](const Matrix& m, const std::string& what) {
+    if (w->mats.count(m.data)) return;
+    if (!shader_for(m.type))
+      throw vk::Error("vulkan: " + what + " is " + std::string(type_name(m.type)) +
+                      ", which the Vulkan device does not compute yet (it has F32, F16, Q8_0, Q4_0, Q4_K, Q6_K); use --device cpu");
+    GpuMatrix g;
+    g.type = m.type;
+    g.ne0 = m.ne0;
+    g.ne1 = m.ne1;
+    g.row_bytes = m.row_bytes;
+    const int64_t per = std::min<int64_t>(65535, int64_t(gpu.max_range() / m.row_bytes));
+    if (per < 1) throw vk::Error("vulkan: a row of " + what + " exceeds the device's largest buffer");
+    for (int64_t r0 = 0; r0 < m.ne1; r0 += per) {
+      const int64_t rows = std::min(per, m.ne1 - r0);
+      GpuMatrix::Chunk c{gpu.buffer(uint64_t(rows) * m.row_bytes, false), r0, rows};
+      gpu.upload(c.buf, 0, m.row(r0), uint64_t(rows) * m.row_bytes);
+      w->bytes += c.buf.size;
+      g.chunks.push_back(std::move(c));
+    }
+    w->mats.emplace(m.data, std::move(g));
+  };
+  auto vec = [&](const std::vector<float>& v) {
+    if (v.empty() || w->vecs.count(v.data())) return;
+    Buffer b = gpu.buffer(v.size() * sizeof(float), false);
+    gpu.upload(b, 0, v.data(), v.size() * sizeof(float));
+    w->bytes += b.size;
+    w->vecs.emplace(v.data(), std::move(b));
+  };
+  for (size_t l = 0; l < model.layers().size(); ++l) {
+    const Layer& L = model.layers()[l];
+    const std::string blk = "blk." + std::to_string(l) + ".";
+    matrix(L.wq, blk + "attn_q");
+    matrix(L.wk, blk + "attn_k");
+    matrix(L.wv, blk + "attn_v");
+    matrix(L.wo, blk + "attn_output");
+    matrix(L.w_gate, blk + "ffn_gate");
+    matrix(L.w_up, blk + "ffn_up");
+    matrix(L.w_down, blk + "ffn_down");
+    for (const auto* v : {&L.attn_norm, &L.ffn_norm, &L.bq, &L.bk, &L.bv}) vec(*v);
+  }
+  matrix(model.output(), model.output_tied() ? "token_embd (tied output)" : "output");
+  vec(model.output_norm());
+  vec(model.rope_freq_factors());
+  return w;
+}
+
+// Weights shared per (model, GPU) while some device uses them.
+std::shared_ptr<GpuWeights> shared_weights(const std::shared_ptr<Gpu>& gpu, const Model& model) {
+  static std::mutex mu;
+  static std::map<std::pair<const Model*, const Gpu*>, std::weak_ptr<GpuWeights>> all;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = all[{&model, gpu.get()}];
+  if (auto w = slot.lock()) return w;
+  auto w = upload_weights(*gpu, model);
+  slot = w;
+  return w;
+}
+
+class VulkanDevice final : public Device {
+ public:
+  VulkanDevice(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells);
+  ~VulkanDevice() override = default;
+
+  std::string describe() const override {
+    return "vulkan:" + std::to_string(gpu_->info().index) + " " + gpu_->info().name + " (" + gpu_->info().type + ")";
+  }
+  int32_t n_threads() const override { return 1; }
+  int32_t max_rows() const override { return max_rows_; }
+
+  void embed(const Matrix& emb, const int32_t* tokens, int32_t n) override;
+  void set_positions(const int32_t* pos, int32_t n) override { pos_ = rec_.stage(pos, size_t(n) * sizeof(int32_t)); }
+  void rms_norm(Act src, Act dst, const std::vector<float>& w, int32_t rows, float eps) override;
+  void matmul(std::span<const MatJob> jobs, Act in, int32_t rows) override;
+  void matmul_to_host(const Matrix& w, Act in, int32_t rows, float* out) override;
+  void add_bias(Act dst, const std::vector<float>& b, int32_t rows) override;
+  void rope(Act dst, int32_t n_heads, int32_t rows) override;
+  void kv_store(KvCache& kv, int layer, const int32_t* cells, int32_t rows) override;
+  void attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs) override;
+  void gather_rows(Act buf, const int32_t* rows, int32_t m) override;
+  void add(Act dst, Act src, int32_t rows) override { elementwise("ew_add", act(dst), act(src), dummy(), uint32_t(rows * width_[int(dst)]), 0); }
+  void swiglu(int32_t rows) override {
+    elementwise("ew_swiglu", act(Act::Gate), act(Act::Up), dummy(), uint32_t(rows * width_[int(Act::Gate)]), 0);
+  }
+  void kv_copy_block(int32_t from, int32_t to) override;
+  void begin() override { rec_.discard(); }
+  void finish() override { rec_.submit(); }
+
+ private:
+  Binding act(Act a) const { return Binding{&act_[int(a)]}; }
+  Binding dummy() const { return Binding{&dummy_}; }
+  Binding vec(const std::vector<float>& v) const {
+    auto it = w_->vecs.find(v.data());
+    if (it == w_->vecs.end()) throw std::logic_error("vulkan: a weight vector was not uploaded");
+    return Binding{&it->second};
+  }
+  void elementwise(const char* shader, Binding a, Binding b, Binding idx, uint32_t n, uint32_t width);
+  void product(const GpuMatrix& g, Binding x, uint32_t x_off, uint32_t x_stride, Binding y, uint32_t y_stride, int32_t rows);
+
+  const Model& model_;
+  const Hparams& hp_;
+  std::shared_ptr<Gpu> gpu_;
+  std::shared_ptr<GpuWeights> w_;
+  vk::Recorder rec_;
+  int32_t max_rows_, cap16_;
+  int64_t width_[kActCount];
+  Buffer act_[kActCount];
+  std::vector<Buffer> kc_, vc_;  // per layer: [kv head][cell][head_dim]
+  Buffer logits_;                // host-visible, logits_rows_ rows of n_vocab
+  int32_t logits_rows_ = 0;
+  Buffer dummy_;
+  Binding pos_{nullptr};
+  std::vector<float> embd_;           // embedding rows before upload
+  std::vector<int32_t> job_ints_, block_ints_;
+};
+
+VulkanDevice::VulkanDevice(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells)
+    : model_(model),
+      hp_(model.hparams()),
+      gpu_(Gpu::open(index)),
+      w_(shared_weights(gpu_, model)),
+      rec_(gpu_),
+      max_rows_(max_rows),
+      cap16_((kv_cells + 15) / 16 * 16) {
+  if (hp_.head_dim > 256) throw vk::Error("vulkan: head dimension " + std::to_string(hp_.head_dim) + " > 256");
+  for (int a = 0; a < kActCount; ++a) {
+    width_[a] = act_width(hp_, Act(a));
+    act_[a] = gpu_->buffer(uint64_t(max_rows) * uint64_t(width_[a]) * sizeof(float), false);
+  }
+  const uint64_t kv_bytes = uint64_t(cap16_) * uint64_t(hp_.n_head_kv) * uint64_t(hp_.head_dim) * sizeof(float);
+  for (int l = 0; l < hp_.n_layer; ++l) {
+    kc_.push_back(gpu_->buffer(kv_bytes, false));
+    vc_.push_back(gpu_->buffer(kv_bytes, false));
+  }
+  const uint64_t row = uint64_t(hp_.n_vocab) * sizeof(float);
+  logits_rows_ = int32_t(std::max<uint64_t>(1, std::min<uint64_t>(uint64_t(max_rows), std::min<uint64_t>(gpu_->max_range(), uint64_t(256) << 20) / row)));
+  logits_ = gpu_->buffer(uint64_t(logits_rows_) * row, true);
+  dummy_ = gpu_->buffer(16, false);
+}
+
+void VulkanDevice::elementwise(const char* shader, Binding a, Binding b, Binding idx, uint32_t n, uint32_t width) {
+  struct {
+    uint32_t n, width;
+  } pc{n, width};
+  const vk::Pipeline& p = gpu_->pipeline(shader, 3, sizeof pc);
+  const uint32_t groups = (n + 255) / 256;
+  const uint32_t gx = std::min<uint32_t>(groups, 65535), gy = (groups + gx - 1) / std::max<uint32_t>(gx, 1);
+  rec_.dispatch(p, {a, b, idx}, &pc, gx, gy);
+}
+
+void VulkanDevice::embed(const Matrix& emb, const int32_t* tokens, int32_t n) {
+  const int64_t E = hp_.n_embd;
+  embd_.resize(size_t(n) * size_t(E));
+  for (int32_t i = 0; i < n; ++i) dequantize_row(emb.type, emb.row(tokens[i]), embd_.data() + size_t(i) * size_t(E), E);
+  const Binding staged = rec_.stage(embd_.data(), embd_.size() * sizeof(float));
+  rec_.copy(staged, act_[int(Act::X)], 0, embd_.size() * sizeof(float));
+}
+
+void VulkanDevice::rms_norm(Act src, Act dst, const std::vector<float>& w, int32_t rows, float eps) {
+  struct {
+    uint32_t n, stride;
+    float eps;
+  } pc{uint32_t(w.size()), uint32_t(width_[int(src)]), eps};
+  if (width_[int(src)] != width_[int(dst)]) throw std::logic_error("vulkan: rms_norm between buffers of different widths");
+  rec_.dispatch(gpu_->pipeline("rms_norm", 3, sizeof pc), {act(src), act(dst), vec(w)}, &pc, uint32_t(rows));
+}
+
+void VulkanDevice::product(const GpuMatrix& g, Binding x, uint32_t x_off, uint32_t x_stride, Binding y, uint32_t y_stride,
+                           int32_t rows) {
+  const vk::Pipeline& p = gpu_->pipeline(shader_for(g.type), 5, 7 * sizeof(uint32_t));
+  for (const GpuMatrix::Chunk& c : g.chunks) {
+    const uint32_t pc[7] = {uint32_t(g.ne0), uint32_t(rows), x_off, x_stride, y_stride, uint32_t(c.row0), uint32_t(g.row_bytes)};
+    const Binding wb{&c.buf};
+    rec_.dispatch(p, {wb, wb, wb, x, y}, pc, uint32_t(c.rows), uint32_t((rows + 7) / 8));
+  }
+}
+
+void VulkanDevice::matmul(std::span<const MatJob> jobs, Act in, int32_t rows) {
+  for (const MatJob& j : jobs) {
+    auto it = w_->mats.find(j.w->data);
+    if (it == w_->mats.end()) throw std::logic_error("vulkan: a weight matrix was not uploaded");
+    if (j.w->ne0 != width_[int(in)] || j.w->ne1 != width_[int(j.out)])
+      throw std::logic_error("matmul: a matrix does not fit its activation buffers");
+    product(it->second, act(in), 0, uint32_t(width_[int(in)]), act(j.out), uint32_t(width_[int(j.out)]), rows);
+  }
+}
+
+void VulkanDevice::matmul_to_host(const Matrix& w, Act in, int32_t rows, float* out) {
+  auto it = w_->mats.find(w.data);
+  if (it == w_->mats.end()) throw std::logic_error("vulkan: the output matrix was not uploaded");
+  const size_t V = size_t(w.ne1);
+  for (int32_t r0 = 0; r0 < rows; r0 += logits_rows_) {
+    const int32_t n = std::min(logits_rows_, rows - r0);
+    product(it->second, act(in), uint32_t(r0 * width_[int(in)]), uint32_t(width_[int(in)]), Binding{&logits_}, uint32_t(V), n);
+    rec_.submit();
+    std::memcpy(out + size_t(r0) * V, logits_.map, size_t(n) * V * sizeof(float));
+  }
+}
+
+void VulkanDevice::add_bias(Act dst, const std::vector<float>& b, int32_t rows) {
+  if (int64_t(b.size()) != width_[int(dst)]) throw std::logic_error("vulkan: a bias of the wrong width");
+  elementwise("ew_add_bias", act(dst), vec(b), dummy(), uint32_t(rows * width_[int(dst)]), uint32_t(b.size()));
+}
+
+void VulkanDevice::rope(Act dst, int32_t n_heads, int32_t rows) {
+  const auto& ff = model_.rope_freq_factors();
+  struct {
+    uint32_t head_dim, n_rot, stride, neox, has_ff;
+    float theta_scale, freq_scale;
+  } pc{uint32_t(hp_.head_dim), uint32_t(hp_.n_rot), uint32_t(width_[int(dst)]),
+       model_.arch().rope == RopeType::Neox ? 1u : 0u, ff.empty() ? 0u : 1u,
+       std::pow(hp_.rope_freq_base, -2.0f / float(hp_.n_rot)), hp_.rope_freq_scale};
+  rec_.dispatch(gpu_->pipeline("rope", 3, sizeof pc), {act(dst), pos_, ff.empty() ? dummy() : vec(ff)}, &pc,
+                uint32_t(rows), uint32_t(n_heads));
+}
+
+void VulkanDevice::kv_store(KvCache& kv, int layer, const int32_t* cells, int32_t rows) {
+  const Binding c = rec_.stage(cells, size_t(rows) * sizeof(int32_t));
+  struct {
+    uint32_t head_dim, cap16, stride;
+  } pc{uint32_t(hp_.head_dim), uint32_t(cap16_), uint32_t(width_[int(Act::K)])};
+  rec_.dispatch(gpu_->pipeline("kv_store", 5, sizeof pc),
+                {act(Act::K), act(Act::V), Binding{&kc_[size_t(layer)]}, Binding{&vc_[size_t(layer)]}, c}, &pc,
+                uint32_t(rows), uint32_t(hp_.n_head_kv));
+}
+
+void VulkanDevice::attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs) {
+  // Jobs as 5 ints each; the block tables they use, once per sequence, concatenated.
+  job_ints_.clear();
+  block_ints_.clear();
+  std::vector<std::pair<const int32_t*, int32_t>> tables;  // (table, offset)
+  std::vector<int32_t> need;                              // blocks each table must provide
+  for (const AttnJob& j : jobs) {
+    const int32_t nb = (j.pos0 + j.n_q + 15) / 16;
+    size_t t = 0;
+    while (t < tables.size() && tables[t].first != j.blocks) ++t;
+    if (t == tables.size()) {
+      tables.push_back({j.blocks, 0});
+      need.push_back(nb);
+    } else {
+      need[t] = std::max(need[t], nb);
+    }
+  }
+  std::vector<int32_t> offset(tables.size());
+  for (size_t t = 0; t < tables.size(); ++t) {
+    offset[t] = int32_t(block_ints_.size());
+    block_ints_.insert(block_ints_.end(), tables[t].first, tables[t].first + need[t]);
+  }
+  for (const AttnJob& j : jobs) {
+    size_t t = 0;
+    while (tables[t].first != j.blocks) ++t;
+    job_ints_.insert(job_ints_.end(), {j.q_row, j.out_row, j.n_q, j.pos0, offset[t]});
+  }
+  const Binding jb = rec_.stage(job_ints_.data(), job_ints_.size() * sizeof(int32_t));
+  const Binding tb = rec_.stage(block_ints_.data(), block_ints_.size() * sizeof(int32_t));
+  struct {
+    uint32_t head_dim, group, cap16, stride;
+    float scale;
+  } pc{uint32_t(hp_.head_dim), uint32_t(hp_.n_head / hp_.n_head_kv), uint32_t(cap16_), uint32_t(width_[int(Act::Q)]),
+       1.0f / std::sqrt(float(hp_.head_dim))};
+  rec_.dispatch(gpu_->pipeline("attention", 6, sizeof pc),
+                {act(Act::Q), Binding{&kc_[size_t(layer)]}, Binding{&vc_[size_t(layer)]}, act(Act::Attn), jb, tb}, &pc,
+                uint32_t(jobs.size()), uint32_t(hp_.n_head), 4);
+}
+
+void VulkanDevice::gather_rows(Act buf, const int32_t* rows, int32_t m) {
+  if (buf == Act::Tmp || width_[int(buf)] != width_[int(Act::Tmp)])
+    throw std::logic_error("vulkan: gather_rows goes through Tmp, which must be free and as wide");
+  const Binding idx = rec_.stage(rows, size_t(m) * sizeof(int32_t));
+  const uint32_t w = uint32_t(width_[int(buf)]);
+  elementwise("ew_gather", act(buf), act(Act::Tmp), idx, uint32_t(m) * w, w);
+  rec_.copy(act_[int(Act::Tmp)], 0, act_[int(buf)], 0, uint64_t(m) * w * sizeof(float));
+}
+
+void VulkanDevice::kv_copy_block(int32_t from, int32_t to) {
+  const uint64_t blk = 16 * uint64_t(hp_.head_dim) * sizeof(float);
+  for (int l = 0; l < hp_.n_layer; ++l)
+    for (int32_t h = 0; h < hp_.n_head_kv; ++h) {
+      const uint64_t head = uint64_t(h) * uint64_t(cap16_) * uint64_t(hp_.head_dim) * sizeof(float);
+      rec_.copy(kc_[size_t(l)], head + uint64_t(from) * blk, kc_[size_t(l)], head + uint64_t(to) * blk, blk);
+      rec_.copy(vc_[size_t(l)], head + uint64_t(from) * blk, vc_[size_t(l)], head + uint64_t(to) * blk, blk);
+    }
+}
+
+}  // namespace
+
+std::unique_ptr<Device> make_vulkan_device(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells) {
+  return std::make_unique<VulkanDevice>(model, index, max_rows, kv_cells);
+}
+
+}  // namespace nnb

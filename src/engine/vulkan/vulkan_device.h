@@ -1,0 +1,30 @@
+// The Vulkan device: the device interface (device/device.h) as compute shaders on a GPU (or on
+// Mesa's lavapipe, which runs the same shaders on the CPU and is how CI tests them).
+//
+// Weights are uploaded once per model and GPU and shared by every context using them (the host
+// keeps only the mmap); the activations and the KV cache live in device memory; a forward pass
+// is recorded into one command buffer and submitted once (when the logits are read, or at its
+// end), with no host round trip between layers. What the host does: the embedding rows (read
+// from the mmapped file and uploaded with the batch's positions, cells and attention jobs).
+//
+// Weight types so far: F32, F16, Q8_0, Q4_0, Q4_K, Q6_K (what Q4_K_M files hold; matrix
+// products dequantize in the shader and
+// multiply with f32 activations); a model with another type is refused at context creation,
+// naming the tensor and its type.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/device/device.h"
+#include "engine/vulkan/vk_gpu.h"
+
+namespace nnb {
+
+// A Vulkan device on GPU `index` (vk::list_devices()) for `model`, batches of up to max_rows
+// rows, a KV cache of kv_cells cells. Throws vk::Error (no Vulkan, no such device, a weight
+// type without shaders, out of memory) with a message naming the problem.
+std::unique_ptr<Device> make_vulkan_device(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells);
+
+}  // namespace nnb
