@@ -18,6 +18,8 @@ namespace {
 struct BenchOptions {
   std::string model;
   int32_t n_prompt = 512, n_gen = 128, threads = 0, reps = 1;
+  std::string device = "auto";
+  CLI::Option* device_opt = nullptr;
   bool json = false;
   std::string uri, auth_token_file;  // --nn-rpc-uri: measure through a server (bench_remote.cpp)
   bool wasmedge_protocol = false;
@@ -38,6 +40,7 @@ void run_bench(const BenchOptions& o) {
   cp.n_ctx = std::max(o.n_prompt + o.n_gen, 16);
   cp.n_batch = std::max(o.n_prompt, 1);
   cp.n_threads = o.threads;
+  cp.device = o.device;
   Context ctx(*model, cp);
   std::mt19937 rng(1234);
   std::uniform_int_distribution<Token> tok(0, model->hparams().n_vocab - 1);
@@ -76,6 +79,7 @@ void run_bench(const BenchOptions& o) {
     nlohmann::json j;
     j["model"] = model->name();
     j["threads"] = ctx.n_threads();
+    j["device"] = ctx.device().describe();
     j["n_prompt"] = o.n_prompt;
     j["n_gen"] = o.n_gen;
     j["pp_tokens_per_s"] = pp;
@@ -84,8 +88,8 @@ void run_bench(const BenchOptions& o) {
     j["weight_bytes"] = model->weight_bytes();
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("model %s, %.1f M params, %.1f MiB weights, %d threads\n", model->name().c_str(),
-                double(model->n_params()) / 1e6, double(model->weight_bytes()) / 1048576.0, ctx.n_threads());
+    std::printf("model %s, %.1f M params, %.1f MiB weights, %s\n", model->name().c_str(),
+                double(model->n_params()) / 1e6, double(model->weight_bytes()) / 1048576.0, ctx.device().describe().c_str());
     std::printf("pp%-5d %10.2f tokens/s\n", o.n_prompt, pp);
     std::printf("tg%-5d %10.2f tokens/s\n", o.n_gen, tg);
     std::printf("peak RSS %.1f MiB\n", double(peak_rss_bytes()) / 1048576.0);
@@ -101,6 +105,7 @@ void add_bench(CLI::App& app) {
   c->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens per repetition")->capture_default_str();
   c->add_option("-n,--n-gen", o->n_gen, "Generated tokens per repetition")->capture_default_str();
   c->add_option("-t,--threads", o->threads, "Threads (0: all cores)")->capture_default_str();
+  o->device_opt = c->add_option("--device", o->device, "Device: auto (a GPU that can run the model, else the CPU), cpu, vulkan, vulkan:N (nnbridge info --devices)")->capture_default_str()->check(device_spec_validator());
   c->add_option("-r,--repetitions", o->reps, "Repetitions (figures are the mean)")->capture_default_str()->check(CLI::PositiveNumber);
   c->add_flag("--json", o->json, "One JSON object: pp_tokens_per_s, tg_tokens_per_s, peak_rss_bytes ...");
   c->add_option("--nn-rpc-uri", o->uri, "Measure through a server (unix:///path.sock or HOST:PORT); -m is then the model name");
@@ -114,6 +119,8 @@ void add_bench(CLI::App& app) {
       if (o->connect_timeout_opt->count()) throw CLI::ValidationError("--connect-timeout", "needs --nn-rpc-uri");
       return run_bench(*o);
     }
+    // The server chooses its device (serve --device); a local choice here would do nothing.
+    if (o->device_opt->count()) throw CLI::ValidationError("--device", "is the server's choice with --nn-rpc-uri (serve --device)");
     RemoteBenchOptions r;
     r.uri = o->uri;
     if (!o->model.empty()) r.model = o->model;

@@ -4,19 +4,29 @@
 
 #include "cli/commands.h"
 #include "engine/model/model.h"
+#include "engine/runtime/devices.h"
 
 namespace nnb::cli {
 
 void add_info(CLI::App& app) {
   struct Opts {
     std::string model;
-    bool metadata = false;
+    bool metadata = false, devices = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* c = app.add_subcommand("info", "Show a model's architecture, hyper-parameters, tokenizer and tensor types");
-  c->add_option("model", o->model, "GGUF model file")->required();
+  auto* c = app.add_subcommand("info", "Show a model's architecture, hyper-parameters, tokenizer and tensor types, or the devices");
+  c->add_option("model", o->model, "GGUF model file");
   c->add_flag("--metadata", o->metadata, "Also list every metadata key");
+  c->add_flag("--devices", o->devices, "List the devices --device can name (the CPU, Vulkan GPUs) instead");
   c->callback([o] {
+    if (o->devices) {
+      if (!o->model.empty() || o->metadata) throw CLI::ValidationError("--devices", "takes no model and no --metadata");
+      for (const DeviceListing& d : list_devices())
+        std::printf("%-10s %s%s\n", d.spec.c_str(), d.description.c_str(),
+                    d.usable ? "" : ("  [not usable: " + d.why_not + "]").c_str());
+      return;
+    }
+    if (o->model.empty()) throw CLI::RequiredError("model");
     auto m = Model::load(o->model);
     const Hparams& hp = m->hparams();
     const gguf::File& f = m->file();

@@ -49,6 +49,8 @@ struct RunOptions {
   std::vector<std::string> dirs, envs, preloads;
   std::string rpc_uri;
   std::string nn_options;  // GGML defaults under the app's own options (--nn-options)
+  std::string device = "auto";  // --device, local WASI-NN only
+  CLI::Option* device_opt = nullptr;
   std::string max_call_depth, memory_page_limit, time_limit, gas_limit;
   double connect_timeout_s = 5;  // --connect-timeout, with --nn-rpc-uri
   CLI::App* cmd = nullptr;
@@ -82,6 +84,8 @@ std::shared_ptr<nn::Backend> make_backend(const RunOptions& o) {
       std::fprintf(stderr, "nnbridge: --nn-preload is ignored with --nn-rpc-uri (the server's models are used)\n");
     if (!o.nn_options.empty())
       std::fprintf(stderr, "nnbridge: --nn-options is ignored with --nn-rpc-uri (give it to the server)\n");
+    if (o.device_opt && o.device_opt->count())
+      usage_error("--device: with --nn-rpc-uri the server chooses the device (nnbridge serve --device)");
     rpc::ClientOptions co;
     co.uri = o.rpc_uri;
     co.connect_timeout = connect_timeout_of(o.connect_timeout_s);
@@ -92,6 +96,7 @@ std::shared_ptr<nn::Backend> make_backend(const RunOptions& o) {
   // A missing model file does not stop start-up (COMPAT §2): load_by_name answers 103.
   ggml::GgmlBackendOptions bo;
   bo.default_options_json = o.nn_options;
+  bo.device = o.device;
   return std::make_shared<ggml::GgmlBackend>(std::move(specs), std::move(bo));
 }
 
@@ -182,6 +187,11 @@ void add_run(CLI::App& app) {
   c->add_option("--nn-options", o->nn_options,
                 "GGML options every graph starts from, beneath the app's own (JSON, e.g. '{\"temp\":0}')")
       ->allow_extra_args(false);
+  o->device_opt = c->add_option("--device", o->device,
+                                "Device of local WASI-NN: auto (a GPU that can run the model, else the CPU), cpu, "
+                                "vulkan, vulkan:N")
+                      ->allow_extra_args(false)
+                      ->check(device_spec_validator());
   c->add_option("--max-call-depth", o->max_call_depth,
                 "Deepest wasm call nesting before a clean trap (0: default, 1000000; at most 16000000)")
       ->type_name("N");

@@ -29,7 +29,7 @@ struct ServeOptions {
   double idle_timeout_s = 300;
   size_t max_contexts = 64, max_contexts_per_client = 8, max_graphs_per_client = 256, max_sessions = 1024;
   int threads = 0, rpc_threads = 256;
-  std::string nn_options;
+  std::string nn_options, device = "auto";
 };
 
 void log_line(const std::string& s) {
@@ -78,6 +78,9 @@ void run_serve(const ServeOptions& o) {
 
   ggml::GgmlBackendOptions bo;
   bo.default_threads = o.threads;
+  bo.device = o.device;
+  // A device that cannot exist stops start-up (exit 1); what it is goes to the log.
+  log_line("device " + o.device + ": " + describe_device_choice(o.device));
   bo.default_options_json = o.nn_options;
   // stream-stdout text belongs to the client that asked for it (the nnbridge client prints it
   // on the guest's stdout); echoing every client's text into the host's log would leak it.
@@ -146,6 +149,11 @@ void add_serve(CLI::App& app) {
   c->add_option("--threads", o->threads, "Compute threads per context unless its options say (0: all cores)")
       ->capture_default_str();
   c->add_option("--rpc-threads", o->rpc_threads, "Most gRPC worker threads")->capture_default_str();
+  c->add_option("--device", o->device,
+                "Device every context computes on: auto (a GPU that can run the model, else the CPU), cpu, vulkan, "
+                "vulkan:N (nnbridge info --devices)")
+      ->capture_default_str()
+      ->check(device_spec_validator());
   c->add_option("--nn-options", o->nn_options,
                 "GGML options every graph starts from, beneath the app's own (JSON, e.g. '{\"temp\":0}')");
   c->callback([o] { run_serve(*o); });

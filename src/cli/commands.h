@@ -3,7 +3,10 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
+
+#include "engine/runtime/devices.h"
 
 namespace nnb::cli {
 
@@ -20,5 +23,20 @@ void add_run(CLI::App& app);    // cmd_run.cpp: run a WASI app (wasmedge replace
 // ../shared/fixtures/models/stories260K.gguf (beside the source tree or the working
 // directory), else a small model generated once into the cache directory (said on stderr).
 std::filesystem::path resolve_model(const std::string& flag);
+
+// --device: refuses a value that is not auto, cpu, vulkan or vulkan:N at parse time (exit 1),
+// before a model is loaded.
+inline CLI::Validator device_spec_validator() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        try {
+          check_device_spec(v);
+          return "";
+        } catch (const std::invalid_argument& e) {
+          return e.what();
+        }
+      },
+      "auto|cpu|vulkan[:N]");
+}
 
 }  // namespace nnb::cli

@@ -27,6 +27,10 @@ struct GgmlBackendOptions {
   // Threads per execution context when its options do not set "threads" (0: one per core,
   // nnbridge's default instead of WasmEdge's 4).
   int32_t default_threads = 0;
+  // The device every execution context computes on: auto | cpu | vulkan | vulkan:N
+  // (engine/runtime/devices.h). The host chooses it for all its guests (`serve --device`); the
+  // per-request GPU keys of COMPAT §4 (n-gpu-layers, main-gpu) are logged, not honoured.
+  std::string device = "cpu";
   // Receives each generated piece when a context has stream-stdout set. Empty: fwrite to
   // stdout and fflush (what WasmEdge does).
   std::function<void(std::string_view)> stdout_sink;

@@ -67,10 +67,12 @@ std::unique_ptr<Device> make_device(const std::string& spec, const Model& model,
     int idx = -1;
     try {
       idx = first_vulkan(true);
+      if (idx >= 0) return make_vulkan_device(model, uint32_t(idx), max_rows, kv_cells);
     } catch (const std::exception&) {
-      idx = -1;  // no Vulkan driver: the CPU
+      // No Vulkan driver, or a GPU that cannot run this model (a weight type without shaders,
+      // too little memory): the CPU does.
     }
-    s = idx >= 0 ? Spec{Spec::Vulkan, idx} : Spec{Spec::Cpu};
+    s = Spec{Spec::Cpu};
   }
   if (s.kind == Spec::Vulkan) {
     if (s.index < 0) s.index = first_vulkan(false);
@@ -82,6 +84,41 @@ std::unique_ptr<Device> make_device(const std::string& spec, const Model& model,
   if (s.kind == Spec::Vulkan) throw std::runtime_error("device '" + spec + "': this nnbridge was built without Vulkan");
 #endif
   return make_cpu_device(model, max_rows, kv_cells, n_threads);
+}
+
+std::string describe_device_choice(const std::string& spec) {
+  Spec s = parse(spec);
+#ifdef NNB_HAVE_VULKAN
+  auto name = [](int idx) {
+    for (const vk::DeviceInfo& d : vk::list_devices())
+      if (int(d.index) == idx) return "vulkan:" + std::to_string(idx) + " " + d.name + " (" + d.type + ")";
+    return std::string();
+  };
+  if (s.kind == Spec::Auto) {
+    int idx = -1;
+    try {
+      idx = first_vulkan(true);
+    } catch (const std::exception&) {
+    }
+    return idx >= 0 ? name(idx) + ", else the CPU for a model it cannot run" : "cpu (no Vulkan GPU)";
+  }
+  if (s.kind == Spec::Vulkan) {
+    const auto all = vk::list_devices();
+    if (s.index < 0) s.index = first_vulkan(false);
+    if (s.index < 0) throw std::runtime_error("vulkan: no usable Vulkan device on this machine");
+    if (size_t(s.index) >= all.size())
+      throw std::runtime_error("vulkan: no device " + std::to_string(s.index) + " (this machine has " +
+                               std::to_string(all.size()) + ")");
+    if (!all[size_t(s.index)].usable)
+      throw std::runtime_error("vulkan: device " + std::to_string(s.index) + " (" + all[size_t(s.index)].name +
+                               ") lacks " + all[size_t(s.index)].missing);
+    return name(s.index);
+  }
+#else
+  if (s.kind == Spec::Vulkan) throw std::runtime_error("device '" + spec + "': this nnbridge was built without Vulkan");
+  if (s.kind == Spec::Auto) return "cpu (built without Vulkan)";
+#endif
+  return "cpu";
 }
 
 }  // namespace nnb

@@ -1,6 +1,7 @@
 // Which device a context computes on, the way users say it: "cpu", "vulkan" (the first usable
-// GPU), "vulkan:N" (device N of `nnbridge info --devices`), or "auto" (the first usable Vulkan
-// GPU that is not a CPU implementation such as lavapipe, else the CPU).
+// Vulkan device, lavapipe included), "vulkan:N" (device N of `nnbridge info --devices`), or
+// "auto" (the first usable Vulkan GPU that is not a CPU implementation such as lavapipe, if it
+// can run the model — all its weight types have shaders and it fits — else the CPU).
 #pragma once
 
 #include <memory>
@@ -30,5 +31,11 @@ std::unique_ptr<Device> make_device(const std::string& spec, const Model& model,
 
 // Checks the form of a spec without opening anything (for command-line parsing).
 void check_device_spec(const std::string& spec);
+
+// What a spec selects on this machine, before any model is known ("cpu", "vulkan:0 NVIDIA …");
+// throws as make_device() does when the device cannot exist (no Vulkan, no such index). For
+// "auto" it names the GPU it will try first; a model the GPU cannot run still falls back to the
+// CPU then.
+std::string describe_device_choice(const std::string& spec);
 
 }  // namespace nnb
