@@ -11,6 +11,8 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc   # the RPC layer
   wabt                                          # the wasm interpreter (libwabt.a)
   wasi-libc lld libclang-rt-14-dev-wasm32       # building the C test apps for wasm32-wasi
+  libvulkan-dev glslc mesa-vulkan-drivers       # the Vulkan device: loader + headers, shader compiler,
+                                                # Mesa's lavapipe (a CPU Vulkan device the tests run on)
 )
 
 missing=()
