@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/runtime/devices.h"
 #include "test_util.h"
 #include "wasm_e2e.h"
 
@@ -160,6 +161,40 @@ TEST_F(FixtureApps, BasicStreamsToTheGuestsStdoutRemotely) {
   if (fixture_app("wasmedge-ggml-basic").empty()) GTEST_SKIP() << "fixture apps absent";
   const std::string out = run_both("wasmedge-ggml-basic", {"n_predict=48"});
   EXPECT_GT(response_text(out).size(), 20u) << out;
+}
+
+// The GPU device (Vulkan; in CI Mesa's lavapipe) under the unchanged server and guest runtime:
+// a server started with --device vulkan and a local run with --device vulkan print the story
+// the CPU device prints (greedy; stories260K is F32, where the devices agree to 1e-5).
+TEST_F(FixtureApps, VulkanDeviceServesTheSameTextLocallyAndRemotely) {
+  const fs::path app = fixture_app("wasmedge-ggml-llama-stream");
+  if (app.empty()) GTEST_SKIP() << "fixture apps absent";
+  bool vulkan = false;
+  for (const DeviceListing& d : list_devices()) vulkan |= d.spec.rfind("vulkan:", 0) == 0 && d.usable;
+  if (!vulkan) {
+    const char* req = std::getenv("NNB_REQUIRE_VULKAN");
+    if (req && std::string(req) == "1") FAIL() << "NNB_REQUIRE_VULKAN=1 but no usable Vulkan device";
+    GTEST_SKIP() << "no usable Vulkan device (install mesa-vulkan-drivers for lavapipe)";
+  }
+  const RunResult cpu = run(Where::Local, app, {"default", kPrompt});
+  ASSERT_EQ(cpu.exit_code, 0) << describe(cpu);
+
+  ServeProcess gpu_server(dir_, "serve-vulkan",
+                          {"--nn-preload", "default:GGML:AUTO:" + model_.string(), "--nn-options", kDefaults,
+                           "--device", "vulkan"});
+  ASSERT_TRUE(gpu_server.wait_ready()) << gpu_server.log();
+  EXPECT_NE(gpu_server.log().find("device vulkan: vulkan:"), std::string::npos) << gpu_server.log();
+  const RunResult remote =
+      run_command({NNB_CLI_PATH, "run", "--nn-rpc-uri", gpu_server.uri(), app.string(), "default", kPrompt}, kRunTimeout);
+  EXPECT_EQ(remote.exit_code, 0) << describe(remote) << "\n--- server ---\n" << gpu_server.log();
+  EXPECT_EQ(remote.out, cpu.out) << "server on the Vulkan device";
+
+  const RunResult local = run_command({NNB_CLI_PATH, "run", "--nn-preload", "default:GGML:AUTO:" + model_.string(),
+                                       "--nn-options", kDefaults, "--device", "vulkan", app.string(), "default", kPrompt},
+                                      kRunTimeout);
+  EXPECT_EQ(local.exit_code, 0) << describe(local);
+  EXPECT_EQ(local.out, cpu.out) << "local run on the Vulkan device";
+  EXPECT_FALSE(response_text(cpu.out).empty()) << cpu.out;
 }
 
 TEST_F(FixtureApps, ModelNotFoundLocallyAndRemotely) {
