@@ -43,6 +43,15 @@ const char* shader_for(GgmlType t) {
     case GgmlType::Q4_0: return "matmul_q4_0";
     case GgmlType::Q4_K: return "matmul_q4_k";
     case GgmlType::Q6_K: return "matmul_q6_k";
+    case GgmlType::BF16: return "matmul_bf16";
+    case GgmlType::Q4_1: return "matmul_q4_1";
+    case GgmlType::Q5_0: return "matmul_q5_0";
+    case GgmlType::Q5_1: return "matmul_q5_1";
+    case GgmlType::Q2_K: return "matmul_q2_k";
+    case GgmlType::Q3_K: return "matmul_q3_k";
+    case GgmlType::Q5_K: return "matmul_q5_k";
+    case GgmlType::IQ4_NL: return "matmul_iq4_nl";
+    case GgmlType::IQ4_XS: return "matmul_iq4_xs";
     default: return nullptr;
   }
 }
@@ -53,7 +62,7 @@ std::shared_ptr<GpuWeights> upload_weights(Gpu& gpu, const Model& model) {
     if (w->mats.count(m.data)) return;
     if (!shader_for(m.type))
       throw vk::Error("vulkan: " + what + " is " + std::string(type_name(m.type)) +
-                      ", which the Vulkan device does not compute yet (it has F32, F16, Q8_0, Q4_0, Q4_K, Q6_K); use --device cpu");
+                      ", which the Vulkan device does not compute yet (it has F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS); use --device cpu");
     GpuMatrix g;
     g.type = m.type;
     g.ne0 = m.ne0;

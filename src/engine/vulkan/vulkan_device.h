@@ -7,9 +7,9 @@
 // end), with no host round trip between layers. What the host does: the embedding rows (read
 // from the mmapped file and uploaded with the batch's positions, cells and attention jobs).
 //
-// Weight types so far: F32, F16, Q8_0, Q4_0, Q4_K, Q6_K (what Q4_K_M files hold; matrix
-// products dequantize in the shader and
-// multiply with f32 activations); a model with another type is refused at context creation,
+// Weight types: the 15 the CPU engine computes (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
+// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS); matrix products dequantize in the shader and
+// multiply with f32 activations. A model with another type is refused at context creation,
 // naming the tensor and its type.
 #pragma once
 
