@@ -13,6 +13,7 @@
 #include "engine/runtime/generation.h"
 #include "engine/model/model_gen.h"
 #include "nn/stream.h"
+#include "engine/runtime/devices.h"
 #include "test_util.h"
 
 namespace nnb::ggml {
@@ -517,6 +518,43 @@ TEST(GgmlBackendLoad, MissingPreloadFileIs103AndNeverCached) {
   auto g = be.load_by_name("default", "");
   ASSERT_NE(g, nullptr);
   EXPECT_EQ(g->name(), "default");
+}
+
+// The guest's execution target within the host's --device: CPU is honoured, AUTO and GPU take
+// the host's device (here the first Vulkan device, lavapipe in CI), and a host serving with
+// --device cpu runs a GPU target on the CPU, saying so.
+TEST(GgmlBackendLoad, ExecutionTargetsChooseTheDevice) {
+  bool vulkan = false;
+  for (const DeviceListing& d : list_devices()) vulkan |= d.spec.rfind("vulkan:", 0) == 0 && d.usable;
+  auto device_of = [](Capture& cap, GgmlBackend& be, const std::string& name) {
+    auto g = be.load_by_name(name, R"({"enable-debug-log":true,"n-predict":1,"temp":0,"ctx-size":64})");
+    auto c = g->init_execution_context();
+    set_prompt(*c, "Once");
+    c->compute();
+    std::lock_guard<std::mutex> lk(cap.mu);
+    for (auto it = cap.log.rbegin(); it != cap.log.rend(); ++it)
+      if (auto at = it->second.find(", device "); at != std::string::npos) return it->second.substr(at + 9);
+    return std::string("(no engine context line)");
+  };
+  const std::vector<nn::PreloadSpec> specs{
+      {"cpu", nn::GraphEncoding::GGML, nn::ExecutionTarget::CPU, gen_model_path().string()},
+      {"gpu", nn::GraphEncoding::GGML, nn::ExecutionTarget::GPU, gen_model_path().string()},
+      {"auto", nn::GraphEncoding::GGML, nn::ExecutionTarget::AUTO, gen_model_path().string()}};
+  {
+    Capture cap;
+    GgmlBackend be(specs, cap.options());  // the host's --device cpu
+    EXPECT_EQ(device_of(cap, be, "gpu").rfind("cpu", 0), 0u);
+    EXPECT_EQ(cap.count(LogLevel::Note, "target GPU: this host computes on the CPU"), 1u);
+    EXPECT_EQ(device_of(cap, be, "auto").rfind("cpu", 0), 0u);
+  }
+  if (!vulkan) GTEST_SKIP() << "no usable Vulkan device: the GPU half is not checked";
+  Capture cap;
+  auto o = cap.options();
+  o.device = "vulkan";
+  GgmlBackend be(specs, o);
+  EXPECT_EQ(device_of(cap, be, "cpu").rfind("cpu", 0), 0u) << "target CPU is honoured";
+  EXPECT_EQ(device_of(cap, be, "gpu").rfind("vulkan:", 0), 0u);
+  EXPECT_EQ(device_of(cap, be, "auto").rfind("vulkan:", 0), 0u);
 }
 
 TEST(GgmlBackendLoad, ConstructionChecksEncodingsNotFiles) {

@@ -24,9 +24,6 @@ GgmlBackend::GgmlBackend(std::vector<nn::PreloadSpec> preloads, GgmlBackendOptio
                                   " is not supported by the GGML backend (use GGML)");
     if (preloads_.count(p.name))
       throw std::invalid_argument("preload '" + p.name + "' is given twice");
-    if (p.target == nn::ExecutionTarget::GPU || p.target == nn::ExecutionTarget::TPU)
-      rt_->logger(LogLevel::Note, "preload '" + p.name + "': target " + std::string(nn::target_name(p.target)) +
-                                      " ignored: no accelerator on this host, running on CPU");
     // The file is deliberately not checked here: a missing model must not stop start-up
     // (COMPAT §2); load_by_name reports it.
     std::string name = p.name;
@@ -34,9 +31,21 @@ GgmlBackend::GgmlBackend(std::vector<nn::PreloadSpec> preloads, GgmlBackendOptio
   }
 }
 
+// The guest's execution target, within what the host allows: CPU is honoured (the guest asked
+// for the CPU), AUTO takes the host's --device, GPU and TPU take it too (a GPU when the host
+// has one that can run the model; a host serving with --device cpu says so).
+std::string GgmlBackend::device_for(nn::ExecutionTarget target) const {
+  if (target == nn::ExecutionTarget::CPU) return "cpu";
+  if ((target == nn::ExecutionTarget::GPU || target == nn::ExecutionTarget::TPU) && rt_->device == "cpu")
+    rt_->logger(LogLevel::Note, "target " + std::string(nn::target_name(target)) +
+                                    ": this host computes on the CPU (--device cpu)");
+  return rt_->device;
+}
+
 std::shared_ptr<GgmlGraph> GgmlBackend::make_graph(std::string name, std::shared_ptr<const Model> model,
-                                                   std::string_view config) {
+                                                   std::string_view config, nn::ExecutionTarget target) {
   GgmlOptions defaults;
+  defaults.device = device_for(target);
   apply_options_json(defaults, rt_->default_options_json);  // checked in the constructor
   for (const auto& note : apply_options_json(defaults, config)) rt_->logger(LogLevel::Note, note);
   return std::make_shared<GgmlGraph>(std::move(name), std::move(model), std::move(defaults), rt_);
@@ -50,7 +59,7 @@ std::shared_ptr<nn::Graph> GgmlBackend::load_by_name(std::string_view name, std:
   GgmlOptions probe;
   apply_options_json(probe, config);
   auto model = models_.get(it->second.path);
-  return make_graph(it->first, std::move(model), config);
+  return make_graph(it->first, std::move(model), config, it->second.target);
 }
 
 std::string GgmlBackend::describe_preload(std::string_view name) {
@@ -83,11 +92,8 @@ std::shared_ptr<nn::Graph> GgmlBackend::load(std::span<const std::span<const uin
                           : std::string_view();
   GgmlOptions probe;
   apply_options_json(probe, config);
-  if (target == nn::ExecutionTarget::GPU || target == nn::ExecutionTarget::TPU)
-    rt_->logger(LogLevel::Note, "target " + std::string(nn::target_name(target)) +
-                                    " ignored: no accelerator on this host, running on CPU");
   const auto b = builders[0];
-  if (is_gguf_bytes(b)) return make_graph("<in-memory GGUF>", load_model_bytes(b), config);
+  if (is_gguf_bytes(b)) return make_graph("<in-memory GGUF>", load_model_bytes(b), config, target);
   auto path = builder_path(b);
   if (!path)
     throw Error(Errno::InvalidArgument, "load: the builder is neither GGUF bytes nor \"preload:<model path>\" (" +
@@ -104,7 +110,7 @@ std::shared_ptr<nn::Graph> GgmlBackend::load(std::span<const std::span<const uin
   if (!exposed)
     throw Error(Errno::InvalidArgument, "load: \"preload:" + path->string() +
                                             "\" is not a model given with --nn-preload; other host files cannot be opened");
-  return make_graph(path->string(), models_.get(*path), config);
+  return make_graph(path->string(), models_.get(*path), config, target);
 }
 
 void GgmlBackend::unload(const std::shared_ptr<nn::Graph>& graph) {

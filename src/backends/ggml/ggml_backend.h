@@ -42,7 +42,9 @@ class GgmlBackend : public nn::Backend {
   std::string describe_preload(std::string_view name);
 
  private:
-  std::shared_ptr<GgmlGraph> make_graph(std::string name, std::shared_ptr<const Model> model, std::string_view config);
+  std::shared_ptr<GgmlGraph> make_graph(std::string name, std::shared_ptr<const Model> model, std::string_view config,
+                                        nn::ExecutionTarget target);
+  std::string device_for(nn::ExecutionTarget target) const;
 
   std::map<std::string, nn::PreloadSpec, std::less<>> preloads_;
   std::shared_ptr<const GgmlBackendOptions> rt_;

@@ -116,7 +116,7 @@ void GgmlExecutionContext::ensure_engine_context() {
   const int64_t ubatch = opts_.ubatch_size > 0 ? opts_.ubatch_size : opts_.batch_size;
   want.n_batch = int32_t(std::min({opts_.batch_size, ubatch, int64_t(want.n_ctx)}));
   want.n_threads = opts_.threads > 0 ? int32_t(opts_.threads) : rt_->default_threads;
-  want.device = rt_->device;
+  want.device = opts_.device;
   if (ctx_ && want.n_ctx == ctx_params_.n_ctx && want.n_batch == ctx_params_.n_batch &&
       want.n_threads == ctx_params_.n_threads) {
     ctx_->set_abort_check(abort_check_);
@@ -135,7 +135,7 @@ void GgmlExecutionContext::ensure_engine_context() {
   ctx_params_ = want;
   ctx_->set_abort_check(abort_check_);
   log(LogLevel::Debug, "engine context: n_ctx " + std::to_string(ctx_->n_ctx()) + ", threads " +
-                           std::to_string(ctx_->n_threads()));
+                           std::to_string(ctx_->n_threads()) + ", device " + ctx_->device().describe());
 }
 
 void GgmlExecutionContext::start_generation() {

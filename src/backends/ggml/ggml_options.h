@@ -20,6 +20,9 @@ namespace nnb::ggml {
 double sampler_default(float SamplerParams::*field);
 
 struct GgmlOptions {
+  // Not a metadata key: the device the graph's contexts compute on, chosen at load from the
+  // guest's execution target and the host's --device (GgmlBackend::device_for).
+  std::string device = "cpu";
   bool enable_log = false;
   bool enable_debug_log = false;
   bool stream_stdout = false;
