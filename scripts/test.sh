@@ -92,9 +92,12 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktra
 #   engine_speed_paths_test: the thread-pool stress loops (200k jobs) are TSan's business;
 #   rpc_concurrency_test (NNB_SAN_FULL): its RSS-back-to-baseline check cannot hold under ASan,
 #   whose quarantine keeps freed memory (measured +57 MB).
+#   backend_ggml_test's execution-target case opens the Vulkan driver (lavapipe: LLVM-compiled
+#   code and threads of its own that no sanitizer instruments; its caches read as leaks).
 declare -A SAN_FILTER=(
   [engine_speed_paths_test]='-EngineSpeedPaths.ThreadPoolLateWorkers:EngineSpeedPaths.ThreadPoolsOversubscribed'
   [rpc_concurrency_test]='-RpcConcurrency.ThirtyTwoClientsStreamTheirOwnText'
+  [backend_ggml_test]='-GgmlBackendLoad.ExecutionTargetsChooseTheDevice'
 )
 for t in "${SAN_TESTS[@]}"; do
   t0=$SECONDS
@@ -117,6 +120,7 @@ export TSAN_OPTIONS="suppressions=$PWD/tests/rpc_tsan.supp halt_on_error=0"
 declare -A TSAN_FILTER=(
   [engine_generated_test]='EngineGenerated.ThreadCount*:EngineGenerated.BatchAnd*'
   [engine_speed_paths_test]='EngineSpeedPaths.ThreadPool*:EngineSpeedPaths.GenerationAllocates*'
+  [backend_ggml_test]='-GgmlBackendLoad.ExecutionTargetsChooseTheDevice'  # the Vulkan driver (see ASan)
 )
 for t in "${TSAN_TESTS[@]}"; do
   t0=$SECONDS

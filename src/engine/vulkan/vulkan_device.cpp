@@ -86,6 +86,12 @@ std::shared_ptr<GpuWeights> upload_weights(Gpu& gpu, const Model& model) {
     w->bytes += b.size;
     w->vecs.emplace(v.data(), std::move(b));
   };
+  // A model larger than the device's memory is refused with the sizes before anything is
+  // uploaded (the rest of a context — activations, KV cache — is checked by its allocation).
+  if (model.weight_bytes() > gpu.info().device_local_bytes)
+    throw vk::Error("vulkan: the model's weights (" + std::to_string(model.weight_bytes() >> 20) + " MiB) exceed " +
+                    gpu.info().name + "'s device memory (" + std::to_string(gpu.info().device_local_bytes >> 20) +
+                    " MiB); use --device cpu");
   for (size_t l = 0; l < model.layers().size(); ++l) {
     const Layer& L = model.layers()[l];
     const std::string blk = "blk." + std::to_string(l) + ".";
