@@ -1,6 +1,7 @@
 #include "engine/model/model_gen.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <random>
 #include <set>
@@ -57,21 +58,31 @@ class TensorMaker {
       : w_(w), rng_(seed), n_threads_(n_threads > 0 ? n_threads : int(std::max(1u, std::thread::hardware_concurrency()))) {}
 
   void matrix(const std::string& name, GgmlType type, int64_t ne0, int64_t ne1, float stddev) {
-    std::vector<float> v(size_t(ne0 * ne1));
-    std::normal_distribution<float> nd(0.0f, stddev);
-    for (auto& x : v) x = nd(rng_);
     const size_t rb = row_size(type, ne0);
     std::vector<uint8_t> bytes(rb * size_t(ne1));
-    // Rows quantize independently: split them over plain threads (the model layer stays off
-    // the CPU device's pool; the bytes do not depend on the split).
-    const int64_t per = (ne1 + n_threads_ - 1) / n_threads_;
-    std::vector<std::thread> workers;
-    for (int64_t b = 0; b < ne1; b += per)
-      workers.emplace_back([&, b] {
-        for (int64_t r = b; r < std::min(ne1, b + per); ++r)
-          quantize_row(type, v.data() + r * ne0, bytes.data() + size_t(r) * rb, ne0);
+    if (ne0 * ne1 <= kSerialLimit) {
+      // One stream for the whole model, in order: the files tests were tuned on.
+      std::vector<float> v(size_t(ne0 * ne1));
+      std::normal_distribution<float> nd(0.0f, stddev);
+      for (auto& x : v) x = nd(rng_);
+      parallel_rows(ne1, 64, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) quantize_row(type, v.data() + r * ne0, bytes.data() + size_t(r) * rb, ne0);
       });
-    for (std::thread& t : workers) t.join();
+    } else {
+      // A large matrix (7B-shaped models): each block of 64 rows draws from its own generator,
+      // seeded from the model's stream and the block number, so the blocks fill in parallel
+      // and the bytes still depend only on the spec, not on the thread count.
+      const uint64_t tensor_seed = rng_();
+      parallel_rows(ne1, 64, [&](int64_t r0, int64_t r1) {
+        std::mt19937_64 g(tensor_seed ^ (uint64_t(r0 / 64 + 1) * 0x9E3779B97F4A7C15ull));
+        std::normal_distribution<float> nd(0.0f, stddev);
+        std::vector<float> row(static_cast<size_t>(ne0));
+        for (int64_t r = r0; r < r1; ++r) {
+          for (auto& x : row) x = nd(g);
+          quantize_row(type, row.data(), bytes.data() + size_t(r) * rb, ne0);
+        }
+      });
+    }
     w_.add_tensor(name, type, {ne0, ne1}, bytes.data(), bytes.size());
   }
 
@@ -91,6 +102,23 @@ class TensorMaker {
   }
 
  private:
+  // Matrices above this many values take the parallel, block-seeded path.
+  static constexpr int64_t kSerialLimit = int64_t(1) << 22;
+
+  // fn(r0, r1) over blocks of `block` rows, on plain threads (the model layer stays off the
+  // CPU device's pool); blocks are taken in any order, results do not depend on it.
+  template <class Fn>
+  void parallel_rows(int64_t n, int64_t block, Fn fn) {
+    std::atomic<int64_t> next{0};
+    auto work = [&] {
+      for (int64_t b; (b = next.fetch_add(block)) < n;) fn(b, std::min(n, b + block));
+    };
+    std::vector<std::thread> workers;
+    for (int i = 1; i < n_threads_; ++i) workers.emplace_back(work);
+    work();
+    for (std::thread& t : workers) t.join();
+  }
+
   gguf::Writer& w_;
   std::mt19937_64 rng_;
   int n_threads_;

@@ -1,7 +1,9 @@
 // Writes GGUF files of any architecture the engine accepts (arch.h: llama, qwen2) with seeded
 // random weights and a small SentencePiece vocabulary, so that tests and benchmarks need no
-// downloaded model. Output is deterministic for a given spec (same seed -> same bytes; a llama
-// file is byte-identical to what the generator wrote before it knew other architectures).
+// downloaded model. Output is deterministic for a given spec, whatever the thread count (same
+// seed -> same bytes; a llama file is byte-identical to what the generator wrote before it knew
+// other architectures, except matrices of more than 4 Mi values, which draw each block of 64
+// rows from its own seeded generator so that a 7B-shaped file is written in parallel).
 #pragma once
 
 #include <cstdint>
