@@ -408,14 +408,16 @@ TEST(GgmlOptionsDefaults, SamplingDefaultsAreWasmEdgesAndTheEngines) {
 }
 
 TEST_F(GgmlBackendTest, UnhonouredOptionsAreLoggedNotRefused) {
-  auto g = load(R"({"n-gpu-layers":99})");
-  EXPECT_EQ(cap.count(LogLevel::Note, "n-gpu-layers"), 1u);
+  auto g = load(R"({"n-gpu-layers":99,"main-gpu":1})");
+  EXPECT_EQ(cap.count(LogLevel::Note, "main-gpu=1 ignored"), 1u);
   auto c = g->init_execution_context();
   set_opts(*c, R"({"grammar":"root ::= \"a\"","use-mmap":false,"n-predict":2,"temp":0})");
   EXPECT_EQ(cap.count(LogLevel::Note, "grammar"), 1u);
   EXPECT_EQ(cap.count(LogLevel::Note, "use-mmap"), 1u);
   set_prompt(*c, kPrompt);
   c->compute();
+  // This backend computes on the CPU: the context says so once.
+  EXPECT_EQ(cap.count(LogLevel::Note, "n-gpu-layers=99: this host computes on the CPU"), 1u);
   EXPECT_EQ(cap.count(LogLevel::Info, "generated"), 0u) << "no run log without enable-log";
   set_opts(*c, R"({"enable-log":true})");
   set_prompt(*c, kPrompt);

@@ -265,6 +265,50 @@ TEST(VulkanDevice, ContextsShareOneModel) {
 
 // Bad device names. (The refusal of a weight type without a shader is no longer reachable:
 // every type Model::load accepts has one.)
+// --n-gpu-layers: the first N layers on the GPU, the rest and the output on the CPU, the
+// residual stream crossing once per pass; the logits agree with all layers on either device.
+TEST(VulkanDevice, SplitLayersAgreeWithEitherDevice) {
+  NNB_VULKAN_OR_SKIP();
+  ModelSpec sp;
+  sp.n_layer = 4;
+  sp.weight_std = 0.15f;
+  sp.seed = 9;
+  const auto p = dir() / "four_layers.gguf";
+  write_model(sp, p);
+  auto model = Model::load(p);
+  const int32_t V = model->hparams().n_vocab;
+  std::vector<Token> prompt;
+  for (int i = 0; i < 13; ++i) prompt.push_back(Token(5 + i * 17));
+  auto run = [&](const std::string& device, int32_t n_gpu_layers, int32_t* on_device) {
+    ContextParams cp = params(device);
+    cp.n_gpu_layers = n_gpu_layers;
+    Context ctx(*model, cp);
+    *on_device = ctx.n_device_layers();
+    std::vector<float> out;
+    ctx.decode(prompt, true);
+    for (int32_t i = 0; i < int32_t(prompt.size()); ++i) out.insert(out.end(), ctx.logits_at(i), ctx.logits_at(i) + V);
+    for (int k = 0; k < 3; ++k) {
+      const Token t = Token(40 + k);
+      ctx.decode(std::span<const Token>(&t, 1));
+      out.insert(out.end(), ctx.logits(), ctx.logits() + V);
+    }
+    return out;
+  };
+  int32_t layers = 0;
+  const auto cpu = run("cpu", -1, &layers);
+  const auto gpu = run("vulkan", -1, &layers);
+  EXPECT_EQ(layers, 4);
+  for (int32_t split : {0, 1, 2, 3}) {
+    const auto part = run("vulkan", split, &layers);
+    EXPECT_EQ(layers, split == 0 ? 4 : split) << "layers on the first device";
+    const Diff a = diff(part.data(), gpu.data(), part.size()), b = diff(part.data(), cpu.data(), part.size());
+    std::printf("[ measured ] %d of 4 layers on the GPU: vs all on the GPU %.2g, vs the CPU %.2g (relative max)\n", split,
+                a.max / a.scale, b.max / b.scale);
+    EXPECT_LE(a.max / a.scale, kBound);
+    EXPECT_LE(b.max / b.scale, kBound);
+  }
+}
+
 TEST(VulkanDevice, RefusesWhatItCannotRun) {
   NNB_VULKAN_OR_SKIP();
   const Case c{kShapes[0], GgmlType::F32};

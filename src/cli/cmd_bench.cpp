@@ -19,6 +19,8 @@ struct BenchOptions {
   std::string model;
   int32_t n_prompt = 512, n_gen = 128, threads = 0, reps = 1;
   std::string device = "auto";
+  int32_t n_gpu_layers = -1;
+  CLI::Option* ngl_opt = nullptr;
   CLI::Option* device_opt = nullptr;
   bool json = false;
   std::string uri, auth_token_file;  // --nn-rpc-uri: measure through a server (bench_remote.cpp)
@@ -41,6 +43,7 @@ void run_bench(const BenchOptions& o) {
   cp.n_batch = std::max(o.n_prompt, 1);
   cp.n_threads = o.threads;
   cp.device = o.device;
+  cp.n_gpu_layers = o.n_gpu_layers;
   Context ctx(*model, cp);
   std::mt19937 rng(1234);
   std::uniform_int_distribution<Token> tok(0, model->hparams().n_vocab - 1);
@@ -106,6 +109,7 @@ void add_bench(CLI::App& app) {
   c->add_option("-n,--n-gen", o->n_gen, "Generated tokens per repetition")->capture_default_str();
   c->add_option("-t,--threads", o->threads, "Threads (0: all cores)")->capture_default_str();
   o->device_opt = c->add_option("--device", o->device, "Device: auto (a GPU that can run the model, else the CPU), cpu, vulkan, vulkan:N (nnbridge info --devices)")->capture_default_str()->check(device_spec_validator());
+  o->ngl_opt = c->add_option("-g,--n-gpu-layers", o->n_gpu_layers, "Layers on a GPU device, the rest on the CPU (-1: all)")->capture_default_str();
   c->add_option("-r,--repetitions", o->reps, "Repetitions (figures are the mean)")->capture_default_str()->check(CLI::PositiveNumber);
   c->add_flag("--json", o->json, "One JSON object: pp_tokens_per_s, tg_tokens_per_s, peak_rss_bytes ...");
   c->add_option("--nn-rpc-uri", o->uri, "Measure through a server (unix:///path.sock or HOST:PORT); -m is then the model name");
@@ -121,6 +125,8 @@ void add_bench(CLI::App& app) {
     }
     // The server chooses its device (serve --device); a local choice here would do nothing.
     if (o->device_opt->count()) throw CLI::ValidationError("--device", "is the server's choice with --nn-rpc-uri (serve --device)");
+    if (o->ngl_opt->count())
+      throw CLI::ValidationError("--n-gpu-layers", "is the server's choice with --nn-rpc-uri (serve --n-gpu-layers)");
     RemoteBenchOptions r;
     r.uri = o->uri;
     if (!o->model.empty()) r.model = o->model;

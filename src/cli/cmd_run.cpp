@@ -51,6 +51,8 @@ struct RunOptions {
   std::string nn_options;  // GGML defaults under the app's own options (--nn-options)
   std::string device = "auto";  // --device, local WASI-NN only
   CLI::Option* device_opt = nullptr;
+  std::string n_gpu_layers;  // --n-gpu-layers, local WASI-NN only
+  CLI::Option* ngl_opt = nullptr;
   std::string max_call_depth, memory_page_limit, time_limit, gas_limit;
   double connect_timeout_s = 5;  // --connect-timeout, with --nn-rpc-uri
   CLI::App* cmd = nullptr;
@@ -86,6 +88,8 @@ std::shared_ptr<nn::Backend> make_backend(const RunOptions& o) {
       std::fprintf(stderr, "nnbridge: --nn-options is ignored with --nn-rpc-uri (give it to the server)\n");
     if (o.device_opt && o.device_opt->count())
       usage_error("--device: with --nn-rpc-uri the server chooses the device (nnbridge serve --device)");
+    if (o.ngl_opt && o.ngl_opt->count())
+      usage_error("--n-gpu-layers: with --nn-rpc-uri the server chooses (nnbridge serve --n-gpu-layers)");
     rpc::ClientOptions co;
     co.uri = o.rpc_uri;
     co.connect_timeout = connect_timeout_of(o.connect_timeout_s);
@@ -97,6 +101,8 @@ std::shared_ptr<nn::Backend> make_backend(const RunOptions& o) {
   ggml::GgmlBackendOptions bo;
   bo.default_options_json = o.nn_options;
   bo.device = o.device;
+  if (!o.n_gpu_layers.empty())
+    bo.n_gpu_layers = o.n_gpu_layers == "-1" ? -1 : int32_t(parse_count("--n-gpu-layers", o.n_gpu_layers, INT32_MAX));
   return std::make_shared<ggml::GgmlBackend>(std::move(specs), std::move(bo));
 }
 
@@ -192,6 +198,10 @@ void add_run(CLI::App& app) {
                                 "vulkan, vulkan:N")
                       ->allow_extra_args(false)
                       ->check(device_spec_validator());
+  o->ngl_opt = c->add_option("--n-gpu-layers", o->n_gpu_layers,
+                             "Layers of local WASI-NN on a GPU device, the rest on the CPU (-1: all)")
+                   ->allow_extra_args(false)
+                   ->type_name("N");
   c->add_option("--max-call-depth", o->max_call_depth,
                 "Deepest wasm call nesting before a clean trap (0: default, 1000000; at most 16000000)")
       ->type_name("N");

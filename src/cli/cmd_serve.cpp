@@ -30,6 +30,7 @@ struct ServeOptions {
   size_t max_contexts = 64, max_contexts_per_client = 8, max_graphs_per_client = 256, max_sessions = 1024;
   int threads = 0, rpc_threads = 256;
   std::string nn_options, device = "auto";
+  int32_t n_gpu_layers = -1;
 };
 
 void log_line(const std::string& s) {
@@ -79,6 +80,7 @@ void run_serve(const ServeOptions& o) {
   ggml::GgmlBackendOptions bo;
   bo.default_threads = o.threads;
   bo.device = o.device;
+  bo.n_gpu_layers = o.n_gpu_layers;
   // A device that cannot exist stops start-up (exit 1); what it is goes to the log.
   log_line("device " + o.device + ": " + describe_device_choice(o.device));
   bo.default_options_json = o.nn_options;
@@ -154,6 +156,9 @@ void add_serve(CLI::App& app) {
                 "vulkan:N (nnbridge info --devices)")
       ->capture_default_str()
       ->check(device_spec_validator());
+  c->add_option("--n-gpu-layers", o->n_gpu_layers,
+                "Layers on a GPU device, the rest on the CPU (-1: all); a client's n-gpu-layers > 0 overrides it")
+      ->capture_default_str();
   c->add_option("--nn-options", o->nn_options,
                 "GGML options every graph starts from, beneath the app's own (JSON, e.g. '{\"temp\":0}')");
   c->callback([o] { run_serve(*o); });

@@ -117,8 +117,9 @@ void GgmlExecutionContext::ensure_engine_context() {
   want.n_batch = int32_t(std::min({opts_.batch_size, ubatch, int64_t(want.n_ctx)}));
   want.n_threads = opts_.threads > 0 ? int32_t(opts_.threads) : rt_->default_threads;
   want.device = opts_.device;
+  want.n_gpu_layers = opts_.n_gpu_layers > 0 ? int32_t(std::min<int64_t>(opts_.n_gpu_layers, INT32_MAX)) : rt_->n_gpu_layers;
   if (ctx_ && want.n_ctx == ctx_params_.n_ctx && want.n_batch == ctx_params_.n_batch &&
-      want.n_threads == ctx_params_.n_threads) {
+      want.n_threads == ctx_params_.n_threads && want.n_gpu_layers == ctx_params_.n_gpu_layers) {
     ctx_->set_abort_check(abort_check_);
     return;  // keep the KV cache allocation
   }
@@ -134,8 +135,13 @@ void GgmlExecutionContext::ensure_engine_context() {
   }
   ctx_params_ = want;
   ctx_->set_abort_check(abort_check_);
+  if (opts_.n_gpu_layers > 0 && ctx_->device().is_cpu())
+    log(LogLevel::Note, "n-gpu-layers=" + std::to_string(opts_.n_gpu_layers) + ": this host computes on the CPU");
   log(LogLevel::Debug, "engine context: n_ctx " + std::to_string(ctx_->n_ctx()) + ", threads " +
-                           std::to_string(ctx_->n_threads()) + ", device " + ctx_->device().describe());
+                           std::to_string(ctx_->n_threads()) + ", device " + ctx_->device().describe() +
+                           (ctx_->n_device_layers() < model_->hparams().n_layer
+                                ? " for " + std::to_string(ctx_->n_device_layers()) + " layers, the rest on the CPU"
+                                : ""));
 }
 
 void GgmlExecutionContext::start_generation() {

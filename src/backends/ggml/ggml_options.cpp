@@ -108,12 +108,11 @@ void check_ranges(const GgmlOptions& o) {
 // Notes for options this CPU engine accepts but cannot honour; only for keys in this JSON,
 // so a graph's config does not repeat its notes on every context.
 void add_notes(const json& obj, const GgmlOptions& o, std::vector<std::string>& notes) {
-  if (obj.contains("n-gpu-layers") && o.n_gpu_layers != 0)
-    notes.push_back("n-gpu-layers=" + std::to_string(o.n_gpu_layers) + " ignored: no GPU on this host, running on CPU");
+  // n-gpu-layers is honoured on a GPU host (a note comes when a context lands on the CPU).
   if (obj.contains("main-gpu") && o.main_gpu != 0)
-    notes.push_back("main-gpu=" + std::to_string(o.main_gpu) + " ignored: no GPU on this host");
+    notes.push_back("main-gpu=" + std::to_string(o.main_gpu) + " ignored: the host chooses the GPU (serve --device)");
   if (obj.contains("tensor-split") && !o.tensor_split.empty())
-    notes.push_back("tensor-split ignored: no GPU on this host");
+    notes.push_back("tensor-split ignored: a context runs on one GPU (and the CPU for layers past n-gpu-layers)");
   if (obj.contains("use-mmap") && !o.use_mmap)
     notes.push_back("use-mmap=false ignored: models are always memory-mapped and shared between graphs");
   if (obj.contains("grammar") && !o.grammar.empty())

@@ -31,6 +31,10 @@ struct GgmlBackendOptions {
   // (engine/runtime/devices.h). The host chooses it for all its guests (`serve --device`); the
   // per-request GPU keys of COMPAT §4 (n-gpu-layers, main-gpu) are logged, not honoured.
   std::string device = "cpu";
+  // Layers on that device when it is a GPU, the rest on the CPU (`--n-gpu-layers`; < 0: all).
+  // A context's n-gpu-layers > 0 overrides it; 0, what WasmEdge's apps send by default, leaves
+  // the host's choice.
+  int32_t n_gpu_layers = -1;
   // Receives each generated piece when a context has stream-stdout set. Empty: fwrite to
   // stdout and fflush (what WasmEdge does).
   std::function<void(std::string_view)> stdout_sink;

@@ -62,6 +62,7 @@ class CpuDevice final : public Device {
     return std::string("cpu ") + isa_name(active_isa()) + ", " + std::to_string(pool_.size()) + " threads";
   }
   int32_t n_threads() const override { return pool_.size(); }
+  bool is_cpu() const override { return true; }
   int32_t max_rows() const override { return max_rows_; }
 
   void embed(const Matrix& emb, const int32_t* tokens, int32_t n) override {
@@ -93,6 +94,12 @@ class CpuDevice final : public Device {
   }
   void add(Act dst, Act src, int32_t rows) override {
     op_.add(row(dst, 0), row(src, 0), int64_t(rows) * width_[int(dst)]);
+  }
+  void read_act(Act a, int32_t rows, float* host) override {
+    std::memcpy(host, row(a, 0), size_t(rows) * size_t(width_[int(a)]) * sizeof(float));
+  }
+  void write_act(Act a, int32_t rows, const float* host) override {
+    std::memcpy(row(a, 0), host, size_t(rows) * size_t(width_[int(a)]) * sizeof(float));
   }
   void swiglu(int32_t rows) override {
     const int64_t F = hp_.n_ff;

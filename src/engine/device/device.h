@@ -77,6 +77,8 @@ class Device {
   virtual ~Device() = default;
   // For logs and benchmarks ("cpu avx512, 2 threads").
   virtual std::string describe() const = 0;
+  // The host's CPU (weights and KV cache in host memory) or not.
+  virtual bool is_cpu() const = 0;
   virtual int32_t n_threads() const = 0;
   // The most rows a batch may have (the size of the Act buffers).
   virtual int32_t max_rows() const = 0;
@@ -108,6 +110,11 @@ class Device {
   virtual void add(Act dst, Act src, int32_t rows) = 0;
   // Gate = silu(Gate) * Up.
   virtual void swiglu(int32_t rows) = 0;
+  // Rows 0 .. rows-1 of an activation buffer from / to host memory (rows * width floats): the
+  // residual stream crossing from one device to the next when the layers are split between
+  // them (--n-gpu-layers). Reading waits for the work queued before it.
+  virtual void read_act(Act a, int32_t rows, float* host) = 0;
+  virtual void write_act(Act a, int32_t rows, const float* host) = 0;
   // The KV cache copied physical block `from` to `to` (copy-on-write of a shared block; the
   // cache has copied its host storage already). A device with storage of its own copies it.
   virtual void kv_copy_block(int32_t from, int32_t to) {}

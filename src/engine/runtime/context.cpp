@@ -33,6 +33,7 @@ namespace nnb {
 // entries / over those, and (sequence, next position, entries) for each sequence of a decode().
 struct Context::Plan {
   std::vector<int32_t> cells, pos, tokens, out_rows;
+  std::vector<float> xfer;  // the residual stream between devices (split layers)
   std::vector<AttnJob> jobs_all, jobs_out;
   struct SeqUse {
     int32_t seq, next, count;
@@ -48,8 +49,16 @@ Context::Context(const Model& model, const ContextParams& params)
       s_(std::make_unique<Plan>()) {
   if (params_.n_batch <= 0) params_.n_batch = 512;
   params_.n_batch = std::min(params_.n_batch, kv_.capacity());
-  dev_ = make_device(params.device, model, params_.n_batch, kv_.capacity16(), params.n_threads);
-  kv_.set_copy_hook([d = dev_.get()](int32_t from, int32_t to) { d->kv_copy_block(from, to); });
+  const int32_t n_layer = model.hparams().n_layer;
+  split_ = params.n_gpu_layers < 0 ? n_layer : std::min(params.n_gpu_layers, n_layer);
+  dev_ = make_device(split_ == 0 ? std::string("cpu") : params.device, model, params_.n_batch, kv_.capacity16(),
+                     params.n_threads, split_);
+  if (dev_->is_cpu()) split_ = n_layer;  // the CPU takes every layer, whatever was asked
+  if (split_ < n_layer) rest_ = make_device("cpu", model, params_.n_batch, kv_.capacity16(), params.n_threads);
+  kv_.set_copy_hook([this](int32_t from, int32_t to) {
+    dev_->kv_copy_block(from, to);
+    if (rest_) rest_->kv_copy_block(from, to);
+  });
 }
 
 Context::~Context() = default;
@@ -132,10 +141,12 @@ const float* Context::logits_ith(int32_t i) const {
 void Context::forward(const BatchToken* batch, int32_t n) {
   const Hparams& hp = model_.hparams();
   Plan& s = *s_;
-  Device& dev = *dev_;
   const BatchToken* bt = batch;
+  // Layers [0, split_) on dev_, the rest and the output on the CPU (rest_), when split.
+  auto dev_of = [&](int l) -> Device& { return rest_ && l >= split_ ? *rest_ : *dev_; };
 
-  dev.begin();
+  dev_->begin();
+  if (rest_) rest_->begin();
   // The entries' KV cells (new blocks taken, shared ones copied: decode() checked they fit),
   // and the entries whose logits are wanted.
   s.cells.resize(size_t(n));
@@ -168,11 +179,18 @@ void Context::forward(const BatchToken* batch, int32_t n) {
   // The last layer only needs the rows whose logits are wanted.
   if (n_out < n) make_jobs(s.jobs_out, n_out, [&](int32_t k) { return s.out_rows[size_t(k)]; });
 
-  dev.embed(model_.tok_embd(), s.tokens.data(), n);
-  dev.set_positions(s.pos.data(), n);
+  dev_of(0).embed(model_.tok_embd(), s.tokens.data(), n);
+  dev_->set_positions(s.pos.data(), n);
+  if (rest_) rest_->set_positions(s.pos.data(), n);
 
   for (int l = 0; l < hp.n_layer; ++l) {
     const Layer& L = model_.layers()[size_t(l)];
+    Device& dev = dev_of(l);
+    if (l > 0 && &dev != &dev_of(l - 1)) {  // the residual stream moves to the next device
+      s.xfer.resize(size_t(n) * size_t(hp.n_embd));
+      dev_of(l - 1).read_act(Act::X, n, s.xfer.data());
+      dev.write_act(Act::X, n, s.xfer.data());
+    }
     // On the last layer only the rows whose logits are wanted need the rest of the graph.
     const bool subset = l == hp.n_layer - 1 && n_out < n;
     const int32_t m = subset ? n_out : n;
@@ -209,13 +227,15 @@ void Context::forward(const BatchToken* batch, int32_t n) {
     dev.add(Act::X, Act::Tmp, m);
   }
 
+  Device& dev = dev_of(hp.n_layer - 1);
   if (n_out > 0) {
     dev.rms_norm(Act::X, Act::XN, model_.output_norm(), n_out, hp.rms_eps);
     float* out = logits_.data() + size_t(n_logits_) * size_t(hp.n_vocab);
     dev.matmul_to_host(model_.output(), Act::XN, n_out, out);
     n_logits_ += n_out;
   }
-  dev.finish();
+  dev_->finish();
+  if (rest_) rest_->finish();
   for (int32_t i = 0; i < n; ++i) kv_.set_n_pos(bt[i].seq, bt[i].pos + 1);
 }
 

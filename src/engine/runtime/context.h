@@ -39,6 +39,9 @@ struct ContextParams {
   int32_t n_batch = 512;  // tokens evaluated per forward pass
   int32_t n_threads = 0;  // <= 0: one per core (CPU device)
   std::string device = "cpu";  // auto | cpu | vulkan | vulkan:N (runtime/devices.h)
+  // With a GPU device: layers [0, n_gpu_layers) on it, the rest (and the output) on the CPU,
+  // as llama.cpp's --n-gpu-layers. < 0 or >= the model's layers: all on the device; 0: the CPU.
+  int32_t n_gpu_layers = -1;
 };
 
 // decode() stopped because the abort check asked it to (the cache holds what was evaluated
@@ -94,7 +97,10 @@ class Context {
   const KvCache& kv_cache() const { return kv_; }
 
   const Model& model() const { return model_; }
+  // The device of the first layer (the GPU when the layers are split).
   Device& device() { return *dev_; }
+  // Layers on device() (the rest on the CPU device).
+  int32_t n_device_layers() const { return split_; }
   int32_t n_threads() const { return dev_->n_threads(); }
 
  private:
@@ -105,6 +111,8 @@ class Context {
   ContextParams params_;
   KvCache kv_;
   std::unique_ptr<Device> dev_;
+  std::unique_ptr<Device> rest_;  // the CPU, for layers split_ .. when they are split
+  int32_t split_ = 0;
   std::unique_ptr<Plan> s_;
   std::vector<float> logits_;
   int32_t n_logits_ = 0;

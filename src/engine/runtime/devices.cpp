@@ -60,14 +60,14 @@ std::vector<DeviceListing> list_devices() {
 }
 
 std::unique_ptr<Device> make_device(const std::string& spec, const Model& model, int32_t max_rows, int32_t kv_cells,
-                                    int32_t n_threads) {
+                                    int32_t n_threads, int32_t n_layers) {
   Spec s = parse(spec);
 #ifdef NNB_HAVE_VULKAN
   if (s.kind == Spec::Auto) {
     int idx = -1;
     try {
       idx = first_vulkan(true);
-      if (idx >= 0) return make_vulkan_device(model, uint32_t(idx), max_rows, kv_cells);
+      if (idx >= 0) return make_vulkan_device(model, uint32_t(idx), max_rows, kv_cells, n_layers);
     } catch (const std::exception&) {
       // No Vulkan driver, or a GPU that cannot run this model (a weight type without shaders,
       // too little memory): the CPU does.
@@ -77,7 +77,7 @@ std::unique_ptr<Device> make_device(const std::string& spec, const Model& model,
   if (s.kind == Spec::Vulkan) {
     if (s.index < 0) s.index = first_vulkan(false);
     if (s.index < 0) throw std::runtime_error("vulkan: no usable Vulkan device on this machine");
-    return make_vulkan_device(model, uint32_t(s.index), max_rows, kv_cells);
+    return make_vulkan_device(model, uint32_t(s.index), max_rows, kv_cells, n_layers);
   }
 #else
   if (s.kind == Spec::Auto) s.kind = Spec::Cpu;

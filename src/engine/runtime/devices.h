@@ -4,6 +4,7 @@
 // can run the model — all its weight types have shaders and it fits — else the CPU).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,8 +27,10 @@ std::vector<DeviceListing> list_devices();
 // Throws std::invalid_argument for a spec that is not one of the forms above, std::runtime_error
 // when the device cannot be used (no Vulkan in this build, no such device, a weight type it
 // lacks, out of memory), naming the problem.
+// A GPU device computes layers [0, n_layers) and the output when that is all of them (the
+// context runs the rest on the CPU); the CPU device computes everything.
 std::unique_ptr<Device> make_device(const std::string& spec, const Model& model, int32_t max_rows, int32_t kv_cells,
-                                    int32_t n_threads);
+                                    int32_t n_threads, int32_t n_layers = INT32_MAX);
 
 // Checks the form of a spec without opening anything (for command-line parsing).
 void check_device_spec(const std::string& spec);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <tuple>
 
 #include "engine/quant/quants.h"
 
@@ -56,7 +57,9 @@ const char* shader_for(GgmlType t) {
   }
 }
 
-std::shared_ptr<GpuWeights> upload_weights(Gpu& gpu, const Model& model) {
+// Layers [0, n_layers) and, when that is all of them, the output (what the device computes).
+std::shared_ptr<GpuWeights> upload_weights(Gpu& gpu, const Model& model, int32_t n_layers) {
+  const bool all = n_layers >= int32_t(model.layers().size());
   auto w = std::make_shared<GpuWeights>();
   auto matrix = [&](const Matrix& m, const std::string& what) {
     if (w->mats.count(m.data)) return;
@@ -88,11 +91,11 @@ std::shared_ptr<GpuWeights> upload_weights(Gpu& gpu, const Model& model) {
   };
   // A model larger than the device's memory is refused with the sizes before anything is
   // uploaded (the rest of a context — activations, KV cache — is checked by its allocation).
-  if (model.weight_bytes() > gpu.info().device_local_bytes)
+  if (all && model.weight_bytes() > gpu.info().device_local_bytes)
     throw vk::Error("vulkan: the model's weights (" + std::to_string(model.weight_bytes() >> 20) + " MiB) exceed " +
                     gpu.info().name + "'s device memory (" + std::to_string(gpu.info().device_local_bytes >> 20) +
-                    " MiB); use --device cpu");
-  for (size_t l = 0; l < model.layers().size(); ++l) {
+                    " MiB); use --device cpu, or --n-gpu-layers for part of the layers");
+  for (size_t l = 0; l < size_t(std::max(n_layers, 0)) && l < model.layers().size(); ++l) {
     const Layer& L = model.layers()[l];
     const std::string blk = "blk." + std::to_string(l) + ".";
     matrix(L.wq, blk + "attn_q");
@@ -104,33 +107,36 @@ std::shared_ptr<GpuWeights> upload_weights(Gpu& gpu, const Model& model) {
     matrix(L.w_down, blk + "ffn_down");
     for (const auto* v : {&L.attn_norm, &L.ffn_norm, &L.bq, &L.bk, &L.bv}) vec(*v);
   }
-  matrix(model.output(), model.output_tied() ? "token_embd (tied output)" : "output");
-  vec(model.output_norm());
+  if (all) {
+    matrix(model.output(), model.output_tied() ? "token_embd (tied output)" : "output");
+    vec(model.output_norm());
+  }
   vec(model.rope_freq_factors());
   return w;
 }
 
 // Weights shared per (model, GPU) while some device uses them.
-std::shared_ptr<GpuWeights> shared_weights(const std::shared_ptr<Gpu>& gpu, const Model& model) {
+std::shared_ptr<GpuWeights> shared_weights(const std::shared_ptr<Gpu>& gpu, const Model& model, int32_t n_layers) {
   static std::mutex mu;
-  static std::map<std::pair<const Model*, const Gpu*>, std::weak_ptr<GpuWeights>> all;
+  static std::map<std::tuple<const Model*, const Gpu*, int32_t>, std::weak_ptr<GpuWeights>> all;
   std::lock_guard<std::mutex> lock(mu);
-  auto& slot = all[{&model, gpu.get()}];
+  auto& slot = all[{&model, gpu.get(), n_layers}];
   if (auto w = slot.lock()) return w;
-  auto w = upload_weights(*gpu, model);
+  auto w = upload_weights(*gpu, model, n_layers);
   slot = w;
   return w;
 }
 
 class VulkanDevice final : public Device {
  public:
-  VulkanDevice(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells);
+  VulkanDevice(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells, int32_t n_layers);
   ~VulkanDevice() override = default;
 
   std::string describe() const override {
     return "vulkan:" + std::to_string(gpu_->info().index) + " " + gpu_->info().name + " (" + gpu_->info().type + ")";
   }
   int32_t n_threads() const override { return 1; }
+  bool is_cpu() const override { return false; }
   int32_t max_rows() const override { return max_rows_; }
 
   void embed(const Matrix& emb, const int32_t* tokens, int32_t n) override;
@@ -148,6 +154,17 @@ class VulkanDevice final : public Device {
     elementwise("ew_swiglu", act(Act::Gate), act(Act::Up), dummy(), uint32_t(rows * width_[int(Act::Gate)]), 0);
   }
   void kv_copy_block(int32_t from, int32_t to) override;
+  void read_act(Act a, int32_t rows, float* host) override {
+    const uint64_t bytes = uint64_t(rows) * uint64_t(width_[int(a)]) * sizeof(float);
+    if (!readback_ || readback_.size < bytes) readback_ = gpu_->buffer(bytes, true);
+    rec_.copy(act_[int(a)], 0, readback_, 0, bytes);
+    rec_.submit();
+    std::memcpy(host, readback_.map, bytes);
+  }
+  void write_act(Act a, int32_t rows, const float* host) override {
+    const uint64_t bytes = uint64_t(rows) * uint64_t(width_[int(a)]) * sizeof(float);
+    rec_.copy(rec_.stage(host, bytes), act_[int(a)], 0, bytes);
+  }
   void begin() override { rec_.discard(); }
   void finish() override { rec_.submit(); }
 
@@ -174,16 +191,17 @@ class VulkanDevice final : public Device {
   Buffer logits_;                // host-visible, logits_rows_ rows of n_vocab
   int32_t logits_rows_ = 0;
   Buffer dummy_;
+  Buffer readback_;  // host-visible, for read_act
   Binding pos_{nullptr};
   std::vector<float> embd_;           // embedding rows before upload
   std::vector<int32_t> job_ints_, block_ints_;
 };
 
-VulkanDevice::VulkanDevice(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells)
+VulkanDevice::VulkanDevice(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells, int32_t n_layers)
     : model_(model),
       hp_(model.hparams()),
       gpu_(Gpu::open(index)),
-      w_(shared_weights(gpu_, model)),
+      w_(shared_weights(gpu_, model, std::min(n_layers, model.hparams().n_layer))),
       rec_(gpu_),
       max_rows_(max_rows),
       cap16_((kv_cells + 15) / 16 * 16) {
@@ -193,7 +211,7 @@ VulkanDevice::VulkanDevice(const Model& model, uint32_t index, int32_t max_rows,
     act_[a] = gpu_->buffer(uint64_t(max_rows) * uint64_t(width_[a]) * sizeof(float), false);
   }
   const uint64_t kv_bytes = uint64_t(cap16_) * uint64_t(hp_.n_head_kv) * uint64_t(hp_.head_dim) * sizeof(float);
-  for (int l = 0; l < hp_.n_layer; ++l) {
+  for (int l = 0; l < std::min(n_layers, hp_.n_layer); ++l) {
     kc_.push_back(gpu_->buffer(kv_bytes, false));
     vc_.push_back(gpu_->buffer(kv_bytes, false));
   }
@@ -339,7 +357,7 @@ void VulkanDevice::gather_rows(Act buf, const int32_t* rows, int32_t m) {
 
 void VulkanDevice::kv_copy_block(int32_t from, int32_t to) {
   const uint64_t blk = 16 * uint64_t(hp_.head_dim) * sizeof(float);
-  for (int l = 0; l < hp_.n_layer; ++l)
+  for (int l = 0; l < int(kc_.size()); ++l)
     for (int32_t h = 0; h < hp_.n_head_kv; ++h) {
       const uint64_t head = uint64_t(h) * uint64_t(cap16_) * uint64_t(hp_.head_dim) * sizeof(float);
       rec_.copy(kc_[size_t(l)], head + uint64_t(from) * blk, kc_[size_t(l)], head + uint64_t(to) * blk, blk);
@@ -349,8 +367,9 @@ void VulkanDevice::kv_copy_block(int32_t from, int32_t to) {
 
 }  // namespace
 
-std::unique_ptr<Device> make_vulkan_device(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells) {
-  return std::make_unique<VulkanDevice>(model, index, max_rows, kv_cells);
+std::unique_ptr<Device> make_vulkan_device(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells,
+                                           int32_t n_layers) {
+  return std::make_unique<VulkanDevice>(model, index, max_rows, kv_cells, n_layers);
 }
 
 }  // namespace nnb

@@ -13,6 +13,7 @@
 // naming the tensor and its type.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,8 +24,10 @@
 namespace nnb {
 
 // A Vulkan device on GPU `index` (vk::list_devices()) for `model`, batches of up to max_rows
-// rows, a KV cache of kv_cells cells. Throws vk::Error (no Vulkan, no such device, a weight
-// type without shaders, out of memory) with a message naming the problem.
-std::unique_ptr<Device> make_vulkan_device(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells);
+// rows, a KV cache of kv_cells cells, computing layers [0, n_layers) (and the output when that
+// is all of them: the rest runs on another device, --n-gpu-layers). Throws vk::Error (no
+// Vulkan, no such device, a weight type without shaders, out of memory) naming the problem.
+std::unique_ptr<Device> make_vulkan_device(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells,
+                                           int32_t n_layers = INT32_MAX);
 
 }  // namespace nnb
