@@ -425,12 +425,34 @@ TEST_F(GgmlBackendTest, UnhonouredOptionsAreLoggedNotRefused) {
   EXPECT_EQ(cap.count(LogLevel::Info, "generated 2 tokens"), 1u);
 }
 
-TEST_F(GgmlBackendTest, EmbeddingModeIsUnsupported) {
+// embedding: true: output 0 is {"n_embedding": N, "embedding": [...]} (COMPAT §4), the model's
+// width, unit norm, the engine's embed() of the same tokens; streaming it is errno 6; the same
+// context generates text again once the option is off.
+TEST_F(GgmlBackendTest, EmbeddingModeReturnsTheEnginesUnitVector) {
   auto g = load();
   auto c = g->init_execution_context();
   set_opts(*c, R"({"embedding":true})");
   set_prompt(*c, kPrompt);
-  EXPECT_EQ(errno_of([&] { c->compute(); }), Errno::UnsupportedOperation);
+  c->compute();
+  const json j = json::parse(text(*c));
+  ASSERT_EQ(j["n_embedding"].get<int>(), model->hparams().n_embd);
+  const auto e = j["embedding"].get<std::vector<float>>();
+  ASSERT_EQ(e.size(), size_t(model->hparams().n_embd));
+  double norm = 0;
+  for (float v : e) norm += double(v) * v;
+  EXPECT_NEAR(std::sqrt(norm), 1.0, 1e-5);
+  Context ctx(*model, ContextParams{});
+  const auto want = ctx.embed(model->vocab().tokenize(kPrompt, true, true));
+  for (size_t d = 0; d < e.size(); ++d) ASSERT_NEAR(e[d], want[d], 1e-6) << d;
+  EXPECT_EQ(meta(*c)["input_tokens"], model->vocab().tokenize(kPrompt, true, true).size());
+  EXPECT_EQ(meta(*c)["output_tokens"], 0);
+  EXPECT_EQ(errno_of([&] { c->compute(); }), Errno::InvalidArgument) << "compute consumes its input";
+  set_prompt(*c, kPrompt);
+  EXPECT_EQ(errno_of([&] { c->compute_single(); }), Errno::UnsupportedOperation);
+  set_opts(*c, R"({"embedding":false,"n-predict":3,"temp":0})");
+  set_prompt(*c, kPrompt);
+  c->compute();
+  EXPECT_EQ(meta(*c)["output_tokens"], 3);
 }
 
 // ---- stop conditions ---------------------------------------------------------------------

@@ -253,6 +253,14 @@ TEST_P(OwnApps, OutputTooLargeSetInputReplacesAndStreamEqualsCompute) {
   EXPECT_NE(r.out.find("PASS second set_input replaces"), std::string::npos) << r.out;
 }
 
+// embedding: true through the guest ABI, locally and on a server: the model's width (64 for
+// stories260K), unit norm, deterministic, texts told apart.
+TEST_P(OwnApps, EmbeddingsHaveTheModelsWidthAndUnitNorm) {
+  const RunResult r = expect_pass("nn_embedding", {"default"});
+  EXPECT_NE(r.out.find("n_embedding 64\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS unit norm"), std::string::npos) << r.out;
+}
+
 TEST_P(OwnApps, UnloadAndReloadFiveTimes) {
   // `load` from a "preload:PATH" builder (WasmEdge's convention): the local GGML backend opens
   // it; no RPC carries model bytes (6).

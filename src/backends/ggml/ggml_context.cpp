@@ -150,7 +150,7 @@ void GgmlExecutionContext::start_generation() {
                 "no new prompt: each compute consumes its input, call set_input with a prompt first");
   if (opts_.embedding)
     throw Error(Errno::UnsupportedOperation,
-                "embedding mode is not supported by nnbridge's GGML backend (the engine computes logits only)");
+                "embedding mode has no stream: use compute, whose output 0 is the embedding");
   end_generation();
   ensure_engine_context();
   if (prompt_.empty()) throw Error(Errno::InvalidArgument, "empty prompt: nothing to generate from");
@@ -213,6 +213,7 @@ void GgmlExecutionContext::log_summary() {
 
 void GgmlExecutionContext::compute() {
   auto lk = enter();
+  if (opts_.embedding) return compute_embedding();
   guarded([&] {
     cancellable([&] {
       start_generation();
@@ -230,6 +231,34 @@ void GgmlExecutionContext::compute() {
       throw Error(Errno::ContextFull, "context full after " + std::to_string(gen_->tokens().size()) +
                                           " generated tokens (ctx-size " + std::to_string(ctx_->n_ctx()) +
                                           "); the text so far is in output 0");
+  });
+}
+
+// COMPAT §4: output 0 is {"n_embedding": N, "embedding": [f, …]}, the L2-normalized pooled
+// hidden state of the prompt (Context::embed).
+void GgmlExecutionContext::compute_embedding() {
+  guarded([&] {
+    if (!prompt_pending_)
+      throw Error(Errno::InvalidArgument,
+                  "no new prompt: each compute consumes its input, call set_input with a text first");
+    end_generation();
+    embedding_json_.clear();
+    ensure_engine_context();
+    if (prompt_.empty()) throw Error(Errno::InvalidArgument, "empty prompt: nothing to embed");
+    if (int64_t(prompt_.size()) > ctx_->n_ctx())
+      throw Error(Errno::PromptTooLong, "text of " + std::to_string(prompt_.size()) +
+                                            " tokens does not fit in the context (ctx-size " +
+                                            std::to_string(ctx_->n_ctx()) + ")");
+    std::vector<float> e;
+    cancellable([&] { e = ctx_->embed(prompt_); });
+    prompt_pending_ = false;
+    mode_ = Mode::Embedding;
+    nlohmann::json j;
+    j["n_embedding"] = e.size();
+    j["embedding"] = std::move(e);
+    embedding_json_ = j.dump();
+    log(LogLevel::Info, "embedding of " + std::to_string(prompt_.size()) + " tokens, " +
+                            std::to_string(model_->hparams().n_embd) + " values");
   });
 }
 
@@ -291,6 +320,7 @@ std::vector<uint8_t> GgmlExecutionContext::metadata() const {
 std::vector<uint8_t> GgmlExecutionContext::get_output(uint32_t index) {
   auto lk = enter();
   if (index == 1) return metadata();
+  if (mode_ == Mode::Embedding) return bytes(embedding_json_);
   return gen_ ? bytes(gen_->text()) : std::vector<uint8_t>{};
 }
 

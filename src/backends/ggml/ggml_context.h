@@ -31,8 +31,10 @@ class GgmlExecutionContext : public nn::ExecutionContext {
 
   // Index 1: options JSON. Any other index: the prompt (replaces the previous one).
   void set_input(uint32_t index, const nn::TensorView& tensor) override;
+  // With "embedding": true, the prompt's embedding instead of a generation (output 0 is
+  // {"n_embedding": N, "embedding": [...]}, COMPAT §4); compute_single then answers errno 6.
   void compute() override;
-  // Index 1: metadata JSON; any other index: the whole generated text.
+  // Index 1: metadata JSON; any other index: the whole generated text (or the embedding JSON).
   std::vector<uint8_t> get_output(uint32_t index) override;
 
   void compute_single() override;
@@ -47,7 +49,8 @@ class GgmlExecutionContext : public nn::ExecutionContext {
   const GgmlOptions& options() const { return opts_; }  // for tests; not thread-safe
 
  private:
-  enum class Mode { Idle, Compute, Stream };
+  void compute_embedding();
+  enum class Mode { Idle, Compute, Stream, Embedding };
 
   std::unique_lock<std::mutex> enter();
   void log(LogLevel level, const std::string& line) const;
@@ -75,6 +78,7 @@ class GgmlExecutionContext : public nn::ExecutionContext {
   std::unique_ptr<Generation> gen_;  // the current or last run (its text stays readable)
   Mode mode_ = Mode::Idle;
   std::string last_piece_;
+  std::string embedding_json_;  // output 0 after an embedding compute
   std::optional<nn::StopReason> stop_;  // why the last run ended; reset by a new prompt
   bool summary_logged_ = false;
   std::function<bool()> abort_check_;

@@ -142,6 +142,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
       f.get_string(a + "rope.scaling.type").value_or("linear") == "linear")
     hp.rope_freq_scale = float(1.0 / *factor);
   if (!(hp.rms_eps > 0) || !(hp.rope_freq_base > 0)) throw ModelError("rms epsilon / rope base must be positive");
+  if (auto pt = f.get_u32(a + "pooling_type")) hp.pooling = *pt == 2 ? Pooling::Cls : *pt == 3 ? Pooling::Last : Pooling::Mean;
 
   m->vocab_ = Vocab::from_gguf(f);
   hp.n_vocab = m->vocab_->n_tokens();

@@ -20,6 +20,8 @@ struct ModelError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+enum class Pooling { Mean, Cls, Last };
+
 struct Hparams {
   std::string arch;  // general.architecture (its row: Model::arch())
   int32_t n_vocab = 0;
@@ -36,6 +38,9 @@ struct Hparams {
   float rope_freq_scale = 1.0f;
   RopeType rope_type = RopeType::Normal;  // the architecture row's
   bool qkv_bias = false;  // Q/K/V biases are added: the row requires them, or allows and has them
+  // How an embedding pools the tokens' hidden states (<arch>.pooling_type: 1 mean, 2 CLS = the
+  // first token, 3 last); Mean when the file names none or another kind.
+  Pooling pooling = Pooling::Mean;
 
   int32_t n_embd_kv() const { return n_head_kv * head_dim; }
   int32_t n_embd_q() const { return n_head * head_dim; }

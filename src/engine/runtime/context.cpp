@@ -111,7 +111,8 @@ void Context::decode(std::span<const BatchToken> batch) {
                            std::to_string(KvCache::kBlock) + " cells, " + std::to_string(kv_.n_free_blocks()) +
                            " of " + std::to_string(kv_.n_blocks()) + " are free (shared by all sequences)");
 
-  logits_.resize(size_t(n_want) * size_t(n_vocab));
+  if (hidden_mode_) hidden_.resize(size_t(n_want) * size_t(model_.hparams().n_embd));
+  else logits_.resize(size_t(n_want) * size_t(n_vocab));
   logits_row_.resize(size_t(n));
   for (int32_t i = 0, r = 0; i < n; ++i) logits_row_[size_t(i)] = batch[size_t(i)].logits ? r++ : -1;
   n_logits_ = 0;
@@ -120,6 +121,44 @@ void Context::decode(std::span<const BatchToken> batch) {
       throw CancelledError("cancelled after " + std::to_string(off) + " of " + std::to_string(n) + " tokens");
     forward(batch.data() + off, std::min(params_.n_batch, n - off));
   }
+}
+
+std::vector<float> Context::embed(std::span<const Token> tokens) {
+  const Hparams& hp = model_.hparams();
+  const int32_t n = int32_t(tokens.size());
+  if (n == 0) throw std::invalid_argument("embed: no tokens");
+  clear();
+  hidden_mode_ = true;
+  try {
+    decode(tokens, /*all_logits=*/true);
+  } catch (...) {
+    hidden_mode_ = false;
+    n_logits_ = 0;
+    clear();
+    throw;
+  }
+  hidden_mode_ = false;
+  const size_t E = size_t(hp.n_embd);
+  std::vector<double> sum(E, 0.0);
+  auto add_row = [&](int32_t i) {
+    for (size_t d = 0; d < E; ++d) sum[d] += hidden_[size_t(i) * E + d];
+  };
+  switch (hp.pooling) {
+    case Pooling::Mean:
+      for (int32_t i = 0; i < n; ++i) add_row(i);
+      for (double& v : sum) v /= double(n);
+      break;
+    case Pooling::Cls: add_row(0); break;
+    case Pooling::Last: add_row(n - 1); break;
+  }
+  double norm = 0;
+  for (double v : sum) norm += v * v;
+  norm = std::sqrt(norm);
+  std::vector<float> out(E);
+  for (size_t d = 0; d < E; ++d) out[d] = norm > 0 ? float(sum[d] / norm) : 0.0f;
+  n_logits_ = 0;  // no logits: what was computed were hidden states
+  clear();
+  return out;
 }
 
 const float* Context::logits() const {
@@ -230,8 +269,8 @@ void Context::forward(const BatchToken* batch, int32_t n) {
   Device& dev = dev_of(hp.n_layer - 1);
   if (n_out > 0) {
     dev.rms_norm(Act::X, Act::XN, model_.output_norm(), n_out, hp.rms_eps);
-    float* out = logits_.data() + size_t(n_logits_) * size_t(hp.n_vocab);
-    dev.matmul_to_host(model_.output(), Act::XN, n_out, out);
+    if (hidden_mode_) dev.read_act(Act::XN, n_out, hidden_.data() + size_t(n_logits_) * size_t(hp.n_embd));
+    else dev.matmul_to_host(model_.output(), Act::XN, n_out, logits_.data() + size_t(n_logits_) * size_t(hp.n_vocab));
     n_logits_ += n_out;
   }
   dev_->finish();

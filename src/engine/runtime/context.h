@@ -73,6 +73,12 @@ class Context {
   // tokens), like llama.cpp's abort callback. Empty: never stop.
   void set_abort_check(std::function<bool()> check) { abort_check_ = std::move(check); }
 
+  // The embedding of a text: evaluates `tokens` as sequence 0 from an empty cache, pools the
+  // final hidden states (after the output norm) as the model's pooling type says (mean over the
+  // tokens, the first, or the last) and L2-normalizes the result (n_embd floats), as WasmEdge
+  // returns embeddings. The cache is empty again afterwards. Throws as decode() does.
+  std::vector<float> embed(std::span<const Token> tokens);
+
   // Logits of the last token with logits of the last decode() (n_vocab floats).
   const float* logits() const;
   // The i-th logits of the last decode() call (with all_logits: of its i-th token).
@@ -118,6 +124,8 @@ class Context {
   int32_t n_logits_ = 0;
   std::vector<int32_t> logits_row_;  // per entry of the last decode(): its logits row or -1
   std::vector<BatchToken> batch_;    // decode(tokens) as a batch of sequence 0
+  bool hidden_mode_ = false;         // embed(): keep final hidden states instead of logits
+  std::vector<float> hidden_;        // [rows wanted][n_embd] in that mode
   std::function<bool()> abort_check_;
 };
 
