@@ -115,12 +115,6 @@ void add_notes(const json& obj, const GgmlOptions& o, std::vector<std::string>& 
     notes.push_back("tensor-split ignored: a context runs on one GPU (and the CPU for layers past n-gpu-layers)");
   if (obj.contains("use-mmap") && !o.use_mmap)
     notes.push_back("use-mmap=false ignored: models are always memory-mapped and shared between graphs");
-  if (obj.contains("grammar") && !o.grammar.empty())
-    notes.push_back("grammar ignored: constrained sampling is not supported, output is unconstrained");
-  if (obj.contains("json-schema") && !o.json_schema.empty())
-    notes.push_back("json-schema ignored: constrained sampling is not supported, output is unconstrained");
-  if ((obj.contains("mmproj") && !o.mmproj.empty()) || (obj.contains("image") && !o.image.empty()))
-    notes.push_back("mmproj/image ignored: multimodal models are not supported");
 }
 
 }  // namespace
@@ -160,6 +154,16 @@ std::vector<std::string> apply_options_json(GgmlOptions& opts, std::string_view 
     set(next, k, *it);
   }
   check_ranges(next);
+  // Options whose feature is not implemented are refused, naming them: output that silently
+  // ignored a grammar or an image would look like an answer and not be one. (Empty values are
+  // the defaults and mean "none".)
+  auto refuse = [](const char* key, const char* why) {
+    throw Error(Errno::UnsupportedOperation, std::string("metadata: \"") + key + "\" is not supported: " + why);
+  };
+  if (!next.grammar.empty()) refuse("grammar", "constrained sampling is not implemented yet");
+  if (!next.json_schema.empty()) refuse("json-schema", "constrained sampling is not implemented yet");
+  if (!next.mmproj.empty()) refuse("mmproj", "multimodal models are not supported");
+  if (!next.image.empty()) refuse("image", "multimodal models are not supported");
   std::vector<std::string> notes;
   add_notes(obj, next, notes);
   opts = std::move(next);
