@@ -17,6 +17,7 @@
 #include "engine/runtime/context.h"
 #include "engine/gguf/gguf.h"
 #include "engine/model/model_gen.h"
+#include "engine/quant/ggml_types.h"
 #include "engine/cpu/vec_dot.h"
 #include "test_util.h"
 
@@ -27,11 +28,24 @@ namespace {
 struct RefArch {
   bool neox;  // RoPE on split halves (else adjacent pairs)
   bool bias;  // Q/K/V biases added
+  bool gemma = false;  // embedding x sqrt(n_embd), GELU-gated FFN, output tied to the embedding
 };
 const std::map<std::string, RefArch, std::less<>> kRefArchs = {
     {"llama", {false, false}},
     {"qwen2", {true, true}},
+    {"gemma", {true, false, true}},
 };
+
+// GELU as ggml's CPU backend evaluates it (its f16 lookup table: input rounded to f16, the tanh
+// form in f32, the result rounded to f16), which llama.cpp's gemma graph uses.
+double gelu_ggml(double xd) {
+  const float x = float(xd);
+  if (x <= -10.0f) return 0.0;
+  if (x >= 10.0f) return x;
+  const float h = fp16_to_fp32(fp32_to_fp16(x));
+  const float y = 0.5f * h * (1.0f + std::tanh(0.79788456080286535587989211986876f * h * (1.0f + 0.044715f * h * h)));
+  return fp16_to_fp32(fp32_to_fp16(y));
+}
 
 ModelSpec small_spec(const std::string& arch) {
   ModelSpec s;  // n_embd 64, 2 layers, 4 heads / 2 KV heads (GQA), n_ff 192, 512 tokens, F32
@@ -102,7 +116,11 @@ std::vector<std::vector<double>> reference_logits(const std::filesystem::path& p
 
   std::vector<Vec> x(toks.size());
   const float* emb = w("token_embd.weight");
-  for (int t = 0; t < T; ++t) x[size_t(t)].assign(emb + size_t(toks[size_t(t)]) * E, emb + size_t(toks[size_t(t)] + 1) * E);
+  for (int t = 0; t < T; ++t) {
+    x[size_t(t)].assign(emb + size_t(toks[size_t(t)]) * E, emb + size_t(toks[size_t(t)] + 1) * E);
+    if (ra.gemma)
+      for (double& e : x[size_t(t)]) e *= double(std::sqrt(float(E)));  // ggml scales by the f32 sqrtf
+  }
   for (int l = 0; l < sp.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     std::vector<Vec> q(toks.size()), k(toks.size()), v(toks.size());
@@ -142,7 +160,8 @@ std::vector<std::vector<double>> reference_logits(const std::filesystem::path& p
       const Vec xn = rmsnorm(x[size_t(t)], w(p + "ffn_norm.weight"));
       Vec g = matvec(w(p + "ffn_gate.weight"), xn, F);
       const Vec u = matvec(w(p + "ffn_up.weight"), xn, F);
-      for (int i = 0; i < F; ++i) g[size_t(i)] = g[size_t(i)] / (1.0 + std::exp(-g[size_t(i)])) * u[size_t(i)];
+      for (int i = 0; i < F; ++i)
+        g[size_t(i)] = (ra.gemma ? gelu_ggml(g[size_t(i)]) : g[size_t(i)] / (1.0 + std::exp(-g[size_t(i)]))) * u[size_t(i)];
       const Vec d = matvec(w(p + "ffn_down.weight"), g, E);
       for (int i = 0; i < E; ++i) x[size_t(t)][size_t(i)] += d[size_t(i)];
     }
@@ -395,20 +414,20 @@ TEST(ArchGeneratedLlama, OptionalBiasesAreAppliedWhenPresent) {
 // Unknown architectures are refused naming them and the supported list, by the loader and by
 // the generator; a row feature the forward pass lacks is named by unsupported_feature().
 TEST(ArchTable, UnknownArchitecturesAndFeaturesAreRefused) {
-  EXPECT_EQ(architecture_names(), "llama, qwen2");
+  EXPECT_EQ(architecture_names(), "llama, qwen2, gemma");
   rewrite(write(small_spec("llama"), "llama_src"), dir() / "mamba.gguf", "mamba");
   try {
     Model::load(dir() / "mamba.gguf");
     ADD_FAILURE() << "mamba loaded";
   } catch (const ModelError& e) {
-    EXPECT_STREQ(e.what(), "unsupported model architecture 'mamba' (supported: llama, qwen2)");
+    EXPECT_STREQ(e.what(), "unsupported model architecture 'mamba' (supported: llama, qwen2, gemma)");
   }
   ModelSpec sp = small_spec("phi3");
   try {
     write_model(sp, dir() / "phi3.gguf");
     ADD_FAILURE() << "phi3 written";
   } catch (const std::invalid_argument& e) {
-    EXPECT_STREQ(e.what(), "unsupported model architecture 'phi3' (supported: llama, qwen2)");
+    EXPECT_STREQ(e.what(), "unsupported model architecture 'phi3' (supported: llama, qwen2, gemma)");
   }
 
   for (const ArchInfo& a : architectures()) EXPECT_EQ(unsupported_feature(a), "") << a.name;
@@ -416,14 +435,11 @@ TEST(ArchTable, UnknownArchitecturesAndFeaturesAreRefused) {
   const std::vector<std::pair<std::function<void(ArchInfo&)>, std::string>> features = {
       {[](ArchInfo& a) { a.fused_qkv = true; }, "fused QKV"},
       {[](ArchInfo& a) { a.fused_gate_up = true; }, "fused gate/up FFN"},
-      {[](ArchInfo& a) { a.ffn_act = FfnAct::GeluGated; }, "GeLU FFN"},
-      {[](ArchInfo& a) { a.embd_scale = true; }, "embedding scale"},
       {[](ArchInfo& a) { a.norm = NormType::Layer; }, "layer norm"},
       {[](ArchInfo& a) { a.post_norms = true; }, "post-attention/post-FFN norms"},
       {[](ArchInfo& a) { a.attn_softcap = true; }, "attention soft-capping"},
       {[](ArchInfo& a) { a.final_softcap = true; }, "final logit soft-capping"},
       {[](ArchInfo& a) { a.sliding_window = true; }, "sliding-window attention"},
-      {[](ArchInfo& a) { a.output = Presence::Absent; }, "always-tied output"},
   };
   for (const auto& [set, name] : features) {
     ArchInfo a = base;

@@ -1,4 +1,4 @@
-// Architectures other than llama against llama.cpp's golden outputs
+// Architectures other than llama (qwen2, gemma) against llama.cpp's golden outputs
 // (../shared/fixtures/arch/golden-<arch>-synth-<type>.json): logits after the prompt and at the
 // first four greedy steps, and the 32 greedy token ids. Only architectures the engine accepts
 // are listed; the others are refused at load (tested here too, so a new one is noticed).
@@ -29,6 +29,8 @@ struct ArchCase {
   std::string arch, type;
   // Largest |Δ| logit allowed against llama.cpp (logits σ ≈ 16 on these models).
   double tolerance;
+  // Leading greedy ids that must equal llama.cpp's.
+  size_t ids = 32;
 };
 
 // F32: only summation order differs from llama.cpp; observed 1.9e-5 (qwen2, every ISA path);
@@ -42,6 +44,10 @@ struct ArchCase {
 // that with little room; an operation gone wrong moves logits by whole units (the README:
 // zero biases change them by 33–69), and the 32 greedy ids must still agree.
 constexpr double kF32Tolerance = 1e-3, kQ8Tolerance = 1.0;
+// gemma's GELU goes through ggml's f16 lookup table (input and output rounded to f16), so f32
+// summation-order differences of 1e-7 flip single f16 roundings, as for F16 weights: observed
+// 1.01e-3 (AVX-512), 7.9e-4 (AVX2), 7.8e-4 (scalar) on gemma-synth-F32; 4x the worst.
+constexpr double kGeluF32Tolerance = 4 * 1.01e-3;
 
 class ArchGolden : public ::testing::TestWithParam<ArchCase> {};
 
@@ -75,17 +81,26 @@ TEST_P(ArchGolden, MatchesLlamaCpp) {
   std::printf("[ %s ] max |Δ logit| vs llama.cpp over 5 steps: %.3g (tolerance %.3g)\n", name.c_str(), worst,
               c.tolerance);
   EXPECT_LE(worst, c.tolerance);
-  EXPECT_EQ(got_ids, want_ids);
+  // Greedy ids: the first c.ids of them exactly (all 32 unless a flip was traced, below).
+  const size_t n_cmp = std::min(c.ids, want_ids.size());
+  EXPECT_EQ(std::vector<Token>(got_ids.begin(), got_ids.begin() + long(n_cmp)),
+            std::vector<Token>(want_ids.begin(), want_ids.begin() + long(n_cmp)))
+      << "greedy ids over the first " << n_cmp << " steps";
 }
 
 INSTANTIATE_TEST_SUITE_P(Accepted, ArchGolden,
                          ::testing::Values(ArchCase{"qwen2", "F32", kF32Tolerance},
-                                           ArchCase{"qwen2", "Q8_0", kQ8Tolerance}),
+                                           ArchCase{"qwen2", "Q8_0", kQ8Tolerance},
+                                           ArchCase{"gemma", "F32", kGeluF32Tolerance},
+                                           // Step 26's golden margin is 0.51, within what an
+                                           // activation-rounding flip moves (kQ8Tolerance):
+                                           // scalar and AVX-512 take the other token there.
+                                           ArchCase{"gemma", "Q8_0", kQ8Tolerance, 26}),
                          [](const auto& info) { return info.param.arch + "_" + info.param.type; });
 
 // Architectures the engine does not run yet are refused by name at load, never run wrongly.
 TEST(ArchRefused, UnsupportedArchitecturesAreRefusedByName) {
-  for (const std::string arch : {"phi3", "gemma", "gemma2", "starcoder2"}) {
+  for (const std::string arch : {"phi3", "gemma2", "starcoder2"}) {
     NNB_FIXTURE_OR_SKIP(path, "arch/" + arch + "-synth-F32.gguf");
     try {
       Model::load(path);

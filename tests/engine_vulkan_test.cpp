@@ -77,6 +77,9 @@ Diff diff(const float* a, const float* b, size_t n) {
 // Relative bound (max |Δ| / max |logit|) against the CPU on the dequantized F32 copy: 4x the
 // worst measured on lavapipe (f32 sums in another order).
 constexpr double kBound = 4 * 1.1e-5;
+// gemma's GELU rounds its input and output to f16 (ggml's table, on both devices): f32 sums in
+// another order flip single f16 roundings, measured up to 6.2e-5; 4x that.
+constexpr double kGeluBound = 4 * 6.2e-5;
 
 // The same model with every tensor dequantized to F32 (metadata copied).
 std::filesystem::path dequantized_copy(const std::filesystem::path& src) {
@@ -112,6 +115,7 @@ const Shape kShapes[] = {
     {"qwen2_hd256", "qwen2", 256, 1, 1, 320, false},
     {"llama_odd_ff", "llama", 64, 4, 4, 200, true},
     {"llama_kquant_hd64", "llama", 256, 4, 2, 512, false},
+    {"gemma_hd64", "gemma", 256, 4, 2, 512, false},  // embedding scale, GELU-gated FFN, tied output
 };
 
 struct Case {
@@ -191,9 +195,10 @@ TEST_P(VulkanVsCpu, BatchAndSingleTokensAgree) {
     worst.max = std::max(worst.max, d.max / d.scale);
     worst.rms = std::max(worst.rms, d.rms / d.scale);
   }
+  const double bound = std::string(c.shape.arch) == "gemma" ? kGeluBound : kBound;
   std::printf("[ measured ] %s %s: vulkan vs cpu on the f32 copy, relative max %.2g rms %.2g (bound %.2g)\n",
-              c.shape.name, type_name(c.type).data(), worst.max, worst.rms, kBound);
-  EXPECT_LE(worst.max, kBound);
+              c.shape.name, type_name(c.type).data(), worst.max, worst.rms, bound);
+  EXPECT_LE(worst.max, bound);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, VulkanVsCpu, ::testing::ValuesIn(cases()), [](const auto& info) {

@@ -6,11 +6,13 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "engine/cpu/ops.h"
 #include "engine/cpu/threadpool.h"
 #include "engine/cpu/vec_dot.h"
 #include "engine/cpu/vec_dot_gemm.h"
+#include "engine/quant/ggml_types.h"
 #include "engine/quant/quants.h"
 
 namespace nnb {
@@ -100,6 +102,30 @@ class CpuDevice final : public Device {
   }
   void write_act(Act a, int32_t rows, const float* host) override {
     std::memcpy(row(a, 0), host, size_t(rows) * size_t(width_[int(a)]) * sizeof(float));
+  }
+  void geglu(int32_t rows) override {
+    static const std::vector<uint16_t> table = [] {  // ggml_table_gelu_f16
+      std::vector<uint16_t> t(65536);
+      for (uint32_t i = 0; i < 65536; ++i) {
+        const float x = fp16_to_fp32(uint16_t(i));
+        t[i] = fp32_to_fp16(0.5f * x * (1.0f + std::tanh(0.79788456080286535587989211986876f * x * (1.0f + 0.044715f * x * x))));
+      }
+      return t;
+    }();
+    const int64_t n = int64_t(rows) * hp_.n_ff;
+    float* g = row(Act::Gate, 0);
+    const float* u = row(Act::Up, 0);
+    for (int64_t i = 0; i < n; ++i) {
+      const float x = g[i];
+      if (x <= -10.0f) g[i] = 0.0f;
+      else if (x >= 10.0f) g[i] = x * u[i];
+      else g[i] = fp16_to_fp32(table[fp32_to_fp16(x)]) * u[i];
+    }
+  }
+  void scale(Act a, int32_t rows, float s) override {
+    float* x = row(a, 0);
+    const int64_t n = int64_t(rows) * width_[int(a)];
+    for (int64_t i = 0; i < n; ++i) x[i] *= s;
   }
   void swiglu(int32_t rows) override {
     const int64_t F = hp_.n_ff;

@@ -110,6 +110,11 @@ class Device {
   virtual void add(Act dst, Act src, int32_t rows) = 0;
   // Gate = silu(Gate) * Up.
   virtual void swiglu(int32_t rows) = 0;
+  // Gate = gelu(Gate) * Up, GELU's tanh form evaluated as ggml's CPU backend does: on the input
+  // rounded to f16, the result rounded to f16 (its lookup table), 0 below -10, x above 10.
+  virtual void geglu(int32_t rows) = 0;
+  // a *= s over rows whole rows (the embedding scale).
+  virtual void scale(Act a, int32_t rows, float s) = 0;
   // Rows 0 .. rows-1 of an activation buffer from / to host memory (rows * width floats): the
   // residual stream crossing from one device to the next when the layers are split between
   // them (--n-gpu-layers). Reading waits for the work queued before it.

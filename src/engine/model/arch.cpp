@@ -22,7 +22,19 @@ constexpr ArchInfo make_qwen2() {
   return a;
 }
 
-constexpr std::array<ArchInfo, 2> kArchitectures = {make_llama(), make_qwen2()};
+// Gemma: the embedding scaled by sqrt(n_embd), GELU-gated FFN, neox RoPE, the output always
+// tied to the embedding (GGUF norms already hold HF's "1 +", so they are plain RMS norms).
+constexpr ArchInfo make_gemma() {
+  ArchInfo a;
+  a.name = "gemma";
+  a.rope = RopeType::Neox;
+  a.ffn_act = FfnAct::GeluGated;
+  a.embd_scale = true;
+  a.output = Presence::Absent;
+  return a;
+}
+
+constexpr std::array<ArchInfo, 3> kArchitectures = {make_llama(), make_qwen2(), make_gemma()};
 
 }  // namespace
 
@@ -49,14 +61,12 @@ const ArchInfo& require_architecture(std::string_view name) {
 std::string_view unsupported_feature(const ArchInfo& a) {
   if (a.fused_qkv) return "fused QKV";
   if (a.fused_gate_up) return "fused gate/up FFN";
-  if (a.ffn_act != FfnAct::SiluGated) return "GeLU FFN";
-  if (a.embd_scale) return "embedding scale";
+
   if (a.norm != NormType::Rms) return "layer norm";
   if (a.post_norms) return "post-attention/post-FFN norms";
   if (a.attn_softcap) return "attention soft-capping";
   if (a.final_softcap) return "final logit soft-capping";
   if (a.sliding_window) return "sliding-window attention";
-  if (a.output == Presence::Absent) return "always-tied output";
   return {};
 }
 

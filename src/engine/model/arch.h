@@ -76,7 +76,7 @@ struct ArchInfo {
   Presence output = Presence::Optional;
 };
 
-// Every architecture the engine accepts, in a fixed order (llama, qwen2).
+// Every architecture the engine accepts, in a fixed order (llama, qwen2, gemma).
 std::span<const ArchInfo> architectures();
 
 // The row named `name`, or nullptr.

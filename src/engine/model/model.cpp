@@ -154,7 +154,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
   const int64_t E = hp.n_embd, Q = hp.n_embd_q(), KV = hp.n_embd_kv(), F = hp.n_ff;
   m->tok_embd_ = ld.matrix("token_embd.weight", E, hp.n_vocab);
   m->output_norm_ = ld.vector("output_norm.weight", E);
-  m->output_ = ld.matrix("output.weight", E, hp.n_vocab, ai.output == Presence::Required);
+  if (ai.output != Presence::Absent) m->output_ = ld.matrix("output.weight", E, hp.n_vocab, ai.output == Presence::Required);
   if (!m->output_) {
     m->output_ = m->tok_embd_;
     m->output_tied_ = true;

@@ -271,7 +271,8 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
     mk.matrix(p + "ffn_down.weight", sp.type, F, E, sp.weight_std);
   }
   mk.norm("output_norm.weight", E);
-  if (!sp.tied_output) mk.matrix("output.weight", sp.output_type, E, sp.n_vocab, sp.output_std);
+  if (!sp.tied_output && arch.output != Presence::Absent)
+    mk.matrix("output.weight", sp.output_type, E, sp.n_vocab, sp.output_std);
   w.write(path);
 }
 

@@ -1,4 +1,5 @@
-// Writes GGUF files of any architecture the engine accepts (arch.h: llama, qwen2) with seeded
+// Writes GGUF files of any architecture the engine accepts (arch.h: llama, qwen2, gemma, whose
+// output is always tied: no output.weight) with seeded
 // random weights and a small SentencePiece vocabulary, so that tests and benchmarks need no
 // downloaded model. Output is deterministic for a given spec, whatever the thread count (same
 // seed -> same bytes; a llama file is byte-identical to what the generator wrote before it knew

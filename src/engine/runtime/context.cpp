@@ -2,7 +2,7 @@
 // f32 rounding): RMSNorm (sum of squares in double) * weight, Q/K/V projections (+ biases
 // where the architecture has them), RoPE, causal softmax attention with grouped KV heads,
 // output projection and residual, then RMSNorm * weight and the SwiGLU feed-forward with its
-// residual. Where architectures differ, the forward pass reads the model's architecture row
+// residual (GELU-gated for gemma, whose embedding is also scaled by sqrt(n_embd)). Where architectures differ, the forward pass reads the model's architecture row
 // (arch.h: RoPE layout, QKV biases), never its name; loading refuses rows that need a feature
 // not computed here.
 //
@@ -219,6 +219,7 @@ void Context::forward(const BatchToken* batch, int32_t n) {
   if (n_out < n) make_jobs(s.jobs_out, n_out, [&](int32_t k) { return s.out_rows[size_t(k)]; });
 
   dev_of(0).embed(model_.tok_embd(), s.tokens.data(), n);
+  if (model_.arch().embd_scale) dev_of(0).scale(Act::X, n, std::sqrt(float(hp.n_embd)));
   dev_->set_positions(s.pos.data(), n);
   if (rest_) rest_->set_positions(s.pos.data(), n);
 
@@ -260,7 +261,8 @@ void Context::forward(const BatchToken* batch, int32_t n) {
     dev.rms_norm(Act::X, Act::XN, L.ffn_norm, m, hp.rms_eps);
     const MatJob gate_up[2] = {{&L.w_gate, Act::Gate}, {&L.w_up, Act::Up}};
     dev.matmul(gate_up, Act::XN, m);
-    dev.swiglu(m);
+    if (model_.arch().ffn_act == FfnAct::GeluGated) dev.geglu(m);
+    else dev.swiglu(m);
     const MatJob down[1] = {{&L.w_down, Act::Tmp}};
     dev.matmul(down, Act::Gate, m);
     dev.add(Act::X, Act::Tmp, m);

@@ -153,6 +153,14 @@ class VulkanDevice final : public Device {
   void swiglu(int32_t rows) override {
     elementwise("ew_swiglu", act(Act::Gate), act(Act::Up), dummy(), uint32_t(rows * width_[int(Act::Gate)]), 0);
   }
+  void geglu(int32_t rows) override {
+    elementwise("ew_geglu", act(Act::Gate), act(Act::Up), dummy(), uint32_t(rows * width_[int(Act::Gate)]), 0);
+  }
+  void scale(Act a, int32_t rows, float s) override {
+    uint32_t bits;
+    std::memcpy(&bits, &s, sizeof bits);
+    elementwise("ew_scale", act(a), dummy(), dummy(), uint32_t(rows * width_[int(a)]), bits);
+  }
   void kv_copy_block(int32_t from, int32_t to) override;
   void read_act(Act a, int32_t rows, float* host) override {
     const uint64_t bytes = uint64_t(rows) * uint64_t(width_[int(a)]) * sizeof(float);

@@ -3,6 +3,8 @@
 //   OP_ADD       a[i] += b[i]
 //   OP_ADD_BIAS  a[i] += b[i % width]            (a bias on every row)
 //   OP_SWIGLU    a[i] = silu(a[i]) * b[i]         (gate, up)
+//   OP_GEGLU     a[i] = gelu(a[i]) * b[i]         (gate, up; GELU as ggml's CPU table: f16 in, f16 out)
+//   OP_SCALE     a[i] *= uintBitsToFloat(width)
 //   OP_COPY      b[i] = a[i]
 //   OP_GATHER    b[k * width + j] = a[idx[k] * width + j]   (rows idx[k] to the front, k < n / width)
 #include "common.glsl"
@@ -21,6 +23,19 @@ void main() {
 #elif defined(OP_SWIGLU)
   const float g = a[i];
   a[i] = g / (1.0 + exp(-g)) * b[i];
+#elif defined(OP_GEGLU)
+  const float x = a[i];
+  if (x <= -10.0) {
+    a[i] = 0.0;
+  } else if (x >= 10.0) {
+    a[i] = x * b[i];
+  } else {
+    const float h = unpackHalf2x16(packHalf2x16(vec2(x, 0.0))).x;
+    const float y = 0.5 * h * (1.0 + tanh(0.79788456080286535587989211986876 * h * (1.0 + 0.044715 * h * h)));
+    a[i] = unpackHalf2x16(packHalf2x16(vec2(y, 0.0))).x * b[i];
+  }
+#elif defined(OP_SCALE)
+  a[i] *= uintBitsToFloat(p.width);
 #elif defined(OP_COPY)
   b[i] = a[i];
 #elif defined(OP_GATHER)
