@@ -116,6 +116,7 @@ const Shape kShapes[] = {
     {"llama_odd_ff", "llama", 64, 4, 4, 200, true},
     {"llama_kquant_hd64", "llama", 256, 4, 2, 512, false},
     {"gemma_hd64", "gemma", 256, 4, 2, 512, false},  // embedding scale, GELU-gated FFN, tied output
+    {"phi3_window", "phi3", 256, 8, 4, 512, false},  // fused QKV and gate/up, sliding window of 5
 };
 
 struct Case {
@@ -154,6 +155,7 @@ std::filesystem::path model_for(const Case& c) {
   sp.output_type = c.type;
   sp.weight_std = 0.15f;
   sp.seed = 5;
+  sp.sliding_window = 5;  // read by the rows that have a window (phi3)
   const auto p = dir() / (std::string(c.shape.name) + "_" + std::string(type_name(c.type)) + ".gguf");
   if (!std::filesystem::exists(p)) write_model(sp, p);
   return p;

@@ -388,6 +388,7 @@ void CpuDevice::attention(const KvCache& kv, int layer, std::span<const AttnJob>
       a.n_q = J.n_q;
       a.pos0 = J.pos0;
       a.scale = scale;
+      a.window = hp_.n_swa;
       a.scratch = scratch;
       attend(a);
     }

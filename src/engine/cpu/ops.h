@@ -25,6 +25,8 @@ struct AttnArgs {
   int32_t n_q = 0;   // queries in the block, at positions pos0 .. pos0 + n_q - 1
   int32_t pos0 = 0;  // query t sees keys 0 .. pos0 + t
   float scale = 1.0f;
+  // Sliding window: query t sees only its last `window` keys, itself included (0: all keys).
+  int32_t window = 0;
   float* scratch = nullptr;  // attn_scratch_floats(n_q, pos0 + n_q) floats
 };
 

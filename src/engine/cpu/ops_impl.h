@@ -251,8 +251,23 @@ struct Ops {
     const int64_t ld = (int64_t(n_keys) + 15) / 16 * 16;
     float* sc = a.scratch;
     scores<T>(a, n_keys, sc, ld);
+    // A sliding window masks the keys before pos - window + 1: out of the maximum (a score far
+    // below any real one), then exactly 0 after the exponentials, as llama.cpp's -inf mask.
+    int lo[T] = {};
+    if (a.window > 0)
+      for (int t = 0; t < T; ++t) {
+        lo[t] = std::max(0, a.pos0 + t + 1 - a.window);
+        for (int j = 0; j < lo[t]; ++j) sc[t * ld + j] = -3.0e38f;
+      }
     float inv[T];
-    for (int t = 0; t < T; ++t) inv[t] = 1.0f / softmax_row(sc + t * ld, a.pos0 + t + 1, n_keys);
+    for (int t = 0; t < T; ++t) {
+      float sum = softmax_row(sc + t * ld, a.pos0 + t + 1, n_keys);
+      for (int j = 0; j < lo[t]; ++j) {
+        sum -= sc[t * ld + j];
+        sc[t * ld + j] = 0.0f;
+      }
+      inv[t] = 1.0f / sum;
+    }
     weighted_values<T>(a, n_keys, sc, ld, inv);
   }
 

@@ -34,7 +34,19 @@ constexpr ArchInfo make_gemma() {
   return a;
 }
 
-constexpr std::array<ArchInfo, 3> kArchitectures = {make_llama(), make_qwen2(), make_gemma()};
+// Phi-3: Q, K and V in one matrix, gate and up in one matrix, neox RoPE, and a sliding window
+// over the keys in every layer when the file names one (<arch>.attention.sliding_window).
+constexpr ArchInfo make_phi3() {
+  ArchInfo a;
+  a.name = "phi3";
+  a.rope = RopeType::Neox;
+  a.fused_qkv = true;
+  a.fused_gate_up = true;
+  a.sliding_window = true;
+  return a;
+}
+
+constexpr std::array<ArchInfo, 4> kArchitectures = {make_llama(), make_qwen2(), make_gemma(), make_phi3()};
 
 }  // namespace
 
@@ -59,14 +71,11 @@ const ArchInfo& require_architecture(std::string_view name) {
 }
 
 std::string_view unsupported_feature(const ArchInfo& a) {
-  if (a.fused_qkv) return "fused QKV";
-  if (a.fused_gate_up) return "fused gate/up FFN";
 
   if (a.norm != NormType::Rms) return "layer norm";
   if (a.post_norms) return "post-attention/post-FFN norms";
   if (a.attn_softcap) return "attention soft-capping";
   if (a.final_softcap) return "final logit soft-capping";
-  if (a.sliding_window) return "sliding-window attention";
   return {};
 }
 

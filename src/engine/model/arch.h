@@ -68,15 +68,15 @@ struct ArchInfo {
   bool attn_softcap = false;
   // Logits become c * tanh(l / c), c = <name>.final_logit_softcapping (gemma2).
   bool final_softcap = false;
-  // Every other layer attends to the last <name>.attention.sliding_window positions only
-  // (gemma2; phi3 for long contexts).
+  // Attention sees only the last <name>.attention.sliding_window positions (0 or absent: all),
+  // in every layer (phi3). gemma2's every-other-layer window is not computed yet.
   bool sliding_window = false;
   // output.weight: Optional means logits from token_embd when absent (tied); gemma ties
   // always (Absent).
   Presence output = Presence::Optional;
 };
 
-// Every architecture the engine accepts, in a fixed order (llama, qwen2, gemma).
+// Every architecture the engine accepts, in a fixed order (llama, qwen2, gemma, phi3).
 std::span<const ArchInfo> architectures();
 
 // The row named `name`, or nullptr.

@@ -18,6 +18,14 @@ std::string fmt_shape(const gguf::TensorInfo& t) {
   return fmt_shape(std::vector<int64_t>(t.ne.begin(), t.ne.begin() + t.n_dims));
 }
 
+// Rows [r0, r0 + n) of a matrix, as a matrix of their own (a view: no copy).
+Matrix rows_of(const Matrix& m, int64_t r0, int64_t n) {
+  Matrix v = m;
+  v.data = m.row(r0);
+  v.ne1 = n;
+  return v;
+}
+
 class Loader {
  public:
   explicit Loader(const gguf::File& f) : f_(f) {}
@@ -142,6 +150,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
       f.get_string(a + "rope.scaling.type").value_or("linear") == "linear")
     hp.rope_freq_scale = float(1.0 / *factor);
   if (!(hp.rms_eps > 0) || !(hp.rope_freq_base > 0)) throw ModelError("rms epsilon / rope base must be positive");
+  if (ai.sliding_window) hp.n_swa = int32_t(f.get_u32(a + "attention.sliding_window").value_or(0));
   if (auto pt = f.get_u32(a + "pooling_type")) hp.pooling = *pt == 2 ? Pooling::Cls : *pt == 3 ? Pooling::Last : Pooling::Mean;
 
   m->vocab_ = Vocab::from_gguf(f);
@@ -160,6 +169,10 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
     m->output_tied_ = true;
   }
   m->rope_freqs_ = ld.vector("rope_freqs.weight", hp.n_rot / 2, /*required=*/false);
+  // LongRoPE (Phi-3's 128k variants) scales RoPE per dimension by context length; computing
+  // these files with plain RoPE would be silently wrong, so they are refused.
+  for (const char* t : {"rope_factors_long.weight", "rope_factors_short.weight"})
+    if (f.tensor(t)) throw ModelError(std::string("tensor '") + t + "': LongRoPE scaling is not supported");
   // Q/K/V biases: per the row; an Optional set is used when layer 0 has it, and then every
   // layer must have all three (a partial set is an error, not silently half-applied).
   hp.qkv_bias = ai.qkv_bias == Presence::Required ||
@@ -169,9 +182,17 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
     const std::string p = "blk." + std::to_string(i) + ".";
     Layer& L = m->layers_[size_t(i)];
     L.attn_norm = ld.vector(p + "attn_norm.weight", E);
-    L.wq = ld.matrix(p + "attn_q.weight", E, Q);
-    L.wk = ld.matrix(p + "attn_k.weight", E, KV);
-    L.wv = ld.matrix(p + "attn_v.weight", E, KV);
+    if (ai.fused_qkv) {
+      // One matrix whose output rows are Q, then K, then V: three views of its rows.
+      const Matrix qkv = ld.matrix(p + "attn_qkv.weight", E, Q + 2 * KV);
+      L.wq = rows_of(qkv, 0, Q);
+      L.wk = rows_of(qkv, Q, KV);
+      L.wv = rows_of(qkv, Q + KV, KV);
+    } else {
+      L.wq = ld.matrix(p + "attn_q.weight", E, Q);
+      L.wk = ld.matrix(p + "attn_k.weight", E, KV);
+      L.wv = ld.matrix(p + "attn_v.weight", E, KV);
+    }
     L.wo = ld.matrix(p + "attn_output.weight", Q, E);
     if (hp.qkv_bias) {
       L.bq = ld.vector(p + "attn_q.bias", Q);
@@ -179,8 +200,15 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
       L.bv = ld.vector(p + "attn_v.bias", KV);
     }
     L.ffn_norm = ld.vector(p + "ffn_norm.weight", E);
-    L.w_gate = ld.matrix(p + "ffn_gate.weight", E, F);
-    L.w_up = ld.matrix(p + "ffn_up.weight", E, F);
+    if (ai.fused_gate_up) {
+      // ffn_up holds the gate's rows, then the up projection's.
+      const Matrix gu = ld.matrix(p + "ffn_up.weight", E, 2 * F);
+      L.w_gate = rows_of(gu, 0, F);
+      L.w_up = rows_of(gu, F, F);
+    } else {
+      L.w_gate = ld.matrix(p + "ffn_gate.weight", E, F);
+      L.w_up = ld.matrix(p + "ffn_up.weight", E, F);
+    }
     L.w_down = ld.matrix(p + "ffn_down.weight", F, E);
   }
   if (ld.used() != f.tensors().size())

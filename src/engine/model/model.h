@@ -41,6 +41,8 @@ struct Hparams {
   // How an embedding pools the tokens' hidden states (<arch>.pooling_type: 1 mean, 2 CLS = the
   // first token, 3 last); Mean when the file names none or another kind.
   Pooling pooling = Pooling::Mean;
+  // Keys a query sees: the last n_swa positions, itself included (0: all).
+  int32_t n_swa = 0;
 
   int32_t n_embd_kv() const { return n_head_kv * head_dim; }
   int32_t n_embd_q() const { return n_head * head_dim; }

@@ -222,6 +222,7 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
   w.set_f32(k + "rope.freq_base", 10000.0f);
   w.set_f32(k + "attention.layer_norm_rms_epsilon", 1e-5f);
   w.set_u32(k + "vocab_size", uint32_t(sp.n_vocab));
+  if (arch.sliding_window) w.set_u32(k + "attention.sliding_window", uint32_t(std::max(sp.sliding_window, 0)));
 
   // SentencePiece vocabulary: control tokens, byte fallback, then word pieces by score.
   std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
@@ -256,9 +257,13 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
   for (int i = 0; i < sp.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     mk.norm(p + "attn_norm.weight", E);
-    mk.matrix(p + "attn_q.weight", sp.type, E, E, sp.weight_std);
-    mk.matrix(p + "attn_k.weight", sp.type, E, KV, sp.weight_std);
-    mk.matrix(p + "attn_v.weight", sp.type, E, KV, sp.weight_std);
+    if (arch.fused_qkv) {
+      mk.matrix(p + "attn_qkv.weight", sp.type, E, E + 2 * KV, sp.weight_std);
+    } else {
+      mk.matrix(p + "attn_q.weight", sp.type, E, E, sp.weight_std);
+      mk.matrix(p + "attn_k.weight", sp.type, E, KV, sp.weight_std);
+      mk.matrix(p + "attn_v.weight", sp.type, E, KV, sp.weight_std);
+    }
     if (arch.qkv_bias == Presence::Required) {  // Optional (llama): not written
       mk.vector(p + "attn_q.bias", E, sp.bias_std);
       mk.vector(p + "attn_k.bias", KV, sp.bias_std);
@@ -266,8 +271,12 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
     }
     mk.matrix(p + "attn_output.weight", sp.type, E, E, sp.weight_std);
     mk.norm(p + "ffn_norm.weight", E);
-    mk.matrix(p + "ffn_gate.weight", sp.type, E, F, sp.weight_std);
-    mk.matrix(p + "ffn_up.weight", sp.type, E, F, sp.weight_std);
+    if (arch.fused_gate_up) {
+      mk.matrix(p + "ffn_up.weight", sp.type, E, 2 * F, sp.weight_std);
+    } else {
+      mk.matrix(p + "ffn_gate.weight", sp.type, E, F, sp.weight_std);
+      mk.matrix(p + "ffn_up.weight", sp.type, E, F, sp.weight_std);
+    }
     mk.matrix(p + "ffn_down.weight", sp.type, F, E, sp.weight_std);
   }
   mk.norm("output_norm.weight", E);

@@ -1,5 +1,5 @@
 // Writes GGUF files of any architecture the engine accepts (arch.h: llama, qwen2, gemma, whose
-// output is always tied: no output.weight) with seeded
+// output is always tied: no output.weight, phi3 with fused QKV and gate/up) with seeded
 // random weights and a small SentencePiece vocabulary, so that tests and benchmarks need no
 // downloaded model. Output is deterministic for a given spec, whatever the thread count (same
 // seed -> same bytes; a llama file is byte-identical to what the generator wrote before it knew
@@ -30,6 +30,7 @@ struct ModelSpec {
   GgmlType type = GgmlType::F32;  // type of the 2-D weight matrices (norms stay F32)
   GgmlType output_type = GgmlType::F32;  // output.weight (llama-quantize uses Q6_K for k-quants)
   bool tied_output = false;  // no output.weight: logits use token_embd
+  int32_t sliding_window = 0;  // <arch>.attention.sliding_window where the row reads it (phi3)
   uint64_t seed = 42;
   float weight_std = 0.02f;
   float output_std = 1.0f;  // large enough that greedy decoding is not degenerate

@@ -347,8 +347,9 @@ void VulkanDevice::attention(const KvCache& kv, int layer, std::span<const AttnJ
   struct {
     uint32_t head_dim, group, cap16, stride;
     float scale;
+    uint32_t window;
   } pc{uint32_t(hp_.head_dim), uint32_t(hp_.n_head / hp_.n_head_kv), uint32_t(cap16_), uint32_t(width_[int(Act::Q)]),
-       1.0f / std::sqrt(float(hp_.head_dim))};
+       1.0f / std::sqrt(float(hp_.head_dim)), uint32_t(std::max(hp_.n_swa, 0))};
   rec_.dispatch(gpu_->pipeline("attention", 6, sizeof pc),
                 {act(Act::Q), Binding{&kc_[size_t(layer)]}, Binding{&vc_[size_t(layer)]}, act(Act::Attn), jb, tb}, &pc,
                 uint32_t(jobs.size()), uint32_t(hp_.n_head), 4);

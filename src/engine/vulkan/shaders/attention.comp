@@ -14,7 +14,8 @@ layout(std430, binding = 2) readonly buffer VC { float vc[]; };
 layout(std430, binding = 3) writeonly buffer OB { float o[]; };
 layout(std430, binding = 4) readonly buffer JB { int jobs[]; };
 layout(std430, binding = 5) readonly buffer TB { int blocks[]; };
-layout(push_constant) uniform P { uint head_dim; uint group; uint cap16; uint stride; float scale; } p;
+// window: the query sees its last `window` keys only, itself included (0: all).
+layout(push_constant) uniform P { uint head_dim; uint group; uint cap16; uint stride; float scale; uint window; } p;
 
 shared float qs[256];
 shared float ps[WG];
@@ -34,7 +35,8 @@ void main() {
 
   float m = -1.0 / 0.0, l = 0.0;
   float acc[4] = float[4](0.0, 0.0, 0.0, 0.0);
-  for (uint k0 = 0; k0 < n_keys; k0 += WG) {
+  const uint lo = (p.window != 0u && n_keys > p.window) ? n_keys - p.window : 0u;
+  for (uint k0 = lo; k0 < n_keys; k0 += WG) {
     const uint j = k0 + tid;
     float s = -1.0 / 0.0;
     if (j < n_keys) {
