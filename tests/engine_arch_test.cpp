@@ -1,4 +1,4 @@
-// Architectures other than llama (qwen2, gemma, phi3) against llama.cpp's golden outputs
+// Architectures other than llama (qwen2, gemma, phi3, gemma2) against llama.cpp's golden outputs
 // (../shared/fixtures/arch/golden-<arch>-synth-<type>.json): logits after the prompt and at the
 // first four greedy steps, and the 32 greedy token ids. Only architectures the engine accepts
 // are listed; the others are refused at load (tested here too, so a new one is noticed).
@@ -97,12 +97,14 @@ INSTANTIATE_TEST_SUITE_P(Accepted, ArchGolden,
                                            // scalar and AVX-512 take the other token there.
                                            ArchCase{"gemma", "Q8_0", kQ8Tolerance, 26},
                                            ArchCase{"phi3", "F32", kF32Tolerance},
-                                           ArchCase{"phi3", "Q8_0", kQ8Tolerance}),
+                                           ArchCase{"phi3", "Q8_0", kQ8Tolerance},
+                                           ArchCase{"gemma2", "F32", kGeluF32Tolerance},
+                                           ArchCase{"gemma2", "Q8_0", kQ8Tolerance}),
                          [](const auto& info) { return info.param.arch + "_" + info.param.type; });
 
 // Architectures the engine does not run yet are refused by name at load, never run wrongly.
 TEST(ArchRefused, UnsupportedArchitecturesAreRefusedByName) {
-  for (const std::string arch : {"gemma2", "starcoder2"}) {
+  for (const std::string arch : {"starcoder2"}) {
     NNB_FIXTURE_OR_SKIP(path, "arch/" + arch + "-synth-F32.gguf");
     try {
       Model::load(path);

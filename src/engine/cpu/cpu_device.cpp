@@ -88,7 +88,7 @@ class CpuDevice final : public Device {
   void kv_store(KvCache& kv, int layer, const int32_t* cells, int32_t rows) override {
     for (int32_t i = 0; i < rows; ++i) kv.store_cell(layer, cells[i], row(Act::K, i), row(Act::V, i));
   }
-  void attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs) override;
+  void attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs, int32_t window, float softcap) override;
   void gather_rows(Act buf, const int32_t* rows, int32_t m) override {
     const size_t w = size_t(width_[int(buf)]);
     for (int32_t k = 0; k < m; ++k)
@@ -363,7 +363,7 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
   });
 }
 
-void CpuDevice::attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs) {
+void CpuDevice::attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs, int32_t window, float softcap) {
   const int32_t hd = hp_.head_dim, n_head = hp_.n_head, group = hp_.n_head / hp_.n_head_kv;
   const float scale = 1.0f / std::sqrt(float(hd));
   const int64_t Q = hp_.n_embd_q();
@@ -388,7 +388,8 @@ void CpuDevice::attention(const KvCache& kv, int layer, std::span<const AttnJob>
       a.n_q = J.n_q;
       a.pos0 = J.pos0;
       a.scale = scale;
-      a.window = hp_.n_swa;
+      a.window = window;
+      a.softcap = softcap;
       a.scratch = scratch;
       attend(a);
     }

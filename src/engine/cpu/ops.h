@@ -27,6 +27,8 @@ struct AttnArgs {
   float scale = 1.0f;
   // Sliding window: query t sees only its last `window` keys, itself included (0: all keys).
   int32_t window = 0;
+  // Scores become softcap * tanh(score / softcap) before the softmax (0: off).
+  float softcap = 0.0f;
   float* scratch = nullptr;  // attn_scratch_floats(n_q, pos0 + n_q) floats
 };
 

@@ -253,6 +253,9 @@ struct Ops {
     scores<T>(a, n_keys, sc, ld);
     // A sliding window masks the keys before pos - window + 1: out of the maximum (a score far
     // below any real one), then exactly 0 after the exponentials, as llama.cpp's -inf mask.
+    if (a.softcap > 0)
+      for (int t = 0; t < T; ++t)
+        for (int j = 0; j < a.pos0 + t + 1; ++j) sc[t * ld + j] = a.softcap * std::tanh(sc[t * ld + j] / a.softcap);
     int lo[T] = {};
     if (a.window > 0)
       for (int t = 0; t < T; ++t) {

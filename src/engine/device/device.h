@@ -102,8 +102,11 @@ class Device {
   virtual void rope(Act dst, int32_t n_heads, int32_t rows) = 0;
   // Writes the K and V rows of the batch into the KV cells cells[0 .. rows-1].
   virtual void kv_store(KvCache& kv, int layer, const int32_t* cells, int32_t rows) = 0;
-  // Act::Attn rows of the jobs from Act::Q and the layer's cache.
-  virtual void attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs) = 0;
+  // Act::Attn rows of the jobs from Act::Q and the layer's cache. window > 0: a query sees its
+  // last `window` keys only (itself included); softcap > 0: scores become c * tanh(s / c)
+  // before the softmax (gemma2).
+  virtual void attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs, int32_t window = 0,
+                         float softcap = 0.0f) = 0;
   // Row k of buf := row rows[k], for k = 0 .. m-1 (rows ascending, rows[k] >= k).
   virtual void gather_rows(Act buf, const int32_t* rows, int32_t m) = 0;
   // dst += src over rows whole rows.

@@ -46,7 +46,21 @@ constexpr ArchInfo make_phi3() {
   return a;
 }
 
-constexpr std::array<ArchInfo, 4> kArchitectures = {make_llama(), make_qwen2(), make_gemma(), make_phi3()};
+// Gemma 2: gemma's graph plus RMS norms on the attention and FFN outputs before their residual
+// adds, soft-capped attention scores and logits, and a sliding window on even layers.
+constexpr ArchInfo make_gemma2() {
+  ArchInfo a = make_gemma();
+  a.name = "gemma2";
+  a.post_norms = true;
+  a.attn_softcap = true;
+  a.final_softcap = true;
+  a.sliding_window = true;
+  a.swa_pattern = 2;
+  return a;
+}
+
+constexpr std::array<ArchInfo, 5> kArchitectures = {make_llama(), make_qwen2(), make_gemma(), make_phi3(),
+                                                    make_gemma2()};
 
 }  // namespace
 
@@ -73,9 +87,6 @@ const ArchInfo& require_architecture(std::string_view name) {
 std::string_view unsupported_feature(const ArchInfo& a) {
 
   if (a.norm != NormType::Rms) return "layer norm";
-  if (a.post_norms) return "post-attention/post-FFN norms";
-  if (a.attn_softcap) return "attention soft-capping";
-  if (a.final_softcap) return "final logit soft-capping";
   return {};
 }
 

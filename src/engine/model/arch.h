@@ -69,14 +69,16 @@ struct ArchInfo {
   // Logits become c * tanh(l / c), c = <name>.final_logit_softcapping (gemma2).
   bool final_softcap = false;
   // Attention sees only the last <name>.attention.sliding_window positions (0 or absent: all),
-  // in every layer (phi3). gemma2's every-other-layer window is not computed yet.
+  // in the layers il with il % swa_pattern == 0: every layer (phi3: 1), every other one from
+  // layer 0 (gemma2: 2).
   bool sliding_window = false;
+  int swa_pattern = 1;
   // output.weight: Optional means logits from token_embd when absent (tied); gemma ties
   // always (Absent).
   Presence output = Presence::Optional;
 };
 
-// Every architecture the engine accepts, in a fixed order (llama, qwen2, gemma, phi3).
+// Every architecture the engine accepts, in a fixed order (llama, qwen2, gemma, phi3, gemma2).
 std::span<const ArchInfo> architectures();
 
 // The row named `name`, or nullptr.

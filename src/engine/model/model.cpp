@@ -151,6 +151,14 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
     hp.rope_freq_scale = float(1.0 / *factor);
   if (!(hp.rms_eps > 0) || !(hp.rope_freq_base > 0)) throw ModelError("rms epsilon / rope base must be positive");
   if (ai.sliding_window) hp.n_swa = int32_t(f.get_u32(a + "attention.sliding_window").value_or(0));
+  auto softcap = [&](bool used, const std::string& key) {
+    if (!used) return 0.0f;
+    const double c = f.get_float(key).value_or(0.0);
+    if (!(c > 0)) throw ModelError(key + " must be a positive number for " + hp.arch);
+    return float(c);
+  };
+  hp.attn_softcap = softcap(ai.attn_softcap, a + "attn_logit_softcapping");
+  hp.final_softcap = softcap(ai.final_softcap, a + "final_logit_softcapping");
   if (auto pt = f.get_u32(a + "pooling_type")) hp.pooling = *pt == 2 ? Pooling::Cls : *pt == 3 ? Pooling::Last : Pooling::Mean;
 
   m->vocab_ = Vocab::from_gguf(f);
@@ -210,6 +218,10 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
       L.w_up = ld.matrix(p + "ffn_up.weight", E, F);
     }
     L.w_down = ld.matrix(p + "ffn_down.weight", F, E);
+    if (ai.post_norms) {
+      L.attn_post_norm = ld.vector(p + "post_attention_norm.weight", E);
+      L.ffn_post_norm = ld.vector(p + "post_ffw_norm.weight", E);
+    }
   }
   if (ld.used() != f.tensors().size())
     std::fprintf(stderr, "nnbridge: warning: %zu tensor(s) in %s are not used by the %s graph\n",

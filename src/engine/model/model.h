@@ -43,6 +43,8 @@ struct Hparams {
   Pooling pooling = Pooling::Mean;
   // Keys a query sees: the last n_swa positions, itself included (0: all).
   int32_t n_swa = 0;
+  // Soft-capping constants (0: off): attention scores and final logits become c * tanh(x / c).
+  float attn_softcap = 0.0f, final_softcap = 0.0f;
 
   int32_t n_embd_kv() const { return n_head_kv * head_dim; }
   int32_t n_embd_q() const { return n_head * head_dim; }
@@ -62,6 +64,7 @@ struct Matrix {
 
 struct Layer {
   std::vector<float> attn_norm, ffn_norm;  // norm weights, converted to f32 at load
+  std::vector<float> attn_post_norm, ffn_post_norm;  // on the block outputs (gemma2), else empty
   std::vector<float> bq, bk, bv;           // Q/K/V biases (empty unless Hparams::qkv_bias)
   Matrix wq, wk, wv, wo;
   Matrix w_gate, w_up, w_down;

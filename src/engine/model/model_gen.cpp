@@ -223,6 +223,10 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
   w.set_f32(k + "attention.layer_norm_rms_epsilon", 1e-5f);
   w.set_u32(k + "vocab_size", uint32_t(sp.n_vocab));
   if (arch.sliding_window) w.set_u32(k + "attention.sliding_window", uint32_t(std::max(sp.sliding_window, 0)));
+  // Soft-capping constants small enough to change the logits of short runs (gemma2's real
+  // ones are 50 and 30).
+  if (arch.attn_softcap) w.set_f32(k + "attn_logit_softcapping", 8.0f);
+  if (arch.final_softcap) w.set_f32(k + "final_logit_softcapping", 12.0f);
 
   // SentencePiece vocabulary: control tokens, byte fallback, then word pieces by score.
   std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
@@ -270,6 +274,7 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
       mk.vector(p + "attn_v.bias", KV, sp.bias_std);
     }
     mk.matrix(p + "attn_output.weight", sp.type, E, E, sp.weight_std);
+    if (arch.post_norms) mk.norm(p + "post_attention_norm.weight", E);
     mk.norm(p + "ffn_norm.weight", E);
     if (arch.fused_gate_up) {
       mk.matrix(p + "ffn_up.weight", sp.type, E, 2 * F, sp.weight_std);
@@ -278,6 +283,7 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
       mk.matrix(p + "ffn_up.weight", sp.type, E, F, sp.weight_std);
     }
     mk.matrix(p + "ffn_down.weight", sp.type, F, E, sp.weight_std);
+    if (arch.post_norms) mk.norm(p + "post_ffw_norm.weight", E);
   }
   mk.norm("output_norm.weight", E);
   if (!sp.tied_output && arch.output != Presence::Absent)

@@ -248,13 +248,16 @@ void Context::forward(const BatchToken* batch, int32_t n) {
     dev.rope(Act::K, hp.n_head_kv, n);
     dev.kv_store(kv_, l, s.cells.data(), n);
     if (m == 0) break;  // no logits wanted: the last layer's K and V were all that was needed
-    dev.attention(kv_, l, subset ? s.jobs_out : s.jobs_all);
+    const ArchInfo& ai = model_.arch();
+    const bool swa = hp.n_swa > 0 && (ai.swa_pattern <= 1 || l % ai.swa_pattern == 0);
+    dev.attention(kv_, l, subset ? s.jobs_out : s.jobs_all, swa ? hp.n_swa : 0, hp.attn_softcap);
 
     // From here on the m rows only, compacted to the front of the buffers (the attention
     // already wrote its output rows there).
     if (subset) dev.gather_rows(Act::X, s.out_rows.data(), m);
     const MatJob wo[1] = {{&L.wo, Act::Tmp}};
     dev.matmul(wo, Act::Attn, m);
+    if (!L.attn_post_norm.empty()) dev.rms_norm(Act::Tmp, Act::Tmp, L.attn_post_norm, m, hp.rms_eps);
     dev.add(Act::X, Act::Tmp, m);
 
     // Feed-forward block.
@@ -265,6 +268,7 @@ void Context::forward(const BatchToken* batch, int32_t n) {
     else dev.swiglu(m);
     const MatJob down[1] = {{&L.w_down, Act::Tmp}};
     dev.matmul(down, Act::Gate, m);
+    if (!L.ffn_post_norm.empty()) dev.rms_norm(Act::Tmp, Act::Tmp, L.ffn_post_norm, m, hp.rms_eps);
     dev.add(Act::X, Act::Tmp, m);
   }
 
@@ -272,7 +276,12 @@ void Context::forward(const BatchToken* batch, int32_t n) {
   if (n_out > 0) {
     dev.rms_norm(Act::X, Act::XN, model_.output_norm(), n_out, hp.rms_eps);
     if (hidden_mode_) dev.read_act(Act::XN, n_out, hidden_.data() + size_t(n_logits_) * size_t(hp.n_embd));
-    else dev.matmul_to_host(model_.output(), Act::XN, n_out, logits_.data() + size_t(n_logits_) * size_t(hp.n_vocab));
+    else {
+      float* out = logits_.data() + size_t(n_logits_) * size_t(hp.n_vocab);
+      dev.matmul_to_host(model_.output(), Act::XN, n_out, out);
+      if (const float c = hp.final_softcap; c > 0)
+        for (size_t i = 0; i < size_t(n_out) * size_t(hp.n_vocab); ++i) out[i] = c * std::tanh(out[i] / c);
+    }
     n_logits_ += n_out;
   }
   dev_->finish();

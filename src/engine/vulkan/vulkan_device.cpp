@@ -105,7 +105,7 @@ std::shared_ptr<GpuWeights> upload_weights(Gpu& gpu, const Model& model, int32_t
     matrix(L.w_gate, blk + "ffn_gate");
     matrix(L.w_up, blk + "ffn_up");
     matrix(L.w_down, blk + "ffn_down");
-    for (const auto* v : {&L.attn_norm, &L.ffn_norm, &L.bq, &L.bk, &L.bv}) vec(*v);
+    for (const auto* v : {&L.attn_norm, &L.ffn_norm, &L.bq, &L.bk, &L.bv, &L.attn_post_norm, &L.ffn_post_norm}) vec(*v);
   }
   if (all) {
     matrix(model.output(), model.output_tied() ? "token_embd (tied output)" : "output");
@@ -147,7 +147,7 @@ class VulkanDevice final : public Device {
   void add_bias(Act dst, const std::vector<float>& b, int32_t rows) override;
   void rope(Act dst, int32_t n_heads, int32_t rows) override;
   void kv_store(KvCache& kv, int layer, const int32_t* cells, int32_t rows) override;
-  void attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs) override;
+  void attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs, int32_t window, float softcap) override;
   void gather_rows(Act buf, const int32_t* rows, int32_t m) override;
   void add(Act dst, Act src, int32_t rows) override { elementwise("ew_add", act(dst), act(src), dummy(), uint32_t(rows * width_[int(dst)]), 0); }
   void swiglu(int32_t rows) override {
@@ -315,7 +315,8 @@ void VulkanDevice::kv_store(KvCache& kv, int layer, const int32_t* cells, int32_
                 uint32_t(rows), uint32_t(hp_.n_head_kv));
 }
 
-void VulkanDevice::attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs) {
+void VulkanDevice::attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs, int32_t window,
+                             float softcap) {
   // Jobs as 5 ints each; the block tables they use, once per sequence, concatenated.
   job_ints_.clear();
   block_ints_.clear();
@@ -348,8 +349,9 @@ void VulkanDevice::attention(const KvCache& kv, int layer, std::span<const AttnJ
     uint32_t head_dim, group, cap16, stride;
     float scale;
     uint32_t window;
+    float softcap;
   } pc{uint32_t(hp_.head_dim), uint32_t(hp_.n_head / hp_.n_head_kv), uint32_t(cap16_), uint32_t(width_[int(Act::Q)]),
-       1.0f / std::sqrt(float(hp_.head_dim)), uint32_t(std::max(hp_.n_swa, 0))};
+       1.0f / std::sqrt(float(hp_.head_dim)), uint32_t(std::max(window, 0)), softcap};
   rec_.dispatch(gpu_->pipeline("attention", 6, sizeof pc),
                 {act(Act::Q), Binding{&kc_[size_t(layer)]}, Binding{&vc_[size_t(layer)]}, act(Act::Attn), jb, tb}, &pc,
                 uint32_t(jobs.size()), uint32_t(hp_.n_head), 4);

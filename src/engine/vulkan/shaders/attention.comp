@@ -15,7 +15,8 @@ layout(std430, binding = 3) writeonly buffer OB { float o[]; };
 layout(std430, binding = 4) readonly buffer JB { int jobs[]; };
 layout(std430, binding = 5) readonly buffer TB { int blocks[]; };
 // window: the query sees its last `window` keys only, itself included (0: all).
-layout(push_constant) uniform P { uint head_dim; uint group; uint cap16; uint stride; float scale; uint window; } p;
+// softcap > 0: scores become softcap * tanh(score / softcap) before the softmax (gemma2).
+layout(push_constant) uniform P { uint head_dim; uint group; uint cap16; uint stride; float scale; uint window; float softcap; } p;
 
 shared float qs[256];
 shared float ps[WG];
@@ -45,6 +46,7 @@ void main() {
       float dot = 0.0;
       for (uint d = 0; d < hd; ++d) dot += qs[d] * kc[ko + d];
       s = dot * p.scale;
+      if (p.softcap > 0.0) s = p.softcap * tanh(s / p.softcap);
     }
     red[tid] = s;
     barrier();
