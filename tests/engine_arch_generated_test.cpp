@@ -31,6 +31,7 @@ struct RefArch {
   bool gemma = false;  // embedding x sqrt(n_embd), GELU-gated FFN, output tied to the embedding
   bool phi3 = false;   // Q/K/V in one matrix, gate/up in one matrix, sliding window
   bool gemma2 = false;  // gemma + post norms, soft-capped scores (8) and logits (12), window on even layers
+  bool starcoder2 = false;  // LayerNorms with biases, biases on every projection, GELU MLP without gate
 };
 const std::map<std::string, RefArch, std::less<>> kRefArchs = {
     {"llama", {false, false}},
@@ -38,6 +39,7 @@ const std::map<std::string, RefArch, std::less<>> kRefArchs = {
     {"gemma", {true, false, true}},
     {"phi3", {true, false, false, true}},
     {"gemma2", {true, false, true, false, true}},
+    {"starcoder2", {true, true, false, false, false, true}},
 };
 // The window the phi3 models are written with (keys a query sees, itself included): small,
 // so that it changes the logits of the test's 24 positions.
@@ -109,6 +111,24 @@ std::vector<std::vector<double>> reference_logits(const std::filesystem::path& p
     for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * s * double(g[i]);
     return y;
   };
+  // LayerNorm with bias (starcoder2), else RMS norm; `name` without ".weight".
+  auto norm = [&](const Vec& xv, const std::string& name) {
+    if (!ra.starcoder2) return rmsnorm(xv, w(name + ".weight"));
+    double mean = 0;
+    for (double v : xv) mean += v / double(xv.size());
+    double var = 0;
+    for (double v : xv) var += (v - mean) * (v - mean) / double(xv.size());
+    const double s = 1.0 / std::sqrt(var + eps);
+    const float* g = w(name + ".weight");
+    const float* b = w(name + ".bias");
+    Vec y(xv.size());
+    for (size_t i = 0; i < xv.size(); ++i) y[i] = (xv[i] - mean) * s * double(g[i]) + double(b[i]);
+    return y;
+  };
+  auto add_bias = [&](Vec& y, const std::string& name) {
+    const float* b = w(name);
+    for (size_t i = 0; i < y.size(); ++i) y[i] += double(b[i]);
+  };
   auto rope = [&](Vec& v, int n_heads, int pos) {
     const int half = hd / 2;
     for (int h = 0; h < n_heads; ++h)
@@ -133,7 +153,7 @@ std::vector<std::vector<double>> reference_logits(const std::filesystem::path& p
     const std::string p = "blk." + std::to_string(l) + ".";
     std::vector<Vec> q(toks.size()), k(toks.size()), v(toks.size());
     for (int t = 0; t < T; ++t) {
-      const Vec xn = rmsnorm(x[size_t(t)], w(p + "attn_norm.weight"));
+      const Vec xn = norm(x[size_t(t)], p + "attn_norm");
       if (ra.phi3) {
         const Vec qkv = matvec(w(p + "attn_qkv.weight"), xn, E + 2 * KV);
         q[size_t(t)].assign(qkv.begin(), qkv.begin() + E);
@@ -178,11 +198,16 @@ std::vector<std::vector<double>> reference_logits(const std::filesystem::path& p
             att[size_t(h * hd + i)] += sc[size_t(j)] / sum * v[size_t(j)][size_t(kh * hd + i)];
       }
       Vec o = matvec(w(p + "attn_output.weight"), att, E);
+      if (ra.starcoder2) add_bias(o, p + "attn_output.bias");
       if (ra.gemma2) o = rmsnorm(o, w(p + "post_attention_norm.weight"));
       for (int i = 0; i < E; ++i) x[size_t(t)][size_t(i)] += o[size_t(i)];
-      const Vec xn = rmsnorm(x[size_t(t)], w(p + "ffn_norm.weight"));
+      const Vec xn = norm(x[size_t(t)], p + "ffn_norm");
       Vec g, u;
-      if (ra.phi3) {
+      if (ra.starcoder2) {  // no gate: the GELU of up, times 1
+        g = matvec(w(p + "ffn_up.weight"), xn, F);
+        add_bias(g, p + "ffn_up.bias");
+        u.assign(size_t(F), 1.0);
+      } else if (ra.phi3) {
         const Vec gu = matvec(w(p + "ffn_up.weight"), xn, 2 * F);
         g.assign(gu.begin(), gu.begin() + F);
         u.assign(gu.begin() + F, gu.end());
@@ -191,8 +216,10 @@ std::vector<std::vector<double>> reference_logits(const std::filesystem::path& p
         u = matvec(w(p + "ffn_up.weight"), xn, F);
       }
       for (int i = 0; i < F; ++i)
-        g[size_t(i)] = (ra.gemma ? gelu_ggml(g[size_t(i)]) : g[size_t(i)] / (1.0 + std::exp(-g[size_t(i)]))) * u[size_t(i)];
+        g[size_t(i)] = (ra.gemma || ra.starcoder2 ? gelu_ggml(g[size_t(i)]) : g[size_t(i)] / (1.0 + std::exp(-g[size_t(i)]))) *
+                       u[size_t(i)];
       Vec d = matvec(w(p + "ffn_down.weight"), g, E);
+      if (ra.starcoder2) add_bias(d, p + "ffn_down.bias");
       if (ra.gemma2) d = rmsnorm(d, w(p + "post_ffw_norm.weight"));
       for (int i = 0; i < E; ++i) x[size_t(t)][size_t(i)] += d[size_t(i)];
     }
@@ -200,7 +227,7 @@ std::vector<std::vector<double>> reference_logits(const std::filesystem::path& p
   const float* out = f->tensor("output.weight") ? w("output.weight") : emb;
   std::vector<Vec> logits;
   for (int t = 0; t < T; ++t) {
-    const Vec h = rmsnorm(x[size_t(t)], w("output_norm.weight"));
+    const Vec h = norm(x[size_t(t)], "output_norm");
     logits.push_back(matvec(out, h, V));
     if (ra.gemma2)
       for (double& z : logits.back()) z = 12.0 * std::tanh(z / 12.0);
@@ -228,6 +255,10 @@ constexpr double kTolerance = 1e-4;
 // reference too): f32-level differences flip single f16 roundings, measured up to 9.25e-5
 // (gemma2, AVX2 and AVX-512); 4x that.
 constexpr double kGeluTolerance = 4 * 9.25e-5;
+// starcoder2's GELU MLP has no gate to damp a flipped rounding and its biases shift the GELU
+// inputs off zero: on the SIMD paths (other f32 summation order than the reference's) measured
+// 5.74e-3 (σ 9.5), the scalar path 1.4e-4; 4x the worst.
+constexpr double kGeluMlpTolerance = 4 * 5.74e-3;
 
 struct EngineRun {
   std::vector<std::vector<float>> logits;  // per position: prompt rows, then one per step
@@ -266,7 +297,7 @@ TEST_P(ArchGenerated, LoadsGeneratesAndMatchesReference) {
   ASSERT_NE(ref_it, kRefArchs.end()) << "architecture '" << arch
                                      << "' is accepted by the engine but has no reference case in this test";
   const RefArch& ra = ref_it->second;
-  const double tolerance = ra.gemma ? kGeluTolerance : kTolerance;
+  const double tolerance = ra.starcoder2 ? kGeluMlpTolerance : ra.gemma ? kGeluTolerance : kTolerance;
   const ModelSpec sp = small_spec(arch);
   const auto path = write(sp, arch);
   auto model = Model::load(path);
@@ -344,7 +375,8 @@ TEST_P(ArchGenerated, EmbeddingIsTheMeanHiddenStateNormalized) {
   ASSERT_EQ(e.size(), want.size());
   for (size_t d = 0; d < want.size(); ++d) worst = std::max(worst, std::fabs(double(e[d]) - want[d] / std::sqrt(norm)));
   std::printf("[ %s %s ] embedding vs f64 reference: max |Δ| %.3g\n", arch.c_str(), isa_name(active_isa()), worst);
-  EXPECT_LE(worst, 4 * 1e-7);  // measured 7.1e-8 (AVX-512)
+  // Measured 7.1e-8 (AVX-512); starcoder2 1.47e-6 (its GELU's f16 flips, above).
+  EXPECT_LE(worst, ref_it->second.starcoder2 ? 4 * 1.47e-6 : 4 * 1e-7);
   // The same tokens give the same embedding after a generation used the context.
   ctx.decode(prompt);
   EXPECT_EQ(ctx.embed(prompt), e);
@@ -454,32 +486,26 @@ TEST(ArchGeneratedLlama, OptionalBiasesAreAppliedWhenPresent) {
 // Unknown architectures are refused naming them and the supported list, by the loader and by
 // the generator; a row feature the forward pass lacks is named by unsupported_feature().
 TEST(ArchTable, UnknownArchitecturesAndFeaturesAreRefused) {
-  EXPECT_EQ(architecture_names(), "llama, qwen2, gemma, phi3, gemma2");
+  EXPECT_EQ(architecture_names(), "llama, qwen2, gemma, phi3, gemma2, starcoder2");
   rewrite(write(small_spec("llama"), "llama_src"), dir() / "mamba.gguf", "mamba");
   try {
     Model::load(dir() / "mamba.gguf");
     ADD_FAILURE() << "mamba loaded";
   } catch (const ModelError& e) {
-    EXPECT_STREQ(e.what(), "unsupported model architecture 'mamba' (supported: llama, qwen2, gemma, phi3, gemma2)");
+    EXPECT_STREQ(e.what(), "unsupported model architecture 'mamba' (supported: llama, qwen2, gemma, phi3, gemma2, starcoder2)");
   }
-  ModelSpec sp = small_spec("starcoder2");
+  ModelSpec sp = small_spec("falcon");
   try {
-    write_model(sp, dir() / "starcoder2.gguf");
-    ADD_FAILURE() << "starcoder2 written";
+    write_model(sp, dir() / "falcon.gguf");
+    ADD_FAILURE() << "falcon written";
   } catch (const std::invalid_argument& e) {
-    EXPECT_STREQ(e.what(), "unsupported model architecture 'starcoder2' (supported: llama, qwen2, gemma, phi3, gemma2)");
+    EXPECT_STREQ(e.what(),
+                 "unsupported model architecture 'falcon' (supported: llama, qwen2, gemma, phi3, gemma2, starcoder2)");
   }
 
   for (const ArchInfo& a : architectures()) EXPECT_EQ(unsupported_feature(a), "") << a.name;
-  const ArchInfo& base = *find_architecture("llama");
-  const std::vector<std::pair<std::function<void(ArchInfo&)>, std::string>> features = {
-      {[](ArchInfo& a) { a.norm = NormType::Layer; }, "layer norm"},
-  };
-  for (const auto& [set, name] : features) {
-    ArchInfo a = base;
-    set(a);
-    EXPECT_EQ(unsupported_feature(a), name);
-  }
+  // Every feature of the row is computed now (unsupported_feature() names none); a feature added
+  // to ArchInfo without code must be listed there, and gets its case here.
 }
 
 }  // namespace

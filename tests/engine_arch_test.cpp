@@ -1,7 +1,7 @@
-// Architectures other than llama (qwen2, gemma, phi3, gemma2) against llama.cpp's golden outputs
+// Architectures other than llama (qwen2, gemma, phi3, gemma2, starcoder2) against llama.cpp's golden outputs
 // (../shared/fixtures/arch/golden-<arch>-synth-<type>.json): logits after the prompt and at the
-// first four greedy steps, and the 32 greedy token ids. Only architectures the engine accepts
-// are listed; the others are refused at load (tested here too, so a new one is noticed).
+// first four greedy steps, and the 32 greedy token ids: every architecture of fixtures/arch/
+// (unknown ones are refused by name: engine_arch_generated_test).
 #include <cmath>
 #include <cstdio>
 
@@ -44,10 +44,11 @@ struct ArchCase {
 // that with little room; an operation gone wrong moves logits by whole units (the README:
 // zero biases change them by 33–69), and the 32 greedy ids must still agree.
 constexpr double kF32Tolerance = 1e-3, kQ8Tolerance = 1.0;
-// gemma's GELU goes through ggml's f16 lookup table (input and output rounded to f16), so f32
-// summation-order differences of 1e-7 flip single f16 roundings, as for F16 weights: observed
-// 1.01e-3 (AVX-512), 7.9e-4 (AVX2), 7.8e-4 (scalar) on gemma-synth-F32; 4x the worst.
-constexpr double kGeluF32Tolerance = 4 * 1.01e-3;
+// gemma, gemma2 and starcoder2 evaluate GELU through ggml's f16 lookup table (input and output
+// rounded to f16), so f32 summation-order differences of 1e-7 flip single f16 roundings, as
+// for F16 weights. Observed on the F32 files: gemma 1.01e-3 / 7.9e-4 / 7.8e-4 (AVX-512 / AVX2
+// / scalar), gemma2 1.6e-3 / 1.5e-3 / 2.3e-4, starcoder2 2.0e-3 / 3.0e-4 / 2.9e-4; 4x the worst.
+constexpr double kGeluF32Tolerance = 4 * 2.0e-3;
 
 class ArchGolden : public ::testing::TestWithParam<ArchCase> {};
 
@@ -99,21 +100,10 @@ INSTANTIATE_TEST_SUITE_P(Accepted, ArchGolden,
                                            ArchCase{"phi3", "F32", kF32Tolerance},
                                            ArchCase{"phi3", "Q8_0", kQ8Tolerance},
                                            ArchCase{"gemma2", "F32", kGeluF32Tolerance},
-                                           ArchCase{"gemma2", "Q8_0", kQ8Tolerance}),
+                                           ArchCase{"gemma2", "Q8_0", kQ8Tolerance},
+                                           ArchCase{"starcoder2", "F32", kGeluF32Tolerance},
+                                           ArchCase{"starcoder2", "Q8_0", kQ8Tolerance}),
                          [](const auto& info) { return info.param.arch + "_" + info.param.type; });
-
-// Architectures the engine does not run yet are refused by name at load, never run wrongly.
-TEST(ArchRefused, UnsupportedArchitecturesAreRefusedByName) {
-  for (const std::string arch : {"starcoder2"}) {
-    NNB_FIXTURE_OR_SKIP(path, "arch/" + arch + "-synth-F32.gguf");
-    try {
-      Model::load(path);
-      ADD_FAILURE() << arch << " loaded, but the engine has no forward pass for it";
-    } catch (const std::exception& e) {
-      EXPECT_NE(std::string(e.what()).find(arch), std::string::npos) << e.what();
-    }
-  }
-}
 
 }  // namespace
 }  // namespace nnb

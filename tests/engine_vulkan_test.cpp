@@ -80,6 +80,8 @@ constexpr double kBound = 4 * 1.1e-5;
 // gemma's GELU rounds its input and output to f16 (ggml's table, on both devices): f32 sums in
 // another order flip single f16 roundings, measured up to 6.2e-5; 4x that.
 constexpr double kGeluBound = 4 * 6.2e-5;
+// starcoder2's ungated GELU MLP passes such flips on undamped: measured up to 9.7e-5.
+constexpr double kGeluMlpBound = 4 * 9.7e-5;
 
 // The same model with every tensor dequantized to F32 (metadata copied).
 std::filesystem::path dequantized_copy(const std::filesystem::path& src) {
@@ -118,6 +120,7 @@ const Shape kShapes[] = {
     {"gemma_hd64", "gemma", 256, 4, 2, 512, false},  // embedding scale, GELU-gated FFN, tied output
     {"phi3_window", "phi3", 256, 8, 4, 512, false},  // fused QKV and gate/up, sliding window of 5
     {"gemma2_capped", "gemma2", 256, 4, 2, 512, false},  // post norms, soft-capping, window on even layers
+    {"starcoder2_ln", "starcoder2", 256, 8, 4, 512, false},  // LayerNorms, biases everywhere, GELU MLP
 };
 
 struct Case {
@@ -198,7 +201,8 @@ TEST_P(VulkanVsCpu, BatchAndSingleTokensAgree) {
     worst.max = std::max(worst.max, d.max / d.scale);
     worst.rms = std::max(worst.rms, d.rms / d.scale);
   }
-  const double bound = std::string(c.shape.arch).starts_with("gemma") ? kGeluBound : kBound;
+  const std::string arch = c.shape.arch;
+  const double bound = arch == "starcoder2" ? kGeluMlpBound : arch.starts_with("gemma") ? kGeluBound : kBound;
   std::printf("[ measured ] %s %s: vulkan vs cpu on the f32 copy, relative max %.2g rms %.2g (bound %.2g)\n",
               c.shape.name, type_name(c.type).data(), worst.max, worst.rms, bound);
   EXPECT_LE(worst.max, bound);

@@ -103,23 +103,49 @@ class CpuDevice final : public Device {
   void write_act(Act a, int32_t rows, const float* host) override {
     std::memcpy(row(a, 0), host, size_t(rows) * size_t(width_[int(a)]) * sizeof(float));
   }
-  void geglu(int32_t rows) override {
-    static const std::vector<uint16_t> table = [] {  // ggml_table_gelu_f16
+  // GELU as ggml's CPU backend evaluates it: its f16 table (ggml_table_gelu_f16), 0 below -10,
+  // x above 10.
+  static float gelu_ggml(float x) {
+    static const std::vector<uint16_t> table = [] {
       std::vector<uint16_t> t(65536);
       for (uint32_t i = 0; i < 65536; ++i) {
-        const float x = fp16_to_fp32(uint16_t(i));
-        t[i] = fp32_to_fp16(0.5f * x * (1.0f + std::tanh(0.79788456080286535587989211986876f * x * (1.0f + 0.044715f * x * x))));
+        const float v = fp16_to_fp32(uint16_t(i));
+        t[i] = fp32_to_fp16(0.5f * v * (1.0f + std::tanh(0.79788456080286535587989211986876f * v * (1.0f + 0.044715f * v * v))));
       }
       return t;
     }();
+    if (x <= -10.0f) return 0.0f;
+    if (x >= 10.0f) return x;
+    return fp16_to_fp32(table[fp32_to_fp16(x)]);
+  }
+  void geglu(int32_t rows) override {
     const int64_t n = int64_t(rows) * hp_.n_ff;
     float* g = row(Act::Gate, 0);
     const float* u = row(Act::Up, 0);
-    for (int64_t i = 0; i < n; ++i) {
-      const float x = g[i];
-      if (x <= -10.0f) g[i] = 0.0f;
-      else if (x >= 10.0f) g[i] = x * u[i];
-      else g[i] = fp16_to_fp32(table[fp32_to_fp16(x)]) * u[i];
+    for (int64_t i = 0; i < n; ++i) g[i] = gelu_ggml(g[i]) * u[i];
+  }
+  void gelu(Act a, int32_t rows) override {
+    float* x = row(a, 0);
+    const int64_t n = int64_t(rows) * width_[int(a)];
+    for (int64_t i = 0; i < n; ++i) x[i] = gelu_ggml(x[i]);
+  }
+  void layer_norm(Act src, Act dst, const std::vector<float>& w, const std::vector<float>& b, int32_t rows,
+                  float eps) override {
+    const int64_t n = int64_t(w.size());
+    for (int32_t r = 0; r < rows; ++r) {
+      const float* x = row(src, r);
+      float* y = row(dst, r);
+      double sum = 0;
+      for (int64_t i = 0; i < n; ++i) sum += x[i];
+      const float mean = float(sum / double(n));
+      double sum2 = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i] - mean;
+        y[i] = v;
+        sum2 += double(v * v);
+      }
+      const float scale = 1.0f / std::sqrt(float(sum2 / double(n)) + eps);
+      for (int64_t i = 0; i < n; ++i) y[i] = y[i] * scale * w[size_t(i)] + b[size_t(i)];
     }
   }
   void scale(Act a, int32_t rows, float s) override {

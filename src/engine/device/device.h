@@ -92,6 +92,9 @@ class Device {
   virtual void set_positions(const int32_t* pos, int32_t n) = 0;
   // dst = x / sqrt(mean(x^2) + eps) * w, per row (sum of squares in double, as ggml).
   virtual void rms_norm(Act src, Act dst, const std::vector<float>& w, int32_t rows, float eps) = 0;
+  // dst = (x - mean(x)) / sqrt(var(x) + eps) * w + b, per row (sums in double, as ggml).
+  virtual void layer_norm(Act src, Act dst, const std::vector<float>& w, const std::vector<float>& b, int32_t rows,
+                          float eps) = 0;
   // Up to 3 products sharing one input (Q/K/V, gate/up), rows 0 .. rows-1.
   virtual void matmul(std::span<const MatJob> jobs, Act in, int32_t rows) = 0;
   // The output projection, written to host memory: out[row * w.ne1 ..] (the logits).
@@ -116,6 +119,8 @@ class Device {
   // Gate = gelu(Gate) * Up, GELU's tanh form evaluated as ggml's CPU backend does: on the input
   // rounded to f16, the result rounded to f16 (its lookup table), 0 below -10, x above 10.
   virtual void geglu(int32_t rows) = 0;
+  // a = gelu(a) in place, GELU as in geglu() (starcoder2's MLP, no gate).
+  virtual void gelu(Act a, int32_t rows) = 0;
   // a *= s over rows whole rows (the embedding scale).
   virtual void scale(Act a, int32_t rows, float s) = 0;
   // Rows 0 .. rows-1 of an activation buffer from / to host memory (rows * width floats): the

@@ -4,7 +4,7 @@
 // (context.cpp) reads the row's flags instead of comparing names or testing for tensors.
 //
 // Every field describes a feature of some llama-family architecture (llama.cpp's graphs for
-// phi3, gemma, gemma2, starcoder2 ...), also those no row uses yet. A feature the forward pass
+// phi3, gemma, gemma2, starcoder2 ...). A feature the forward pass
 // does not compute yet is listed by unsupported_feature(): a row asking for one is refused at
 // load (and by the model generator) naming it, so a new row can never run a graph silently
 // wrong. Adding an architecture is: a row here, the code of each feature it newly needs (then
@@ -34,6 +34,7 @@ enum class Presence {
 enum class FfnAct {
   SiluGated,  // SwiGLU: llama, qwen2, phi3
   GeluGated,  // GeGLU (tanh approximation): gemma, gemma2
+  Gelu,       // down(gelu(up(x))), no gate: starcoder2
 };
 
 // The normalization before attention, before the FFN and before the output.
@@ -57,6 +58,8 @@ struct ArchInfo {
   bool fused_gate_up = false;
   // The FFN activation.
   FfnAct ffn_act = FfnAct::SiluGated;
+  // Biases on the attention output and the FFN's up and down projections (starcoder2).
+  bool out_ffn_bias = false;
   // The token embedding is multiplied by sqrt(n_embd) before the first layer (gemma).
   bool embd_scale = false;
   // The normalization of the attention, FFN and output inputs.
@@ -78,7 +81,8 @@ struct ArchInfo {
   Presence output = Presence::Optional;
 };
 
-// Every architecture the engine accepts, in a fixed order (llama, qwen2, gemma, phi3, gemma2).
+// Every architecture the engine accepts, in a fixed order (llama, qwen2, gemma, phi3, gemma2,
+// starcoder2).
 std::span<const ArchInfo> architectures();
 
 // The row named `name`, or nullptr.

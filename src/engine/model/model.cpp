@@ -140,7 +140,9 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
                        std::to_string(kMaxWidth));
   hp.n_rot = f.find(a + "rope.dimension_count") ? require_u32(f, a + "rope.dimension_count") : hp.head_dim;
   if (hp.n_rot > hp.head_dim || hp.n_rot % 2) throw ModelError("rope.dimension_count is invalid");
-  hp.rms_eps = float(f.get_float(a + "attention.layer_norm_rms_epsilon").value_or(1e-5));
+  hp.rms_eps = float(f.get_float(ai.norm == NormType::Layer ? a + "attention.layer_norm_epsilon"
+                                                             : a + "attention.layer_norm_rms_epsilon")
+                         .value_or(1e-5));
   hp.rope_freq_base = float(f.get_float(a + "rope.freq_base").value_or(10000.0));
   if (auto st = f.get_string(a + "rope.scaling.type"); st && *st != "none") {
     if (*st != "linear" && *st != "llama3")
@@ -171,6 +173,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
   const int64_t E = hp.n_embd, Q = hp.n_embd_q(), KV = hp.n_embd_kv(), F = hp.n_ff;
   m->tok_embd_ = ld.matrix("token_embd.weight", E, hp.n_vocab);
   m->output_norm_ = ld.vector("output_norm.weight", E);
+  if (ai.norm == NormType::Layer) m->output_norm_b_ = ld.vector("output_norm.bias", E);
   if (ai.output != Presence::Absent) m->output_ = ld.matrix("output.weight", E, hp.n_vocab, ai.output == Presence::Required);
   if (!m->output_) {
     m->output_ = m->tok_embd_;
@@ -190,6 +193,10 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
     const std::string p = "blk." + std::to_string(i) + ".";
     Layer& L = m->layers_[size_t(i)];
     L.attn_norm = ld.vector(p + "attn_norm.weight", E);
+    if (ai.norm == NormType::Layer) {
+      L.attn_norm_b = ld.vector(p + "attn_norm.bias", E);
+      L.ffn_norm_b = ld.vector(p + "ffn_norm.bias", E);
+    }
     if (ai.fused_qkv) {
       // One matrix whose output rows are Q, then K, then V: three views of its rows.
       const Matrix qkv = ld.matrix(p + "attn_qkv.weight", E, Q + 2 * KV);
@@ -213,9 +220,16 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
       const Matrix gu = ld.matrix(p + "ffn_up.weight", E, 2 * F);
       L.w_gate = rows_of(gu, 0, F);
       L.w_up = rows_of(gu, F, F);
+    } else if (ai.ffn_act == FfnAct::Gelu) {
+      L.w_up = ld.matrix(p + "ffn_up.weight", E, F);  // no gate
     } else {
       L.w_gate = ld.matrix(p + "ffn_gate.weight", E, F);
       L.w_up = ld.matrix(p + "ffn_up.weight", E, F);
+    }
+    if (ai.out_ffn_bias) {
+      L.bo = ld.vector(p + "attn_output.bias", E);
+      L.b_up = ld.vector(p + "ffn_up.bias", F);
+      L.b_down = ld.vector(p + "ffn_down.bias", E);
     }
     L.w_down = ld.matrix(p + "ffn_down.weight", F, E);
     if (ai.post_norms) {

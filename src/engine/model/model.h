@@ -33,7 +33,7 @@ struct Hparams {
   int32_t n_ff = 0;
   int32_t head_dim = 0;  // attention.key_length, else n_embd / n_head
   int32_t n_rot = 0;     // rope.dimension_count, else head_dim
-  float rms_eps = 1e-5f;
+  float rms_eps = 1e-5f;  // the norm's epsilon (LayerNorm's for NormType::Layer rows)
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;
   RopeType rope_type = RopeType::Normal;  // the architecture row's
@@ -65,6 +65,8 @@ struct Matrix {
 struct Layer {
   std::vector<float> attn_norm, ffn_norm;  // norm weights, converted to f32 at load
   std::vector<float> attn_post_norm, ffn_post_norm;  // on the block outputs (gemma2), else empty
+  std::vector<float> attn_norm_b, ffn_norm_b;        // LayerNorm biases (starcoder2), else empty
+  std::vector<float> bo, b_up, b_down;               // projection biases (starcoder2), else empty
   std::vector<float> bq, bk, bv;           // Q/K/V biases (empty unless Hparams::qkv_bias)
   Matrix wq, wk, wv, wo;
   Matrix w_gate, w_up, w_down;
@@ -89,6 +91,7 @@ class Model {
   const Matrix& output() const { return output_; }  // tok_embd when tied
   bool output_tied() const { return output_tied_; }
   const std::vector<float>& output_norm() const { return output_norm_; }
+  const std::vector<float>& output_norm_bias() const { return output_norm_b_; }  // LayerNorm models
   const std::vector<Layer>& layers() const { return layers_; }
   const std::vector<float>& rope_freq_factors() const { return rope_freqs_; }  // empty if none
   uint64_t n_params() const;
@@ -103,7 +106,7 @@ class Model {
   Hparams hp_;
   Matrix tok_embd_, output_;
   bool output_tied_ = false;
-  std::vector<float> output_norm_;
+  std::vector<float> output_norm_, output_norm_b_;
   std::vector<float> rope_freqs_;
   std::vector<Layer> layers_;
 };

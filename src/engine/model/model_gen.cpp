@@ -220,7 +220,8 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
   w.set_u32(k + "attention.head_count_kv", uint32_t(sp.n_head_kv));
   w.set_u32(k + "rope.dimension_count", uint32_t(hd));
   w.set_f32(k + "rope.freq_base", 10000.0f);
-  w.set_f32(k + "attention.layer_norm_rms_epsilon", 1e-5f);
+  w.set_f32(k + (arch.norm == NormType::Layer ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon"),
+            1e-5f);
   w.set_u32(k + "vocab_size", uint32_t(sp.n_vocab));
   if (arch.sliding_window) w.set_u32(k + "attention.sliding_window", uint32_t(std::max(sp.sliding_window, 0)));
   // Soft-capping constants small enough to change the logits of short runs (gemma2's real
@@ -261,6 +262,7 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
   for (int i = 0; i < sp.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     mk.norm(p + "attn_norm.weight", E);
+    if (arch.norm == NormType::Layer) mk.vector(p + "attn_norm.bias", E, sp.bias_std);
     if (arch.fused_qkv) {
       mk.matrix(p + "attn_qkv.weight", sp.type, E, E + 2 * KV, sp.weight_std);
     } else {
@@ -274,18 +276,25 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
       mk.vector(p + "attn_v.bias", KV, sp.bias_std);
     }
     mk.matrix(p + "attn_output.weight", sp.type, E, E, sp.weight_std);
+    if (arch.out_ffn_bias) mk.vector(p + "attn_output.bias", E, sp.bias_std);
     if (arch.post_norms) mk.norm(p + "post_attention_norm.weight", E);
     mk.norm(p + "ffn_norm.weight", E);
+    if (arch.norm == NormType::Layer) mk.vector(p + "ffn_norm.bias", E, sp.bias_std);
     if (arch.fused_gate_up) {
       mk.matrix(p + "ffn_up.weight", sp.type, E, 2 * F, sp.weight_std);
+    } else if (arch.ffn_act == FfnAct::Gelu) {
+      mk.matrix(p + "ffn_up.weight", sp.type, E, F, sp.weight_std);
+      if (arch.out_ffn_bias) mk.vector(p + "ffn_up.bias", F, sp.bias_std);
     } else {
       mk.matrix(p + "ffn_gate.weight", sp.type, E, F, sp.weight_std);
       mk.matrix(p + "ffn_up.weight", sp.type, E, F, sp.weight_std);
     }
     mk.matrix(p + "ffn_down.weight", sp.type, F, E, sp.weight_std);
+    if (arch.out_ffn_bias) mk.vector(p + "ffn_down.bias", E, sp.bias_std);
     if (arch.post_norms) mk.norm(p + "post_ffw_norm.weight", E);
   }
   mk.norm("output_norm.weight", E);
+  if (arch.norm == NormType::Layer) mk.vector("output_norm.bias", E, sp.bias_std);
   if (!sp.tied_output && arch.output != Presence::Absent)
     mk.matrix("output.weight", sp.output_type, E, sp.n_vocab, sp.output_std);
   w.write(path);

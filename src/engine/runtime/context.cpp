@@ -223,6 +223,12 @@ void Context::forward(const BatchToken* batch, int32_t n) {
   dev_->set_positions(s.pos.data(), n);
   if (rest_) rest_->set_positions(s.pos.data(), n);
 
+  const ArchInfo& ai = model_.arch();
+  // The pre-norms: RMS, or LayerNorm with its bias (starcoder2).
+  auto norm = [&](Device& d, const std::vector<float>& w, const std::vector<float>& b, int32_t rows) {
+    if (ai.norm == NormType::Layer) d.layer_norm(Act::X, Act::XN, w, b, rows, hp.rms_eps);
+    else d.rms_norm(Act::X, Act::XN, w, rows, hp.rms_eps);
+  };
   for (int l = 0; l < hp.n_layer; ++l) {
     const Layer& L = model_.layers()[size_t(l)];
     Device& dev = dev_of(l);
@@ -236,7 +242,7 @@ void Context::forward(const BatchToken* batch, int32_t n) {
     const int32_t m = subset ? n_out : n;
 
     // Attention block.
-    dev.rms_norm(Act::X, Act::XN, L.attn_norm, n, hp.rms_eps);
+    norm(dev, L.attn_norm, L.attn_norm_b, n);
     const MatJob qkv[3] = {{&L.wq, Act::Q}, {&L.wk, Act::K}, {&L.wv, Act::V}};
     dev.matmul(qkv, Act::XN, n);
     if (hp.qkv_bias) {
@@ -248,7 +254,6 @@ void Context::forward(const BatchToken* batch, int32_t n) {
     dev.rope(Act::K, hp.n_head_kv, n);
     dev.kv_store(kv_, l, s.cells.data(), n);
     if (m == 0) break;  // no logits wanted: the last layer's K and V were all that was needed
-    const ArchInfo& ai = model_.arch();
     const bool swa = hp.n_swa > 0 && (ai.swa_pattern <= 1 || l % ai.swa_pattern == 0);
     dev.attention(kv_, l, subset ? s.jobs_out : s.jobs_all, swa ? hp.n_swa : 0, hp.attn_softcap);
 
@@ -257,24 +262,35 @@ void Context::forward(const BatchToken* batch, int32_t n) {
     if (subset) dev.gather_rows(Act::X, s.out_rows.data(), m);
     const MatJob wo[1] = {{&L.wo, Act::Tmp}};
     dev.matmul(wo, Act::Attn, m);
+    if (!L.bo.empty()) dev.add_bias(Act::Tmp, L.bo, m);
     if (!L.attn_post_norm.empty()) dev.rms_norm(Act::Tmp, Act::Tmp, L.attn_post_norm, m, hp.rms_eps);
     dev.add(Act::X, Act::Tmp, m);
 
     // Feed-forward block.
-    dev.rms_norm(Act::X, Act::XN, L.ffn_norm, m, hp.rms_eps);
-    const MatJob gate_up[2] = {{&L.w_gate, Act::Gate}, {&L.w_up, Act::Up}};
-    dev.matmul(gate_up, Act::XN, m);
-    if (model_.arch().ffn_act == FfnAct::GeluGated) dev.geglu(m);
-    else dev.swiglu(m);
-    const MatJob down[1] = {{&L.w_down, Act::Tmp}};
-    dev.matmul(down, Act::Gate, m);
+    norm(dev, L.ffn_norm, L.ffn_norm_b, m);
+    if (ai.ffn_act == FfnAct::Gelu) {  // down(gelu(up x + b_up)) + b_down, no gate
+      const MatJob up[1] = {{&L.w_up, Act::Up}};
+      dev.matmul(up, Act::XN, m);
+      if (!L.b_up.empty()) dev.add_bias(Act::Up, L.b_up, m);
+      dev.gelu(Act::Up, m);
+      const MatJob down[1] = {{&L.w_down, Act::Tmp}};
+      dev.matmul(down, Act::Up, m);
+    } else {
+      const MatJob gate_up[2] = {{&L.w_gate, Act::Gate}, {&L.w_up, Act::Up}};
+      dev.matmul(gate_up, Act::XN, m);
+      if (ai.ffn_act == FfnAct::GeluGated) dev.geglu(m);
+      else dev.swiglu(m);
+      const MatJob down[1] = {{&L.w_down, Act::Tmp}};
+      dev.matmul(down, Act::Gate, m);
+    }
+    if (!L.b_down.empty()) dev.add_bias(Act::Tmp, L.b_down, m);
     if (!L.ffn_post_norm.empty()) dev.rms_norm(Act::Tmp, Act::Tmp, L.ffn_post_norm, m, hp.rms_eps);
     dev.add(Act::X, Act::Tmp, m);
   }
 
   Device& dev = dev_of(hp.n_layer - 1);
   if (n_out > 0) {
-    dev.rms_norm(Act::X, Act::XN, model_.output_norm(), n_out, hp.rms_eps);
+    norm(dev, model_.output_norm(), model_.output_norm_bias(), n_out);
     if (hidden_mode_) dev.read_act(Act::XN, n_out, hidden_.data() + size_t(n_logits_) * size_t(hp.n_embd));
     else {
       float* out = logits_.data() + size_t(n_logits_) * size_t(hp.n_vocab);

@@ -102,14 +102,17 @@ std::shared_ptr<GpuWeights> upload_weights(Gpu& gpu, const Model& model, int32_t
     matrix(L.wk, blk + "attn_k");
     matrix(L.wv, blk + "attn_v");
     matrix(L.wo, blk + "attn_output");
-    matrix(L.w_gate, blk + "ffn_gate");
+    if (L.w_gate) matrix(L.w_gate, blk + "ffn_gate");
     matrix(L.w_up, blk + "ffn_up");
     matrix(L.w_down, blk + "ffn_down");
-    for (const auto* v : {&L.attn_norm, &L.ffn_norm, &L.bq, &L.bk, &L.bv, &L.attn_post_norm, &L.ffn_post_norm}) vec(*v);
+    for (const auto* v : {&L.attn_norm, &L.ffn_norm, &L.bq, &L.bk, &L.bv, &L.attn_post_norm, &L.ffn_post_norm,
+                          &L.attn_norm_b, &L.ffn_norm_b, &L.bo, &L.b_up, &L.b_down})
+      vec(*v);
   }
   if (all) {
     matrix(model.output(), model.output_tied() ? "token_embd (tied output)" : "output");
     vec(model.output_norm());
+    vec(model.output_norm_bias());
   }
   vec(model.rope_freq_factors());
   return w;
@@ -152,6 +155,17 @@ class VulkanDevice final : public Device {
   void add(Act dst, Act src, int32_t rows) override { elementwise("ew_add", act(dst), act(src), dummy(), uint32_t(rows * width_[int(dst)]), 0); }
   void swiglu(int32_t rows) override {
     elementwise("ew_swiglu", act(Act::Gate), act(Act::Up), dummy(), uint32_t(rows * width_[int(Act::Gate)]), 0);
+  }
+  void gelu(Act a, int32_t rows) override {
+    elementwise("ew_gelu", act(a), dummy(), dummy(), uint32_t(rows * width_[int(a)]), 0);
+  }
+  void layer_norm(Act src, Act dst, const std::vector<float>& w, const std::vector<float>& b, int32_t rows,
+                  float eps) override {
+    struct {
+      uint32_t n, stride;
+      float eps;
+    } pc{uint32_t(w.size()), uint32_t(width_[int(src)]), eps};
+    rec_.dispatch(gpu_->pipeline("layer_norm", 4, sizeof pc), {act(src), act(dst), vec(w), vec(b)}, &pc, uint32_t(rows));
   }
   void geglu(int32_t rows) override {
     elementwise("ew_geglu", act(Act::Gate), act(Act::Up), dummy(), uint32_t(rows * width_[int(Act::Gate)]), 0);

@@ -4,6 +4,7 @@
 //   OP_ADD_BIAS  a[i] += b[i % width]            (a bias on every row)
 //   OP_SWIGLU    a[i] = silu(a[i]) * b[i]         (gate, up)
 //   OP_GEGLU     a[i] = gelu(a[i]) * b[i]         (gate, up; GELU as ggml's CPU table: f16 in, f16 out)
+//   OP_GELU      a[i] = gelu(a[i])                (no gate; the same f16 evaluation)
 //   OP_SCALE     a[i] *= uintBitsToFloat(width)
 //   OP_COPY      b[i] = a[i]
 //   OP_GATHER    b[k * width + j] = a[idx[k] * width + j]   (rows idx[k] to the front, k < n / width)
@@ -33,6 +34,15 @@ void main() {
     const float h = unpackHalf2x16(packHalf2x16(vec2(x, 0.0))).x;
     const float y = 0.5 * h * (1.0 + tanh(0.79788456080286535587989211986876 * h * (1.0 + 0.044715 * h * h)));
     a[i] = unpackHalf2x16(packHalf2x16(vec2(y, 0.0))).x * b[i];
+  }
+#elif defined(OP_GELU)
+  const float x = a[i];
+  if (x <= -10.0) {
+    a[i] = 0.0;
+  } else if (x < 10.0) {
+    const float h = unpackHalf2x16(packHalf2x16(vec2(x, 0.0))).x;
+    const float y = 0.5 * h * (1.0 + tanh(0.79788456080286535587989211986876 * h * (1.0 + 0.044715 * h * h)));
+    a[i] = unpackHalf2x16(packHalf2x16(vec2(y, 0.0))).x;
   }
 #elif defined(OP_SCALE)
   a[i] *= uintBitsToFloat(p.width);
