@@ -1,10 +1,12 @@
-// The forward pass, step by step as llama.cpp's graph computes it (so that results agree to
-// f32 rounding): RMSNorm (sum of squares in double) * weight, Q/K/V projections (+ biases
-// where the architecture has them), RoPE, causal softmax attention with grouped KV heads,
-// output projection and residual, then RMSNorm * weight and the SwiGLU feed-forward with its
-// residual (GELU-gated for gemma, whose embedding is also scaled by sqrt(n_embd)). Where architectures differ, the forward pass reads the model's architecture row
-// (arch.h: RoPE layout, QKV biases), never its name; loading refuses rows that need a feature
-// not computed here.
+// The forward pass, step by step as llama.cpp's graphs compute it (so that results agree to
+// f32 rounding): the embedding (scaled by sqrt(n_embd) for gemma/gemma2), then per layer a
+// pre-norm (RMSNorm, or LayerNorm with bias for starcoder2), Q/K/V projections (+ biases),
+// RoPE, causal softmax attention with grouped KV heads (a sliding window and soft-capped
+// scores where the row says), the output projection (+ bias, + post-norm for gemma2) and its
+// residual, then the feed-forward block (SwiGLU, GELU-gated, or a GELU MLP without gate; + post
+// norm) and its residual; the output norm and the logits (soft-capped for gemma2). Where
+// architectures differ, the forward pass reads the model's architecture row (arch.h), never
+// its name.
 //
 // It is written once, over the device interface (device/device.h): this file decides what is
 // computed and in which order, for which rows; the device computes it where its data lives.
