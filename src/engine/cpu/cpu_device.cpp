@@ -391,7 +391,7 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
 
 void CpuDevice::attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs, int32_t window, float softcap) {
   const int32_t hd = hp_.head_dim, n_head = hp_.n_head, group = hp_.n_head / hp_.n_head_kv;
-  const float scale = 1.0f / std::sqrt(float(hd));
+  const float scale = hp_.attn_scale;
   const int64_t Q = hp_.n_embd_q();
   const auto attend = op_.attend;
   float* q = row(Act::Q, 0);

@@ -159,6 +159,8 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
     if (!(c > 0)) throw ModelError(key + " must be a positive number for " + hp.arch);
     return float(c);
   };
+  hp.attn_scale = 1.0f / std::sqrt(float(hp.head_dim));
+  if (hp.arch == "gemma2" && hp.n_layer == 46) hp.attn_scale = 1.0f / std::sqrt(float(hp.n_embd / hp.n_head));
   hp.attn_softcap = softcap(ai.attn_softcap, a + "attn_logit_softcapping");
   hp.final_softcap = softcap(ai.final_softcap, a + "final_logit_softcapping");
   if (auto pt = f.get_u32(a + "pooling_type")) hp.pooling = *pt == 2 ? Pooling::Cls : *pt == 3 ? Pooling::Last : Pooling::Mean;

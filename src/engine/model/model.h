@@ -45,6 +45,9 @@ struct Hparams {
   int32_t n_swa = 0;
   // Soft-capping constants (0: off): attention scores and final logits become c * tanh(x / c).
   float attn_softcap = 0.0f, final_softcap = 0.0f;
+  // Attention scores are q·k times this: 1/sqrt(head_dim), except gemma2 27B (46 layers), whose
+  // queries llama.cpp scales by 1/sqrt(n_embd / n_head) (it picks the scale by model size).
+  float attn_scale = 0.0f;
 
   int32_t n_embd_kv() const { return n_head_kv * head_dim; }
   int32_t n_embd_q() const { return n_head * head_dim; }

@@ -365,7 +365,7 @@ void VulkanDevice::attention(const KvCache& kv, int layer, std::span<const AttnJ
     uint32_t window;
     float softcap;
   } pc{uint32_t(hp_.head_dim), uint32_t(hp_.n_head / hp_.n_head_kv), uint32_t(cap16_), uint32_t(width_[int(Act::Q)]),
-       1.0f / std::sqrt(float(hp_.head_dim)), uint32_t(std::max(window, 0)), softcap};
+       hp_.attn_scale, uint32_t(std::max(window, 0)), softcap};
   rec_.dispatch(gpu_->pipeline("attention", 6, sizeof pc),
                 {act(Act::Q), Binding{&kc_[size_t(layer)]}, Binding{&vc_[size_t(layer)]}, act(Act::Attn), jb, tb}, &pc,
                 uint32_t(jobs.size()), uint32_t(hp_.n_head), 4);
