@@ -214,6 +214,22 @@ TEST(RpcSecurity, BearerTokenIsRequiredOnEveryCall) {
   Served weak("rpc_sec_token_weak", {"--auth-token-file", (dir / "weak").string()}, false);
   EXPECT_FALSE(weak.ready);
   EXPECT_NE(weak.proc->log().find("at least 16 characters"), std::string::npos) << weak.proc->log();
+
+  // Files that are no token file are refused at once, never read without end or waited on:
+  // /dev/zero (was: read until out of memory), a FIFO nobody writes (was: start-up hung), a
+  // directory, a file over 64 KiB.
+  ::mkfifo((dir / "fifo").c_str(), 0600);
+  std::ofstream(dir / "big") << std::string(70000, 'a');
+  const std::vector<std::pair<std::string, std::string>> bad = {{"/dev/zero", "not a regular file"},
+                                                                {(dir / "fifo").string(), "not a regular file"},
+                                                                {dir.string(), "not a regular file"},
+                                                                {(dir / "big").string(), "larger than 64 KiB"}};
+  for (const auto& [file, why] : bad) {
+    Served no("rpc_sec_token_bad", {"--auth-token-file", file}, false);
+    EXPECT_FALSE(no.ready) << file;
+    EXPECT_TRUE(eventually([&] { return no.proc->log().find(why) != std::string::npos; }, 10)) << file << "\n"
+                                                                                          << no.proc->log();
+  }
 }
 
 fs::path token_file(const fs::path& dir, const std::string& token, mode_t mode) {

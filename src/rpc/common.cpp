@@ -109,7 +109,10 @@ std::string read_token_file(const std::string& path, mode_t* mode) {
   const auto unreadable = [&path](int err) {
     return std::runtime_error("cannot read --auth-token-file '" + path + "': " + std::strerror(err));
   };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO without a writer must not hang start-up; only regular files are read,
+  // and only so much of them (a token is a word, not a file of megabytes, nor /dev/zero).
+  constexpr size_t kMaxBytes = 64 * 1024;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw unreadable(errno);
   std::string t;
   struct stat st{};
@@ -118,11 +121,19 @@ std::string read_token_file(const std::string& path, mode_t* mode) {
     ::close(fd);
     throw unreadable(err);
   }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw std::runtime_error("cannot read --auth-token-file '" + path + "': not a regular file");
+  }
   char buf[4096];
   for (;;) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n > 0) {
       t.append(buf, size_t(n));
+      if (t.size() > kMaxBytes) {
+        ::close(fd);
+        throw std::runtime_error("--auth-token-file '" + path + "' is larger than 64 KiB: not a token");
+      }
     } else if (n == 0) {
       break;
     } else if (errno != EINTR) {
