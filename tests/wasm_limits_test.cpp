@@ -5,6 +5,7 @@
 // machine is shared); the times are printed.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -291,6 +292,19 @@ TEST(WasmLimitsRun, FailedWasiNnLoadsAreExplainedOnStderr) {
 }
 
 // ---- nnbridge run: usage errors exit 1 ---------------------------------------------------------
+
+// A module that is no regular file is refused at once (exit 1), never read without end: a
+// device (/dev/zero was read until memory ran out) or a FIFO nobody writes.
+TEST(WasmLimitsRun, ModulesMustBeRegularFiles) {
+  const auto dir = test::scratch_dir("wasm_limits_fifo");
+  ::mkfifo((dir / "app.wasm").c_str(), 0600);
+  for (const std::string path : {std::string("/dev/zero"), (dir / "app.wasm").string()}) {
+    const RunResult r = run({path});
+    EXPECT_FALSE(r.timed_out) << path;
+    EXPECT_EQ(r.exit_code, 1) << describe(r);
+    EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << describe(r);
+  }
+}
 
 TEST(WasmLimitsRun, UsageErrorsExitOne) {
   APP_OR_SKIP(path, "rt_limits");

@@ -73,6 +73,9 @@ uint64_t parse_count(const std::string& option, const std::string& text, uint64_
 std::vector<uint8_t> read_wasm(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw std::runtime_error(path + ": is a directory, not a .wasm file");
+  // A module is a file of known size: a FIFO or a device (/dev/zero) would be read without end.
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    throw std::runtime_error(path + ": not a regular file, not a .wasm file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
