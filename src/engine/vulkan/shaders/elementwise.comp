@@ -14,6 +14,17 @@ layout(std430, binding = 0) buffer AB { float a[]; };
 layout(std430, binding = 1) buffer BB { float b[]; };
 layout(std430, binding = 2) readonly buffer IB { int idx[]; };
 layout(push_constant) uniform P { uint n; uint width; } p;
+
+// GELU as ggml's CPU backend evaluates it (its f16 table): the tanh form on the input rounded
+// to f16, the result rounded to f16; 0 below -10, x above 10.
+float gelu_f16(float x) {
+  if (x <= -10.0) return 0.0;
+  if (x >= 10.0) return x;
+  const float h = unpackHalf2x16(packHalf2x16(vec2(x, 0.0))).x;
+  const float y = 0.5 * h * (1.0 + tanh(0.79788456080286535587989211986876 * h * (1.0 + 0.044715 * h * h)));
+  return unpackHalf2x16(packHalf2x16(vec2(y, 0.0))).x;
+}
+
 void main() {
   const uint i = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * 256;
   if (i >= p.n) return;
@@ -25,25 +36,9 @@ void main() {
   const float g = a[i];
   a[i] = g / (1.0 + exp(-g)) * b[i];
 #elif defined(OP_GEGLU)
-  const float x = a[i];
-  if (x <= -10.0) {
-    a[i] = 0.0;
-  } else if (x >= 10.0) {
-    a[i] = x * b[i];
-  } else {
-    const float h = unpackHalf2x16(packHalf2x16(vec2(x, 0.0))).x;
-    const float y = 0.5 * h * (1.0 + tanh(0.79788456080286535587989211986876 * h * (1.0 + 0.044715 * h * h)));
-    a[i] = unpackHalf2x16(packHalf2x16(vec2(y, 0.0))).x * b[i];
-  }
+  a[i] = gelu_f16(a[i]) * b[i];
 #elif defined(OP_GELU)
-  const float x = a[i];
-  if (x <= -10.0) {
-    a[i] = 0.0;
-  } else if (x < 10.0) {
-    const float h = unpackHalf2x16(packHalf2x16(vec2(x, 0.0))).x;
-    const float y = 0.5 * h * (1.0 + tanh(0.79788456080286535587989211986876 * h * (1.0 + 0.044715 * h * h)));
-    a[i] = unpackHalf2x16(packHalf2x16(vec2(y, 0.0))).x;
-  }
+  a[i] = gelu_f16(a[i]);
 #elif defined(OP_SCALE)
   a[i] *= uintBitsToFloat(p.width);
 #elif defined(OP_COPY)
