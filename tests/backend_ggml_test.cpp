@@ -13,8 +13,8 @@
 #include "engine/runtime/generation.h"
 #include "engine/model/model_gen.h"
 #include "nn/stream.h"
-#include "engine/runtime/devices.h"
 #include "test_util.h"
+#include "vulkan_available.h"
 
 namespace nnb::ggml {
 namespace {
@@ -554,8 +554,6 @@ TEST(GgmlBackendLoad, MissingPreloadFileIs103AndNeverCached) {
 // the host's device (here the first Vulkan device, lavapipe in CI), and a host serving with
 // --device cpu runs a GPU target on the CPU, saying so.
 TEST(GgmlBackendLoad, ExecutionTargetsChooseTheDevice) {
-  bool vulkan = false;
-  for (const DeviceListing& d : list_devices()) vulkan |= d.spec.rfind("vulkan:", 0) == 0 && d.usable;
   auto device_of = [](Capture& cap, GgmlBackend& be, const std::string& name) {
     auto g = be.load_by_name(name, R"({"enable-debug-log":true,"n-predict":1,"temp":0,"ctx-size":64})");
     auto c = g->init_execution_context();
@@ -577,7 +575,7 @@ TEST(GgmlBackendLoad, ExecutionTargetsChooseTheDevice) {
     EXPECT_EQ(cap.count(LogLevel::Note, "target GPU: this host computes on the CPU"), 1u);
     EXPECT_EQ(device_of(cap, be, "auto").rfind("cpu", 0), 0u);
   }
-  if (!vulkan) GTEST_SKIP() << "no usable Vulkan device: the GPU half is not checked";
+  if (!test::vulkan_available()) GTEST_SKIP() << "no usable Vulkan device: the GPU half is not checked";
   Capture cap;
   auto o = cap.options();
   o.device = "vulkan";

@@ -28,30 +28,11 @@
 #include "engine/runtime/devices.h"
 #include "engine/runtime/generation.h"
 #include "test_util.h"
+#include "vulkan_available.h"
 
 namespace nnb {
 namespace {
 
-bool have_vulkan() {
-  static const bool have = [] {
-    for (const DeviceListing& d : list_devices())
-      if (d.spec.rfind("vulkan:", 0) == 0 && d.usable) {
-        std::printf("[ vulkan ] %s: %s\n", d.spec.c_str(), d.description.c_str());
-        return true;
-      }
-    return false;
-  }();
-  return have;
-}
-
-#define NNB_VULKAN_OR_SKIP()                                                                  \
-  do {                                                                                        \
-    if (!have_vulkan()) {                                                                     \
-      const char* req = std::getenv("NNB_REQUIRE_VULKAN");                                    \
-      if (req && std::string(req) == "1") FAIL() << "NNB_REQUIRE_VULKAN=1 but no usable Vulkan device"; \
-      GTEST_SKIP() << "no usable Vulkan device (install mesa-vulkan-drivers for lavapipe)";   \
-    }                                                                                         \
-  } while (0)
 
 const std::filesystem::path& dir() {
   static const std::filesystem::path d = test::scratch_dir("engine_vulkan");

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/runtime/devices.h"
 #include "test_util.h"
+#include "vulkan_available.h"
 #include "wasm_e2e.h"
 
 namespace nnb::wasmtest {
@@ -169,13 +169,7 @@ TEST_F(FixtureApps, BasicStreamsToTheGuestsStdoutRemotely) {
 TEST_F(FixtureApps, VulkanDeviceServesTheSameTextLocallyAndRemotely) {
   const fs::path app = fixture_app("wasmedge-ggml-llama-stream");
   if (app.empty()) GTEST_SKIP() << "fixture apps absent";
-  bool vulkan = false;
-  for (const DeviceListing& d : list_devices()) vulkan |= d.spec.rfind("vulkan:", 0) == 0 && d.usable;
-  if (!vulkan) {
-    const char* req = std::getenv("NNB_REQUIRE_VULKAN");
-    if (req && std::string(req) == "1") FAIL() << "NNB_REQUIRE_VULKAN=1 but no usable Vulkan device";
-    GTEST_SKIP() << "no usable Vulkan device (install mesa-vulkan-drivers for lavapipe)";
-  }
+  NNB_VULKAN_OR_SKIP();
   const RunResult cpu = run(Where::Local, app, {"default", kPrompt});
   ASSERT_EQ(cpu.exit_code, 0) << describe(cpu);
 
