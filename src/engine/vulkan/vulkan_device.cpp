@@ -180,15 +180,18 @@ class VulkanDevice final : public Device {
     const uint64_t bytes = uint64_t(rows) * uint64_t(width_[int(a)]) * sizeof(float);
     if (!readback_ || readback_.size < bytes) readback_ = gpu_->buffer(bytes, true);
     rec_.copy(act_[int(a)], 0, readback_, 0, bytes);
-    rec_.submit();
+    submit();
     std::memcpy(host, readback_.map, bytes);
   }
   void write_act(Act a, int32_t rows, const float* host) override {
     const uint64_t bytes = uint64_t(rows) * uint64_t(width_[int(a)]) * sizeof(float);
     rec_.copy(rec_.stage(host, bytes), act_[int(a)], 0, bytes);
   }
-  void begin() override { rec_.discard(); }
-  void finish() override { rec_.submit(); }
+  void begin() override {
+    rec_.discard();
+    forget_staged();
+  }
+  void finish() override { submit(); }
 
  private:
   Binding act(Act a) const { return Binding{&act_[int(a)]}; }
@@ -199,6 +202,20 @@ class VulkanDevice final : public Device {
     return Binding{&it->second};
   }
   void elementwise(const char* shader, Binding a, Binding b, Binding idx, uint32_t n, uint32_t width);
+  // Every layer of a pass uses the same KV cells and (but for the last layer's subset) the same
+  // attention jobs: they are staged once per pass, keyed by the caller's array. A submission
+  // reuses the staging arena, so it forgets them.
+  struct Staged {
+    const void* key = nullptr;
+    size_t n = 0;
+    Binding a{nullptr}, b{nullptr};
+    bool is(const void* k, size_t count) const { return key == k && n == count; }
+  };
+  void forget_staged() { cells_staged_ = jobs_staged_ = Staged{}; }
+  void submit() {
+    rec_.submit();
+    forget_staged();
+  }
   void product(const GpuMatrix& g, Binding x, uint32_t x_off, uint32_t x_stride, Binding y, uint32_t y_stride, int32_t rows);
 
   const Model& model_;
@@ -217,6 +234,8 @@ class VulkanDevice final : public Device {
   Binding pos_{nullptr};
   std::vector<float> embd_;           // embedding rows before upload
   std::vector<int32_t> job_ints_, block_ints_;
+  std::vector<std::pair<const int32_t*, int32_t>> tables_;  // attention: (block table, blocks needed)
+  Staged cells_staged_, jobs_staged_;
 };
 
 VulkanDevice::VulkanDevice(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells, int32_t n_layers)
@@ -297,7 +316,7 @@ void VulkanDevice::matmul_to_host(const Matrix& w, Act in, int32_t rows, float* 
   for (int32_t r0 = 0; r0 < rows; r0 += logits_rows_) {
     const int32_t n = std::min(logits_rows_, rows - r0);
     product(it->second, act(in), uint32_t(r0 * width_[int(in)]), uint32_t(width_[int(in)]), Binding{&logits_}, uint32_t(V), n);
-    rec_.submit();
+    submit();
     std::memcpy(out + size_t(r0) * V, logits_.map, size_t(n) * V * sizeof(float));
   }
 }
@@ -320,7 +339,9 @@ void VulkanDevice::rope(Act dst, int32_t n_heads, int32_t rows) {
 }
 
 void VulkanDevice::kv_store(KvCache& kv, int layer, const int32_t* cells, int32_t rows) {
-  const Binding c = rec_.stage(cells, size_t(rows) * sizeof(int32_t));
+  if (!cells_staged_.is(cells, size_t(rows)))
+    cells_staged_ = {cells, size_t(rows), rec_.stage(cells, size_t(rows) * sizeof(int32_t)), Binding{nullptr}};
+  const Binding c = cells_staged_.a;
   struct {
     uint32_t head_dim, cap16, stride;
   } pc{uint32_t(hp_.head_dim), uint32_t(cap16_), uint32_t(width_[int(Act::K)])};
@@ -331,34 +352,33 @@ void VulkanDevice::kv_store(KvCache& kv, int layer, const int32_t* cells, int32_
 
 void VulkanDevice::attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs, int32_t window,
                              float softcap) {
-  // Jobs as 5 ints each; the block tables they use, once per sequence, concatenated.
-  job_ints_.clear();
-  block_ints_.clear();
-  std::vector<std::pair<const int32_t*, int32_t>> tables;  // (table, offset)
-  std::vector<int32_t> need;                              // blocks each table must provide
-  for (const AttnJob& j : jobs) {
-    const int32_t nb = (j.pos0 + j.n_q + 15) / 16;
-    size_t t = 0;
-    while (t < tables.size() && tables[t].first != j.blocks) ++t;
-    if (t == tables.size()) {
-      tables.push_back({j.blocks, 0});
-      need.push_back(nb);
-    } else {
-      need[t] = std::max(need[t], nb);
+  if (!jobs_staged_.is(jobs.data(), jobs.size())) {
+    // Jobs as 5 ints each; the block tables they use, once per sequence, concatenated (the
+    // blocks each needs: up to its furthest job's last position).
+    job_ints_.clear();
+    block_ints_.clear();
+    tables_.clear();
+    auto table_of = [&](const int32_t* blocks) {
+      size_t t = 0;
+      while (t < tables_.size() && tables_[t].first != blocks) ++t;
+      if (t == tables_.size()) tables_.push_back({blocks, 0});
+      return t;
+    };
+    for (const AttnJob& j : jobs) {
+      auto& need = tables_[table_of(j.blocks)].second;
+      need = std::max(need, (j.pos0 + j.n_q + 15) / 16);
     }
+    for (auto& [blocks, need] : tables_) {
+      const int32_t n_blocks = need;
+      need = int32_t(block_ints_.size());  // from here on: the table's offset in block_ints_
+      block_ints_.insert(block_ints_.end(), blocks, blocks + n_blocks);
+    }
+    for (const AttnJob& j : jobs)
+      job_ints_.insert(job_ints_.end(), {j.q_row, j.out_row, j.n_q, j.pos0, tables_[table_of(j.blocks)].second});
+    jobs_staged_ = {jobs.data(), jobs.size(), rec_.stage(job_ints_.data(), job_ints_.size() * sizeof(int32_t)),
+                    rec_.stage(block_ints_.data(), block_ints_.size() * sizeof(int32_t))};
   }
-  std::vector<int32_t> offset(tables.size());
-  for (size_t t = 0; t < tables.size(); ++t) {
-    offset[t] = int32_t(block_ints_.size());
-    block_ints_.insert(block_ints_.end(), tables[t].first, tables[t].first + need[t]);
-  }
-  for (const AttnJob& j : jobs) {
-    size_t t = 0;
-    while (tables[t].first != j.blocks) ++t;
-    job_ints_.insert(job_ints_.end(), {j.q_row, j.out_row, j.n_q, j.pos0, offset[t]});
-  }
-  const Binding jb = rec_.stage(job_ints_.data(), job_ints_.size() * sizeof(int32_t));
-  const Binding tb = rec_.stage(block_ints_.data(), block_ints_.size() * sizeof(int32_t));
+  const Binding jb = jobs_staged_.a, tb = jobs_staged_.b;
   struct {
     uint32_t head_dim, group, cap16, stride;
     float scale;
