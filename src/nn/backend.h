@@ -50,11 +50,21 @@ class ExecutionContext {
   virtual std::optional<StopReason> stop_reason() { return std::nullopt; }
 };
 
+// What a chat adapter needs to prompt a model in its own format: the chat template (Jinja
+// source as the model carries it, "" when it has none) and the texts its BOS / EOS tokens have
+// in that template. Not part of WASI-NN: backends that cannot tell answer all empty.
+struct ModelInfo {
+  std::string chat_template;
+  std::string bos_token, eos_token;
+  int64_t n_ctx_train = 0;  // 0: unknown
+};
+
 class Graph {
  public:
   virtual ~Graph() = default;
   virtual std::unique_ptr<ExecutionContext> init_execution_context() = 0;
   virtual const std::string& name() const = 0;
+  virtual ModelInfo info() const { return {}; }
 };
 
 class Backend {

@@ -17,8 +17,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "nn/backend.h"
 #include "rpc/common.h"
@@ -111,10 +113,17 @@ class RemoteBackend : public nn::Backend {
   // (loaded for the call). options_json: GGML metadata keys (COMPAT §4). Uses nnbridge
   // Generate, or a set_input / compute_single / get_output_single loop against a WasmEdge
   // server. on_piece returning false cancels promptly.
+  // should_stop (may be empty) is polled every 20 ms, also while the server evaluates the
+  // prompt and sends nothing; true cancels like on_piece returning false.
   GenerateResult generate(const std::shared_ptr<nn::Graph>& graph, std::string_view prompt,
-                          std::string_view options_json, const PieceFn& on_piece);
+                          std::string_view options_json, const PieceFn& on_piece,
+                          const std::function<bool()>& should_stop = {});
   GenerateResult generate(std::string_view model_name, std::string_view prompt, std::string_view options_json,
-                          const PieceFn& on_piece);
+                          const PieceFn& on_piece, const std::function<bool()>& should_stop = {});
+
+  // The names of the server's preloaded models whose files exist (nnbridge ListModels);
+  // nullopt against a WasmEdge server, which cannot list them.
+  std::optional<std::vector<std::string>> list_models();
 
   // Whether the server has answered a Nnbridge-service call (false also while unknown).
   bool has_nnbridge_service() const;
@@ -127,7 +136,8 @@ class RemoteBackend : public nn::Backend {
 
  private:
   GenerateResult generate_impl(const std::shared_ptr<nn::Graph>& graph, std::string_view model_name,
-                               std::string_view prompt, std::string_view options_json, const PieceFn& on_piece);
+                               std::string_view prompt, std::string_view options_json, const PieceFn& on_piece,
+                               const std::function<bool()>& should_stop);
   std::shared_ptr<Core> core_;
 };
 

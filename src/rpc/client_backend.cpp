@@ -61,6 +61,24 @@ void RemoteGraph::unload() {
   unloaded_ = true;
 }
 
+nn::ModelInfo RemoteGraph::info() const {
+  nn::ModelInfo info;
+  if (!core_->may_use_nnbridge()) return info;
+  grpc::ClientContext ctx;
+  core_->prepare(ctx, core_->opts.call_timeout, "GraphInfo");
+  nnbridge::v1::GraphInfoRequest req;
+  req.set_graph_handle(handle_);
+  nnbridge::v1::GraphInfoResponse resp;
+  const grpc::Status st = core_->nnbridge->GraphInfo(&ctx, req, &resp);
+  if (core_->learn_service_absent(st, ctx)) return info;
+  core_->check(st, ctx, "GraphInfo");
+  info.chat_template = resp.chat_template();
+  info.bos_token = resp.bos_token();
+  info.eos_token = resp.eos_token();
+  info.n_ctx_train = resp.n_ctx_train();
+  return info;
+}
+
 std::unique_ptr<nn::ExecutionContext> RemoteGraph::init_execution_context() {
   grpc::ClientContext ctx;
   core_->prepare(ctx, core_->opts.call_timeout, "InitExecutionContext");
@@ -206,6 +224,22 @@ void RemoteBackend::unload(const std::shared_ptr<nn::Graph>& graph) {
   if (!g || g->core() != core_.get())
     throw nn::Error(nn::Errno::InvalidArgument, "unload: the graph does not belong to this remote backend");
   g->unload();
+}
+
+std::optional<std::vector<std::string>> RemoteBackend::list_models() {
+  if (!core_->may_use_nnbridge()) return std::nullopt;
+  grpc::ClientContext ctx;
+  core_->prepare(ctx, core_->opts.call_timeout, "ListModels");
+  nnbridge::v1::ListModelsRequest req;
+  nnbridge::v1::ListModelsResponse resp;
+  const grpc::Status st = core_->nnbridge->ListModels(&ctx, req, &resp);
+  if (core_->learn_service_absent(st, ctx)) return std::nullopt;
+  core_->check(st, ctx, "ListModels");
+  core_->service = Core::Service::Present;
+  std::vector<std::string> names;
+  for (const auto& m : resp.models())
+    if (m.available()) names.push_back(m.name());
+  return names;
 }
 
 bool RemoteBackend::has_nnbridge_service() const { return core_->service.load() == Core::Service::Present; }

@@ -1,6 +1,11 @@
 // RemoteBackend::generate: nnbridge's server-streaming Generate, or, against a server without
 // the Nnbridge service (WasmEdge's wasi_nn_rpcserver), the WASI-NN streaming loop
 // set_input / compute_single / get_output_single — the same pieces, one round trip each.
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "nn/stream.h"
 #include "rpc/client_objects.h"
 
@@ -19,6 +24,40 @@ nn::TensorView text_tensor(std::string_view s, const uint32_t& one) {
   t.data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
   return t;
 }
+
+// Polls `should_stop` every 20 ms on a thread of its own until stop() (or destruction); calls
+// `on_stop` once when it returns true. Nothing runs when should_stop is empty.
+class StopWatcher {
+ public:
+  StopWatcher(const std::function<bool()>& should_stop, std::function<void()> on_stop) {
+    if (!should_stop) return;
+    thread_ = std::thread([this, &should_stop, on_stop = std::move(on_stop)] {
+      std::unique_lock<std::mutex> lk(mu_);
+      while (!done_) {
+        if (should_stop()) {
+          on_stop();
+          return;
+        }
+        cv_.wait_for(lk, std::chrono::milliseconds(20));
+      }
+    });
+  }
+  ~StopWatcher() { stop(); }
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 void set_stop(GenerateResult& r, nn::StopReason stop) {
   r.stop = stop;
@@ -45,12 +84,13 @@ void set_stop(GenerateResult& r, const nnbridge::v1::Final& f) {
 // runs), one round trip per call. Timings are client-side: prompt_seconds is the first
 // compute_single (prompt + first token), generation_seconds the other compute_single calls.
 GenerateResult fallback_generate(nn::Graph& graph, std::string_view prompt, std::string_view options_json,
-                                 const PieceFn& on_piece) {
+                                 const PieceFn& on_piece, const std::function<bool()>& should_stop) {
   const uint32_t one = 1;
   auto ctx = graph.init_execution_context();
   if (!options_json.empty()) ctx->set_input(1, text_tensor(options_json, one));
   ctx->set_input(0, text_tensor(prompt, one));
-  const nn::Outcome o = nn::stream_generation(*ctx, on_piece);
+  ctx->set_abort_check(should_stop);
+  const nn::Outcome o = nn::stream_generation(*ctx, on_piece, should_stop);
   GenerateResult r;
   set_stop(r, o.stop);
   r.input_tokens = o.input_tokens;
@@ -68,22 +108,24 @@ GenerateResult fallback_generate(nn::Graph& graph, std::string_view prompt, std:
 }  // namespace
 
 GenerateResult RemoteBackend::generate(const std::shared_ptr<nn::Graph>& graph, std::string_view prompt,
-                                       std::string_view options_json, const PieceFn& on_piece) {
+                                       std::string_view options_json, const PieceFn& on_piece,
+                                       const std::function<bool()>& should_stop) {
   auto* g = dynamic_cast<RemoteGraph*>(graph.get());
   if (!g || g->core() != core_.get())
     throw nn::Error(nn::Errno::InvalidArgument, "generate: the graph does not belong to this remote backend");
-  return generate_impl(graph, {}, prompt, options_json, on_piece);
+  return generate_impl(graph, {}, prompt, options_json, on_piece, should_stop);
 }
 
 GenerateResult RemoteBackend::generate(std::string_view model_name, std::string_view prompt,
-                                       std::string_view options_json, const PieceFn& on_piece) {
+                                       std::string_view options_json, const PieceFn& on_piece,
+                                       const std::function<bool()>& should_stop) {
   if (model_name.empty()) throw nn::Error(nn::Errno::InvalidArgument, "generate: empty model name");
-  return generate_impl(nullptr, model_name, prompt, options_json, on_piece);
+  return generate_impl(nullptr, model_name, prompt, options_json, on_piece, should_stop);
 }
 
 GenerateResult RemoteBackend::generate_impl(const std::shared_ptr<nn::Graph>& graph, std::string_view model_name,
                                             std::string_view prompt, std::string_view options_json,
-                                            const PieceFn& on_piece) {
+                                            const PieceFn& on_piece, const std::function<bool()>& should_stop) {
   if (core_->may_use_nnbridge()) {
     nnbridge::v1::GenerateRequest req;
     if (graph) req.set_graph_handle(static_cast<RemoteGraph&>(*graph).handle());
@@ -93,6 +135,13 @@ GenerateResult RemoteBackend::generate_impl(const std::shared_ptr<nn::Graph>& gr
     grpc::ClientContext ctx;
     core_->prepare(ctx, core_->opts.compute_timeout, "Generate");
     auto reader = core_->nnbridge->Generate(&ctx, req);
+    // should_stop is polled beside the blocking reads (a long prompt sends nothing for a
+    // while): when it fires, the call is cancelled and the server stops at its next step.
+    std::atomic<bool> stop_asked{false};
+    StopWatcher watcher(should_stop, [&] {
+      stop_asked = true;
+      ctx.TryCancel();
+    });
     nnbridge::v1::GenerateResponse msg;
     GenerateResult r;
     r.native = true;
@@ -132,8 +181,10 @@ GenerateResult RemoteBackend::generate_impl(const std::shared_ptr<nn::Graph>& gr
         got_final = true;
       }
     }
-    if (cancelled) {
-      cancel();
+    watcher.stop();
+    if (cancelled || (stop_asked.load() && !got_final)) {
+      if (cancelled) cancel();
+      else reader->Finish();
       set_stop(r, nn::StopReason::Cancelled);
       r.output_tokens = pieces;
       return r;
@@ -150,9 +201,9 @@ GenerateResult RemoteBackend::generate_impl(const std::shared_ptr<nn::Graph>& gr
     if (!is_unimplemented(st, ctx) || got_any) core_->fail(st, ctx, "Generate");
     core_->service = Core::Service::Absent;  // a WasmEdge server: fall through to WASI-NN
   }
-  if (graph) return fallback_generate(*graph, prompt, options_json, on_piece);
+  if (graph) return fallback_generate(*graph, prompt, options_json, on_piece, should_stop);
   auto loaded = load_by_name(model_name, "");
-  return fallback_generate(*loaded, prompt, options_json, on_piece);
+  return fallback_generate(*loaded, prompt, options_json, on_piece, should_stop);
 }
 
 }  // namespace nnb::rpc

@@ -22,6 +22,8 @@ class RemoteGraph : public nn::Graph, public std::enable_shared_from_this<Remote
 
   std::unique_ptr<nn::ExecutionContext> init_execution_context() override;
   const std::string& name() const override { return name_; }
+  // nnbridge GraphInfo; all empty against a WasmEdge server (it cannot tell).
+  nn::ModelInfo info() const override;
 
   uint32_t handle() const { return handle_; }
   const RemoteBackend::Core* core() const { return core_.get(); }

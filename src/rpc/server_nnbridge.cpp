@@ -1,6 +1,6 @@
 // nnbridge's own service: Session (a stream whose end frees the session), Generate (one
 // message per token as soon as it exists, on a private context that is freed the moment the
-// client goes away), ListModels, Unload and FinalizeContext.
+// client goes away), ListModels, Unload, GraphInfo and FinalizeContext.
 #include <filesystem>
 #include <set>
 
@@ -223,6 +223,20 @@ grpc::Status NnbridgeService::Unload(grpc::ServerContext* call, const npb::Unloa
     auto g = s.graphs.erase(req->graph_handle());
     if (!g) throw nn::Error(Errno::InvalidArgument, "unknown graph handle " + std::to_string(req->graph_handle()));
     st_.backend->unload(g->graph);
+  });
+}
+
+grpc::Status NnbridgeService::GraphInfo(grpc::ServerContext* call, const npb::GraphInfoRequest* req,
+                                        npb::GraphInfoResponse* res) {
+  return run_call(st_, call, "graph_info", [&](rpc::Session& s) {
+    auto g = s.graphs.get(req->graph_handle());
+    if (!g) throw nn::Error(Errno::InvalidArgument, "unknown graph handle " + std::to_string(req->graph_handle()));
+    g->touch();
+    const nn::ModelInfo info = g->graph->info();
+    res->set_chat_template(info.chat_template);
+    res->set_bos_token(info.bos_token);
+    res->set_eos_token(info.eos_token);
+    res->set_n_ctx_train(info.n_ctx_train);
   });
 }
 

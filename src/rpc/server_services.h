@@ -59,6 +59,7 @@ class NnbridgeService final : public npb::Nnbridge::WithCallbackMethod_Session<n
                         grpc::ServerWriter<npb::GenerateResponse>*) override;
   grpc::Status ListModels(grpc::ServerContext*, const npb::ListModelsRequest*, npb::ListModelsResponse*) override;
   grpc::Status Unload(grpc::ServerContext*, const npb::UnloadRequest*, npb::UnloadResponse*) override;
+  grpc::Status GraphInfo(grpc::ServerContext*, const npb::GraphInfoRequest*, npb::GraphInfoResponse*) override;
   grpc::Status FinalizeContext(grpc::ServerContext*, const npb::FinalizeContextRequest*,
                                npb::FinalizeContextResponse*) override;
 

@@ -14,6 +14,18 @@ std::unique_ptr<nn::ExecutionContext> GgmlGraph::init_execution_context() {
   return std::make_unique<GgmlExecutionContext>(std::move(m), defaults_, runtime_);
 }
 
+nn::ModelInfo GgmlGraph::info() const {
+  auto m = model();
+  if (!m) throw nn::Error(nn::Errno::InvalidArgument, "graph '" + name_ + "' was unloaded");
+  nn::ModelInfo info;
+  info.chat_template = m->file().get_string("tokenizer.chat_template").value_or("");
+  const Vocab& v = m->vocab();
+  if (v.bos() >= 0) info.bos_token = v.token_text(v.bos());
+  if (v.eos() >= 0) info.eos_token = v.token_text(v.eos());
+  info.n_ctx_train = m->hparams().n_ctx_train;
+  return info;
+}
+
 std::shared_ptr<const Model> GgmlGraph::model() const {
   std::lock_guard<std::mutex> lk(mu_);
   return model_;

@@ -22,6 +22,8 @@ class GgmlGraph : public nn::Graph {
   // Throws Error(InvalidArgument) once the graph was unloaded.
   std::unique_ptr<nn::ExecutionContext> init_execution_context() override;
   const std::string& name() const override { return name_; }
+  // The GGUF's tokenizer.chat_template and the BOS/EOS texts; Error(InvalidArgument) once unloaded.
+  nn::ModelInfo info() const override;
 
   // The model (null once unloaded) and the options new contexts start from.
   std::shared_ptr<const Model> model() const;
