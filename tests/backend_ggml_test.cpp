@@ -895,3 +895,48 @@ TEST(GgmlBackendStories, SampledRunsAreReproducibleWithASeed) {
 
 }  // namespace
 }  // namespace nnb::ggml
+
+namespace nnb::ggml {
+namespace {
+
+// cache-prompt: the next prompt that begins with the previous prompt and answer evaluates only
+// its new tokens, and answers as a fresh context does.
+TEST_F(GgmlBackendTest, CachePromptEvaluatesOnlyTheNewPartOfTheNextTurn) {
+  auto g = load();
+  auto cached = greedy_ctx(*g, R"({"cache-prompt": true, "n-predict": 8})");
+  set_prompt(*cached, kPrompt);
+  cached->compute();
+  const std::string first = text(*cached);
+  const json m1 = meta(*cached);
+  EXPECT_EQ(m1["reused_tokens"], 0);
+
+  const std::string turn2 = std::string(kPrompt) + first + " and then";
+  set_prompt(*cached, turn2);
+  cached->compute();
+  const std::string second = text(*cached);
+  const json m2 = meta(*cached);
+  // Everything the cache held is a prefix of turn 2 except the last answer token, which was
+  // sampled but never evaluated; so at least the first prompt is reused.
+  const int first_prompt_tokens = m1["input_tokens"];
+  EXPECT_GE(m2["reused_tokens"].get<int>(), first_prompt_tokens);
+  EXPECT_LT(m2["reused_tokens"].get<int>(), m2["input_tokens"].get<int>());
+
+  auto fresh = greedy_ctx(*g, R"({"n-predict": 8})");
+  set_prompt(*fresh, turn2);
+  fresh->compute();
+  EXPECT_EQ(text(*fresh), second);
+  EXPECT_FALSE(meta(*fresh).contains("reused_tokens"));
+
+  // A prompt sharing nothing starts over; a repeated prompt re-evaluates its last token only.
+  set_prompt(*cached, "Zebras");
+  cached->compute();
+  // Only BOS is shared (and the word-start piece, in this small vocabulary).
+  EXPECT_GE(meta(*cached)["reused_tokens"].get<int>(), 1);
+  EXPECT_LE(meta(*cached)["reused_tokens"].get<int>(), 2);
+  set_prompt(*cached, "Zebras");
+  cached->compute();
+  EXPECT_EQ(meta(*cached)["reused_tokens"], meta(*cached)["input_tokens"].get<int>() - 1);
+}
+
+}  // namespace
+}  // namespace nnb::ggml

@@ -124,6 +124,7 @@ void GgmlExecutionContext::ensure_engine_context() {
     return;  // keep the KV cache allocation
   }
   gen_.reset();
+  kv_tokens_.clear();
   ctx_.reset();  // free the old cache before allocating the new one
   if (n_train > 0 && want.n_ctx > n_train)
     log(LogLevel::Info, "ctx-size " + std::to_string(want.n_ctx) + " exceeds the model's training context " +
@@ -172,7 +173,16 @@ void GgmlExecutionContext::start_generation() {
   gp.n_predict = int32_t(std::clamp<int64_t>(opts_.n_predict, -1, INT32_MAX));
   if (!opts_.reverse_prompt.empty()) gp.reverse_prompts.push_back(opts_.reverse_prompt);
   auto gen = std::make_unique<Generation>(*ctx_, *sampler_, std::move(gp));
-  gen->start(prompt_);
+  int32_t reuse = 0;
+  if (opts_.cache_prompt) {
+    const size_t n = std::min(kv_tokens_.size(), prompt_.size());
+    while (size_t(reuse) < n && kv_tokens_[size_t(reuse)] == prompt_[size_t(reuse)]) ++reuse;
+  }
+  kv_tokens_.clear();  // until this start has succeeded, the cache is in no known state
+  gen->start(prompt_, reuse);
+  if (gen->reused() > 0)
+    log(LogLevel::Debug, "cache-prompt: " + std::to_string(gen->reused()) + " of " + std::to_string(prompt_.size()) +
+                             " prompt tokens reused");
   gen_ = std::move(gen);
   prompt_pending_ = false;
   last_piece_.clear();
@@ -180,6 +190,7 @@ void GgmlExecutionContext::start_generation() {
 }
 
 void GgmlExecutionContext::end_generation() {
+  if (gen_) kv_tokens_ = gen_->cached();
   gen_.reset();
   mode_ = Mode::Idle;
   last_piece_.clear();
@@ -250,6 +261,7 @@ void GgmlExecutionContext::compute_embedding() {
                                             " tokens does not fit in the context (ctx-size " +
                                             std::to_string(ctx_->n_ctx()) + ")");
     std::vector<float> e;
+    kv_tokens_.clear();  // embed() leaves the cache empty
     cancellable([&] { e = ctx_->embed(prompt_); });
     prompt_pending_ = false;
     mode_ = Mode::Embedding;
@@ -314,6 +326,7 @@ std::vector<uint8_t> GgmlExecutionContext::metadata() const {
   // An nnbridge addition (COMPAT §4 allows keys): how the last run ended, once it has. This is
   // how a client speaking only WasmEdge's protocol learns more than errno 100 / 101.
   if (stop_) j["stop_reason"] = std::string(nn::stop_reason_name(*stop_));
+  if (opts_.cache_prompt && gen_) j["reused_tokens"] = gen_->reused();  // nnbridge: prompt tokens not evaluated
   return bytes(j.dump());
 }
 

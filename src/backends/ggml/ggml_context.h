@@ -82,6 +82,9 @@ class GgmlExecutionContext : public nn::ExecutionContext {
   std::optional<nn::StopReason> stop_;  // why the last run ended; reset by a new prompt
   bool summary_logged_ = false;
   std::function<bool()> abort_check_;
+  // What ctx_'s sequence 0 holds (prompt and answer of the last run), for cache-prompt; empty
+  // when unknown (a new engine context, an embedding, a failure).
+  std::vector<Token> kv_tokens_;
   size_t max_token_bytes_ = 0;  // longest vocabulary text, found on first use  // handed to every engine context this one makes
 
   std::mutex mu_;

@@ -60,6 +60,7 @@ const std::vector<Key>& keys() {
       ki("top-k", &GgmlOptions::top_k),
       kf("min-p", &GgmlOptions::min_p),
       ki("seed", &GgmlOptions::seed),
+      kb("cache-prompt", &GgmlOptions::cache_prompt),
       ki("n-gpu-layers", &GgmlOptions::n_gpu_layers),
       ki("main-gpu", &GgmlOptions::main_gpu),
       ks("tensor-split", &GgmlOptions::tensor_split),

@@ -49,6 +49,11 @@ struct GgmlOptions {
   // (Sampler::kRandomSeed). Both mean "draw a random seed" (ggml_context.cpp maps < 0 to
   // kRandomSeed); -1 is what JSON callers and options_to_json have always used.
   int64_t seed = -1;  // < 0 or 0xFFFFFFFF: random
+  // Keep the KV cache of the context's previous prompt and answer, and evaluate only the part
+  // of a new prompt after their common beginning (the next turn of a chat). Off by default:
+  // a prefix evaluated in other batches than a fresh prompt's may round differently, and
+  // WasmEdge's apps expect each prompt to run exactly as from an empty context.
+  bool cache_prompt = false;
   // Accepted, not honoured on this CPU-only engine (a note is logged when set).
   int64_t n_gpu_layers = 0;
   int64_t main_gpu = 0;

@@ -1,5 +1,7 @@
 #include "engine/runtime/generation.h"
 
+#include <algorithm>
+
 namespace nnb {
 
 const char* stop_reason_name(StopReason r) {
@@ -16,7 +18,7 @@ const char* stop_reason_name(StopReason r) {
 Generation::Generation(Context& ctx, Sampler& sampler, GenerationParams params)
     : ctx_(ctx), sampler_(sampler), params_(std::move(params)) {}
 
-void Generation::start(std::span<const Token> prompt) {
+void Generation::start(std::span<const Token> prompt, int32_t reuse) {
   if (prompt.empty()) throw std::invalid_argument("empty prompt: nothing to generate from");
   if (int64_t(prompt.size()) >= ctx_.n_ctx())
     throw PromptTooLongError("prompt of " + std::to_string(prompt.size()) + " tokens does not fit in the context of " +
@@ -29,11 +31,20 @@ void Generation::start(std::span<const Token> prompt) {
   tg_seconds_ = 0;
   sampler_.reset();
   for (Token t : prompt_) sampler_.accept(t);
-  ctx_.clear();
+  reused_ = std::clamp<int32_t>(reuse, 0, int32_t(prompt_.size()) - 1);
+  reused_ = std::min(reused_, ctx_.n_past());
+  ctx_.truncate(reused_);
   const auto t0 = Clock::now();
-  ctx_.decode(prompt_);
+  ctx_.decode(std::span<const Token>(prompt_).subspan(size_t(reused_)));
   pp_seconds_ = std::chrono::duration<double>(Clock::now() - t0).count();
   started_ = true;
+}
+
+std::vector<Token> Generation::cached() const {
+  std::vector<Token> all(prompt_);
+  all.insert(all.end(), tokens_.begin(), tokens_.end());
+  all.resize(std::min(all.size(), size_t(std::max(ctx_.n_past(), 0))));
+  return all;
 }
 
 std::optional<Token> Generation::next() {

@@ -34,8 +34,11 @@ class Generation {
   Generation(Context& ctx, Sampler& sampler, GenerationParams params = {});
 
   // Clears the context and evaluates the prompt. Throws PromptTooLongError when the prompt
-  // leaves no room for a generated token.
-  void start(std::span<const Token> prompt);
+  // leaves no room for a generated token. With `reuse` > 0 the context's sequence 0 already
+  // holds the first `reuse` prompt tokens (the caller knows: cached() of a previous run):
+  // they are kept and only the rest is evaluated. At least the last prompt token is always
+  // evaluated, for its logits.
+  void start(std::span<const Token> prompt, int32_t reuse = 0);
   // Produces the next token, or nullopt once stopped (see stop_reason()). A token that ends
   // generation (EOS/EOT) is not returned.
   std::optional<Token> next();
@@ -46,6 +49,10 @@ class Generation {
   const std::string& text() const { return text_; }  // concatenated pieces (raw bytes)
   double prompt_seconds() const { return pp_seconds_; }
   double generation_seconds() const { return tg_seconds_; }
+  int32_t reused() const { return reused_; }  // prompt tokens start() did not evaluate
+  // The tokens the context's cache holds now: the first n_past() of prompt + generated ones
+  // (the last sampled token is evaluated only when the next one is asked for).
+  std::vector<Token> cached() const;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -57,6 +64,7 @@ class Generation {
   StopReason stop_ = StopReason::None;
   bool started_ = false;
   double pp_seconds_ = 0, tg_seconds_ = 0;
+  int32_t reused_ = 0;
 };
 
 }  // namespace nnb
