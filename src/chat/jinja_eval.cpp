@@ -1,5 +1,6 @@
 #include "chat/jinja_eval.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -317,26 +318,45 @@ Interp::Flow Interp::exec_for(const Stmt& s) {
     items = std::move(kept);
   }
   const int64_t n = int64_t(items.size());
+  // One loop object per loop, updated in place each iteration (as Jinja2's LoopContext).
+  Value loop = Value::make_dict();
+  for (const char* key : {"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0",
+                          "previtem", "nextitem"})
+    loop.put(key, Value::none());
+  auto cycle_index = std::make_shared<int64_t>(0);
+  loop.put("cycle", Value::callable("loop.cycle", [cycle_index](Interp&, CallArgs& a) {
+    if (a.pos.empty()) throw TemplateError("no items for cycling given");
+    return a.pos[size_t(*cycle_index) % a.pos.size()];
+  }));
+  Dict& ld = *loop.dict;
+  Value* f_index = ld.find("index");
+  Value* f_index0 = ld.find("index0");
+  Value* f_revindex = ld.find("revindex");
+  Value* f_revindex0 = ld.find("revindex0");
+  Value* f_first = ld.find("first");
+  Value* f_last = ld.find("last");
+  Value* f_prev = ld.find("previtem");
+  Value* f_next = ld.find("nextitem");
+  *ld.find("length") = Value::integer(n);
+  *ld.find("depth") = Value::integer(1);
+  *ld.find("depth0") = Value::integer(0);
+  uint16_t item_depth = 0;  // previtem/nextitem are assigned in place below: account for them once
+  for (const Value& it : items) item_depth = std::max(item_depth, it.depth);
+  if (item_depth + 1 > kMaxNesting) throw TemplateError("value nesting too deep (sandbox limit " + std::to_string(kMaxNesting) + ")", s.pos);
+  loop.depth = std::max<uint16_t>(loop.depth, uint16_t(item_depth + 1));
+  loop_scope.vars["loop"] = loop;
   for (int64_t k = 0; k < n; ++k) {
     step();
     bind(items[size_t(k)]);
-    Value loop = Value::make_dict();
-    loop.put("index", Value::integer(k + 1));
-    loop.put("index0", Value::integer(k));
-    loop.put("revindex", Value::integer(n - k));
-    loop.put("revindex0", Value::integer(n - k - 1));
-    loop.put("first", Value::boolean(k == 0));
-    loop.put("last", Value::boolean(k == n - 1));
-    loop.put("length", Value::integer(n));
-    loop.put("depth", Value::integer(1));
-    loop.put("depth0", Value::integer(0));
-    if (k > 0) loop.put("previtem", items[size_t(k - 1)]);
-    if (k + 1 < n) loop.put("nextitem", items[size_t(k + 1)]);
-    loop.put("cycle", Value::callable("loop.cycle", [k](Interp&, CallArgs& a) {
-      if (a.pos.empty()) throw TemplateError("no items for cycling given");
-      return a.pos[size_t(k) % a.pos.size()];
-    }));
-    loop_scope.vars["loop"] = std::move(loop);
+    *cycle_index = k;
+    *f_index = Value::integer(k + 1);
+    *f_index0 = Value::integer(k);
+    *f_revindex = Value::integer(n - k);
+    *f_revindex0 = Value::integer(n - k - 1);
+    *f_first = Value::boolean(k == 0);
+    *f_last = Value::boolean(k == n - 1);
+    *f_prev = k > 0 ? items[size_t(k - 1)] : Value::undefined("there is no previous item");
+    *f_next = k + 1 < n ? items[size_t(k + 1)] : Value::undefined("there is no next item");
     const Flow f = exec(s.body);
     if (f == Flow::Break) break;
   }

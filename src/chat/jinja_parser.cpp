@@ -76,7 +76,12 @@ class Parser {
     for (;;) {
       const Token& tk = cur();
       if (tk.kind == Tok::Eof) {
-        if (ends.size() != 0) fail(std::string("unexpected end of template, expected '") + *ends.begin() + "'");
+        if (ends.size() != 0) {
+          const char* want = *ends.begin();  // name the closing tag ('endif' rather than 'elif')
+          for (const char* e : ends)
+            if (std::string_view(e).rfind("end", 0) == 0) want = e;
+          fail(std::string("unexpected end of template, expected '") + want + "'");
+        }
         return body;
       }
       if (tk.kind == Tok::Text) {
@@ -285,7 +290,6 @@ class Parser {
   ExprPtr parse_expression(bool with_condexpr) { return with_condexpr ? parse_condexpr() : parse_or(); }
 
   ExprPtr parse_condexpr() {
-    DepthGuard g(*this);
     ExprPtr e = parse_or();
     while (is_name("if")) {
       auto c = make(ExprKind::Cond, cur().pos);
@@ -294,6 +298,7 @@ class Parser {
       c->items.push_back(std::move(e));
       if (is_name("else")) {
         next();
+        DepthGuard g(*this);
         c->items.push_back(parse_condexpr());
       } else {
         c->items.push_back(nullptr);
@@ -330,8 +335,8 @@ class Parser {
     return l;
   }
   ExprPtr parse_not() {
-    DepthGuard g(*this);
     if (is_name("not")) {
+      DepthGuard g(*this);
       auto e = make(ExprKind::Unary, cur().pos);
       e->name = "not";
       next();
@@ -576,7 +581,7 @@ class Parser {
   }
 
   ExprPtr parse_call(ExprPtr node) {
-    auto e = make(ExprKind::Call, cur().pos);
+    auto e = make(ExprKind::Call, node->pos);  // errors from the call point at the callee
     e->a = std::move(node);
     e->args = parse_call_args();
     return e;
