@@ -13,6 +13,7 @@
 
 #include "backends/ggml/ggml_backend.h"
 #include "cli/commands.h"
+#include "cli/http_front.h"
 #include "nn/preload.h"
 #include "rpc/server.h"
 
@@ -31,6 +32,7 @@ struct ServeOptions {
   int threads = 0, rpc_threads = 256;
   std::string nn_options, device = "auto";
   int32_t n_gpu_layers = -1;
+  HttpFlags http;
 };
 
 void log_line(const std::string& s) {
@@ -101,8 +103,19 @@ void run_serve(const ServeOptions& o) {
   }
   const double grace = so.shutdown_grace_s;
   const std::string sock_path = so.endpoint.kind == rpc::Endpoint::Kind::Unix ? so.endpoint.path : "";
+  // The HTTP API (when asked) goes straight to the backend, beside the gRPC server; it takes
+  // the same bearer token as the gRPC calls.
+  const std::string api_key = so.auth_token_file.empty() ? "" : rpc::read_token_file(so.auth_token_file);
+  std::vector<std::string> http_models;
+  for (const auto& p : so.preloads) http_models.push_back(p.name);
   rpc::Server server(backend, std::move(so));
   server.start();  // throws with a clear message; main() prints it and exits 1
+  std::unique_ptr<http::ApiServer> http_api;
+  if (!o.http.listen.empty()) {
+    HttpFlags hf = o.http;
+    hf.insecure = o.insecure;
+    http_api = start_http(backend, hf, [http_models] { return http_models; }, api_key, log_line);
+  }
 
   std::thread signals([&server, sigs, grace, sock_path] {
     int sig = 0;
@@ -119,6 +132,7 @@ void run_serve(const ServeOptions& o) {
     server.shutdown();
   });
   server.wait();
+  if (http_api) http_api->stop();
   signals.join();
 }
 
@@ -161,6 +175,9 @@ void add_serve(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--nn-options", o->nn_options,
                 "GGML options every graph starts from, beneath the app's own (JSON, e.g. '{\"temp\":0}')");
+  c->add_option("--http", o->http.listen,
+                "Also serve the OpenAI-compatible HTTP API and web chat on HOST:PORT (e.g. 127.0.0.1:8080)");
+  add_http_flags(c, o->http, /*with_insecure=*/false);  // --insecure above covers both listeners
   c->callback([o] { run_serve(*o); });
 }
 

@@ -1,0 +1,261 @@
+#include "http/completion_service.h"
+
+#include <algorithm>
+
+#include "chat/chat_template.h"
+#include "http/text_stream.h"
+#include "nn/stream.h"
+
+namespace nnb::http {
+
+using nlohmann::json;
+
+ApiError api_error(const nn::Error& e) {
+  using nn::Errno;
+  switch (e.code()) {
+    case Errno::NotFound:
+    case Errno::ModelNotFound: return ApiError(404, "not_found_error", e.what(), "model", "model_not_found");
+    case Errno::PromptTooLong:
+      return ApiError(400, "invalid_request_error", e.what(), "messages", "context_length_exceeded");
+    case Errno::InvalidArgument:
+    case Errno::InvalidEncoding:
+    case Errno::TooLarge: return ApiError(400, "invalid_request_error", e.what());
+    case Errno::UnsupportedOperation: return ApiError(400, "invalid_request_error", e.what(), "", "unsupported");
+    case Errno::Busy: return ApiError(503, "server_error", e.what(), "", "server_busy");
+    default: return ApiError(500, "server_error", e.what());
+  }
+}
+
+// A model's parsed template (or why it could not be parsed), with the token texts it uses.
+struct CompletionService::TemplateEntry {
+  std::unique_ptr<chat::ChatTemplate> tmpl;
+  std::string error;
+  nn::ModelInfo info;
+};
+
+CompletionService::CompletionService(std::shared_ptr<nn::Backend> backend, ServiceOptions opts)
+    : backend_(std::move(backend)), opts_(std::move(opts)) {
+  opts_.parallel = std::max<size_t>(opts_.parallel, 1);
+}
+
+CompletionService::~CompletionService() = default;
+
+void CompletionService::note(const std::string& line) const {
+  if (opts_.log) opts_.log(line);
+}
+
+std::vector<std::string> CompletionService::models() const {
+  return opts_.list_models ? opts_.list_models() : std::vector<std::string>{};
+}
+
+std::string CompletionService::resolve_model(const std::string& requested) const {
+  const auto names = models();
+  if (requested.empty()) {
+    if (names.empty()) throw ApiError(404, "not_found_error", "no model is loaded on this server", "model", "model_not_found");
+    return names.front();
+  }
+  if (std::find(names.begin(), names.end(), requested) == names.end())
+    throw ApiError(404, "not_found_error", "the model '" + requested + "' does not exist", "model", "model_not_found");
+  return requested;
+}
+
+CompletionService::Loaded CompletionService::graph(const std::string& model) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (auto it = graphs_.find(model); it != graphs_.end()) return it->second;
+  }
+  // Loading can take a while: outside the lock (two first requests may both load; one wins).
+  Loaded l;
+  l.graph = backend_->load_by_name(model, {});
+  l.info = l.graph->info();
+  std::lock_guard<std::mutex> lk(mu_);
+  return graphs_.try_emplace(model, std::move(l)).first->second;
+}
+
+const chat::ChatTemplate& CompletionService::chat_template(const std::string& model, nn::ModelInfo& info) {
+  std::shared_ptr<TemplateEntry> e;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (auto it = templates_.find(model); it != templates_.end()) e = it->second;
+  }
+  if (!e) {
+    e = std::make_shared<TemplateEntry>();
+    e->info = graph(model).info;
+    std::string source = opts_.chat_template_override;
+    if (source.empty()) source = e->info.chat_template;
+    if (source.empty()) {
+      source = *chat::builtin_template("chatml");
+      note("model '" + model + "' carries no chat template: using chatml (choose another with --chat-template)");
+    }
+    try {
+      e->tmpl = std::make_unique<chat::ChatTemplate>(source);
+    } catch (const chat::TemplateError& err) {
+      e->error = std::string("the chat template of model '") + model + "' cannot be used: " + err.what();
+      note(e->error);
+    }
+    std::lock_guard<std::mutex> lk(mu_);
+    e = templates_.try_emplace(model, e).first->second;
+  }
+  if (!e->tmpl) throw ApiError(500, "server_error", e->error, "", "chat_template_unsupported");
+  info = e->info;
+  return *e->tmpl;
+}
+
+std::string CompletionService::chat_prompt(const std::string& model, const json& messages) {
+  nn::ModelInfo info;
+  const chat::ChatTemplate& t = chat_template(model, info);
+  chat::RenderOptions ro;
+  ro.add_generation_prompt = true;
+  ro.bos_token = info.bos_token;
+  ro.eos_token = info.eos_token;
+  try {
+    return t.render(messages, ro);
+  } catch (const chat::TemplateError& err) {
+    // Templates raise on conversations they refuse (e.g. "System role not supported").
+    throw ApiError(400, "invalid_request_error", std::string("the model's chat template refused the messages: ") + err.what(),
+                   "messages");
+  }
+}
+
+std::unique_ptr<nn::ExecutionContext> CompletionService::take_context(const std::string& model, nn::Graph& g,
+                                                                      const std::string& prompt) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto& pool = idle_[model];
+    if (!pool.empty()) {
+      size_t best = pool.size() - 1, best_len = 0;  // no common prefix: the most recent one
+      for (size_t i = 0; i < pool.size(); ++i) {
+        const std::string& t = pool[i].text;
+        const size_t n = std::min(t.size(), prompt.size());
+        const size_t len = size_t(std::mismatch(t.begin(), t.begin() + ptrdiff_t(n), prompt.begin()).first - t.begin());
+        if (len > best_len) best = i, best_len = len;
+      }
+      auto ctx = std::move(pool[best].ctx);
+      pool.erase(pool.begin() + ptrdiff_t(best));
+      return ctx;
+    }
+  }
+  return g.init_execution_context();
+}
+
+void CompletionService::give_back(const std::string& model, std::unique_ptr<nn::ExecutionContext> ctx,
+                                  std::string text) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto& pool = idle_[model];
+  if (pool.size() >= opts_.parallel) pool.erase(pool.begin());  // the least recently used goes
+  pool.push_back({std::move(ctx), std::move(text)});
+}
+
+CompletionResult CompletionService::run(const CompletionRequest& req,
+                                        const std::function<bool(const std::string&)>& on_text,
+                                        const std::function<bool()>& gone) {
+  CompletionResult res;
+  res.model = resolve_model(req.model);
+
+  // Wait for a free slot: at most `parallel` generations at once; the others queue.
+  {
+    std::unique_lock<std::mutex> lk(mu_);
+    const auto deadline = std::chrono::steady_clock::now() + opts_.queue_timeout;
+    while (running_ >= opts_.parallel) {
+      if (slot_free_.wait_until(lk, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(100))) ==
+              std::cv_status::timeout &&
+          std::chrono::steady_clock::now() >= deadline)
+        throw ApiError(503, "server_error",
+                       "the server is busy: " + std::to_string(opts_.parallel) + " generations are running",
+                       "", "server_busy");
+      if (gone && gone()) throw ApiError(499, "invalid_request_error", "the client went away while queued");
+    }
+    ++running_;
+  }
+  struct Release {
+    CompletionService* s;
+    ~Release() {
+      std::lock_guard<std::mutex> lk(s->mu_);
+      --s->running_;
+      s->slot_free_.notify_one();
+    }
+  } release{this};
+
+  try {
+    const Loaded m = graph(res.model);
+    const std::string prompt = req.chat ? chat_prompt(res.model, req.messages) : req.prompt;
+    const int64_t ctx_size =
+        m.info.n_ctx_train > 0 ? std::min(opts_.ctx_size, m.info.n_ctx_train) : opts_.ctx_size;
+    const std::string options = ggml_options(req, ctx_size);
+
+    TextStream text(req.stop);
+    bool receiver_gone = false;
+    const nn::PieceSink sink = [&](std::string_view piece) {
+      const std::string s = text.push(piece);
+      if (!s.empty() && !on_text(s)) {
+        receiver_gone = true;
+        return false;
+      }
+      return !text.stopped();
+    };
+    const nn::Outcome out = opts_.generate ? opts_.generate(m.graph, prompt, options, sink, gone)
+                                           : generate_pooled(res.model, *m.graph, prompt, options, sink, gone);
+    if (receiver_gone || (out.stop == nn::StopReason::Cancelled && !text.stopped()))
+      throw ApiError(499, "invalid_request_error", "the client went away");
+    if (!text.stopped())
+      if (const std::string rest = text.finish(); !rest.empty()) on_text(rest);
+    res.prompt_tokens = out.input_tokens;
+    res.completion_tokens = out.output_tokens;
+    if (text.stopped()) {
+      // Ended by a stop sequence: the metadata (when the backend gave it) still counts the prompt.
+      const auto j = json::parse(out.metadata_json, nullptr, false);
+      if (j.is_object() && j.contains("input_tokens") && j["input_tokens"].is_number_unsigned())
+        res.prompt_tokens = j["input_tokens"].get<uint32_t>();
+      res.finish_reason = "stop";
+    } else {
+      res.finish_reason =
+          (out.stop == nn::StopReason::NPredict || out.stop == nn::StopReason::ContextFull) ? "length" : "stop";
+    }
+    res.first_token_seconds = out.prompt_seconds;
+    res.generation_seconds = out.generation_seconds;
+    return res;
+  } catch (const nn::Error& e) {
+    if (gone && gone()) throw ApiError(499, "invalid_request_error", "the client went away");
+    throw api_error(e);
+  }
+}
+
+nn::Outcome CompletionService::generate_pooled(const std::string& model, nn::Graph& g, const std::string& prompt,
+                                               const std::string& options, const nn::PieceSink& on_piece,
+                                               const std::function<bool()>& gone) {
+  auto ctx = take_context(model, g, prompt);
+  std::string answer;  // the raw pieces, to know what the context's cache holds afterwards
+  const nn::PieceSink collect = [&](std::string_view piece) {
+    answer.append(piece);
+    return on_piece(piece);
+  };
+  const uint32_t one = 1;
+  auto tensor = [&](const std::string& s) {
+    nn::TensorView t;
+    t.dims = std::span<const uint32_t>(&one, 1);
+    t.type = 3;  // U8 in WasmEdge's numbering (the GGML backend takes any type for text)
+    t.data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+    return t;
+  };
+  ctx->set_input(1, tensor(options));
+  ctx->set_input(0, tensor(prompt));
+  ctx->set_abort_check(gone);
+  nn::Outcome out = nn::stream_generation(*ctx, collect, gone);
+  ctx->set_abort_check({});
+  if (out.metadata_json.empty() && out.produced > 0) {
+    try {
+      const auto meta = ctx->get_output(1);
+      out.metadata_json.assign(meta.begin(), meta.end());
+    } catch (const nn::Error&) {
+    }
+  }
+  try {
+    ctx->fini_single();
+  } catch (const nn::Error&) {
+    return out;  // a context that cannot finish its stream is not reused
+  }
+  give_back(model, std::move(ctx), prompt + answer);
+  return out;
+}
+
+}  // namespace nnb::http
