@@ -109,7 +109,11 @@ std::string CompletionService::chat_prompt(const std::string& model, const json&
   ro.bos_token = info.bos_token;
   ro.eos_token = info.eos_token;
   try {
-    return t.render(messages, ro);
+    std::string prompt = t.render(messages, ro);
+    // Templates begin with the BOS text, and the backend adds BOS itself when the model asks
+    // for it: drop the text so the model does not see two.
+    if (!info.bos_token.empty() && prompt.rfind(info.bos_token, 0) == 0) prompt.erase(0, info.bos_token.size());
+    return prompt;
   } catch (const chat::TemplateError& err) {
     // Templates raise on conversations they refuse (e.g. "System role not supported").
     throw ApiError(400, "invalid_request_error", std::string("the model's chat template refused the messages: ") + err.what(),
