@@ -13,6 +13,8 @@ PACKAGES=(
   wasi-libc lld libclang-rt-14-dev-wasm32       # building the C test apps for wasm32-wasi
   libvulkan-dev glslc mesa-vulkan-drivers       # the Vulkan device: loader + headers, shader compiler,
                                                 # Mesa's lavapipe (a CPU Vulkan device the tests run on)
+  libcpp-httplib-dev                            # the OpenAI-compatible HTTP API
+  libreadline-dev                               # line editing and history in `nnbridge chat`
 )
 
 missing=()
@@ -31,4 +33,21 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: all ${#PACKAGES[@]} packages present" >&2
+fi
+
+# Node.js runs test tooling only (the official `openai` client in tests/openai_client); Debian's
+# nodejs + npm when the machine has no node of its own.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: installing nodejs npm (test tooling)" >&2
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+# The locked test packages, once (npm ci checks them against package-lock.json's hashes).
+client="$(dirname "$0")/../tests/openai_client"
+if [[ ! -f "$client/node_modules/openai/package.json" ]]; then
+  echo "setup: npm ci in tests/openai_client (test tooling)" >&2
+  (cd "$client" && npm ci --no-audit --no-fund --loglevel=error)
 fi
