@@ -12,6 +12,10 @@
 //   * two contexts sharing one model's uploaded weights give what each gives alone;
 //   * the fixtures' models of every type against their f64 reference (llama.cpp's golden logits
 //     printed beside) and stories260K's 64-token greedy story, identical;
+//   * each matrix shader (matvec with subgroup sums and with shared-memory sums, matmat, and the
+//     choice by batch size) for every type, against f64 dot products of the dequantized
+//     weights, at sizes that are no multiple of the tiles (rows split across chunks; batches of
+//     1, 3, 8, 33, 70 rows; activations staged in shared memory and too long for it);
 //   * bad device names are refused (every type the engine loads now has a shader, so the
 //     refusal of a type without one cannot be reached from a model file).
 // Without a usable Vulkan device the tests skip, unless NNB_REQUIRE_VULKAN=1 (.ci/run sets it:
@@ -27,6 +31,7 @@
 #include "engine/runtime/context.h"
 #include "engine/runtime/devices.h"
 #include "engine/runtime/generation.h"
+#include "engine/vulkan/vulkan_device.h"
 #include "test_util.h"
 #include "vulkan_available.h"
 
@@ -192,6 +197,83 @@ TEST_P(VulkanVsCpu, BatchAndSingleTokensAgree) {
 INSTANTIATE_TEST_SUITE_P(Shapes, VulkanVsCpu, ::testing::ValuesIn(cases()), [](const auto& info) {
   return std::string(info.param.shape.name) + "_" + std::string(type_name(info.param.type));
 });
+
+// The matrix shaders one by one: y = W x for every type and shader against f64 sums of the
+// dequantized weights, relative to sum |w x| (f32 sums in another order). K: a few blocks (fewer
+// halves of blocks than a subgroup has lanes; the float types' rows end inside a block) and 2304
+// values (4 batch rows of it do not fit the shared-memory stage, 3 do); 131 rows in chunks of
+// 100 (a partial tile in each chunk, the second chunk's rows offset); every batch size leaves a
+// partial tile of some shader.
+constexpr GgmlType kAllTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0,   GgmlType::Q4_0,
+                                  GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::IQ4_NL, GgmlType::Q2_K,
+                                  GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,   GgmlType::IQ4_XS};
+// f32 sums of up to 2304 products in another order: measured up to 2.6e-7 of sum |w x| on
+// lavapipe (matmat, one running sum per output); 4x that.
+constexpr double kProductBound = 4 * 2.6e-7;
+
+class VulkanKernels : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(VulkanKernels, ProductsMatchTheDequantizedWeights) {
+  NNB_VULKAN_OR_SKIP();
+  const GgmlType type = GetParam();
+  ASSERT_TRUE(can_quantize(type)) << type_name(type);
+  const int64_t block = traits(type).block_size;
+  const bool is_float = block == 1;
+  const int64_t M = 131;
+  struct Kernel {
+    const char* name;
+    vk::MatKernel kernel;
+    bool subgroups;
+    double worst = 0;
+  };
+  Kernel kernels[] = {{"matvec (subgroup sums)", vk::MatKernel::Vec, true},
+                      {"matvec (shared-memory sums)", vk::MatKernel::Vec, false},
+                      {"matmat", vk::MatKernel::Mat, true},
+                      {"chosen by batch size", vk::MatKernel::Auto, true}};
+  uint32_t seed = 12345;
+  auto rnd = [&] {  // uniform in [-1, 1)
+    seed = seed * 1664525u + 1013904223u;
+    return float(seed >> 8) / float(1 << 23) - 1.0f;
+  };
+  for (const int64_t K : {is_float ? int64_t(77) : std::max<int64_t>(block, 96), int64_t(is_float ? 2301 : 2304)}) {
+    const size_t rb = row_size(type, K);
+    std::vector<uint8_t> w(rb * size_t(M));
+    std::vector<float> row(static_cast<size_t>(K)), deq(static_cast<size_t>(K * M));
+    for (int64_t r = 0; r < M; ++r) {
+      for (auto& v : row) v = rnd() * (1.0f + float(r % 7));
+      quantize_row(type, row.data(), w.data() + size_t(r) * rb, K);
+      dequantize_row(type, w.data() + size_t(r) * rb, deq.data() + size_t(r * K), K);
+    }
+    for (const int32_t n : {1, 3, 8, 33, 70}) {
+      std::vector<float> x(size_t(n) * size_t(K));
+      for (auto& v : x) v = rnd();
+      std::vector<double> ref(size_t(n) * size_t(M)), mag(ref.size());
+      for (int32_t t = 0; t < n; ++t)
+        for (int64_t r = 0; r < M; ++r)
+          for (int64_t k = 0; k < K; ++k) {
+            const double p = double(deq[size_t(r * K + k)]) * double(x[size_t(t) * size_t(K) + size_t(k)]);
+            ref[size_t(t) * size_t(M) + size_t(r)] += p;
+            mag[size_t(t) * size_t(M) + size_t(r)] += std::fabs(p);
+          }
+      for (Kernel& kn : kernels) {
+        const auto y = vk::test_product(0, type, w.data(), K, M, x.data(), n, kn.kernel, kn.subgroups, 100);
+        ASSERT_EQ(y.size(), ref.size());
+        for (size_t i = 0; i < y.size(); ++i) {
+          const double e = std::fabs(double(y[i]) - ref[i]) / mag[i];
+          kn.worst = std::max(kn.worst, e);
+          ASSERT_LE(e, kProductBound) << kn.name << ", K " << K << ", n " << n << ", batch row " << i / size_t(M)
+                                      << ", weight row " << i % size_t(M);
+        }
+      }
+    }
+  }
+  for (const Kernel& kn : kernels)
+    std::printf("[ measured ] %s %s: relative max %.2g of sum |w x| (bound %.2g)\n", type_name(type).data(), kn.name,
+                kn.worst, kProductBound);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, VulkanKernels, ::testing::ValuesIn(kAllTypes),
+                         [](const auto& info) { return std::string(type_name(info.param)); });
 
 // Two sequences interleaved in one batch, then sequence 2 forked from sequence 0's first 9
 // positions (sharing a partly filled block: the first write copies it in device memory), then

@@ -75,6 +75,11 @@ DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
   }
   d.max_buffer_range = p.limits.maxStorageBufferRange;
   d.subgroup_size = sg.subgroupSize;
+  d.subgroup_arithmetic = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                          (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) && sg.subgroupSize >= 4 &&
+                          (sg.subgroupSize & (sg.subgroupSize - 1)) == 0;
+  d.max_shared_bytes = p.limits.maxComputeSharedMemorySize;
+  d.max_invocations = std::min(p.limits.maxComputeWorkGroupInvocations, p.limits.maxComputeWorkGroupSize[0]);
   VkPhysicalDeviceMemoryProperties mp;
   vkGetPhysicalDeviceMemoryProperties(pd, &mp);
   for (uint32_t h = 0; h < mp.memoryHeapCount; ++h)
@@ -262,9 +267,12 @@ void Gpu::upload(Buffer& dst, uint64_t offset, const void* data, uint64_t bytes)
   }
 }
 
-const Pipeline& Gpu::pipeline(const std::string& shader, uint32_t n_bindings, uint32_t push_bytes) {
+const Pipeline& Gpu::pipeline(const std::string& shader, uint32_t n_bindings, uint32_t push_bytes,
+                              std::initializer_list<uint32_t> spec) {
+  std::string key = shader;
+  for (uint32_t v : spec) key += "/" + std::to_string(v);
   std::lock_guard<std::mutex> lock(pipe_mu_);
-  auto it = pipes_.find(shader);
+  auto it = pipes_.find(key);
   if (it != pipes_.end()) return it->second;
   const ShaderBlob* blob = vk_shader(shader);
   if (!blob) throw Error("vulkan: no shader named " + shader + " in this build");
@@ -299,11 +307,15 @@ const Pipeline& Gpu::pipeline(const std::string& shader, uint32_t n_bindings, ui
   cp.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
   cp.stage.module = mod;
   cp.stage.pName = "main";
+  std::vector<VkSpecializationMapEntry> entries;
+  for (uint32_t i = 0; i < spec.size(); ++i) entries.push_back({i, i * 4, 4});
+  VkSpecializationInfo si{uint32_t(entries.size()), entries.data(), spec.size() * 4, spec.begin()};
+  if (spec.size()) cp.stage.pSpecializationInfo = &si;
   cp.layout = p.layout;
   const VkResult r = vkCreateComputePipelines(dev_, VK_NULL_HANDLE, 1, &cp, nullptr, &p.pipe);
   vkDestroyShaderModule(dev_, mod, nullptr);
   check(r, ("vkCreateComputePipelines (" + shader + ")").c_str());
-  return pipes_.emplace(shader, p).first->second;
+  return pipes_.emplace(key, p).first->second;
 }
 
 // ---- recording -------------------------------------------------------------------------------

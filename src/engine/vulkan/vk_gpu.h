@@ -7,6 +7,7 @@
 #include <vulkan/vulkan.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,9 @@ struct DeviceInfo {
   uint64_t device_local_bytes = 0;
   uint64_t max_buffer_range = 0;  // maxStorageBufferRange
   uint32_t subgroup_size = 0;
+  bool subgroup_arithmetic = false;  // subgroupAdd in compute shaders (else shared-memory sums)
+  uint32_t max_shared_bytes = 16384;   // maxComputeSharedMemorySize
+  uint32_t max_invocations = 128;      // maxComputeWorkGroupInvocations
   bool usable = false;            // has the features the shaders need (8/16-bit storage)
   std::string missing;            // what it lacks, when not usable
 };
@@ -86,8 +90,10 @@ class Gpu {
   Buffer buffer(uint64_t bytes, bool host_visible);
   // Copies bytes into a buffer (mapped, or through a staging buffer and a one-off submission).
   void upload(Buffer& dst, uint64_t offset, const void* data, uint64_t bytes);
-  // The pipeline of an embedded shader with n_bindings storage buffers and push constants.
-  const Pipeline& pipeline(const std::string& shader, uint32_t n_bindings, uint32_t push_bytes);
+  // The pipeline of an embedded shader with n_bindings storage buffers and push constants;
+  // spec: the values of its specialization constants 0, 1, ... (one pipeline per distinct set).
+  const Pipeline& pipeline(const std::string& shader, uint32_t n_bindings, uint32_t push_bytes,
+                           std::initializer_list<uint32_t> spec = {});
 
   // One queue: submissions from several contexts are serialized.
   std::mutex& queue_mutex() { return queue_mu_; }

@@ -8,7 +8,7 @@
 namespace nnb::vk {
 
 struct ShaderBlob {
-  std::string_view name;  // e.g. "matmul_q4_0", "rms_norm"
+  std::string_view name;  // e.g. "matvec_sg_q4_0", "rms_norm"
   const uint32_t* words;
   uint32_t n_words;
 };

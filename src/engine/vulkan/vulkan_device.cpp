@@ -36,25 +36,91 @@ struct GpuWeights {
   uint64_t bytes = 0;
 };
 
-const char* shader_for(GgmlType t) {
+// The shader-name suffix of a weight type (matvec_<t>, matvec_sg_<t>, matmat_<t>), or nullptr.
+const char* type_suffix(GgmlType t) {
   switch (t) {
-    case GgmlType::F32: return "matmul_f32";
-    case GgmlType::F16: return "matmul_f16";
-    case GgmlType::Q8_0: return "matmul_q8_0";
-    case GgmlType::Q4_0: return "matmul_q4_0";
-    case GgmlType::Q4_K: return "matmul_q4_k";
-    case GgmlType::Q6_K: return "matmul_q6_k";
-    case GgmlType::BF16: return "matmul_bf16";
-    case GgmlType::Q4_1: return "matmul_q4_1";
-    case GgmlType::Q5_0: return "matmul_q5_0";
-    case GgmlType::Q5_1: return "matmul_q5_1";
-    case GgmlType::Q2_K: return "matmul_q2_k";
-    case GgmlType::Q3_K: return "matmul_q3_k";
-    case GgmlType::Q5_K: return "matmul_q5_k";
-    case GgmlType::IQ4_NL: return "matmul_iq4_nl";
-    case GgmlType::IQ4_XS: return "matmul_iq4_xs";
+    case GgmlType::F32: return "f32";
+    case GgmlType::F16: return "f16";
+    case GgmlType::Q8_0: return "q8_0";
+    case GgmlType::Q4_0: return "q4_0";
+    case GgmlType::Q4_K: return "q4_k";
+    case GgmlType::Q6_K: return "q6_k";
+    case GgmlType::BF16: return "bf16";
+    case GgmlType::Q4_1: return "q4_1";
+    case GgmlType::Q5_0: return "q5_0";
+    case GgmlType::Q5_1: return "q5_1";
+    case GgmlType::Q2_K: return "q2_k";
+    case GgmlType::Q3_K: return "q3_k";
+    case GgmlType::Q5_K: return "q5_k";
+    case GgmlType::IQ4_NL: return "iq4_nl";
+    case GgmlType::IQ4_XS: return "iq4_xs";
     default: return nullptr;
   }
+}
+
+// Batch rows from which a product runs as matrix-matrix (matmat.comp: tiles of 64 weight rows x
+// 32 batch rows) rather than matrix-vector (matvec.comp: 4 batch rows per workgroup, so each
+// weight is dequantized once per 4). Measured on lavapipe (the only device CI has).
+constexpr int32_t kMatMinRows = 32;
+
+// Records y[t][row0 + r] = dot(W row r, x[t]) for every chunk of g and n batch rows (x rows at
+// x_off + t * x_stride floats, y rows y_stride floats apart) with the shader kernel picks.
+void record_product(Gpu& gpu, vk::Recorder& rec, const GpuMatrix& g, Binding x, uint32_t x_off, uint32_t x_stride,
+                    Binding y, uint32_t y_stride, int32_t n, vk::MatKernel kernel, bool subgroups) {
+  using vk::MatKernel;
+  if (kernel == MatKernel::Auto)
+    kernel = n >= kMatMinRows ? MatKernel::Mat : MatKernel::Vec;
+  const std::string t = type_suffix(g.type);
+  const vk::DeviceInfo& info = gpu.info();
+  constexpr uint32_t kPush = 8 * sizeof(uint32_t);
+  const vk::Pipeline* pipe = nullptr;
+  uint32_t rows_per_group = 1, batch_per_group = 1;
+  switch (kernel) {
+    case MatKernel::Vec: {
+      // A subgroup per row where the device sums subgroups (about 128 threads a workgroup),
+      // else 16 threads per row and 8 rows; the activations staged in what shared memory is
+      // left (at most 32 KiB of it).
+      const bool sg = subgroups && info.subgroup_arithmetic;
+      // (Every device runs workgroups of 128: maxComputeWorkGroupInvocations is at least that.)
+      const uint32_t wg = sg ? std::max<uint32_t>(128, info.subgroup_size) : 128;
+      rows_per_group = sg ? wg / info.subgroup_size : 8;
+      const uint32_t red_bytes = sg ? 0 : 4 * wg * sizeof(float);
+      const uint32_t xs = std::clamp<uint32_t>((info.max_shared_bytes - red_bytes) / 4, 1, 8192);
+      pipe = &gpu.pipeline((sg ? "matvec_sg_" : "matvec_") + t, 5, kPush, {wg, rows_per_group, xs});
+      batch_per_group = 4;
+      break;
+    }
+    default:
+      pipe = &gpu.pipeline("matmat_" + t, 5, kPush);
+      rows_per_group = 64;
+      batch_per_group = 32;
+  }
+  for (const GpuMatrix::Chunk& c : g.chunks) {
+    const uint32_t pc[8] = {uint32_t(g.ne0), uint32_t(n),          x_off,          x_stride,
+                            y_stride,        uint32_t(c.row0), uint32_t(g.row_bytes), uint32_t(c.rows)};
+    const Binding wb{&c.buf};
+    rec.dispatch(*pipe, {wb, wb, wb, x, y}, pc, uint32_t((c.rows + rows_per_group - 1) / rows_per_group),
+                 uint32_t((n + int32_t(batch_per_group) - 1) / int32_t(batch_per_group)));
+  }
+}
+
+// The matrix as GPU chunks of at most `per` rows (and maxStorageBufferRange bytes).
+GpuMatrix upload_matrix(Gpu& gpu, GgmlType type, int64_t ne0, int64_t ne1, size_t row_bytes, const uint8_t* data,
+                        int64_t per, const std::string& what) {
+  GpuMatrix g;
+  g.type = type;
+  g.ne0 = ne0;
+  g.ne1 = ne1;
+  g.row_bytes = row_bytes;
+  per = std::min<int64_t>(per, int64_t(gpu.max_range() / row_bytes));
+  if (per < 1) throw vk::Error("vulkan: a row of " + what + " exceeds the device's largest buffer");
+  for (int64_t r0 = 0; r0 < ne1; r0 += per) {
+    const int64_t rows = std::min(per, ne1 - r0);
+    GpuMatrix::Chunk c{gpu.buffer(uint64_t(rows) * row_bytes, false), r0, rows};
+    gpu.upload(c.buf, 0, data + size_t(r0) * row_bytes, uint64_t(rows) * row_bytes);
+    g.chunks.push_back(std::move(c));
+  }
+  return g;
 }
 
 // Layers [0, n_layers) and, when that is all of them, the output (what the device computes).
@@ -63,23 +129,12 @@ std::shared_ptr<GpuWeights> upload_weights(Gpu& gpu, const Model& model, int32_t
   auto w = std::make_shared<GpuWeights>();
   auto matrix = [&](const Matrix& m, const std::string& what) {
     if (w->mats.count(m.data)) return;
-    if (!shader_for(m.type))
+    if (!type_suffix(m.type))
       throw vk::Error("vulkan: " + what + " is " + std::string(type_name(m.type)) +
                       ", which the Vulkan device does not compute yet (it has F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS); use --device cpu");
-    GpuMatrix g;
-    g.type = m.type;
-    g.ne0 = m.ne0;
-    g.ne1 = m.ne1;
-    g.row_bytes = m.row_bytes;
-    const int64_t per = std::min<int64_t>(65535, int64_t(gpu.max_range() / m.row_bytes));
-    if (per < 1) throw vk::Error("vulkan: a row of " + what + " exceeds the device's largest buffer");
-    for (int64_t r0 = 0; r0 < m.ne1; r0 += per) {
-      const int64_t rows = std::min(per, m.ne1 - r0);
-      GpuMatrix::Chunk c{gpu.buffer(uint64_t(rows) * m.row_bytes, false), r0, rows};
-      gpu.upload(c.buf, 0, m.row(r0), uint64_t(rows) * m.row_bytes);
-      w->bytes += c.buf.size;
-      g.chunks.push_back(std::move(c));
-    }
+    // 65,535 rows at most: a dispatch's workgroup count, whatever the shader's rows per workgroup.
+    GpuMatrix g = upload_matrix(gpu, m.type, m.ne0, m.ne1, m.row_bytes, static_cast<const uint8_t*>(m.row(0)), 65535, what);
+    for (const auto& c : g.chunks) w->bytes += c.buf.size;
     w->mats.emplace(m.data, std::move(g));
   };
   auto vec = [&](const std::vector<float>& v) {
@@ -291,12 +346,7 @@ void VulkanDevice::rms_norm(Act src, Act dst, const std::vector<float>& w, int32
 
 void VulkanDevice::product(const GpuMatrix& g, Binding x, uint32_t x_off, uint32_t x_stride, Binding y, uint32_t y_stride,
                            int32_t rows) {
-  const vk::Pipeline& p = gpu_->pipeline(shader_for(g.type), 5, 7 * sizeof(uint32_t));
-  for (const GpuMatrix::Chunk& c : g.chunks) {
-    const uint32_t pc[7] = {uint32_t(g.ne0), uint32_t(rows), x_off, x_stride, y_stride, uint32_t(c.row0), uint32_t(g.row_bytes)};
-    const Binding wb{&c.buf};
-    rec_.dispatch(p, {wb, wb, wb, x, y}, pc, uint32_t(c.rows), uint32_t((rows + 7) / 8));
-  }
+  record_product(*gpu_, rec_, g, x, x_off, x_stride, y, y_stride, rows, vk::MatKernel::Auto, true);
 }
 
 void VulkanDevice::matmul(std::span<const MatJob> jobs, Act in, int32_t rows) {
@@ -411,6 +461,26 @@ void VulkanDevice::kv_copy_block(int32_t from, int32_t to) {
 }
 
 }  // namespace
+
+namespace vk {
+
+std::vector<float> test_product(uint32_t index, GgmlType type, const void* w, int64_t K, int64_t M, const float* x,
+                                int32_t n, MatKernel kernel, bool subgroups, int64_t rows_per_chunk) {
+  auto gpu = Gpu::open(index);
+  if (!type_suffix(type)) throw Error("vulkan: no shader for " + std::string(type_name(type)));
+  const GpuMatrix g = upload_matrix(*gpu, type, K, M, row_size(type, K), static_cast<const uint8_t*>(w),
+                                    rows_per_chunk > 0 ? rows_per_chunk : 65535, "the test matrix");
+  Buffer xb = gpu->buffer(uint64_t(n) * uint64_t(K) * sizeof(float), false);
+  gpu->upload(xb, 0, x, uint64_t(n) * uint64_t(K) * sizeof(float));
+  Buffer yb = gpu->buffer(uint64_t(n) * uint64_t(M) * sizeof(float), true);
+  Recorder rec(gpu);
+  record_product(*gpu, rec, g, Binding{&xb}, 0, uint32_t(K), Binding{&yb}, uint32_t(M), n, kernel, subgroups);
+  rec.submit();
+  const float* out = static_cast<const float*>(yb.map);
+  return std::vector<float>(out, out + size_t(n) * size_t(M));
+}
+
+}  // namespace vk
 
 std::unique_ptr<Device> make_vulkan_device(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells,
                                            int32_t n_layers) {

@@ -30,4 +30,19 @@ namespace nnb {
 std::unique_ptr<Device> make_vulkan_device(const Model& model, uint32_t index, int32_t max_rows, int32_t kv_cells,
                                            int32_t n_layers = INT32_MAX);
 
+namespace vk {
+
+// The matrix shaders: matvec (one or a few batch rows), matmat (tiles of 64 weight rows x 32
+// batch rows); Auto picks by the number of batch rows.
+enum class MatKernel { Auto, Vec, Mat };
+
+// For tests: y[t][r] = dot(W row r, x[t]) for M weight rows of K values of `type` (ggml's row
+// layout, rows back to back) and n activation rows of K floats, on GPU `index` with the given
+// shader (Vec with subgroup sums when the device has them and `subgroups`, else shared-memory
+// sums), the matrix split in chunks of rows_per_chunk rows (0: as for a model). Returns [n][M].
+std::vector<float> test_product(uint32_t index, GgmlType type, const void* w, int64_t K, int64_t M, const float* x,
+                                int32_t n, MatKernel kernel, bool subgroups = true, int64_t rows_per_chunk = 0);
+
+}  // namespace vk
+
 }  // namespace nnb
