@@ -118,6 +118,10 @@ TEST(ChatTemplateLanguage, Loops) {
   EXPECT_EQ(render("{% set ns = namespace(n=0) %}{% for i in x %}{% set ns.n = ns.n + i %}{% set local = i %}"
                    "{% endfor %}{{ ns.n }}{{ local is defined }}"),
             "6False");
+  // Each iteration starts from the outer values: nothing set in an earlier iteration survives.
+  EXPECT_EQ(render("{% set x = 1 %}{% for i in [1,2,3] %}{{ x }}{% set x = i * 10 %}{{ x }};{% endfor %}|{{ x }}"),
+            "110;120;130;|1");
+  EXPECT_EQ(render("{% for i in [1,2,3] %}{% if i == 1 %}{% set y = 5 %}{% endif %}{{ y }};{% endfor %}"), "5;;;");
 }
 
 TEST(ChatTemplateLanguage, ValuesPrintAsPython) {

@@ -347,6 +347,10 @@ Interp::Flow Interp::exec_for(const Stmt& s) {
   loop_scope.vars["loop"] = loop;
   for (int64_t k = 0; k < n; ++k) {
     step();
+    // Each iteration starts from the outer values again: Jinja2 keeps nothing a previous
+    // iteration set (only namespaces carry state across iterations).
+    loop_scope.vars.clear();
+    loop_scope.vars["loop"] = loop;
     bind(items[size_t(k)]);
     *cycle_index = k;
     *f_index = Value::integer(k + 1);

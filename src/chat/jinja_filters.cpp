@@ -104,6 +104,7 @@ double py_round(double x, int64_t ndigits) {
 }
 
 Value select_or_reject(Interp& in, const Value& v, CallArgs& args, bool by_attr, bool select, const std::string& fname) {
+  if (!truthy(v)) return Value::make_list();  // Jinja2 yields nothing for a falsy value (None included)
   size_t off = by_attr ? 1 : 0;
   std::optional<std::string> attribute;
   if (by_attr) {
@@ -119,7 +120,6 @@ Value select_or_reject(Interp& in, const Value& v, CallArgs& args, bool by_attr,
     if (!is_known_test(*test)) throw TemplateError("unsupported test '" + *test + "'");
   }
   List out;
-  if (!truthy(v)) return Value::make_list();  // Jinja2 yields nothing for a falsy value (None included)
   for (const Value& item : in.iterate(v)) {
     in.step();
     const Value x = attribute ? attr_path(in, item, *attribute) : item;
