@@ -18,6 +18,7 @@ void add_bench(CLI::App& app);
 void add_serve(CLI::App& app);  // cmd_serve.cpp: the host server
 void add_chat(CLI::App& app);   // cmd_chat.cpp: native streaming chat client
 void add_run(CLI::App& app);    // cmd_run.cpp: run a WASI app (wasmedge replacement)
+void add_template(CLI::App& app);  // cmd_template.cpp: render a chat template
 void add_gateway(CLI::App& app);  // cmd_gateway.cpp: the OpenAI-compatible HTTP API in the guest
 
 // Default model resolution: --model, then $NNBRIDGE_MODEL, then

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   nnb::cli::add_serve(app);
   nnb::cli::add_chat(app);
   nnb::cli::add_run(app);
+  nnb::cli::add_template(app);
   nnb::cli::add_gateway(app);
   try {
     app.parse(argc, argv);
