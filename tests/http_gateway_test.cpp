@@ -115,6 +115,28 @@ TEST_F(Gateway, AnswersAsTheHostsOwnApiDoes) {
   EXPECT_EQ(denied->status, 401);
 }
 
+// The next turn of a conversation resends the history: the host's context keeps the KV cache
+// of what the previous turn left, so only the new part is evaluated (usage says how much).
+TEST_F(Gateway, TheNextTurnReusesTheCachedConversation) {
+  json msgs = json::array({{{"role", "user"}, {"content", "Tell me a story about a llama"}}});
+  auto r1 = post(gw_port_, {{"messages", msgs}, {"max_tokens", 16}, {"temperature", 0}});
+  ASSERT_TRUE(r1);
+  ASSERT_EQ(r1->status, 200) << r1->body;
+  const json j1 = json::parse(r1->body);
+  EXPECT_EQ(j1["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+  msgs.push_back({{"role", "assistant"}, {"content", j1["choices"][0]["message"]["content"]}});
+  msgs.push_back({{"role", "user"}, {"content", "Shorter, please"}});
+  auto r2 = post(gw_port_, {{"messages", msgs}, {"max_tokens", 8}, {"temperature", 0}});
+  ASSERT_TRUE(r2);
+  ASSERT_EQ(r2->status, 200) << r2->body;
+  const json j2 = json::parse(r2->body);
+  const int cached = j2["usage"]["prompt_tokens_details"]["cached_tokens"];
+  std::printf("turn 2: %d of %d prompt tokens from the cache\n", cached, j2["usage"]["prompt_tokens"].get<int>());
+  // At least the whole first prompt is reused.
+  EXPECT_GE(cached, j1["usage"]["prompt_tokens"].get<int>());
+  EXPECT_LT(cached, j2["usage"]["prompt_tokens"].get<int>());
+}
+
 TEST_F(Gateway, AClientThatHangsUpFreesTheHostContextWithinASecond) {
   httplib::Client c("127.0.0.1", gw_port_);
   httplib::Request req;

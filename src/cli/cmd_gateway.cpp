@@ -54,11 +54,12 @@ void run_gateway(const GatewayOptions& o) {
   };
   HttpFlags hf = o.http;
   hf.listen = o.listen;
-  // Each completion is one Generate stream to the host, cancelled when the HTTP client leaves.
-  http::GenerateFn generate = [backend](const std::shared_ptr<nn::Graph>& graph, const std::string& prompt,
+  // Each completion is one Generate stream on a host context of the gateway's pool (its KV
+  // cache serves the next turn), cancelled when the HTTP client leaves.
+  http::GenerateFn generate = [backend](nn::ExecutionContext& ctx, const std::string& prompt,
                                         const std::string& options, const nn::PieceSink& sink,
                                         const std::function<bool()>& gone) {
-    const rpc::GenerateResult r = backend->generate(graph, prompt, options, sink, gone);
+    const rpc::GenerateResult r = backend->generate(ctx, prompt, options, sink, gone);
     nn::Outcome o;
     o.stop = r.stop;
     o.input_tokens = r.input_tokens;

@@ -197,19 +197,20 @@ CompletionResult CompletionService::run(const CompletionRequest& req,
       }
       return !text.stopped();
     };
-    const nn::Outcome out = opts_.generate ? opts_.generate(m.graph, prompt, options, sink, gone)
-                                           : generate_pooled(res.model, *m.graph, prompt, options, sink, gone);
+    const nn::Outcome out = generate_pooled(res.model, *m.graph, prompt, options, sink, gone);
     if (receiver_gone || (out.stop == nn::StopReason::Cancelled && !text.stopped()))
       throw ApiError(499, "invalid_request_error", "the client went away");
     if (!text.stopped())
       if (const std::string rest = text.finish(); !rest.empty()) on_text(rest);
     res.prompt_tokens = out.input_tokens;
     res.completion_tokens = out.output_tokens;
+    const auto meta = json::parse(out.metadata_json, nullptr, false);
+    if (meta.is_object() && meta.contains("reused_tokens") && meta["reused_tokens"].is_number_unsigned())
+      res.cached_tokens = meta["reused_tokens"].get<uint32_t>();
     if (text.stopped()) {
       // Ended by a stop sequence: the metadata (when the backend gave it) still counts the prompt.
-      const auto j = json::parse(out.metadata_json, nullptr, false);
-      if (j.is_object() && j.contains("input_tokens") && j["input_tokens"].is_number_unsigned())
-        res.prompt_tokens = j["input_tokens"].get<uint32_t>();
+      if (meta.is_object() && meta.contains("input_tokens") && meta["input_tokens"].is_number_unsigned())
+        res.prompt_tokens = meta["input_tokens"].get<uint32_t>();
       res.finish_reason = "stop";
     } else {
       res.finish_reason =
@@ -233,19 +234,24 @@ nn::Outcome CompletionService::generate_pooled(const std::string& model, nn::Gra
     answer.append(piece);
     return on_piece(piece);
   };
-  const uint32_t one = 1;
-  auto tensor = [&](const std::string& s) {
-    nn::TensorView t;
-    t.dims = std::span<const uint32_t>(&one, 1);
-    t.type = 3;  // U8 in WasmEdge's numbering (the GGML backend takes any type for text)
-    t.data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-    return t;
-  };
-  ctx->set_input(1, tensor(options));
-  ctx->set_input(0, tensor(prompt));
-  ctx->set_abort_check(gone);
-  nn::Outcome out = nn::stream_generation(*ctx, collect, gone);
-  ctx->set_abort_check({});
+  nn::Outcome out;
+  if (opts_.generate) {
+    out = opts_.generate(*ctx, prompt, options, collect, gone);
+  } else {
+    const uint32_t one = 1;
+    auto tensor = [&](const std::string& s) {
+      nn::TensorView t;
+      t.dims = std::span<const uint32_t>(&one, 1);
+      t.type = 3;  // U8 in WasmEdge's numbering (the GGML backend takes any type for text)
+      t.data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+      return t;
+    };
+    ctx->set_input(1, tensor(options));
+    ctx->set_input(0, tensor(prompt));
+    ctx->set_abort_check(gone);
+    out = nn::stream_generation(*ctx, collect, gone);
+    ctx->set_abort_check({});
+  }
   if (out.metadata_json.empty() && out.produced > 0) {
     try {
       const auto meta = ctx->get_output(1);
@@ -253,10 +259,12 @@ nn::Outcome CompletionService::generate_pooled(const std::string& model, nn::Gra
     } catch (const nn::Error&) {
     }
   }
-  try {
-    ctx->fini_single();
-  } catch (const nn::Error&) {
-    return out;  // a context that cannot finish its stream is not reused
+  if (!opts_.generate) {  // a Generate stream leaves nothing to finish
+    try {
+      ctx->fini_single();
+    } catch (const nn::Error&) {
+      return out;  // a context that cannot finish its stream is not reused
+    }
   }
   give_back(model, std::move(ctx), prompt + answer);
   return out;

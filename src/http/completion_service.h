@@ -26,10 +26,12 @@ class ChatTemplate;
 
 namespace nnb::http {
 
-// How one generation runs when not over a pooled execution context: the gateway streams each
-// completion through RemoteBackend::generate (one Generate stream, not two RPCs per token).
-// Returns what stream_generation would; `gone` true or the sink returning false cancel it.
-using GenerateFn = std::function<nn::Outcome(const std::shared_ptr<nn::Graph>& graph, const std::string& prompt,
+// How one generation runs on an execution context (from the pool; its options and prompt are
+// replaced by these). Empty: set_input + compute_single on the context itself, the local way.
+// The gateway streams it with RemoteBackend::generate instead: one Generate stream on that
+// context per completion, not two RPCs per token. Returns what stream_generation would; `gone`
+// true or the sink returning false cancel it.
+using GenerateFn = std::function<nn::Outcome(nn::ExecutionContext& ctx, const std::string& prompt,
                                              const std::string& options_json, const nn::PieceSink& on_piece,
                                              const std::function<bool()>& gone)>;
 
@@ -43,13 +45,14 @@ struct ServiceOptions {
   // --chat-template: a built-in name or a file's text; "" = each model's own template.
   std::string chat_template_override;
   std::function<void(const std::string&)> log;  // notes (fallback templates ...); may be empty
-  GenerateFn generate;  // empty: the backend's execution contexts, pooled per model
+  GenerateFn generate;  // empty: compute_single on the context
 };
 
 struct CompletionResult {
   std::string model;
   std::string finish_reason;  // "stop" or "length"
   uint32_t prompt_tokens = 0, completion_tokens = 0;
+  uint32_t cached_tokens = 0;  // prompt tokens whose KV cache was reused (not evaluated again)
   double first_token_seconds = 0, generation_seconds = 0;
 };
 
@@ -81,8 +84,8 @@ class CompletionService {
   // beginning with `prompt` (its KV cache then covers that part), else a new one.
   std::unique_ptr<nn::ExecutionContext> take_context(const std::string& model, nn::Graph& g, const std::string& prompt);
   void give_back(const std::string& model, std::unique_ptr<nn::ExecutionContext> ctx, std::string text);
-  // One generation over a pooled context (the local way); metadata_json is read even when
-  // the sink stopped it, for the prompt's token count.
+  // One generation over a pooled context; metadata_json is read even when the sink stopped
+  // it, for the prompt's token count.
   nn::Outcome generate_pooled(const std::string& model, nn::Graph& g, const std::string& prompt,
                               const std::string& options, const nn::PieceSink& on_piece,
                               const std::function<bool()>& gone);

@@ -91,6 +91,8 @@ struct GenerateResult {
 // Receives each generated piece (raw bytes, possibly partial UTF-8); false cancels.
 using PieceFn = std::function<bool(std::string_view piece)>;
 
+class RemoteContext;  // client_objects.h
+
 class RemoteBackend : public nn::Backend {
  public:
   // Parses the URI (std::invalid_argument on a bad one) and creates the channel; does not wait
@@ -120,6 +122,11 @@ class RemoteBackend : public nn::Backend {
                           const std::function<bool()>& should_stop = {});
   GenerateResult generate(std::string_view model_name, std::string_view prompt, std::string_view options_json,
                           const PieceFn& on_piece, const std::function<bool()>& should_stop = {});
+  // On an execution context of this backend, which keeps its KV cache between calls (with the
+  // cache-prompt option the next turn of a conversation evaluates only its new tokens). Its
+  // options and prompt are replaced by these.
+  GenerateResult generate(nn::ExecutionContext& context, std::string_view prompt, std::string_view options_json,
+                          const PieceFn& on_piece, const std::function<bool()>& should_stop = {});
 
   // The names of the server's preloaded models whose files exist (nnbridge ListModels);
   // nullopt against a WasmEdge server, which cannot list them.
@@ -136,7 +143,7 @@ class RemoteBackend : public nn::Backend {
 
  private:
   GenerateResult generate_impl(const std::shared_ptr<nn::Graph>& graph, std::string_view model_name,
-                               std::string_view prompt, std::string_view options_json, const PieceFn& on_piece,
+                               RemoteContext* context, std::string_view prompt, std::string_view options_json, const PieceFn& on_piece,
                                const std::function<bool()>& should_stop);
   std::shared_ptr<Core> core_;
 };

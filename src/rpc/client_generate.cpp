@@ -83,14 +83,14 @@ void set_stop(GenerateResult& r, const nnbridge::v1::Final& f) {
 // The WASI-NN streaming loop (nn::stream_generation, the same one the server's Generate
 // runs), one round trip per call. Timings are client-side: prompt_seconds is the first
 // compute_single (prompt + first token), generation_seconds the other compute_single calls.
-GenerateResult fallback_generate(nn::Graph& graph, std::string_view prompt, std::string_view options_json,
-                                 const PieceFn& on_piece, const std::function<bool()>& should_stop) {
+// On `ctx` (its options and prompt replaced by these).
+GenerateResult fallback_on(nn::ExecutionContext& ctx, std::string_view prompt, std::string_view options_json,
+                           const PieceFn& on_piece, const std::function<bool()>& should_stop) {
   const uint32_t one = 1;
-  auto ctx = graph.init_execution_context();
-  if (!options_json.empty()) ctx->set_input(1, text_tensor(options_json, one));
-  ctx->set_input(0, text_tensor(prompt, one));
-  ctx->set_abort_check(should_stop);
-  const nn::Outcome o = nn::stream_generation(*ctx, on_piece, should_stop);
+  if (!options_json.empty()) ctx.set_input(1, text_tensor(options_json, one));
+  ctx.set_input(0, text_tensor(prompt, one));
+  ctx.set_abort_check(should_stop);
+  const nn::Outcome o = nn::stream_generation(ctx, on_piece, should_stop);
   GenerateResult r;
   set_stop(r, o.stop);
   r.input_tokens = o.input_tokens;
@@ -99,10 +99,16 @@ GenerateResult fallback_generate(nn::Graph& graph, std::string_view prompt, std:
   r.generation_seconds = o.generation_seconds;
   r.metadata_json = o.metadata_json;
   try {
-    ctx->fini_single();  // frees the stream's state on servers that keep the context
+    ctx.fini_single();  // frees the stream's state on servers that keep the context
   } catch (const nn::Error&) {
   }
   return r;
+}
+
+GenerateResult fallback_generate(nn::Graph& graph, std::string_view prompt, std::string_view options_json,
+                                 const PieceFn& on_piece, const std::function<bool()>& should_stop) {
+  auto ctx = graph.init_execution_context();
+  return fallback_on(*ctx, prompt, options_json, on_piece, should_stop);
 }
 
 }  // namespace
@@ -113,22 +119,32 @@ GenerateResult RemoteBackend::generate(const std::shared_ptr<nn::Graph>& graph, 
   auto* g = dynamic_cast<RemoteGraph*>(graph.get());
   if (!g || g->core() != core_.get())
     throw nn::Error(nn::Errno::InvalidArgument, "generate: the graph does not belong to this remote backend");
-  return generate_impl(graph, {}, prompt, options_json, on_piece, should_stop);
+  return generate_impl(graph, {}, nullptr, prompt, options_json, on_piece, should_stop);
+}
+
+GenerateResult RemoteBackend::generate(nn::ExecutionContext& context, std::string_view prompt,
+                                       std::string_view options_json, const PieceFn& on_piece,
+                                       const std::function<bool()>& should_stop) {
+  auto* c = dynamic_cast<RemoteContext*>(&context);
+  if (!c || c->core() != core_.get())
+    throw nn::Error(nn::Errno::InvalidArgument, "generate: the context does not belong to this remote backend");
+  return generate_impl(nullptr, {}, c, prompt, options_json, on_piece, should_stop);
 }
 
 GenerateResult RemoteBackend::generate(std::string_view model_name, std::string_view prompt,
                                        std::string_view options_json, const PieceFn& on_piece,
                                        const std::function<bool()>& should_stop) {
   if (model_name.empty()) throw nn::Error(nn::Errno::InvalidArgument, "generate: empty model name");
-  return generate_impl(nullptr, model_name, prompt, options_json, on_piece, should_stop);
+  return generate_impl(nullptr, model_name, nullptr, prompt, options_json, on_piece, should_stop);
 }
 
 GenerateResult RemoteBackend::generate_impl(const std::shared_ptr<nn::Graph>& graph, std::string_view model_name,
-                                            std::string_view prompt, std::string_view options_json,
+                                            RemoteContext* context, std::string_view prompt, std::string_view options_json,
                                             const PieceFn& on_piece, const std::function<bool()>& should_stop) {
   if (core_->may_use_nnbridge()) {
     nnbridge::v1::GenerateRequest req;
-    if (graph) req.set_graph_handle(static_cast<RemoteGraph&>(*graph).handle());
+    if (context) req.set_ctx_handle(context->handle());
+    else if (graph) req.set_graph_handle(static_cast<RemoteGraph&>(*graph).handle());
     else req.set_model(std::string(model_name));
     req.set_prompt(std::string(prompt));
     req.set_options_json(std::string(options_json));
@@ -201,6 +217,7 @@ GenerateResult RemoteBackend::generate_impl(const std::shared_ptr<nn::Graph>& gr
     if (!is_unimplemented(st, ctx) || got_any) core_->fail(st, ctx, "Generate");
     core_->service = Core::Service::Absent;  // a WasmEdge server: fall through to WASI-NN
   }
+  if (context) return fallback_on(*context, prompt, options_json, on_piece, should_stop);
   if (graph) return fallback_generate(*graph, prompt, options_json, on_piece, should_stop);
   auto loaded = load_by_name(model_name, "");
   return fallback_generate(*loaded, prompt, options_json, on_piece, should_stop);

@@ -55,6 +55,7 @@ class RemoteContext : public nn::ExecutionContext {
   void fini_single() override;
 
   uint32_t handle() const { return handle_; }
+  const RemoteBackend::Core* core() const { return core_.get(); }
 
  private:
   std::vector<uint8_t> output(uint32_t index, bool single);

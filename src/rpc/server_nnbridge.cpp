@@ -125,6 +125,51 @@ grpc::Status NnbridgeService::Generate(grpc::ServerContext* call, const npb::Gen
   bool cancelled = false;
   size_t produced = 0;
   auto status = run_call(st_, call, "generate", [&](rpc::Session& s) {
+    // The stream over one context whose options and prompt are set from the request.
+    auto stream_on = [&](nn::ExecutionContext& ctx, const std::string& model) {
+      AbortWhenGone abort(st_, s, *call, ctx);  // also stops a long prompt evaluation
+      const uint32_t dim = 1;
+      if (!req->options_json().empty()) ctx.set_input(1, text_tensor(req->options_json(), dim));
+      ctx.set_input(0, text_tensor(req->prompt(), dim));
+
+      npb::GenerateResponse msg;
+      const nn::Outcome out = nn::stream_generation(
+          ctx,
+          [&](std::string_view piece) {
+            msg.set_piece(piece.data(), piece.size());
+            if (!writer->Write(msg)) return false;  // the client went away mid-stream
+            ++produced;
+            return true;
+          },
+          [&] { return call_gone(st_, s, *call); });
+      if (out.stop == nn::StopReason::Cancelled) {
+        cancelled = true;
+        return;
+      }
+      const std::string_view stop = nn::stop_reason_name(out.stop);
+      auto* fin = msg.mutable_final();
+      fin->set_input_tokens(out.input_tokens);
+      fin->set_output_tokens(out.output_tokens);
+      fin->set_stop(to_wire(out.stop));
+      fin->set_stop_reason(std::string(stop));  // for older clients
+      fin->set_prompt_seconds(out.prompt_seconds);
+      fin->set_generation_seconds(out.generation_seconds);
+      fin->set_metadata_json(out.metadata_json);
+      writer->Write(msg, grpc::WriteOptions().set_last_message());
+      // The first token's time is in prompt_s: the rate is over the tokens after it.
+      st_.log(generation_line({"generate", s.id(), model, out.input_tokens, out.output_tokens, out.prompt_seconds,
+                               out.produced > 1 && out.generation_seconds > 0
+                                   ? double(out.produced - 1) / out.generation_seconds
+                                   : -1,
+                               stop}));
+    };
+    if (req->ctx_handle() != 0) {
+      // A context of this session: it keeps its KV cache between calls (with cache-prompt,
+      // the next turn of a conversation evaluates only its new tokens).
+      auto c = lock_context(s, req->ctx_handle(), *call);
+      stream_on(*c, c.entry->graph->name());
+      return;
+    }
     std::shared_ptr<nn::Graph> graph;
     if (req->graph_handle() != 0) {
       auto g = s.graphs.get(req->graph_handle());
@@ -134,47 +179,11 @@ grpc::Status NnbridgeService::Generate(grpc::ServerContext* call, const npb::Gen
     } else if (!req->model().empty()) {
       graph = st_.backend->load_by_name(req->model(), {});
     } else {
-      throw nn::Error(Errno::InvalidArgument, "generate needs a graph_handle or a model name");
+      throw nn::Error(Errno::InvalidArgument, "generate needs a ctx_handle, a graph_handle or a model name");
     }
     // A private context, in no handle table: it lives exactly as long as this call.
     ContextEntry entry(st_.reserve_context(s, graph->name()), graph, graph->init_execution_context());
-    nn::ExecutionContext& ctx = *entry.ctx;
-    AbortWhenGone abort(st_, s, *call, ctx);  // also stops a long prompt evaluation
-    const uint32_t dim = 1;
-    if (!req->options_json().empty()) ctx.set_input(1, text_tensor(req->options_json(), dim));
-    ctx.set_input(0, text_tensor(req->prompt(), dim));
-
-    npb::GenerateResponse msg;
-    const nn::Outcome out = nn::stream_generation(
-        ctx,
-        [&](std::string_view piece) {
-          msg.set_piece(piece.data(), piece.size());
-          if (!writer->Write(msg)) return false;  // the client went away mid-stream
-          ++produced;
-          return true;
-        },
-        [&] { return call_gone(st_, s, *call); });
-    if (out.stop == nn::StopReason::Cancelled) {
-      cancelled = true;
-      return;
-    }
-    const std::string_view stop = nn::stop_reason_name(out.stop);
-    auto* fin = msg.mutable_final();
-    fin->set_input_tokens(out.input_tokens);
-    fin->set_output_tokens(out.output_tokens);
-    fin->set_stop(to_wire(out.stop));
-    fin->set_stop_reason(std::string(stop));  // for older clients
-    fin->set_prompt_seconds(out.prompt_seconds);
-    fin->set_generation_seconds(out.generation_seconds);
-    fin->set_metadata_json(out.metadata_json);
-    writer->Write(msg, grpc::WriteOptions().set_last_message());
-    // The first token's time is in prompt_s: the rate is over the tokens after it.
-    st_.log(generation_line({"generate", s.id(), graph->name(), out.input_tokens, out.output_tokens,
-                             out.prompt_seconds,
-                             out.produced > 1 && out.generation_seconds > 0
-                                 ? double(out.produced - 1) / out.generation_seconds
-                                 : -1,
-                             stop}));
+    stream_on(*entry.ctx, graph->name());
   });
   if (cancelled) {
     st_.log("generate stopped after " + std::to_string(produced) +
