@@ -85,7 +85,7 @@ void record_product(Gpu& gpu, vk::Recorder& rec, const GpuMatrix& g, Binding x, 
       const uint32_t wg = sg ? std::max<uint32_t>(128, info.subgroup_size) : 128;
       rows_per_group = sg ? wg / info.subgroup_size : 8;
       const uint32_t red_bytes = sg ? 0 : 4 * wg * sizeof(float);
-      const uint32_t xs = std::clamp<uint32_t>((info.max_shared_bytes - red_bytes) / 4, 1, 8192);
+      const uint32_t xs = std::clamp<uint32_t>((info.max_shared_bytes - red_bytes) / 16 * 4, 4, 8192);
       pipe = &gpu.pipeline((sg ? "matvec_sg_" : "matvec_") + t, 5, kPush, {wg, rows_per_group, xs});
       batch_per_group = 4;
       break;
@@ -112,11 +112,12 @@ GpuMatrix upload_matrix(Gpu& gpu, GgmlType type, int64_t ne0, int64_t ne1, size_
   g.ne0 = ne0;
   g.ne1 = ne1;
   g.row_bytes = row_bytes;
-  per = std::min<int64_t>(per, int64_t(gpu.max_range() / row_bytes));
+  per = std::min<int64_t>(per, int64_t((gpu.max_range() - 16) / row_bytes));
   if (per < 1) throw vk::Error("vulkan: a row of " + what + " exceeds the device's largest buffer");
   for (int64_t r0 = 0; r0 < ne1; r0 += per) {
     const int64_t rows = std::min(per, ne1 - r0);
-    GpuMatrix::Chunk c{gpu.buffer(uint64_t(rows) * row_bytes, false), r0, rows};
+    // Padded to whole 16 bytes: the shaders read the last bytes as part of a 32-bit word.
+    GpuMatrix::Chunk c{gpu.buffer((uint64_t(rows) * row_bytes + 15) / 16 * 16, false), r0, rows};
     gpu.upload(c.buf, 0, data + size_t(r0) * row_bytes, uint64_t(rows) * row_bytes);
     g.chunks.push_back(std::move(c));
   }

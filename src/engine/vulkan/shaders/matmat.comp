@@ -13,7 +13,7 @@
 // Vulkan device has (16 KiB, 128 invocations). Values of a float row past K and tile rows past
 // the chunk or the batch are zeros.
 //
-// Bindings: the weight chunk three times (bytes, halves, floats: dequant.glsl), x, y.
+// Bindings: the weight chunk three times (bytes, halves, words: dequant.glsl), x, y.
 // Dispatch: (ceil(rows / BM), ceil(n / BN)).
 #include "common.glsl"
 
@@ -29,7 +29,7 @@ layout(local_size_x = NT) in;
 
 layout(std430, binding = 0) readonly buffer WB { uint8_t wb[]; };
 layout(std430, binding = 1) readonly buffer WH { float16_t wh[]; };
-layout(std430, binding = 2) readonly buffer WF { float wf[]; };
+layout(std430, binding = 2) readonly buffer WW { uint ww[]; };
 layout(std430, binding = 3) readonly buffer XB { float x[]; };
 layout(std430, binding = 4) writeonly buffer YB { float y[]; };
 

@@ -6,11 +6,12 @@
 // it: 8 on lavapipe, 32 or 64 on GPUs) and subgroupAdd sums it; without, TPR = WG / NR threads
 // and a shared-memory tree. Lane l of a row's group walks the row's halves of 32-value blocks
 // hb = l, l + lanes, ... (dequant.glsl), so a row of K values keeps K / 16 lanes busy, and each
-// weight is dequantized once for all NV batch rows. When NV * K floats fit (XS), the
-// workgroup first copies the activation rows into shared memory, which all NR rows then read.
+// weight is dequantized once for all NV batch rows. When the workgroup's activation rows fit XS
+// floats (and K is a multiple of 16), it first copies them into shared memory as vec4, which
+// all NR rows then read (on lavapipe a load costs about the same at any width).
 //
-// Bindings: the weight chunk three times (bytes, halves, floats: dequant.glsl), x, y.
-// Specialization constants: 0 the workgroup size, 1 NR, 2 XS (floats; 1: never staged).
+// Bindings: the weight chunk three times (bytes, halves, words: dequant.glsl), x, y.
+// Specialization constants: 0 the workgroup size, 1 NR, 2 XS (floats, a multiple of 4).
 // Dispatch: (ceil(rows / NR), ceil(n / NV)).
 #include "common.glsl"
 #ifdef USE_SUBGROUP
@@ -24,7 +25,7 @@ layout(constant_id = 2) const uint XS = 4096;
 
 layout(std430, binding = 0) readonly buffer WB { uint8_t wb[]; };
 layout(std430, binding = 1) readonly buffer WH { float16_t wh[]; };
-layout(std430, binding = 2) readonly buffer WF { float wf[]; };
+layout(std430, binding = 2) readonly buffer WW { uint ww[]; };
 layout(std430, binding = 3) readonly buffer XB { float x[]; };
 layout(std430, binding = 4) writeonly buffer YB { float y[]; };
 
@@ -39,38 +40,23 @@ layout(push_constant) uniform P {
   uint rows;       // rows of this chunk
 } p;
 
-shared float xs[XS];
+shared vec4 xs[XS / 4];
 #ifndef USE_SUBGROUP
 shared float red[NV][gl_WorkGroupSize.x];
 #endif
 
 #include "dequant.glsl"
 
-// acc[t] += the 16 weights of w times the activations of batch row t from value k0 (partial at
-// the end of a float row), from xs or x. (t runs over all NV with a test, not to nt: a dynamic
-// index would put acc in memory on GPUs.)
-#define DOT16(X, XO)                                                            \
-  [[unroll]] for (uint t = 0; t < NV; ++t) {                                    \
-    if (t >= nt) break;                                                         \
-    const uint xo = (XO);                                                       \
-    float s = 0.0;                                                              \
-    if (k0 + 16 <= p.K) {                                                       \
-      [[unroll]] for (uint j = 0; j < 16; ++j) s += w[j] * X[xo + j];           \
-    } else {                                                                    \
-      for (uint j = 0; k0 + j < p.K; ++j) s += w[j] * X[xo + j];                \
-    }                                                                           \
-    acc[t] += s;                                                                \
-  }
-
 void main() {
   const uint tid = gl_LocalInvocationID.x;
   const uint t0 = gl_WorkGroupID.y * NV;
   const uint nt = min(NV, p.n - t0);
-  const bool staged = nt * p.K <= XS;
+  // Staged as vec4 (K a multiple of 16: every quantized type; a float type's odd rows are not).
+  const bool staged = nt * p.K <= XS && p.K % 16 == 0;
   if (staged) {
-    for (uint i = tid; i < nt * p.K; i += gl_WorkGroupSize.x) {
-      const uint t = i / p.K;
-      xs[i] = x[p.x_off + (t0 + t) * p.x_stride + (i - t * p.K)];
+    for (uint i = tid; i < nt * p.K / 4; i += gl_WorkGroupSize.x) {
+      const uint t = (4 * i) / p.K, o = p.x_off + (t0 + t) * p.x_stride + (4 * i - t * p.K);
+      xs[i] = vec4(x[o], x[o + 1], x[o + 2], x[o + 3]);
     }
     barrier();
   }
@@ -92,10 +78,27 @@ void main() {
         float w[16];
         dequant16(row_off, hb / 2, hb % 2, p.K, w);
         const uint k0 = hb * 16;
+        // (t runs over all NV with a test, not to nt: a dynamic index would put acc in memory.)
         if (staged) {
-          DOT16(xs, t * p.K + k0)
+          [[unroll]] for (uint t = 0; t < NV; ++t) {
+            if (t >= nt) break;
+            const uint xo = (t * p.K + k0) / 4;
+            acc[t] += dot(vec4(w[0], w[1], w[2], w[3]), xs[xo]) + dot(vec4(w[4], w[5], w[6], w[7]), xs[xo + 1]) +
+                      dot(vec4(w[8], w[9], w[10], w[11]), xs[xo + 2]) + dot(vec4(w[12], w[13], w[14], w[15]), xs[xo + 3]);
+          }
         } else {
-          DOT16(x, p.x_off + (t0 + t) * p.x_stride + k0)
+          // From x; a float row may end inside the 16 values.
+          [[unroll]] for (uint t = 0; t < NV; ++t) {
+            if (t >= nt) break;
+            const uint xo = p.x_off + (t0 + t) * p.x_stride + k0;
+            float s = 0.0;
+            if (k0 + 16 <= p.K) {
+              [[unroll]] for (uint j = 0; j < 16; ++j) s += w[j] * x[xo + j];
+            } else {
+              for (uint j = 0; k0 + j < p.K; ++j) s += w[j] * x[xo + j];
+            }
+            acc[t] += s;
+          }
         }
       }
     }
