@@ -60,7 +60,10 @@ const char* type_suffix(GgmlType t) {
 
 // Batch rows from which a product runs as matrix-matrix (matmat.comp: tiles of 64 weight rows x
 // 32 batch rows) rather than matrix-vector (matvec.comp: 4 batch rows per workgroup, so each
-// weight is dequantized once per 4). Measured on lavapipe (the only device CI has).
+// weight is dequantized once per 4) on a GPU. Not measured on one yet (none in CI; llama.cpp's
+// Vulkan backend switches at a similar size). On a CPU device (lavapipe) matvec was faster at
+// every batch size measured, 16 to 256 rows (pp tokens/s of a 22M Q4_0 model: 44 vs 20 at
+// 16, 39 vs 35 at 256), so it never uses matmat there.
 constexpr int32_t kMatMinRows = 32;
 
 // Records y[t][row0 + r] = dot(W row r, x[t]) for every chunk of g and n batch rows (x rows at
@@ -69,7 +72,7 @@ void record_product(Gpu& gpu, vk::Recorder& rec, const GpuMatrix& g, Binding x, 
                     Binding y, uint32_t y_stride, int32_t n, vk::MatKernel kernel, bool subgroups) {
   using vk::MatKernel;
   if (kernel == MatKernel::Auto)
-    kernel = n >= kMatMinRows ? MatKernel::Mat : MatKernel::Vec;
+    kernel = n >= kMatMinRows && gpu.info().type != "cpu" ? MatKernel::Mat : MatKernel::Vec;
   const std::string t = type_suffix(g.type);
   const vk::DeviceInfo& info = gpu.info();
   constexpr uint32_t kPush = 8 * sizeof(uint32_t);

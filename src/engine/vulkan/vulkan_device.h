@@ -33,7 +33,7 @@ std::unique_ptr<Device> make_vulkan_device(const Model& model, uint32_t index, i
 namespace vk {
 
 // The matrix shaders: matvec (one or a few batch rows), matmat (tiles of 64 weight rows x 32
-// batch rows); Auto picks by the number of batch rows.
+// batch rows); Auto picks by the number of batch rows and the kind of device.
 enum class MatKernel { Auto, Vec, Mat };
 
 // For tests: y[t][r] = dot(W row r, x[t]) for M weight rows of K values of `type` (ggml's row
