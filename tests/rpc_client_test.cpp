@@ -579,7 +579,7 @@ TEST_F(RpcClient, StoriesFixtureThroughTheServer) {
 
 TEST_F(RpcClient, ChatOneShotPrintsTheAnswer) {
   const std::string want = compute_text(*local_, "the girl", R"({"temp":0,"n-predict":16})");
-  const CliRun r = run_cli("chat --nn-rpc-uri '" + server_->uri() + "' -p 'the girl' --temp 0 -n 16");
+  const CliRun r = run_cli("chat --raw --nn-rpc-uri '" + server_->uri() + "' -p 'the girl' --temp 0 -n 16");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out, want + "\n");
 }
@@ -587,7 +587,7 @@ TEST_F(RpcClient, ChatOneShotPrintsTheAnswer) {
 TEST_F(RpcClient, ChatInteractiveAnswersEachLine) {
   const std::string o = R"({"temp":0,"n-predict":8})";
   const std::string want = compute_text(*local_, "the girl", o) + "\n" + compute_text(*local_, "a big dog", o) + "\n";
-  const CliRun r = run_cli("chat --nn-rpc-uri '" + server_->uri() + "' --temp 0 -n 8", false,
+  const CliRun r = run_cli("chat --raw --nn-rpc-uri '" + server_->uri() + "' --temp 0 -n 8", false,
                         "the girl\\n\\na big dog\\n/exit\\nnot answered\\n");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out, want);
@@ -741,7 +741,7 @@ TEST(RpcClientSecurity, BearerToken) {
   const auto t0 = Clock::now();
   while (!authed.session_attached() && seconds_since(t0) < 5) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_TRUE(authed.session_attached());
-  const CliRun chat = run_cli("chat --nn-rpc-uri '" + server.uri() + "' --auth-token-file '" + (dir / "token").string() +
+  const CliRun chat = run_cli("chat --raw --nn-rpc-uri '" + server.uri() + "' --auth-token-file '" + (dir / "token").string() +
                               "' -p 'the girl' --temp 0 -n 24");
   EXPECT_EQ(chat.status, 0);
   EXPECT_EQ(chat.out, got + "\n");

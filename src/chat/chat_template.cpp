@@ -114,4 +114,15 @@ std::string ChatTemplate::render(const nlohmann::json& messages, const RenderOpt
   return render_with(*body_, messages, opts);
 }
 
+std::string chat_prompt(const ChatTemplate& t, const nlohmann::json& messages, const std::string& bos_token,
+                        const std::string& eos_token) {
+  RenderOptions ro;
+  ro.add_generation_prompt = true;
+  ro.bos_token = bos_token;
+  ro.eos_token = eos_token;
+  std::string prompt = t.render(messages, ro);
+  if (!bos_token.empty() && prompt.rfind(bos_token, 0) == 0) prompt.erase(0, bos_token.size());
+  return prompt;
+}
+
 }  // namespace nnb::chat

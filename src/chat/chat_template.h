@@ -58,6 +58,12 @@ class ChatTemplate {
   std::unique_ptr<std::vector<std::unique_ptr<jinja::Stmt>>> body_;
 };
 
+// The prompt for the model's next answer: the conversation rendered with the generation prompt,
+// without a leading BOS text (tokenizers add BOS themselves when the model asks for it; two
+// would confuse the model). Throws TemplateError.
+std::string chat_prompt(const ChatTemplate& t, const nlohmann::json& messages, const std::string& bos_token,
+                        const std::string& eos_token);
+
 // Named templates for models without one (--chat-template NAME): chatml, llama2, llama3,
 // gemma, phi3, mistral, zephyr, deepseek, ...; nullopt for an unknown name.
 std::optional<std::string> builtin_template(std::string_view name);

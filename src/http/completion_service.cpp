@@ -104,16 +104,8 @@ const chat::ChatTemplate& CompletionService::chat_template(const std::string& mo
 std::string CompletionService::chat_prompt(const std::string& model, const json& messages) {
   nn::ModelInfo info;
   const chat::ChatTemplate& t = chat_template(model, info);
-  chat::RenderOptions ro;
-  ro.add_generation_prompt = true;
-  ro.bos_token = info.bos_token;
-  ro.eos_token = info.eos_token;
   try {
-    std::string prompt = t.render(messages, ro);
-    // Templates begin with the BOS text, and the backend adds BOS itself when the model asks
-    // for it: drop the text so the model does not see two.
-    if (!info.bos_token.empty() && prompt.rfind(info.bos_token, 0) == 0) prompt.erase(0, info.bos_token.size());
-    return prompt;
+    return chat::chat_prompt(t, messages, info.bos_token, info.eos_token);
   } catch (const chat::TemplateError& err) {
     // Templates raise on conversations they refuse (e.g. "System role not supported").
     throw ApiError(400, "invalid_request_error", std::string("the model's chat template refused the messages: ") + err.what(),

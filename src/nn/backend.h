@@ -57,6 +57,7 @@ struct ModelInfo {
   std::string chat_template;
   std::string bos_token, eos_token;
   int64_t n_ctx_train = 0;  // 0: unknown
+  std::string device;       // where its contexts compute ("cpu", "vulkan:0" ...); "" unknown
 };
 
 class Graph {

@@ -76,6 +76,7 @@ nn::ModelInfo RemoteGraph::info() const {
   info.bos_token = resp.bos_token();
   info.eos_token = resp.eos_token();
   info.n_ctx_train = resp.n_ctx_train();
+  info.device = resp.device();
   return info;
 }
 

@@ -246,6 +246,7 @@ grpc::Status NnbridgeService::GraphInfo(grpc::ServerContext* call, const npb::Gr
     res->set_bos_token(info.bos_token);
     res->set_eos_token(info.eos_token);
     res->set_n_ctx_train(info.n_ctx_train);
+    res->set_device(info.device);
   });
 }
 

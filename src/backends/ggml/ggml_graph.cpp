@@ -1,6 +1,7 @@
 #include "backends/ggml/ggml_graph.h"
 
 #include "backends/ggml/ggml_context.h"
+#include "engine/runtime/devices.h"
 
 namespace nnb::ggml {
 
@@ -23,6 +24,11 @@ nn::ModelInfo GgmlGraph::info() const {
   if (v.bos() >= 0) info.bos_token = v.token_text(v.bos());
   if (v.eos() >= 0) info.eos_token = v.token_text(v.eos());
   info.n_ctx_train = m->hparams().n_ctx_train;
+  try {
+    info.device = describe_device_choice(defaults_.device);  // "auto" names what it picks
+  } catch (const std::exception&) {
+    info.device = defaults_.device;
+  }
   return info;
 }
 
