@@ -15,6 +15,7 @@ PACKAGES=(
                                                 # Mesa's lavapipe (a CPU Vulkan device the tests run on)
   libcpp-httplib-dev                            # the OpenAI-compatible HTTP API
   libreadline-dev                               # line editing and history in `nnbridge chat`
+  chromium                                      # test tooling: the web chat page in a real browser
 )
 
 missing=()
@@ -35,8 +36,8 @@ else
   echo "setup: all ${#PACKAGES[@]} packages present" >&2
 fi
 
-# Node.js runs test tooling only (the official `openai` client in tests/openai_client); Debian's
-# nodejs + npm when the machine has no node of its own.
+# Node.js runs test tooling only (tests/js: the official `openai` client, playwright-core for the
+# browser test); Debian's nodejs + npm when the machine has no node of its own.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "setup: installing nodejs npm (test tooling)" >&2
   SUDO=""
@@ -46,8 +47,8 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 # The locked test packages, once (npm ci checks them against package-lock.json's hashes).
-client="$(dirname "$0")/../tests/openai_client"
-if [[ ! -f "$client/node_modules/openai/package.json" ]]; then
-  echo "setup: npm ci in tests/openai_client (test tooling)" >&2
+client="$(dirname "$0")/../tests/js"
+if [[ ! -f "$client/node_modules/openai/package.json" || ! -f "$client/node_modules/playwright-core/package.json" ]]; then
+  echo "setup: npm ci in tests/js (test tooling)" >&2
   (cd "$client" && npm ci --no-audit --no-fund --loglevel=error)
 fi
