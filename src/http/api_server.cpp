@@ -68,6 +68,10 @@ void ApiServer::routes() {
   s.set_payload_max_length(opts_.max_body_bytes);
   s.set_read_timeout(std::chrono::seconds(30));
   s.set_write_timeout(std::chrono::seconds(30));
+  // Each SSE event is a small write that must leave at once: without TCP_NODELAY, Nagle's
+  // algorithm holds it until the previous one is acknowledged (up to a delayed-ACK timeout on
+  // real networks), and tokens would arrive in bursts.
+  s.set_tcp_nodelay(true);
   const int threads = std::max(opts_.threads, 2);
   s.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
 
@@ -179,10 +183,37 @@ void ApiServer::routes() {
               return event(c);
             };
             bool open = !chat || chunk({{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, nullptr);
-            auto gone = [&] { return stopping_.load() || !open || !sink.is_writable(); };
+            // The text events differ only in their text: the JSON around it is made once, so a
+            // token costs one string escape and one socket write.
+            json tmpl = base(true);
+            tmpl["choices"] = json::array({{{"index", 0},
+                                            {chat ? "delta" : "text", chat ? json{{"content", "\x01"}} : json("\x01")},
+                                            {"logprobs", nullptr},
+                                            {"finish_reason", nullptr}}});
+            if (r->include_usage) tmpl["usage"] = nullptr;
+            const std::string whole = "data: " + dump(tmpl) + "\n\n";
+            const size_t at = whole.find("\"\\u0001\"");
+            const std::string head = whole.substr(0, at), tail = whole.substr(at + 8);
+            std::string ev;
+            auto text_event = [&](const std::string& t) {
+              ev.assign(head);
+              ev += dump(t);
+              ev += tail;
+              return sink.write(ev.data(), ev.size());
+            };
+            // Whether the client is still there costs two system calls: asked at most every
+            // 50 ms (a failed write says it at once anyway).
+            auto next_check = std::chrono::steady_clock::now();
+            auto gone = [&] {
+              if (stopping_.load() || !open) return true;
+              const auto now = std::chrono::steady_clock::now();
+              if (now < next_check) return false;
+              next_check = now + std::chrono::milliseconds(50);
+              return !sink.is_writable();
+            };
             try {
               const CompletionResult out = service_->run(
-                  *r, [&](const std::string& t) { return open = open && chunk({{"content", t}}, nullptr); }, gone);
+                  *r, [&](const std::string& t) { return open = open && text_event(t); }, gone);
               chunk(json::object(), out.finish_reason);
               if (r->include_usage) {
                 json u = base(true);

@@ -1,6 +1,8 @@
 #include "http/completion_service.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 
 #include "chat/chat_template.h"
 #include "http/text_stream.h"
@@ -9,6 +11,14 @@
 namespace nnb::http {
 
 using nlohmann::json;
+
+namespace {
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+}  // namespace
 
 ApiError api_error(const nn::Error& e) {
   using nn::Errno;
@@ -181,15 +191,23 @@ CompletionResult CompletionService::run(const CompletionRequest& req,
 
     TextStream text(req.stop);
     bool receiver_gone = false;
+    // What delivering a piece costs (UTF-8 and stop handling, JSON, SSE, the socket write),
+    // counted in this thread's CPU time: on a shared machine wall time mostly measures the
+    // neighbours. It is what this API adds to the engine's own time per token.
+    double delivery_cpu_s = 0;
     const nn::PieceSink sink = [&](std::string_view piece) {
+      const double c0 = thread_cpu_seconds();
       const std::string s = text.push(piece);
-      if (!s.empty() && !on_text(s)) {
+      const bool ok = s.empty() || on_text(s);
+      delivery_cpu_s += thread_cpu_seconds() - c0;
+      if (!ok) {
         receiver_gone = true;
         return false;
       }
       return !text.stopped();
     };
     const nn::Outcome out = generate_pooled(res.model, *m.graph, prompt, options, sink, gone);
+    const double delivery_us = out.produced > 0 ? delivery_cpu_s / out.produced * 1e6 : 0.0;
     if (receiver_gone || (out.stop == nn::StopReason::Cancelled && !text.stopped()))
       throw ApiError(499, "invalid_request_error", "the client went away");
     if (!text.stopped())
@@ -210,6 +228,18 @@ CompletionResult CompletionService::run(const CompletionRequest& req,
     }
     res.first_token_seconds = out.prompt_seconds;
     res.generation_seconds = out.generation_seconds;
+    // One line per completion, as the gRPC server logs its generations (the first token's time
+    // is in prompt_s: the rate is over the tokens after it).
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "generation: model=%s prompt_tokens=%u cached_tokens=%u output_tokens=%u prompt_s=%.3f "
+                  "tokens_per_s=%.1f delivery_cpu_us_per_token=%.1f finish=%s via=http",
+                  json(res.model).dump().c_str(), res.prompt_tokens, res.cached_tokens, res.completion_tokens,
+                  out.prompt_seconds,
+                  out.produced > 1 && out.generation_seconds > 0 ? double(out.produced - 1) / out.generation_seconds
+                                                                  : -1.0,
+                  delivery_us, res.finish_reason.c_str());
+    note(line);
     return res;
   } catch (const nn::Error& e) {
     if (gone && gone()) throw ApiError(499, "invalid_request_error", "the client went away");
