@@ -67,11 +67,13 @@ std::optional<Token> Generation::next() {
   const Token t = sampler_.sample(ctx_.logits());
   tg_seconds_ += std::chrono::duration<double>(Clock::now() - t0).count();
   const Vocab& vocab = ctx_.model().vocab();
-  if (vocab.is_eog(t)) {
+  // kNoToken: the grammar allows no token here, so nothing valid can follow; end as if the
+  // model had.
+  if (t == Sampler::kNoToken || vocab.is_eog(t)) {
     stop_ = StopReason::EndOfGeneration;
     return std::nullopt;
   }
-  sampler_.accept(t);
+  sampler_.accept_generated(t);
   tokens_.push_back(t);
   text_ += vocab.token_to_piece(t);
   for (const auto& rp : params_.reverse_prompts) {
@@ -80,6 +82,8 @@ std::optional<Token> Generation::next() {
       break;
     }
   }
+  // A complete grammar with nothing more to match: the answer is whole.
+  if (stop_ == StopReason::None && sampler_.grammar_done()) stop_ = StopReason::EndOfGeneration;
   return t;
 }
 

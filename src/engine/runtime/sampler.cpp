@@ -184,6 +184,7 @@ void Sampler::accept(Token t) {
 }
 
 void Sampler::reset() {
+  if (grammar_) grammar_->reset();
   std::fill(counts_.begin(), counts_.end(), 0);
   window_.clear();
   window_head_ = 0;
@@ -484,7 +485,47 @@ Token Sampler::draw() {
   return cands_[0].id;
 }
 
+void Sampler::set_grammar(std::unique_ptr<grammar::TokenFilter> g) {
+  if (g && g->n_vocab() != n_vocab_)
+    throw std::invalid_argument("Sampler: grammar built for " + std::to_string(g->n_vocab()) + " tokens, sampler has " +
+                                std::to_string(n_vocab_));
+  grammar_ = std::move(g);
+  masked_.assign(grammar_ ? static_cast<size_t>(n_vocab_) : 0, 0.0f);
+}
+
+void Sampler::accept_generated(Token t) {
+  accept(t);
+  if (grammar_) grammar_->accept(t);
+}
+
 Token Sampler::sample(const float* logits) {
+  if (!grammar_) return sample_chain(logits);
+  const Token first = sample_chain(logits);
+  if (grammar_->allows(first)) return first;
+  // Rejected: mask the whole vocabulary, 64 tokens per mask word, and sample again.
+  const std::vector<uint64_t>& mask = grammar_->mask();
+  bool any = false;
+  for (size_t w = 0; w < mask.size(); ++w) {
+    const size_t lo = w * 64, hi = std::min(lo + 64, static_cast<size_t>(n_vocab_));
+    const uint64_t bits = mask[w];
+    if (bits == 0) {
+      std::fill(masked_.begin() + static_cast<ptrdiff_t>(lo), masked_.begin() + static_cast<ptrdiff_t>(hi), kNegInf);
+      continue;
+    }
+    any = true;
+    for (size_t i = lo; i < hi; ++i) masked_[i] = (bits >> (i - lo)) & 1 ? logits[i] : kNegInf;
+  }
+  if (!any) return kNoToken;
+  const Token t = sample_chain(masked_.data());
+  if (grammar_->allows(t)) return t;
+  // Every allowed logit was NaN or -inf, and the chain fell on a masked token: take the first
+  // allowed one.
+  for (size_t w = 0; w < mask.size(); ++w)
+    if (mask[w]) return static_cast<Token>(w * 64 + static_cast<size_t>(__builtin_ctzll(mask[w])));
+  return kNoToken;
+}
+
+Token Sampler::sample_chain(const float* logits) {
   // Top-k / top-p / min-p always keep the best candidate and temperature <= 0 keeps only it, so
   // greedy is the argmax of the penalised logits.
   if (greedy_) return argmax(logits);

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <vector>
 
+#include "engine/grammar/token_filter.h"
 #include "engine/tokenizer/vocab.h"  // Token
 
 namespace nnb {
@@ -28,6 +30,8 @@ struct SamplerParams {
 class Sampler {
  public:
   static constexpr uint64_t kRandomSeed = 0xFFFFFFFF;
+  // sample() with a grammar that no token can continue.
+  static constexpr Token kNoToken = -1;
 
   // Throws std::invalid_argument when n_vocab <= 0; every other parameter is sanitised.
   Sampler(const SamplerParams& p, int32_t n_vocab);
@@ -47,6 +51,19 @@ class Sampler {
   // was random), so the same logits give the same tokens again.
   void reset();
 
+  // Constrains sampling to a grammar (nullptr: unconstrained); reset() restarts it. The chain
+  // runs as usual and its pick is checked first; only a rejected pick costs a pass over the
+  // vocabulary: the tokens the grammar rejects get -inf (end-of-generation tokens are allowed
+  // only where the grammar can end) and the chain runs again on that (as llama.cpp's
+  // common_sampler does). Either way the token returned is one the grammar allows, or kNoToken
+  // when it allows none.
+  void set_grammar(std::unique_ptr<grammar::TokenFilter> g);
+  grammar::TokenFilter* grammar() const { return grammar_.get(); }
+  // A generated token: accept() for the penalties, and the grammar advances over it.
+  void accept_generated(Token t);
+  // The grammar is complete and nothing more can follow: generation should end.
+  bool grammar_done() const { return grammar_ && grammar_->done(); }
+
   uint64_t seed() const { return seed_; }  // the seed in use (the drawn one if random)
   const SamplerParams& params() const { return params_; }  // as given, not sanitised
   int32_t n_vocab() const { return n_vocab_; }
@@ -60,6 +77,7 @@ class Sampler {
   };
 
   void reseed();
+  Token sample_chain(const float* logits);  // the chain without a grammar
   bool penalties_active() const;
   float penalised(const float* logits, Token i) const;  // i in pen_ids_; NaN -> -inf
   void load_candidates(const float* logits);  // every token: copy + penalties
@@ -101,6 +119,9 @@ class Sampler {
   std::vector<float> block_max_;  // select_top_k_bounded(): 2 x n_vocab / block_ block maxima
   size_t n_cand_ = 0;
   bool sorted_ = false;  // alive candidates ordered by (logit desc, id asc)
+
+  std::unique_ptr<grammar::TokenFilter> grammar_;
+  std::vector<float> masked_;  // the logits with the grammar's rejected tokens at -inf
 };
 
 }  // namespace nnb
