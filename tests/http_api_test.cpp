@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -365,6 +366,70 @@ TEST_F(HttpApi, AClientThatLeavesMidStreamFreesItsSlot) {
   EXPECT_EQ(r2->status, 200) << r2->body;
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("second request answered %.2f s after the first client left\n", s);
+}
+
+TEST_F(HttpApi, EmbeddingsAreTheBackendsUnitVectorsAsFloatsOrBase64) {
+  start();
+  // The reference: the backend's own embedding (WASI-NN compute with "embedding": true).
+  auto g = backend_->load_by_name("tiny", "");
+  auto ctx = g->init_execution_context();
+  const uint32_t one = 1;
+  ctx->set_input(1, text(R"({"embedding":true,"ctx-size":2048})", one));
+  ctx->set_input(0, text("a llama", one));
+  ctx->compute();
+  const auto raw = ctx->get_output(0);
+  const std::vector<float> want = json::parse(raw.begin(), raw.end())["embedding"].get<std::vector<float>>();
+  ASSERT_FALSE(want.empty());
+
+  auto r = post("/v1/embeddings", {{"model", "tiny"}, {"input", json::array({"a llama", "two llamas"})}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json j = json::parse(r->body);
+  EXPECT_EQ(j["object"], "list");
+  ASSERT_EQ(j["data"].size(), 2u);
+  EXPECT_EQ(j["data"][1]["index"], 1);
+  const auto v0 = j["data"][0]["embedding"].get<std::vector<float>>();
+  EXPECT_EQ(v0, want);
+  double norm = 0;
+  for (float x : j["data"][1]["embedding"].get<std::vector<float>>()) norm += double(x) * x;
+  EXPECT_NEAR(norm, 1.0, 1e-4);
+  EXPECT_GT(j["usage"]["prompt_tokens"].get<int>(), 2);
+
+  r = post("/v1/embeddings", {{"input", "a llama"}, {"encoding_format", "base64"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const std::string b64 = json::parse(r->body)["data"][0]["embedding"];
+  EXPECT_EQ(b64.size(), (want.size() * 4 + 2) / 3 * 4);
+  // Decode and compare bytes.
+  std::string bytes;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : b64) {
+    if (c == '=') break;
+    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    acc = acc << 6 | uint32_t(std::strchr(alphabet, c) - alphabet);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes += char(acc >> bits & 0xFF);
+    }
+  }
+  ASSERT_EQ(bytes.size(), want.size() * 4);
+  EXPECT_EQ(std::memcmp(bytes.data(), want.data(), bytes.size()), 0);
+
+  // The context that computed embeddings goes back to the pool: a completion after it is a
+  // completion, not an embedding.
+  auto c = post("/v1/completions", {{"prompt", kPrompt}, {"max_tokens", 4}, {"temperature", 0}});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(json::parse(c->body)["choices"][0]["text"], direct(kPrompt, 4));
+
+  for (const auto& bad : {json{{"input", json::array({1, 2, 3})}}, json{{"input", ""}}, json{{"input", "x"}, {"dimensions", 8}},
+                          json{{"input", "x"}, {"encoding_format", "int8"}}, json{{"model", "nope"}, {"input", "x"}}}) {
+    auto e = post("/v1/embeddings", bad);
+    ASSERT_TRUE(e);
+    EXPECT_GE(e->status, 400) << bad.dump();
+    EXPECT_TRUE(json::parse(e->body)["error"].is_object());
+  }
 }
 
 // ---- the parts without a server ----

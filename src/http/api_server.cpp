@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <bit>
 #include <chrono>
 #include <ctime>
 
@@ -45,6 +46,21 @@ bool same_secret(std::string_view a, std::string_view b) {
   unsigned char diff = a.size() == b.size() ? 0 : 1;
   for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
   return diff == 0 && !b.empty();
+}
+
+// RFC 4648 base64 of raw bytes (embeddings with encoding_format "base64").
+std::string base64(const uint8_t* p, size_t n) {
+  static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((n + 2) / 3 * 4);
+  for (size_t i = 0; i < n; i += 3) {
+    const uint32_t v = uint32_t(p[i]) << 16 | (i + 1 < n ? uint32_t(p[i + 1]) << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+    out += t[v >> 18 & 63];
+    out += t[v >> 12 & 63];
+    out += i + 1 < n ? t[v >> 6 & 63] : '=';
+    out += i + 2 < n ? t[v & 63] : '=';
+  }
+  return out;
 }
 
 json usage_json(const CompletionResult& r) {
@@ -233,6 +249,30 @@ void ApiServer::routes() {
           });
     };
   };
+  s.Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string ctype = req.get_header_value("Content-Type");
+    if (ctype.rfind("application/json", 0) != 0)
+      throw bad_request("Content-Type must be application/json (got '" + ctype + "')");
+    const EmbeddingRequest r = parse_embedding_request(req.body);
+    const EmbeddingResult out = service_->embed(r);
+    json data = json::array();
+    for (size_t i = 0; i < out.vectors.size(); ++i) {
+      const auto& v = out.vectors[i];
+      json e = {{"object", "embedding"}, {"index", i}};
+      if (r.base64) {
+        static_assert(std::endian::native == std::endian::little, "base64 embeddings are little-endian floats");
+        e["embedding"] = base64(reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(float));
+      } else {
+        e["embedding"] = v;
+      }
+      data.push_back(std::move(e));
+    }
+    send_json(res, 200,
+              {{"object", "list"},
+               {"data", data},
+               {"model", out.model},
+               {"usage", {{"prompt_tokens", out.prompt_tokens}, {"total_tokens", out.prompt_tokens}}}});
+  });
   s.Post("/v1/chat/completions", completion(true));
   s.Post("/v1/completions", completion(false));
 }

@@ -1,7 +1,8 @@
 // The OpenAI-compatible HTTP API over a CompletionService: the same server runs on the host
 // (`serve --http`, over the local engine) and in the guest (`gateway`, over the remote
 // backend). Routes: POST /v1/chat/completions and /v1/completions (JSON, or server-sent events
-// with "stream": true), GET /v1/models[/ID], GET /health, and the web chat page at /.
+// with "stream": true), POST /v1/embeddings, GET /v1/models[/ID], GET /health, and the web
+// chat page at /.
 // Errors are OpenAI error objects with the matching HTTP status.
 #pragma once
 

@@ -152,36 +152,74 @@ void CompletionService::give_back(const std::string& model, std::unique_ptr<nn::
   pool.push_back({std::move(ctx), std::move(text)});
 }
 
+std::shared_ptr<void> CompletionService::acquire_slot(const std::function<bool()>& gone) {
+  std::unique_lock<std::mutex> lk(mu_);
+  const auto deadline = std::chrono::steady_clock::now() + opts_.queue_timeout;
+  while (running_ >= opts_.parallel) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      throw ApiError(503, "server_error",
+                     "the server is busy: " + std::to_string(opts_.parallel) + " generations are running", "",
+                     "server_busy");
+    slot_free_.wait_until(lk, std::min(deadline, now + std::chrono::milliseconds(100)));
+    if (gone && gone()) throw ApiError(499, "invalid_request_error", "the client went away while queued");
+  }
+  ++running_;
+  return std::shared_ptr<void>(nullptr, [this](void*) {
+    std::lock_guard<std::mutex> g(mu_);
+    --running_;
+    slot_free_.notify_one();
+  });
+}
+
+EmbeddingResult CompletionService::embed(const EmbeddingRequest& req) {
+  EmbeddingResult res;
+  res.model = resolve_model(req.model);
+  const auto slot = acquire_slot({});
+  try {
+    const Loaded m = graph(res.model);
+    const int64_t ctx_size =
+        m.info.n_ctx_train > 0 ? std::min(opts_.ctx_size, m.info.n_ctx_train) : opts_.ctx_size;
+    auto ctx = take_context(res.model, *m.graph, "");
+    const std::string options = json{{"embedding", true}, {"ctx-size", ctx_size}, {"cache-prompt", false}}.dump();
+    const uint32_t one = 1;
+    auto tensor = [&](const std::string& s) {
+      nn::TensorView t;
+      t.dims = std::span<const uint32_t>(&one, 1);
+      t.type = 3;
+      t.data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+      return t;
+    };
+    ctx->set_input(1, tensor(options));
+    for (const auto& input : req.inputs) {
+      ctx->set_input(0, tensor(input));
+      ctx->compute();
+      const auto out = ctx->get_output(0);
+      const auto j = json::parse(out.begin(), out.end(), nullptr, false);
+      if (!j.is_object() || !j.contains("embedding") || !j["embedding"].is_array())
+        throw ApiError(500, "server_error", "the backend answered no embedding");
+      res.vectors.push_back(j["embedding"].get<std::vector<float>>());
+      const auto meta = ctx->get_output(1);
+      const auto mj = json::parse(meta.begin(), meta.end(), nullptr, false);
+      if (mj.is_object() && mj.contains("input_tokens") && mj["input_tokens"].is_number_unsigned())
+        res.prompt_tokens += mj["input_tokens"].get<uint32_t>();
+    }
+    give_back(res.model, std::move(ctx), "");  // its KV cache holds nothing a prompt can reuse
+    note("embeddings: model=" + json(res.model).dump() + " inputs=" + std::to_string(req.inputs.size()) +
+         " prompt_tokens=" + std::to_string(res.prompt_tokens) + " via=http");
+    return res;
+  } catch (const nn::Error& e) {
+    throw api_error(e);
+  }
+}
+
 CompletionResult CompletionService::run(const CompletionRequest& req,
                                         const std::function<bool(const std::string&)>& on_text,
                                         const std::function<bool()>& gone) {
   CompletionResult res;
   res.model = resolve_model(req.model);
 
-  // Wait for a free slot: at most `parallel` generations at once; the others queue.
-  {
-    std::unique_lock<std::mutex> lk(mu_);
-    const auto deadline = std::chrono::steady_clock::now() + opts_.queue_timeout;
-    while (running_ >= opts_.parallel) {
-      if (slot_free_.wait_until(lk, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(100))) ==
-              std::cv_status::timeout &&
-          std::chrono::steady_clock::now() >= deadline)
-        throw ApiError(503, "server_error",
-                       "the server is busy: " + std::to_string(opts_.parallel) + " generations are running",
-                       "", "server_busy");
-      if (gone && gone()) throw ApiError(499, "invalid_request_error", "the client went away while queued");
-    }
-    ++running_;
-  }
-  struct Release {
-    CompletionService* s;
-    ~Release() {
-      std::lock_guard<std::mutex> lk(s->mu_);
-      --s->running_;
-      s->slot_free_.notify_one();
-    }
-  } release{this};
-
+  const auto slot = acquire_slot(gone);
   try {
     const Loaded m = graph(res.model);
     const std::string prompt = req.chat ? chat_prompt(res.model, req.messages) : req.prompt;

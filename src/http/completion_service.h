@@ -56,6 +56,12 @@ struct CompletionResult {
   double first_token_seconds = 0, generation_seconds = 0;
 };
 
+struct EmbeddingResult {
+  std::string model;
+  std::vector<std::vector<float>> vectors;  // one per input, L2-normalised
+  uint32_t prompt_tokens = 0;
+};
+
 class CompletionService {
  public:
   CompletionService(std::shared_ptr<nn::Backend> backend, ServiceOptions opts);
@@ -72,6 +78,10 @@ class CompletionService {
   // evaluation and between tokens. Both cancel the generation. Throws ApiError.
   CompletionResult run(const CompletionRequest& req, const std::function<bool(const std::string&)>& on_text,
                        const std::function<bool()>& gone);
+
+  // The embeddings of the inputs, one after another on a pooled context (the backend's
+  // "embedding": true, pooled as the model says). Throws ApiError.
+  EmbeddingResult embed(const EmbeddingRequest& req);
 
  private:
   struct Loaded {
@@ -90,6 +100,8 @@ class CompletionService {
                               const std::string& options, const nn::PieceSink& on_piece,
                               const std::function<bool()>& gone);
   void note(const std::string& line) const;
+  // A generation slot (at most `parallel` at once); released by the returned guard.
+  std::shared_ptr<void> acquire_slot(const std::function<bool()>& gone);
 
   std::shared_ptr<nn::Backend> backend_;
   ServiceOptions opts_;

@@ -208,6 +208,49 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat) {
   return r;
 }
 
+EmbeddingRequest parse_embedding_request(const std::string& text) {
+  json body;
+  try {
+    body = json::parse(text);
+  } catch (const json::exception& e) {
+    throw bad_request(std::string("the body is not valid JSON: ") + e.what());
+  }
+  if (!body.is_object()) throw bad_request("the body must be a JSON object");
+  static const std::set<std::string> known = {"model", "input", "encoding_format", "dimensions", "user"};
+  for (const auto& [k, v] : body.items())
+    if (!known.count(k)) throw bad_request("unsupported field '" + k + "'", k);
+  EmbeddingRequest r;
+  if (const json* m = field(body, "model")) {
+    if (!m->is_string()) throw bad_request("'model' must be a string", "model");
+    r.model = m->get<std::string>();
+  }
+  const json* in = field(body, "input");
+  if (!in) throw bad_request("'input' is required", "input");
+  constexpr size_t kMaxInputs = 2048;  // OpenAI's own limit per request
+  if (in->is_string()) {
+    r.inputs.push_back(in->get<std::string>());
+  } else if (in->is_array() && !in->empty() && in->size() <= kMaxInputs) {
+    for (const auto& x : *in) {
+      if (!x.is_string())
+        throw bad_request("'input' must be a string or an array of strings (token arrays are not supported)", "input");
+      r.inputs.push_back(x.get<std::string>());
+    }
+  } else {
+    throw bad_request("'input' must be a string or an array of 1 to 2048 strings", "input");
+  }
+  for (const auto& s : r.inputs)
+    if (s.empty()) throw bad_request("'input' must not contain empty strings", "input");
+  if (const json* f = field(body, "encoding_format")) {
+    if (!f->is_string() || (*f != "float" && *f != "base64"))
+      throw bad_request("'encoding_format' must be 'float' or 'base64'", "encoding_format");
+    r.base64 = *f == "base64";
+  }
+  if (field(body, "dimensions"))
+    throw bad_request("'dimensions' is not supported: embeddings have the model's width", "dimensions");
+  if (const json* u = field(body, "user"); u && !u->is_string()) throw bad_request("'user' must be a string", "user");
+  return r;
+}
+
 std::string ggml_options(const CompletionRequest& r, int64_t ctx_size) {
   json o = {{"n-predict", r.max_tokens ? *r.max_tokens : -1},
             {"ctx-size", ctx_size},
@@ -217,7 +260,8 @@ std::string ggml_options(const CompletionRequest& r, int64_t ctx_size) {
             {"frequency-penalty", r.frequency_penalty},
             {"seed", r.seed ? *r.seed : -1},
             // Conversations resend their history: keep the KV cache of the shared beginning.
-            {"cache-prompt", true}};
+            {"cache-prompt", true},
+            {"embedding", false}};  // a pooled context may have computed embeddings before
   if (r.top_k) o["top-k"] = *r.top_k;
   if (r.min_p) o["min-p"] = *r.min_p;
   if (r.repeat_penalty) o["repeat-penalty"] = *r.repeat_penalty;

@@ -52,4 +52,12 @@ CompletionRequest parse_completion_request(const std::string& body, bool chat);
 // The GGML options JSON (COMPAT §4 keys) for a request; ctx_size is the context to run in.
 std::string ggml_options(const CompletionRequest& req, int64_t ctx_size);
 
+// POST /v1/embeddings: one text or several (token arrays are refused), as floats or base64.
+struct EmbeddingRequest {
+  std::string model;
+  std::vector<std::string> inputs;
+  bool base64 = false;  // encoding_format "base64": little-endian float32 bytes, base64-encoded
+};
+EmbeddingRequest parse_embedding_request(const std::string& body);
+
 }  // namespace nnb::http

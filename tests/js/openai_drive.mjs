@@ -82,6 +82,17 @@ await check("stop sequences", async () => {
   assert.equal(s.choices[0].finish_reason, "stop");
 });
 
+await check("embeddings.create (the client asks for base64 and decodes it)", async () => {
+  const r = await client.embeddings.create({ model, input: ["a llama", "two llamas"] });
+  assert.equal(r.data.length, 2);
+  const v = r.data[0].embedding;
+  assert.ok(Array.isArray(v) && v.length > 0);
+  const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+  assert.ok(Math.abs(norm - 1) < 1e-4, `norm ${norm}`);
+  const f = await client.embeddings.create({ model, input: "a llama", encoding_format: "float" });
+  assert.deepEqual(f.data[0].embedding.map((x) => x.toFixed(5)), v.map((x) => x.toFixed(5)));
+});
+
 await check("unknown model is NotFoundError", async () => {
   await assert.rejects(client.chat.completions.create({ model: "no-such-model", messages }), (e) => {
     assert.ok(e instanceof OpenAI.NotFoundError, String(e));
