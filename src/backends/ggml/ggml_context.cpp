@@ -5,6 +5,8 @@
 #include <new>
 #include <nlohmann/json.hpp>
 
+#include "engine/runtime/grammar_vocab.h"
+
 namespace nnb::ggml {
 namespace {
 
@@ -169,6 +171,11 @@ void GgmlExecutionContext::start_generation() {
   sp.frequency_penalty = float(opts_.frequency_penalty);
   sp.seed = opts_.seed < 0 ? Sampler::kRandomSeed : uint64_t(opts_.seed);
   sampler_ = std::make_unique<Sampler>(sp, model_->hparams().n_vocab);
+  if (opts_.constraint) {
+    // The vocabulary's index is built once and kept with the context for its next runs.
+    if (!grammar_index_) grammar_index_ = grammar_token_index(model_->vocab());
+    sampler_->set_grammar(std::make_unique<grammar::TokenFilter>(opts_.constraint, grammar_index_));
+  }
   GenerationParams gp;
   gp.n_predict = int32_t(std::clamp<int64_t>(opts_.n_predict, -1, INT32_MAX));
   if (!opts_.reverse_prompt.empty()) gp.reverse_prompts.push_back(opts_.reverse_prompt);

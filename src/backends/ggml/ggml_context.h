@@ -16,6 +16,7 @@
 
 #include "backends/ggml/ggml_options.h"
 #include "backends/ggml/ggml_runtime.h"
+#include "engine/grammar/token_index.h"
 #include "engine/runtime/context.h"
 #include "engine/runtime/generation.h"
 #include "engine/runtime/sampler.h"
@@ -85,6 +86,7 @@ class GgmlExecutionContext : public nn::ExecutionContext {
   // What ctx_'s sequence 0 holds (prompt and answer of the last run), for cache-prompt; empty
   // when unknown (a new engine context, an embedding, a failure).
   std::vector<Token> kv_tokens_;
+  std::shared_ptr<const grammar::TokenIndex> grammar_index_;  // built on the first grammar run
   size_t max_token_bytes_ = 0;  // longest vocabulary text, found on first use  // handed to every engine context this one makes
 
   std::mutex mu_;

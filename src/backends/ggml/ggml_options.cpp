@@ -4,6 +4,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "engine/grammar/json_schema.h"
 #include "nn/types.h"
 
 namespace nnb::ggml {
@@ -118,6 +119,24 @@ void add_notes(const json& obj, const GgmlOptions& o, std::vector<std::string>& 
     notes.push_back("use-mmap=false ignored: models are always memory-mapped and shared between graphs");
 }
 
+// Compiles the grammar or the JSON schema into opts.constraint (InvalidArgument, naming the
+// option and the position, when malformed; also when both are set, as llama.cpp refuses).
+void compile_constraint(GgmlOptions& o) {
+  o.constraint.reset();
+  if (!o.grammar.empty() && !o.json_schema.empty())
+    throw Error(Errno::InvalidArgument,
+                "metadata: \"grammar\" and \"json-schema\" are both set: give one of them (or set the other to \"\")");
+  const char* key = !o.grammar.empty() ? "grammar" : "json-schema";
+  try {
+    if (!o.grammar.empty())
+      o.constraint = std::make_shared<const grammar::Grammar>(grammar::parse_gbnf(o.grammar));
+    else if (!o.json_schema.empty())
+      o.constraint = std::make_shared<const grammar::Grammar>(grammar::parse_gbnf(grammar::json_schema_to_gbnf(o.json_schema)));
+  } catch (const grammar::GrammarError& e) {
+    throw Error(Errno::InvalidArgument, std::string("metadata: \"") + key + "\": " + e.what());
+  }
+}
+
 }  // namespace
 
 double sampler_default(float SamplerParams::*field) {
@@ -155,14 +174,15 @@ std::vector<std::string> apply_options_json(GgmlOptions& opts, std::string_view 
     set(next, k, *it);
   }
   check_ranges(next);
+  // Compiled only when this JSON names them: a context's other options do not re-parse the
+  // grammar it inherited.
+  if (obj.contains("grammar") || obj.contains("json-schema")) compile_constraint(next);
   // Options whose feature is not implemented are refused, naming them: output that silently
-  // ignored a grammar or an image would look like an answer and not be one. (Empty values are
-  // the defaults and mean "none".)
+  // ignored an image would look like an answer and not be one. (Empty values are the defaults
+  // and mean "none".)
   auto refuse = [](const char* key, const char* why) {
     throw Error(Errno::UnsupportedOperation, std::string("metadata: \"") + key + "\" is not supported: " + why);
   };
-  if (!next.grammar.empty()) refuse("grammar", "constrained sampling is not implemented yet");
-  if (!next.json_schema.empty()) refuse("json-schema", "constrained sampling is not implemented yet");
   if (!next.mmproj.empty()) refuse("mmproj", "multimodal models are not supported");
   if (!next.image.empty()) refuse("image", "multimodal models are not supported");
   std::vector<std::string> notes;

@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/grammar/gbnf.h"
 #include "engine/runtime/sampler.h"
 
 namespace nnb::ggml {
@@ -59,7 +61,11 @@ struct GgmlOptions {
   int64_t main_gpu = 0;
   std::string tensor_split;
   bool use_mmap = true;
+  // grammar (GBNF) or json-schema: every generated token keeps the text inside the grammar.
+  // At most one of the two is set; apply_options_json compiles it into `constraint` (null when
+  // neither is), so a malformed one is refused when it is sent, not when generation starts.
   std::string grammar, json_schema, mmproj, image;
+  std::shared_ptr<const grammar::Grammar> constraint;
 };
 
 // Upper bound for ctx-size: refuses absurd values before they become a multi-GB allocation.
@@ -68,7 +74,8 @@ inline constexpr int64_t kMaxCtxSize = int64_t(1) << 20;
 // Overlays the keys present in `json` onto `opts`. Empty text (or only whitespace / NULs)
 // changes nothing. Throws nn::Error: InvalidEncoding when the text is not a JSON object,
 // InvalidArgument when a known key has the wrong type or an out-of-range value (naming the
-// key); on error `opts` is unchanged. Unknown keys are ignored. Returns a note for each
+// key; a malformed grammar or json-schema, with the position, or both set at once); on error
+// `opts` is unchanged. Unknown keys are ignored. Returns a note for each
 // accepted option that is not honoured (e.g. n-gpu-layers without a GPU).
 std::vector<std::string> apply_options_json(GgmlOptions& opts, std::string_view json);
 
