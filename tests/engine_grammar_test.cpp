@@ -275,6 +275,7 @@ TEST(JsonSchema, UnsupportedKeywordsAreRefusedByName) {
   refused(R"({"type":"object","properties":{"a":{}},"additionalProperties":true})", "additionalProperties");
   refused(R"({"type":"sting"})", "type \"sting\"");
   refused("{\"type\": ", "not valid JSON");
+  refused(R"({"const": 1E999})", "not valid JSON");  // found by gbnf_fuzz: a number overflow
 }
 
 // --- Token filter and sampler --------------------------------------------------------------

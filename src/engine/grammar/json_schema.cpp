@@ -316,10 +316,14 @@ std::string json_schema_to_gbnf(std::string_view schema) {
   json root;
   try {
     root = json::parse(schema.begin(), schema.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1E999
     throw GrammarError(std::string("json-schema is not valid JSON: ") + e.what());
   }
-  return Converter(root).run();
+  try {
+    return Converter(root).run();
+  } catch (const json::exception& e) {  // a value of a type the checks above did not expect
+    throw GrammarError(std::string("json-schema: ") + e.what());
+  }
 }
 
 }  // namespace nnb::grammar
