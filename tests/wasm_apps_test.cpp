@@ -255,6 +255,14 @@ TEST_P(OwnApps, EmbeddingsHaveTheModelsWidthAndUnitNorm) {
   EXPECT_NE(r.out.find("PASS unit norm"), std::string::npos) << r.out;
 }
 
+// grammar / json-schema through the guest ABI, locally and on a server: the answers are
+// sentences of the grammar (stories260K knows nothing of them), streamed or not.
+TEST_P(OwnApps, GrammarAndJsonSchemaConstrainTheAnswer) {
+  const RunResult r = expect_pass("nn_grammar", {"default"});
+  EXPECT_TRUE(r.out.find("answer yes.\n") != std::string::npos || r.out.find("answer no.\n") != std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS JSON of the schema's shape"), std::string::npos) << r.out;
+}
+
 TEST_P(OwnApps, UnloadAndReloadFiveTimes) {
   // `load` from a "preload:PATH" builder (WasmEdge's convention): the local GGML backend opens
   // it; no RPC carries model bytes (6).
