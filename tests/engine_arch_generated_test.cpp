@@ -32,7 +32,14 @@ struct RefArch {
   bool phi3 = false;   // Q/K/V in one matrix, gate/up in one matrix, sliding window
   bool gemma2 = false;  // gemma + post norms, soft-capped scores (8) and logits (12), window on even layers
   bool starcoder2 = false;  // LayerNorms with biases, biases on every projection, GELU MLP without gate
+  // command-r: LayerNorms without bias, the FFN in parallel with attention (x + attn(n) +
+  // ffn(n), one norm n), logits times logit_scale (0: none).
+  bool ln_no_bias = false;
+  bool parallel = false;
+  double logit_scale = 0;
 };
+// The logit scale the command-r models are written with (command-r.logit_scale).
+constexpr double kLogitScale = 0.5;
 const std::map<std::string, RefArch, std::less<>> kRefArchs = {
     {"llama", {false, false}},
     {"qwen2", {true, true}},
@@ -40,6 +47,7 @@ const std::map<std::string, RefArch, std::less<>> kRefArchs = {
     {"phi3", {true, false, false, true}},
     {"gemma2", {true, false, true, false, true}},
     {"starcoder2", {true, true, false, false, false, true}},
+    {"command-r", {.neox = false, .bias = false, .ln_no_bias = true, .parallel = true, .logit_scale = kLogitScale}},
 };
 // The window the phi3 models are written with (keys a query sees, itself included): small,
 // so that it changes the logits of the test's 24 positions.
@@ -111,18 +119,19 @@ std::vector<std::vector<double>> reference_logits(const std::filesystem::path& p
     for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * s * double(g[i]);
     return y;
   };
-  // LayerNorm with bias (starcoder2), else RMS norm; `name` without ".weight".
+  // LayerNorm with bias (starcoder2) or without (command-r), else RMS norm; `name` without
+  // ".weight".
   auto norm = [&](const Vec& xv, const std::string& name) {
-    if (!ra.starcoder2) return rmsnorm(xv, w(name + ".weight"));
+    if (!ra.starcoder2 && !ra.ln_no_bias) return rmsnorm(xv, w(name + ".weight"));
     double mean = 0;
     for (double v : xv) mean += v / double(xv.size());
     double var = 0;
     for (double v : xv) var += (v - mean) * (v - mean) / double(xv.size());
     const double s = 1.0 / std::sqrt(var + eps);
     const float* g = w(name + ".weight");
-    const float* b = w(name + ".bias");
+    const float* b = ra.ln_no_bias ? nullptr : w(name + ".bias");
     Vec y(xv.size());
-    for (size_t i = 0; i < xv.size(); ++i) y[i] = (xv[i] - mean) * s * double(g[i]) + double(b[i]);
+    for (size_t i = 0; i < xv.size(); ++i) y[i] = (xv[i] - mean) * s * double(g[i]) + (b ? double(b[i]) : 0.0);
     return y;
   };
   auto add_bias = [&](Vec& y, const std::string& name) {
@@ -151,9 +160,9 @@ std::vector<std::vector<double>> reference_logits(const std::filesystem::path& p
   }
   for (int l = 0; l < sp.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    std::vector<Vec> q(toks.size()), k(toks.size()), v(toks.size());
+    std::vector<Vec> q(toks.size()), k(toks.size()), v(toks.size()), xns(toks.size());
     for (int t = 0; t < T; ++t) {
-      const Vec xn = norm(x[size_t(t)], p + "attn_norm");
+      const Vec xn = xns[size_t(t)] = norm(x[size_t(t)], p + "attn_norm");
       if (ra.phi3) {
         const Vec qkv = matvec(w(p + "attn_qkv.weight"), xn, E + 2 * KV);
         q[size_t(t)].assign(qkv.begin(), qkv.begin() + E);
@@ -200,8 +209,13 @@ std::vector<std::vector<double>> reference_logits(const std::filesystem::path& p
       Vec o = matvec(w(p + "attn_output.weight"), att, E);
       if (ra.starcoder2) add_bias(o, p + "attn_output.bias");
       if (ra.gemma2) o = rmsnorm(o, w(p + "post_attention_norm.weight"));
-      for (int i = 0; i < E; ++i) x[size_t(t)][size_t(i)] += o[size_t(i)];
-      const Vec xn = norm(x[size_t(t)], p + "ffn_norm");
+      // command-r: x + attn(n) + ffn(n), both from the attention's norm n of the layer input.
+      const Vec xn = ra.parallel ? xns[size_t(t)] : [&] {
+        for (int i = 0; i < E; ++i) x[size_t(t)][size_t(i)] += o[size_t(i)];
+        return norm(x[size_t(t)], p + "ffn_norm");
+      }();
+      if (ra.parallel)
+        for (int i = 0; i < E; ++i) x[size_t(t)][size_t(i)] += o[size_t(i)];
       Vec g, u;
       if (ra.starcoder2) {  // no gate: the GELU of up, times 1
         g = matvec(w(p + "ffn_up.weight"), xn, F);
@@ -231,6 +245,8 @@ std::vector<std::vector<double>> reference_logits(const std::filesystem::path& p
     logits.push_back(matvec(out, h, V));
     if (ra.gemma2)
       for (double& z : logits.back()) z = 12.0 * std::tanh(z / 12.0);
+    if (ra.logit_scale != 0)
+      for (double& z : logits.back()) z *= ra.logit_scale;
     if (hidden) hidden->push_back(h);
   }
   return logits;
@@ -387,7 +403,11 @@ INSTANTIATE_TEST_SUITE_P(EveryAccepted, ArchGenerated, ::testing::ValuesIn([] {
                            for (const ArchInfo& a : architectures()) names.emplace_back(a.name);
                            return names;
                          }()),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& info) {  // test names allow no '-' (command-r)
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
 
 // qwen2 with its biases zeroed (same seed: every other tensor byte-identical) gives other
 // logits, and the reference follows the engine there too.
@@ -483,16 +503,105 @@ TEST(ArchGeneratedLlama, OptionalBiasesAreAppliedWhenPresent) {
   expect_refused(dir() / "qwen2_nobias.gguf", "blk.0.attn_q.bias");
 }
 
+// A copy of the GGUF at `src` with `extra` tensors added (all F32) and the metadata keys `drop`
+// left out.
+void copy_with(const std::filesystem::path& src, const std::filesystem::path& dst,
+               const std::vector<std::pair<std::string, std::vector<int64_t>>>& extra, const std::string& drop = "") {
+  auto f = gguf::File::open(src);
+  gguf::Writer w;
+  for (const auto& [k, v] : f->metadata())
+    if (k != "general.alignment" && k != drop) w.set(k, v);
+  for (const gguf::TensorInfo& t : f->tensors())
+    w.add_tensor(t.name, t.type, std::vector<int64_t>(t.ne.begin(), t.ne.begin() + t.n_dims), t.data, t.nbytes);
+  for (const auto& [name, ne] : extra) {
+    // A copy of blk.N.attn_norm.weight where the shapes agree, else ones.
+    const std::string norm = name.substr(0, name.find('.', 4) + 1) + "attn_norm.weight";
+    const gguf::TensorInfo* t = f->tensor(norm);
+    if (ne.size() == 1 && t) {
+      w.add_tensor(name, t->type, ne, t->data, t->nbytes);
+      continue;
+    }
+    int64_t n = 1;
+    for (int64_t d : ne) n *= d;
+    const std::vector<float> ones(size_t(n), 1.0f);
+    w.add_tensor(name, GgmlType::F32, ne, ones.data(), ones.size() * sizeof(float));
+  }
+  w.write(dst);
+}
+
+// command-r: each feature of the row moves the logits far beyond the tolerance, so the
+// reference comparison above checks them: without the logit scale, or with a sequential block
+// (x + attn, then the FFN on its own norm, here the same weights), the reference is far off.
+// A batch wanting the last logits only takes the path where the last layer's rows are gathered.
+// Files with per-head Q/K norms (Command R+) or without logit_scale are refused naming them.
+TEST(ArchGeneratedCommandR, ParallelBlockLogitScaleAndRefusals) {
+  NNB_FORCED_ISA_OR_SKIP();
+  const ModelSpec sp = small_spec("command-r");
+  const auto path = write(sp, "command_r");
+  auto m = Model::load(path);
+  EXPECT_TRUE(m->output_tied());
+  EXPECT_EQ(m->hparams().rope_type, RopeType::Normal);
+  EXPECT_FLOAT_EQ(m->hparams().logit_scale, float(kLogitScale));
+  EXPECT_TRUE(m->layers()[0].ffn_norm.empty());
+  const auto prompt = the_prompt(*m);
+  const EngineRun r = run_engine(*m, prompt, 0);
+  const RefArch ra = kRefArchs.at("command-r");
+  RefArch unscaled = ra, sequential = ra;
+  unscaled.logit_scale = 0;
+  sequential.parallel = false;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> ffn_norms;
+  for (int l = 0; l < sp.n_layer; ++l) ffn_norms.push_back({"blk." + std::to_string(l) + ".ffn_norm.weight", {sp.n_embd}});
+  copy_with(path, dir() / "command_r_ffn_norm.gguf", ffn_norms);
+  const auto ref = reference_logits(path, sp, ra, prompt);
+  const auto ref_unscaled = reference_logits(path, sp, unscaled, prompt);
+  const auto ref_sequential = reference_logits(dir() / "command_r_ffn_norm.gguf", sp, sequential, prompt);
+  double d = 0, d_unscaled = 0, d_sequential = 0;
+  for (size_t t = 0; t < prompt.size(); ++t) {
+    d = std::max(d, max_abs_diff(r.logits[t].data(), ref[t]));
+    d_unscaled = std::max(d_unscaled, max_abs_diff(r.logits[t].data(), ref_unscaled[t]));
+    d_sequential = std::max(d_sequential, max_abs_diff(r.logits[t].data(), ref_sequential[t]));
+  }
+  std::printf("[ command-r ] engine vs reference %.3g; vs no logit scale %.3g; vs a sequential block %.3g\n", d,
+              d_unscaled, d_sequential);
+  EXPECT_LE(d, kTolerance);
+  EXPECT_GT(d_unscaled, 100 * kTolerance);
+  EXPECT_GT(d_sequential, 100 * kTolerance);
+  // Only the last position's logits: the last layer runs on that row alone, compacted to the
+  // front, and its FFN must read that row's norm too.
+  ContextParams cp;
+  cp.n_ctx = 64;
+  cp.n_threads = 2;
+  Context last(*m, cp);
+  last.decode(prompt, false);
+  EXPECT_LE(max_abs_diff(last.logits(), ref.back()), kTolerance);
+
+  auto expect_refused = [](const std::filesystem::path& p, const std::string& needle) {
+    try {
+      Model::load(p);
+      ADD_FAILURE() << p << " loaded";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  const int64_t hd = sp.n_embd / sp.n_head;
+  copy_with(path, dir() / "command_r_plus.gguf",
+            {{"blk.0.attn_q_norm.weight", {hd, sp.n_head}}, {"blk.0.attn_k_norm.weight", {hd, sp.n_head_kv}},
+             {"blk.1.attn_q_norm.weight", {hd, sp.n_head}}, {"blk.1.attn_k_norm.weight", {hd, sp.n_head_kv}}});
+  expect_refused(dir() / "command_r_plus.gguf", "'blk.0.attn_q_norm.weight': per-head Q/K norms");
+  copy_with(path, dir() / "command_r_no_scale.gguf", {}, "command-r.logit_scale");
+  expect_refused(dir() / "command_r_no_scale.gguf", "command-r.logit_scale must be a positive number");
+}
+
 // Unknown architectures are refused naming them and the supported list, by the loader and by
 // the generator; a row feature the forward pass lacks is named by unsupported_feature().
 TEST(ArchTable, UnknownArchitecturesAndFeaturesAreRefused) {
-  EXPECT_EQ(architecture_names(), "llama, qwen2, gemma, phi3, gemma2, starcoder2");
+  EXPECT_EQ(architecture_names(), "llama, qwen2, gemma, phi3, gemma2, starcoder2, command-r");
   rewrite(write(small_spec("llama"), "llama_src"), dir() / "mamba.gguf", "mamba");
   try {
     Model::load(dir() / "mamba.gguf");
     ADD_FAILURE() << "mamba loaded";
   } catch (const ModelError& e) {
-    EXPECT_STREQ(e.what(), "unsupported model architecture 'mamba' (supported: llama, qwen2, gemma, phi3, gemma2, starcoder2)");
+    EXPECT_STREQ(e.what(), "unsupported model architecture 'mamba' (supported: llama, qwen2, gemma, phi3, gemma2, starcoder2, command-r)");
   }
   ModelSpec sp = small_spec("falcon");
   try {
@@ -500,7 +609,7 @@ TEST(ArchTable, UnknownArchitecturesAndFeaturesAreRefused) {
     ADD_FAILURE() << "falcon written";
   } catch (const std::invalid_argument& e) {
     EXPECT_STREQ(e.what(),
-                 "unsupported model architecture 'falcon' (supported: llama, qwen2, gemma, phi3, gemma2, starcoder2)");
+                 "unsupported model architecture 'falcon' (supported: llama, qwen2, gemma, phi3, gemma2, starcoder2, command-r)");
   }
 
   for (const ArchInfo& a : architectures()) EXPECT_EQ(unsupported_feature(a), "") << a.name;

@@ -1,5 +1,5 @@
-// nnbridge mkmodel: write a GGUF of an architecture the engine accepts (llama, qwen2, gemma, phi3, gemma2, starcoder2) with
-// seeded random weights (tests, benchmarks, demos).
+// nnbridge mkmodel: write a GGUF of an architecture the engine accepts (llama, qwen2, gemma,
+// phi3, gemma2, starcoder2, command-r) with seeded random weights (tests, benchmarks, demos).
 #include <cstdio>
 #include <stdexcept>
 
@@ -15,9 +15,9 @@ void add_mkmodel(CLI::App& app) {
     ModelSpec spec;
   };
   auto o = std::make_shared<Opts>();
-  auto* c = app.add_subcommand("mkmodel", "Write a GGUF model (llama, qwen2, gemma, phi3, gemma2, starcoder2) with seeded random weights");
+  auto* c = app.add_subcommand("mkmodel", "Write a GGUF model (llama, qwen2, gemma, phi3, gemma2, starcoder2, command-r) with seeded random weights");
   c->add_option("-o,--output", o->out, "Output .gguf path")->required();
-  c->add_option("--arch", o->arch, "Architecture: " + architecture_names() + " (qwen2: Q/K/V biases, neox rope; gemma: scaled embedding, GELU FFN, tied output; phi3: fused QKV and gate/up; gemma2: gemma + post norms, soft-capping; starcoder2: LayerNorms, biases, GELU MLP)")
+  c->add_option("--arch", o->arch, "Architecture: " + architecture_names() + " (qwen2: Q/K/V biases, neox rope; gemma: scaled embedding, GELU FFN, tied output; phi3: fused QKV and gate/up; gemma2: gemma + post norms, soft-capping; starcoder2: LayerNorms, biases, GELU MLP; command-r: weight-only LayerNorm, parallel attention and FFN, logit scale, tied output)")
       ->capture_default_str();
   c->add_option("--type", o->type, "Matrix type: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K ...")
       ->capture_default_str();

@@ -71,8 +71,24 @@ constexpr ArchInfo make_starcoder2() {
   return a;
 }
 
-constexpr std::array<ArchInfo, 6> kArchitectures = {make_llama(),  make_qwen2(),  make_gemma(),
-                                                    make_phi3(),   make_gemma2(), make_starcoder2()};
+// Command R (Cohere): one weight-only LayerNorm per layer feeding attention and a SwiGLU FFN in
+// parallel, llama's RoPE pairing, logits scaled by logit_scale, and the output always the token
+// embedding (llama.cpp reads no output.weight for it). Command R+ adds per-head Q/K norms.
+constexpr ArchInfo make_command_r() {
+  ArchInfo a;
+  a.name = "command-r";
+  a.rope = RopeType::Normal;
+  a.norm = NormType::Layer;
+  a.norm_bias = false;
+  a.parallel_ffn = true;
+  a.logit_scale = true;
+  a.output = Presence::Absent;
+  a.qk_norm = Presence::Optional;
+  return a;
+}
+
+constexpr std::array<ArchInfo, 7> kArchitectures = {make_llama(),  make_qwen2(),  make_gemma(),    make_phi3(),
+                                                    make_gemma2(), make_starcoder2(), make_command_r()};
 
 }  // namespace
 
@@ -96,9 +112,13 @@ const ArchInfo& require_architecture(std::string_view name) {
                               "' (supported: " + architecture_names() + ")");
 }
 
-// Every field of ArchInfo is computed by the forward pass today; a field added before its code
-// is named here until then.
-std::string_view unsupported_feature(const ArchInfo&) { return {}; }
+// Every field of ArchInfo is computed by the forward pass today, except per-head Q/K norms: a
+// row that requires them is refused here (an Optional row refuses, at load, the files that have
+// them). A field added before its code is named here until then.
+std::string_view unsupported_feature(const ArchInfo& a) {
+  if (a.qk_norm == Presence::Required) return "per-head Q/K norms";
+  return {};
+}
 
 const char* rope_type_name(RopeType r) { return r == RopeType::Normal ? "normal" : "neox"; }
 

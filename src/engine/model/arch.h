@@ -4,7 +4,7 @@
 // (context.cpp) reads the row's flags instead of comparing names or testing for tensors.
 //
 // Every field describes a feature of some llama-family architecture (llama.cpp's graphs for
-// phi3, gemma, gemma2, starcoder2 ...). A feature the forward pass
+// phi3, gemma, gemma2, starcoder2, command-r ...). A feature the forward pass
 // does not compute yet is listed by unsupported_feature(): a row asking for one is refused at
 // load (and by the model generator) naming it, so a new row can never run a graph silently
 // wrong. Adding an architecture is: a row here, the code of each feature it newly needs (then
@@ -19,7 +19,7 @@ namespace nnb {
 
 // How RoPE pairs the dimensions of a head.
 enum class RopeType {
-  Normal,  // adjacent pairs (2i, 2i+1): llama
+  Normal,  // adjacent pairs (2i, 2i+1): llama, command-r
   Neox,    // split halves (i, i + n_rot/2): GPT-NeoX, qwen2, phi3, gemma
 };
 
@@ -40,7 +40,7 @@ enum class FfnAct {
 // The normalization before attention, before the FFN and before the output.
 enum class NormType {
   Rms,    // x / sqrt(mean(x^2) + eps) * w: llama, qwen2, gemma
-  Layer,  // (x - mean) / sqrt(var + eps) * w + b: starcoder2, phi2
+  Layer,  // (x - mean) / sqrt(var + eps) * w + b: starcoder2, phi2, command-r (b = 0)
 };
 
 struct ArchInfo {
@@ -79,10 +79,23 @@ struct ArchInfo {
   // output.weight: Optional means logits from token_embd when absent (tied); gemma ties
   // always (Absent).
   Presence output = Presence::Optional;
+  // LayerNorms with a bias tensor (starcoder2) or without one (command-r: the norms are
+  // weight-only, computed as LayerNorms with a zero bias). Only read for NormType::Layer.
+  bool norm_bias = true;
+  // The attention and the FFN both read the attention norm's output and both add to the
+  // residual: x + attn(norm(x)) + ffn(norm(x)), no ffn_norm (command-r).
+  bool parallel_ffn = false;
+  // Logits are multiplied by <name>.logit_scale (command-r).
+  bool logit_scale = false;
+  // Per-head LayerNorms on Q and K (blk.N.attn_q_norm / attn_k_norm, [head_dim, n_head]) that
+  // some files of the row carry (Command R+: llama.cpp requires them from 64 layers on). Not
+  // computed yet: Optional means a file without them loads and a file with them is refused
+  // naming them, never run without them.
+  Presence qk_norm = Presence::Absent;
 };
 
 // Every architecture the engine accepts, in a fixed order (llama, qwen2, gemma, phi3, gemma2,
-// starcoder2).
+// starcoder2, command-r).
 std::span<const ArchInfo> architectures();
 
 // The row named `name`, or nullptr.

@@ -163,6 +163,11 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
   if (hp.arch == "gemma2" && hp.n_layer == 46) hp.attn_scale = 1.0f / std::sqrt(float(hp.n_embd / hp.n_head));
   hp.attn_softcap = softcap(ai.attn_softcap, a + "attn_logit_softcapping");
   hp.final_softcap = softcap(ai.final_softcap, a + "final_logit_softcapping");
+  if (ai.logit_scale) {
+    const double c = f.get_float(a + "logit_scale").value_or(0.0);
+    if (!(c > 0)) throw ModelError(a + "logit_scale must be a positive number for " + hp.arch);
+    hp.logit_scale = float(c);
+  }
   if (auto pt = f.get_u32(a + "pooling_type")) hp.pooling = *pt == 2 ? Pooling::Cls : *pt == 3 ? Pooling::Last : Pooling::Mean;
 
   m->vocab_ = Vocab::from_gguf(f);
@@ -174,8 +179,14 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
   Loader ld(f);
   const int64_t E = hp.n_embd, Q = hp.n_embd_q(), KV = hp.n_embd_kv(), F = hp.n_ff;
   m->tok_embd_ = ld.matrix("token_embd.weight", E, hp.n_vocab);
+  // A weight-only LayerNorm gets a zero bias: the devices' LayerNorm always adds one, and
+  // adding 0 changes no value.
+  auto norm_bias = [&](const std::string& name) {
+    if (ai.norm != NormType::Layer) return std::vector<float>();
+    return ai.norm_bias ? ld.vector(name, E) : std::vector<float>(size_t(E), 0.0f);
+  };
   m->output_norm_ = ld.vector("output_norm.weight", E);
-  if (ai.norm == NormType::Layer) m->output_norm_b_ = ld.vector("output_norm.bias", E);
+  m->output_norm_b_ = norm_bias("output_norm.bias");
   if (ai.output != Presence::Absent) m->output_ = ld.matrix("output.weight", E, hp.n_vocab, ai.output == Presence::Required);
   if (!m->output_) {
     m->output_ = m->tok_embd_;
@@ -190,15 +201,19 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
   // layer must have all three (a partial set is an error, not silently half-applied).
   hp.qkv_bias = ai.qkv_bias == Presence::Required ||
                 (ai.qkv_bias == Presence::Optional && f.tensor("blk.0.attn_q.bias") != nullptr);
+  // Per-head Q/K norms are not computed: a file that has them would run wrong without them.
+  if (ai.qk_norm != Presence::Absent)
+    for (const char* t : {"blk.0.attn_q_norm.weight", "blk.0.attn_k_norm.weight"})
+      if (f.tensor(t))
+        throw ModelError("tensor '" + std::string(t) + "': per-head Q/K norms (" + hp.arch +
+                         " models such as Command R+) are not computed yet");
   m->layers_.resize(size_t(hp.n_layer));
   for (int i = 0; i < hp.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     Layer& L = m->layers_[size_t(i)];
     L.attn_norm = ld.vector(p + "attn_norm.weight", E);
-    if (ai.norm == NormType::Layer) {
-      L.attn_norm_b = ld.vector(p + "attn_norm.bias", E);
-      L.ffn_norm_b = ld.vector(p + "ffn_norm.bias", E);
-    }
+    L.attn_norm_b = norm_bias(p + "attn_norm.bias");
+    if (!ai.parallel_ffn) L.ffn_norm_b = norm_bias(p + "ffn_norm.bias");
     if (ai.fused_qkv) {
       // One matrix whose output rows are Q, then K, then V: three views of its rows.
       const Matrix qkv = ld.matrix(p + "attn_qkv.weight", E, Q + 2 * KV);
@@ -216,7 +231,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path) {
       L.bk = ld.vector(p + "attn_k.bias", KV);
       L.bv = ld.vector(p + "attn_v.bias", KV);
     }
-    L.ffn_norm = ld.vector(p + "ffn_norm.weight", E);
+    if (!ai.parallel_ffn) L.ffn_norm = ld.vector(p + "ffn_norm.weight", E);
     if (ai.fused_gate_up) {
       // ffn_up holds the gate's rows, then the up projection's.
       const Matrix gu = ld.matrix(p + "ffn_up.weight", E, 2 * F);

@@ -45,6 +45,8 @@ struct Hparams {
   int32_t n_swa = 0;
   // Soft-capping constants (0: off): attention scores and final logits become c * tanh(x / c).
   float attn_softcap = 0.0f, final_softcap = 0.0f;
+  // Logits are multiplied by this (<arch>.logit_scale, command-r); 0: not scaled.
+  float logit_scale = 0.0f;
   // Attention scores are q·k times this: 1/sqrt(head_dim), except gemma2 27B (46 layers), whose
   // queries llama.cpp scales by 1/sqrt(n_embd / n_head) (it picks the scale by model size).
   float attn_scale = 0.0f;
@@ -66,9 +68,9 @@ struct Matrix {
 };
 
 struct Layer {
-  std::vector<float> attn_norm, ffn_norm;  // norm weights, converted to f32 at load
+  std::vector<float> attn_norm, ffn_norm;  // norm weights, converted to f32 at load (no ffn_norm: parallel FFN)
   std::vector<float> attn_post_norm, ffn_post_norm;  // on the block outputs (gemma2), else empty
-  std::vector<float> attn_norm_b, ffn_norm_b;        // LayerNorm biases (starcoder2), else empty
+  std::vector<float> attn_norm_b, ffn_norm_b;        // LayerNorm biases (zeros for command-r), else empty
   std::vector<float> bo, b_up, b_down;               // projection biases (starcoder2), else empty
   std::vector<float> bq, bk, bv;           // Q/K/V biases (empty unless Hparams::qkv_bias)
   Matrix wq, wk, wv, wo;

@@ -228,6 +228,8 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
   // ones are 50 and 30).
   if (arch.attn_softcap) w.set_f32(k + "attn_logit_softcapping", 8.0f);
   if (arch.final_softcap) w.set_f32(k + "final_logit_softcapping", 12.0f);
+  // command-r 35B's is 0.0625; a larger one keeps generated logits far from uniform.
+  if (arch.logit_scale) w.set_f32(k + "logit_scale", 0.5f);
 
   // SentencePiece vocabulary: control tokens, byte fallback, then word pieces by score.
   std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
@@ -262,7 +264,8 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
   for (int i = 0; i < sp.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     mk.norm(p + "attn_norm.weight", E);
-    if (arch.norm == NormType::Layer) mk.vector(p + "attn_norm.bias", E, sp.bias_std);
+    const bool norm_bias = arch.norm == NormType::Layer && arch.norm_bias;
+    if (norm_bias) mk.vector(p + "attn_norm.bias", E, sp.bias_std);
     if (arch.fused_qkv) {
       mk.matrix(p + "attn_qkv.weight", sp.type, E, E + 2 * KV, sp.weight_std);
     } else {
@@ -278,8 +281,10 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
     mk.matrix(p + "attn_output.weight", sp.type, E, E, sp.weight_std);
     if (arch.out_ffn_bias) mk.vector(p + "attn_output.bias", E, sp.bias_std);
     if (arch.post_norms) mk.norm(p + "post_attention_norm.weight", E);
-    mk.norm(p + "ffn_norm.weight", E);
-    if (arch.norm == NormType::Layer) mk.vector(p + "ffn_norm.bias", E, sp.bias_std);
+    if (!arch.parallel_ffn) {  // a parallel FFN reads the attention's norm
+      mk.norm(p + "ffn_norm.weight", E);
+      if (norm_bias) mk.vector(p + "ffn_norm.bias", E, sp.bias_std);
+    }
     if (arch.fused_gate_up) {
       mk.matrix(p + "ffn_up.weight", sp.type, E, 2 * F, sp.weight_std);
     } else if (arch.ffn_act == FfnAct::Gelu) {
@@ -294,7 +299,7 @@ void write_model(const ModelSpec& sp, const std::filesystem::path& path) {
     if (arch.post_norms) mk.norm(p + "post_ffw_norm.weight", E);
   }
   mk.norm("output_norm.weight", E);
-  if (arch.norm == NormType::Layer) mk.vector("output_norm.bias", E, sp.bias_std);
+  if (arch.norm == NormType::Layer && arch.norm_bias) mk.vector("output_norm.bias", E, sp.bias_std);
   if (!sp.tied_output && arch.output != Presence::Absent)
     mk.matrix("output.weight", sp.output_type, E, sp.n_vocab, sp.output_std);
   w.write(path);

@@ -1,7 +1,8 @@
 // Writes GGUF files of any architecture the engine accepts (arch.h: llama, qwen2, gemma, whose
 // output is always tied: no output.weight, phi3 with fused QKV and gate/up, gemma2 with post
 // norms, soft-capping 8 / 12 and a sliding window on even layers, starcoder2 with LayerNorms and
-// biases everywhere) with seeded
+// biases everywhere, command-r with weight-only LayerNorms, a parallel FFN, logit scale 0.5 and
+// the output tied) with seeded
 // random weights and a small SentencePiece vocabulary, so that tests and benchmarks need no
 // downloaded model. Output is deterministic for a given spec, whatever the thread count (same
 // seed -> same bytes; a llama file is byte-identical to what the generator wrote before it knew

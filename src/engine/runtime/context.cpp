@@ -4,9 +4,10 @@
 // RoPE, causal softmax attention with grouped KV heads (a sliding window and soft-capped
 // scores where the row says), the output projection (+ bias, + post-norm for gemma2) and its
 // residual, then the feed-forward block (SwiGLU, GELU-gated, or a GELU MLP without gate; + post
-// norm) and its residual; the output norm and the logits (soft-capped for gemma2). Where
-// architectures differ, the forward pass reads the model's architecture row (arch.h), never
-// its name.
+// norm) and its residual (command-r: the FFN reads the attention's normed input, and both
+// outputs add to the residual); the output norm and the logits (scaled for command-r,
+// soft-capped for gemma2). Where architectures differ, the forward pass reads the model's
+// architecture row (arch.h), never its name.
 //
 // It is written once, over the device interface (device/device.h): this file decides what is
 // computed and in which order, for which rows; the device computes it where its data lives.
@@ -260,34 +261,47 @@ void Context::forward(const BatchToken* batch, int32_t n) {
     dev.attention(kv_, l, subset ? s.jobs_out : s.jobs_all, swa ? hp.n_swa : 0, hp.attn_softcap);
 
     // From here on the m rows only, compacted to the front of the buffers (the attention
-    // already wrote its output rows there).
+    // already wrote its output rows there). A parallel FFN reads the attention's normed input.
     if (subset) dev.gather_rows(Act::X, s.out_rows.data(), m);
-    const MatJob wo[1] = {{&L.wo, Act::Tmp}};
-    dev.matmul(wo, Act::Attn, m);
-    if (!L.bo.empty()) dev.add_bias(Act::Tmp, L.bo, m);
-    if (!L.attn_post_norm.empty()) dev.rms_norm(Act::Tmp, Act::Tmp, L.attn_post_norm, m, hp.rms_eps);
-    dev.add(Act::X, Act::Tmp, m);
-
-    // Feed-forward block.
-    norm(dev, L.ffn_norm, L.ffn_norm_b, m);
-    if (ai.ffn_act == FfnAct::Gelu) {  // down(gelu(up x + b_up)) + b_down, no gate
-      const MatJob up[1] = {{&L.w_up, Act::Up}};
-      dev.matmul(up, Act::XN, m);
-      if (!L.b_up.empty()) dev.add_bias(Act::Up, L.b_up, m);
-      dev.gelu(Act::Up, m);
-      const MatJob down[1] = {{&L.w_down, Act::Tmp}};
-      dev.matmul(down, Act::Up, m);
+    if (subset && ai.parallel_ffn) dev.gather_rows(Act::XN, s.out_rows.data(), m);
+    auto attn_out = [&] {
+      const MatJob wo[1] = {{&L.wo, Act::Tmp}};
+      dev.matmul(wo, Act::Attn, m);
+      if (!L.bo.empty()) dev.add_bias(Act::Tmp, L.bo, m);
+      if (!L.attn_post_norm.empty()) dev.rms_norm(Act::Tmp, Act::Tmp, L.attn_post_norm, m, hp.rms_eps);
+      dev.add(Act::X, Act::Tmp, m);
+    };
+    // Feed-forward block, from Act::XN.
+    auto ffn = [&] {
+      if (ai.ffn_act == FfnAct::Gelu) {  // down(gelu(up x + b_up)) + b_down, no gate
+        const MatJob up[1] = {{&L.w_up, Act::Up}};
+        dev.matmul(up, Act::XN, m);
+        if (!L.b_up.empty()) dev.add_bias(Act::Up, L.b_up, m);
+        dev.gelu(Act::Up, m);
+        const MatJob down[1] = {{&L.w_down, Act::Tmp}};
+        dev.matmul(down, Act::Up, m);
+      } else {
+        const MatJob gate_up[2] = {{&L.w_gate, Act::Gate}, {&L.w_up, Act::Up}};
+        dev.matmul(gate_up, Act::XN, m);
+        if (ai.ffn_act == FfnAct::GeluGated) dev.geglu(m);
+        else dev.swiglu(m);
+        const MatJob down[1] = {{&L.w_down, Act::Tmp}};
+        dev.matmul(down, Act::Gate, m);
+      }
+      if (!L.b_down.empty()) dev.add_bias(Act::Tmp, L.b_down, m);
+      if (!L.ffn_post_norm.empty()) dev.rms_norm(Act::Tmp, Act::Tmp, L.ffn_post_norm, m, hp.rms_eps);
+      dev.add(Act::X, Act::Tmp, m);
+    };
+    if (ai.parallel_ffn) {
+      // (x + ffn) + attn, the order of llama.cpp's command-r graph (the Attn buffer outlives
+      // the FFN, which uses Gate, Up and Tmp).
+      ffn();
+      attn_out();
     } else {
-      const MatJob gate_up[2] = {{&L.w_gate, Act::Gate}, {&L.w_up, Act::Up}};
-      dev.matmul(gate_up, Act::XN, m);
-      if (ai.ffn_act == FfnAct::GeluGated) dev.geglu(m);
-      else dev.swiglu(m);
-      const MatJob down[1] = {{&L.w_down, Act::Tmp}};
-      dev.matmul(down, Act::Gate, m);
+      attn_out();
+      norm(dev, L.ffn_norm, L.ffn_norm_b, m);
+      ffn();
     }
-    if (!L.b_down.empty()) dev.add_bias(Act::Tmp, L.b_down, m);
-    if (!L.ffn_post_norm.empty()) dev.rms_norm(Act::Tmp, Act::Tmp, L.ffn_post_norm, m, hp.rms_eps);
-    dev.add(Act::X, Act::Tmp, m);
   }
 
   Device& dev = dev_of(hp.n_layer - 1);
@@ -297,6 +311,8 @@ void Context::forward(const BatchToken* batch, int32_t n) {
     else {
       float* out = logits_.data() + size_t(n_logits_) * size_t(hp.n_vocab);
       dev.matmul_to_host(model_.output(), Act::XN, n_out, out);
+      if (const float c = hp.logit_scale; c > 0)
+        for (size_t i = 0; i < size_t(n_out) * size_t(hp.n_vocab); ++i) out[i] *= c;
       if (const float c = hp.final_softcap; c > 0)
         for (size_t i = 0; i < size_t(n_out) * size_t(hp.n_vocab); ++i) out[i] = c * std::tanh(out[i] / c);
     }
