@@ -834,3 +834,73 @@ TEST(RpcClientCrash, ServerKilledMidComputeIsRuntimeError) {
 
 }  // namespace
 }  // namespace nnb
+
+namespace nnb::rpc {
+namespace {
+
+// A wasm app's streaming loop (compute_single + get_output_single per token) through an
+// nnbridge server rides one Generate stream: the same pieces and the same errno at the same
+// call as the unary WasmEdge protocol, for every way a stream ends, with far fewer than 0.1
+// RPCs per token.
+TEST_F(RpcClient, ComputeSingleRidesOneStreamWithTheUnarySemantics) {
+  RemoteBackend piped(client_options(server_->uri()));
+  auto o = client_options(server_->uri());
+  o.wasmedge_only = true;
+  RemoteBackend unary(o);
+  struct Run {
+    std::vector<std::string> pieces;
+    nn::Errno end = nn::Errno::Success;
+    std::string meta;
+    uint64_t loop_calls = 0;  // RPCs the server saw from the first compute_single to the end
+  };
+  const std::string uri = server_->uri();
+  auto calls = [uri] { return list_models(uri).stats().calls(); };
+  auto run = [&](RemoteBackend& b, const std::string& options, const std::string& prompt, int stop_after = 0) {
+    auto g = b.load_by_name("default", "");
+    auto ctx = g->init_execution_context();
+    ctx->set_input(1, text(options));
+    ctx->set_input(0, text(prompt));
+    Run r;
+    const uint64_t c0 = calls();
+    for (;;) {
+      try {
+        ctx->compute_single();
+      } catch (const nn::Error& e) {
+        r.end = e.code();
+        break;
+      }
+      const auto p = ctx->get_output_single(0);
+      r.pieces.emplace_back(p.begin(), p.end());
+      if (stop_after && int(r.pieces.size()) == stop_after) {
+        // Metadata asked for mid-stream: nothing of the stream may be lost by it.
+        const auto m = ctx->get_output_single(1);
+        r.meta.assign(m.begin(), m.end());
+      }
+    }
+    r.loop_calls = calls() - c0 - 1;  // less this ListModels
+    ctx->fini_single();
+    return r;
+  };
+  const std::string n24 = R"({"temp":0,"n-predict":24})";
+  const std::string full = R"({"temp":0,"n-predict":-1,"ctx-size":64})";  // runs into a full context
+  for (const auto& [opts, stop_after] : {std::pair{n24, 0}, std::pair{full, 0}, std::pair{n24, 5}}) {
+    const Run want = run(unary, opts, "once upon a time", stop_after);
+    const Run got = run(piped, opts, "once upon a time", stop_after);
+    EXPECT_EQ(got.pieces, want.pieces) << opts;
+    EXPECT_EQ(got.end, want.end) << opts;
+    ASSERT_FALSE(got.pieces.empty());
+    std::printf("%s stop_after=%d: %zu tokens; the loop made %llu RPCs (unary protocol: %llu), end errno %u\n",
+                opts.c_str(), stop_after, got.pieces.size(), static_cast<unsigned long long>(got.loop_calls),
+                static_cast<unsigned long long>(want.loop_calls), unsigned(got.end));
+    // One Generate stream for the whole loop (two with the metadata asked for mid-stream).
+    EXPECT_LE(got.loop_calls, stop_after ? 2u : 1u);
+    EXPECT_LT(double(got.loop_calls) / double(got.pieces.size()), 0.1);
+    EXPECT_GE(want.loop_calls, 2 * want.pieces.size());  // what it replaces: two calls per token
+  }
+  // Errors before the first piece are the unary call's: a prompt that does not fit → 102.
+  const Run too_long = run(piped, R"({"ctx-size":16})", std::string(400, 'a') + " b c d e f g h i j k l m n o p");
+  EXPECT_EQ(too_long.end, nn::Errno::PromptTooLong);
+}
+
+}  // namespace
+}  // namespace nnb::rpc

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "rpc/client_objects.h"
+#include "rpc/client_single_stream.h"
 #include "rpc/client_session.h"
 
 namespace nnb::rpc {
@@ -92,7 +93,12 @@ std::unique_ptr<nn::ExecutionContext> RemoteGraph::init_execution_context() {
 
 // ---- execution context ----
 
+RemoteContext::RemoteContext(std::shared_ptr<RemoteBackend::Core> core, std::shared_ptr<RemoteGraph> graph,
+                             uint32_t handle)
+    : core_(std::move(core)), graph_(std::move(graph)), handle_(handle), stream_stdout_(graph_->stream_stdout()) {}
+
 RemoteContext::~RemoteContext() {
+  end_stream();
   if (!core_->may_use_nnbridge()) return;
   grpc::ClientContext ctx;
   core_->prepare(ctx, kCleanupTimeout);
@@ -112,6 +118,8 @@ std::optional<bool> stream_stdout_option(std::string_view options_json) {
 }
 
 void RemoteContext::set_input(uint32_t index, const nn::TensorView& tensor) {
+  end_stream();
+  piece_local_ = false;
   grpc::ClientContext ctx;
   core_->prepare(ctx, core_->opts.call_timeout, "SetInput");
   wasi_ephemeral_nn::SetInputRequest req;
@@ -131,6 +139,8 @@ void RemoteContext::set_input(uint32_t index, const nn::TensorView& tensor) {
 }
 
 void RemoteContext::compute() {
+  end_stream();
+  piece_local_ = false;
   grpc::ClientContext ctx;
   core_->prepare(ctx, core_->opts.compute_timeout, "Compute");
   wasi_ephemeral_nn::ComputeRequest req;
@@ -153,6 +163,11 @@ void RemoteContext::compute() {
 }
 
 void RemoteContext::compute_single() {
+  piece_local_ = false;
+  if (stream_next()) {
+    piece_local_ = true;
+    return;
+  }
   grpc::ClientContext ctx;
   core_->prepare(ctx, core_->opts.compute_timeout, "ComputeSingle");
   wasi_ephemeral_nn::ComputeRequest req;
@@ -162,6 +177,10 @@ void RemoteContext::compute_single() {
 }
 
 std::vector<uint8_t> RemoteContext::output(uint32_t index, bool single) {
+  // The piece of a streamed token is here already (index 1, the metadata, is the server's).
+  if (single && index != 1 && piece_local_) return std::vector<uint8_t>(last_piece_.begin(), last_piece_.end());
+  // Anything else the server must answer on this context: a stream still running holds it.
+  drain_stream();
   grpc::ClientContext ctx;
   core_->prepare(ctx, core_->opts.call_timeout, "GetOutput");
   wasi_ephemeral_nn::GetOutputRequest req;
@@ -179,6 +198,8 @@ std::vector<uint8_t> RemoteContext::get_output(uint32_t index) { return output(i
 std::vector<uint8_t> RemoteContext::get_output_single(uint32_t index) { return output(index, true); }
 
 void RemoteContext::fini_single() {
+  end_stream();
+  piece_local_ = false;
   grpc::ClientContext ctx;
   core_->prepare(ctx, core_->opts.call_timeout, "FiniSingle");
   wasi_ephemeral_nn::FiniSingleRequest req;

@@ -27,6 +27,8 @@ class RemoteGraph : public nn::Graph, public std::enable_shared_from_this<Remote
 
   uint32_t handle() const { return handle_; }
   const RemoteBackend::Core* core() const { return core_.get(); }
+
+  struct SingleStream;  // internal: client_single_stream.h
   // The load config asked for stream-stdout (contexts start with that setting).
   bool stream_stdout() const { return stream_stdout_; }
   // nnbridge Unload; UnsupportedOperation against a WasmEdge server.
@@ -42,8 +44,7 @@ class RemoteGraph : public nn::Graph, public std::enable_shared_from_this<Remote
 
 class RemoteContext : public nn::ExecutionContext {
  public:
-  RemoteContext(std::shared_ptr<RemoteBackend::Core> core, std::shared_ptr<RemoteGraph> graph, uint32_t handle)
-      : core_(std::move(core)), graph_(std::move(graph)), handle_(handle), stream_stdout_(graph_->stream_stdout()) {}
+  RemoteContext(std::shared_ptr<RemoteBackend::Core> core, std::shared_ptr<RemoteGraph> graph, uint32_t handle);
   // Frees the server handle (nnbridge FinalizeContext, best effort).
   ~RemoteContext() override;
 
@@ -57,8 +58,22 @@ class RemoteContext : public nn::ExecutionContext {
   uint32_t handle() const { return handle_; }
   const RemoteBackend::Core* core() const { return core_.get(); }
 
+  struct SingleStream;  // internal: client_single_stream.h
+
  private:
   std::vector<uint8_t> output(uint32_t index, bool single);
+  // compute_single against an nnbridge server: the first call opens a Generate stream on this
+  // context's own input (use_context_input) and each call takes the next piece from it, so a
+  // token costs no round trip; the stream's end is the errno WasmEdge's loop would have given
+  // at the same token. Against a WasmEdge server: the unary ComputeSingle.
+  bool stream_next();   // false: the server has no Nnbridge service (use the unary call)
+  void end_stream();    // cancels a stream still open (a new input or compute, fini_single)
+  // Reads the rest of an open stream into a queue (the server's context is free afterwards) so
+  // that an output asked for mid-stream can be answered without losing pieces.
+  void drain_stream();
+  std::unique_ptr<SingleStream> stream_;
+  std::string last_piece_;     // the piece of the last compute_single that came from stream_
+  bool piece_local_ = false;   // whether get_output_single's piece is last_piece_
 
   std::shared_ptr<RemoteBackend::Core> core_;
   std::shared_ptr<RemoteGraph> graph_;

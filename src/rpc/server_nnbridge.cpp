@@ -129,8 +129,10 @@ grpc::Status NnbridgeService::Generate(grpc::ServerContext* call, const npb::Gen
     auto stream_on = [&](nn::ExecutionContext& ctx, const std::string& model) {
       AbortWhenGone abort(st_, s, *call, ctx);  // also stops a long prompt evaluation
       const uint32_t dim = 1;
-      if (!req->options_json().empty()) ctx.set_input(1, text_tensor(req->options_json(), dim));
-      ctx.set_input(0, text_tensor(req->prompt(), dim));
+      if (!req->use_context_input()) {
+        if (!req->options_json().empty()) ctx.set_input(1, text_tensor(req->options_json(), dim));
+        ctx.set_input(0, text_tensor(req->prompt(), dim));
+      }
 
       npb::GenerateResponse msg;
       const nn::Outcome out = nn::stream_generation(
@@ -163,6 +165,8 @@ grpc::Status NnbridgeService::Generate(grpc::ServerContext* call, const npb::Gen
                                    : -1,
                                stop}));
     };
+    if (req->use_context_input() && req->ctx_handle() == 0)
+      throw nn::Error(Errno::InvalidArgument, "use_context_input needs a ctx_handle");
     if (req->ctx_handle() != 0) {
       // A context of this session: it keeps its KV cache between calls (with cache-prompt,
       // the next turn of a conversation evaluates only its new tokens).
