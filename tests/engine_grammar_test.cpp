@@ -16,6 +16,8 @@
 #include "engine/grammar/matcher.h"
 #include "engine/grammar/token_filter.h"
 #include "engine/model/model.h"
+#include "engine/runtime/context.h"
+#include "engine/runtime/generation.h"
 #include "engine/runtime/grammar_vocab.h"
 #include "engine/runtime/sampler.h"
 
@@ -470,6 +472,28 @@ TEST(GrammarSampler, PerTokenCostOnAModelVocabulary) {
     std::printf("uncached mask after '%s': %.2f ms, %zu of %d tokens allowed\n", prefix, ms, allowed, n_vocab);
   }
   std::printf("token index built in %.1f ms\n", build_ms);
+
+  // End to end: the model's own logits, 64 generated tokens with and without the schema
+  // (generation_seconds covers decode + sample per token).
+  ContextParams cp;
+  cp.n_ctx = 256;
+  Context ctx(*model, cp);
+  const auto prompt = vocab.tokenize("Reply in JSON:", true, true);
+  for (bool constrained : {false, true, false, true}) {
+    SamplerParams sp;
+    sp.seed = 9;
+    Sampler s(sp, n_vocab);
+    if (constrained) s.set_grammar(std::make_unique<grammar::TokenFilter>(g, index));
+    GenerationParams gp;
+    gp.n_predict = 64;
+    Generation gen(ctx, s, gp);
+    gen.start(prompt);
+    while (gen.next()) {
+    }
+    std::printf("end to end, %s: %zu tokens, %.2f ms/token (stop: %s)\n", constrained ? "constrained" : "unconstrained",
+                gen.tokens().size(), gen.generation_seconds() * 1e3 / double(std::max<size_t>(gen.tokens().size(), 1)),
+                stop_reason_name(gen.stop_reason()));
+  }
 }
 
 }  // namespace
