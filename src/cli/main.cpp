@@ -4,9 +4,13 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <string>
 #include <vector>
 
+#include <readline/readline.h>
+
 #include "cli/commands.h"
+#include "engine/runtime/devices.h"
 
 namespace {
 
@@ -20,6 +24,24 @@ const char* implied_subcommand(const char* argv0) {
   return nullptr;
 }
 
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& x : v) s += (s.empty() ? "" : " ") + x;
+  return s.empty() ? "none" : s;
+}
+
+// What a bug report needs besides the version: which kernels and devices this binary can use
+// here (the engine picks the CPU path at run time, so the build alone does not say).
+std::string version_text() {
+  const nnb::BuildInfo b = nnb::build_info();
+  return std::string("nnbridge ") + NNB_VERSION + "\n" +
+         "cpu kernels: compiled " + joined(b.isa_compiled) + "; this CPU: " + joined(b.isa_cpu) + "; in use: " +
+         b.isa_active + "\n" +
+         "vulkan: " + (b.vulkan ? "compiled in (devices found here: nnbridge info --devices)" : "not compiled in") +
+         "\n" + "http api: compiled in (serve --http, gateway)\n" +
+         "readline: GNU readline " + rl_library_version;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -29,7 +51,7 @@ int main(int argc, char** argv) {
   argv = args.data();
   CLI::App app{"nnbridge: the host's neural-network hardware for programs inside a VM"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("nnbridge ") + NNB_VERSION);
+  app.set_version_flag("--version", version_text, "Print the version and build features, and exit");
   nnb::cli::add_generate(app);
   nnb::cli::add_tokenize(app);
   nnb::cli::add_info(app);

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "engine/cpu/cpu_device.h"
+#include "engine/cpu/vec_dot.h"
 #ifdef NNB_HAVE_VULKAN
 #include "engine/vulkan/vulkan_device.h"
 #endif
@@ -119,6 +120,23 @@ std::string describe_device_choice(const std::string& spec) {
   if (s.kind == Spec::Auto) return "cpu (built without Vulkan)";
 #endif
   return "cpu";
+}
+
+BuildInfo build_info() {
+  BuildInfo b;
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+#if !(defined(__x86_64__) || defined(_M_X64))
+    if (isa != Isa::Scalar) continue;  // engine/CMakeLists.txt compiles the SIMD kernels for x86-64 only
+#endif
+    b.isa_compiled.push_back(isa_name(isa));
+    // dot_kernel_for() answers nullptr for an ISA this CPU lacks; every ISA has a Q8_0 kernel.
+    if (dot_kernel_for(GgmlType::Q8_0, isa)) b.isa_cpu.push_back(isa_name(isa));
+  }
+  b.isa_active = isa_name(active_isa());
+#ifdef NNB_HAVE_VULKAN
+  b.vulkan = true;
+#endif
+  return b;
 }
 
 }  // namespace nnb

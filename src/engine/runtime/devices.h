@@ -41,4 +41,14 @@ void check_device_spec(const std::string& spec);
 // CPU then.
 std::string describe_device_choice(const std::string& spec);
 
+// What this build offers on this machine, for `nnbridge --version`: the CPU kernel paths
+// compiled in, those this CPU can run, the one in use (the best, or a lower one NNB_ISA forces),
+// and whether the Vulkan device is compiled in (which devices exist: list_devices()).
+struct BuildInfo {
+  std::vector<std::string> isa_compiled, isa_cpu;
+  std::string isa_active;
+  bool vulkan = false;
+};
+BuildInfo build_info();
+
 }  // namespace nnb
