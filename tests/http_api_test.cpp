@@ -276,7 +276,7 @@ TEST_F(HttpApi, BadRequestsGetOpenAIErrorObjects) {
       {"/v1/chat/completions", R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]})",
        "messages[0].content", 400},
       {"/v1/chat/completions", R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}]})", "tools", 400},
-      {"/v1/chat/completions", R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})",
+      {"/v1/chat/completions", R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"yaml"}})",
        "response_format", 400},
       {"/v1/chat/completions", R"({"messages":[{"role":"user","content":"x"}],"logprobs":true})", "logprobs", 400},
   };
@@ -430,6 +430,57 @@ TEST_F(HttpApi, EmbeddingsAreTheBackendsUnitVectorsAsFloatsOrBase64) {
     EXPECT_GE(e->status, 400) << bad.dump();
     EXPECT_TRUE(json::parse(e->body)["error"].is_object());
   }
+}
+
+TEST_F(HttpApi, ResponseFormatsConstrainTheAnswer) {
+  start();
+  const json schema = {{"type", "object"},
+                       {"properties",
+                        {{"ok", {{"type", "boolean"}}},
+                         {"colour", {{"enum", json::array({"red", "green", "blue"})}}},
+                         {"count", {{"type", "integer"}}}}},
+                       {"required", json::array({"ok", "colour", "count"})}};
+  const json msgs = json::array({{{"role", "user"}, {"content", "Answer in JSON"}}});
+  for (bool stream : {false, true}) {
+    auto r = post("/v1/chat/completions",
+                  {{"messages", msgs}, {"temperature", 0}, {"max_tokens", 300}, {"stream", stream},
+                   {"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "a"}, {"schema", schema}}}}}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    std::string content;
+    if (stream) {
+      for (const auto& e : parse_sse(r->body).items)
+        if (e["choices"][0]["delta"].contains("content")) content += e["choices"][0]["delta"]["content"].get<std::string>();
+    } else {
+      content = json::parse(r->body)["choices"][0]["message"]["content"];
+    }
+    // A random model answers valid JSON of that shape only because sampling is constrained.
+    const json j = json::parse(content, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << content;
+    EXPECT_TRUE(j["ok"].is_boolean()) << content;
+    EXPECT_TRUE(j["count"].is_number_integer()) << content;
+    EXPECT_TRUE(j["colour"] == "red" || j["colour"] == "green" || j["colour"] == "blue") << content;
+    EXPECT_EQ(j.size(), 3u) << content;
+  }
+  auto any = post("/v1/chat/completions", {{"messages", msgs}, {"temperature", 0}, {"max_tokens", 400},
+                                           {"response_format", {{"type", "json_object"}}}});
+  ASSERT_TRUE(any);
+  ASSERT_EQ(any->status, 200) << any->body;
+  const json a = json::parse(any->body);
+  if (a["choices"][0]["finish_reason"] == "stop")  // a random model may write a long object
+    EXPECT_TRUE(json::parse(a["choices"][0]["message"]["content"].get<std::string>(), nullptr, false).is_object());
+  auto g = post("/v1/completions", {{"prompt", "yes or no?"}, {"temperature", 0}, {"grammar", "root ::= \"yes\" | \"no\""}});
+  ASSERT_TRUE(g);
+  ASSERT_EQ(g->status, 200) << g->body;
+  const std::string yn = json::parse(g->body)["choices"][0]["text"];
+  EXPECT_TRUE(yn == "yes" || yn == "no") << yn;
+  // What the engine cannot constrain is refused by name, with the schema's position.
+  auto bad = post("/v1/chat/completions",
+                  {{"messages", msgs}, {"response_format", {{"type", "json_schema"},
+                                                            {"json_schema", {{"name", "p"}, {"schema", {{"type", "string"}, {"pattern", "^a+$"}}}}}}}});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_NE(bad->body.find("pattern"), std::string::npos) << bad->body;
 }
 
 // ---- the parts without a server ----

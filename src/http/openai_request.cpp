@@ -113,7 +113,7 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat) {
   // Every field this endpoint knows; anything else is refused by name rather than ignored.
   static const std::set<std::string> common = {
       "model", "max_tokens", "temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "n",
-      "stream", "stream_options", "user", "logprobs", "logit_bias", "top_k", "min_p", "repeat_penalty"};
+      "stream", "stream_options", "user", "logprobs", "logit_bias", "top_k", "min_p", "repeat_penalty", "grammar"};
   static const std::set<std::string> chat_only = {"messages", "max_completion_tokens", "top_logprobs", "tools",
                                                   "tool_choice", "parallel_tool_calls", "response_format",
                                                   "store", "metadata"};
@@ -196,9 +196,23 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat) {
     throw bad_request("'tool_choice' is not supported", "tool_choice");
   if (const json* rf = field(body, "response_format")) {
     const json* type = rf->is_object() ? field(*rf, "type") : nullptr;
-    if (!type || !type->is_string() || type->get<std::string>() != "text")
-      throw bad_request("'response_format' other than {\"type\": \"text\"} is not supported (no constrained decoding yet)",
-                        "response_format");
+    const std::string t = type && type->is_string() ? type->get<std::string>() : "";
+    if (t == "json_object") {
+      r.json_schema = R"({"type":"object"})";
+    } else if (t == "json_schema") {
+      const json* js = field(*rf, "json_schema");
+      const json* schema = js && js->is_object() ? field(*js, "schema") : nullptr;
+      if (!schema || !schema->is_object())
+        throw bad_request("'response_format.json_schema.schema' must be a JSON Schema object", "response_format");
+      r.json_schema = schema->dump();
+    } else if (t != "text") {
+      throw bad_request("'response_format.type' must be text, json_object or json_schema", "response_format");
+    }
+  }
+  if (const json* g = field(body, "grammar")) {
+    if (!g->is_string()) throw bad_request("'grammar' must be a GBNF string", "grammar");
+    if (!r.json_schema.empty()) throw bad_request("'grammar' and a JSON response_format exclude each other", "grammar");
+    r.grammar = g->get<std::string>();
   }
   if (const json* st = field(body, "store"); st && !(st->is_boolean() && !st->get<bool>()))
     throw bad_request("'store' is not supported: this server keeps no completions", "store");
@@ -261,7 +275,10 @@ std::string ggml_options(const CompletionRequest& r, int64_t ctx_size) {
             {"seed", r.seed ? *r.seed : -1},
             // Conversations resend their history: keep the KV cache of the shared beginning.
             {"cache-prompt", true},
-            {"embedding", false}};  // a pooled context may have computed embeddings before
+            {"embedding", false},  // a pooled context may have computed embeddings before
+            // Always sent, so a pooled context never keeps a previous request's constraint.
+            {"grammar", r.grammar},
+            {"json-schema", r.json_schema}};
   if (r.top_k) o["top-k"] = *r.top_k;
   if (r.min_p) o["min-p"] = *r.min_p;
   if (r.repeat_penalty) o["repeat-penalty"] = *r.repeat_penalty;

@@ -44,6 +44,9 @@ struct CompletionRequest {
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;         // stream_options.include_usage
+  // Constrained output: response_format json_object / json_schema (its "schema"), or
+  // llama-server's "grammar" (GBNF); at most one. Empty: none.
+  std::string json_schema, grammar;
 };
 
 // Parses a body; throws ApiError(400) naming the first field at fault.
