@@ -16,6 +16,9 @@ PACKAGES=(
   libcpp-httplib-dev                            # the OpenAI-compatible HTTP API
   libreadline-dev                               # line editing and history in `nnbridge chat`
   chromium                                      # test tooling: the web chat page in a real browser
+  openssh-server openssh-client                 # test tooling: guest-tunnel against a real sshd (the
+                                                # test runs its own on 127.0.0.1; on a workstation the
+                                                # package also enables ssh.service: disable it if unwanted)
 )
 
 missing=()
