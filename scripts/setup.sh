@@ -14,6 +14,7 @@ PACKAGES=(
   libvulkan-dev glslc mesa-vulkan-drivers       # the Vulkan device: loader + headers, shader compiler,
                                                 # Mesa's lavapipe (a CPU Vulkan device the tests run on)
   libcpp-httplib-dev                            # the OpenAI-compatible HTTP API
+  libcurl4-openssl-dev                          # the OpenAI backend's client of upstream servers
   libreadline-dev                               # line editing and history in `nnbridge chat`
   chromium                                      # test tooling: the web chat page in a real browser
   openssh-server openssh-client                 # test tooling: guest-tunnel against a real sshd (the
