@@ -7,11 +7,15 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <thread>
 
 #include "backends/ggml/ggml_backend.h"
+#include "backends/openai/openai_backend.h"
+#include "backends/openai/upstream_spec.h"
+#include "backends/router/router_backend.h"
 #include "cli/commands.h"
 #include "cli/http_front.h"
 #include "nn/preload.h"
@@ -32,6 +36,7 @@ struct ServeOptions {
   int threads = 0, rpc_threads = 256;
   std::string nn_options, device = "auto";
   int32_t n_gpu_layers = -1;
+  double upstream_idle_timeout_s = 60, upstream_health_interval_s = 10;
   HttpFlags http;
 };
 
@@ -51,7 +56,24 @@ mode_t parse_mode(const std::string& s) {
 void run_serve(const ServeOptions& o) {
   rpc::ServerOptions so;
   so.endpoint = rpc::parse_endpoint(o.uri);
-  for (const auto& p : o.preloads) so.preloads.push_back(nn::parse_preload(p));
+  // Model files go to the GGML backend; NAME:OPENAI:… specs to the OpenAI backend, one
+  // upstream each (a NAME given again adds one). The server lists each name once.
+  std::vector<nn::PreloadSpec> files;
+  std::map<std::string, std::vector<openai::Upstream>> upstreams;
+  for (const auto& text : o.preloads) {
+    nn::PreloadSpec p = nn::parse_preload(text);
+    if (p.kind == nn::PreloadKind::OpenAIUpstream) {
+      auto& list = upstreams[p.name];
+      list.push_back(openai::parse_upstream(p.path));
+      if (list.size() == 1) so.preloads.push_back(p);
+    } else {
+      files.push_back(p);
+      so.preloads.push_back(std::move(p));
+    }
+  }
+  for (const auto& f : files)
+    if (upstreams.count(f.name))
+      throw std::invalid_argument("--nn-preload '" + f.name + "' names both a model file and an OpenAI upstream");
   so.socket_mode = parse_mode(o.socket_mode);
   so.tls_cert_file = o.tls_cert;
   so.tls_key_file = o.tls_key;
@@ -89,13 +111,30 @@ void run_serve(const ServeOptions& o) {
   // stream-stdout text belongs to the client that asked for it (the nnbridge client prints it
   // on the guest's stdout); echoing every client's text into the host's log would leak it.
   bo.stdout_sink = [](std::string_view) {};
-  auto backend = std::make_shared<ggml::GgmlBackend>(so.preloads, bo);
+  auto ggml_backend = std::make_shared<ggml::GgmlBackend>(files, bo);
+  std::shared_ptr<nn::Backend> backend = ggml_backend;
+  if (!upstreams.empty()) {
+    openai::OpenAIBackendOptions oo;
+    oo.idle_timeout_s = o.upstream_idle_timeout_s;
+    oo.health_interval_s = o.upstream_health_interval_s;
+    oo.default_options_json = o.nn_options;
+    oo.log = [](const std::string& line) { log_line("openai: " + line); };
+    auto remote = std::make_shared<openai::OpenAIBackend>(upstreams, oo);
+    auto router = std::make_shared<router::RouterBackend>(ggml_backend);
+    for (const auto& [name, list] : upstreams) {
+      router->route(name, remote);
+      // Probed now, so the operator sees at start-up which upstreams answer; a down one is
+      // still served (requests go to the others, and it comes back once it answers).
+      log_line("preload '" + name + "': " + remote->describe(name));
+    }
+    backend = router;
+  }
   // Every preload is opened and validated now, so the operator learns at start-up what each
   // model is or why it is unusable, not from the first client. An unusable one does not stop
   // the server (COMPAT §2: a missing file answers ModelNotFound); the others are served.
-  for (const auto& p : so.preloads) {
+  for (const auto& p : files) {
     try {
-      log_line("preload '" + p.name + "': " + backend->describe_preload(p.name) + " (" + p.path + ")");
+      log_line("preload '" + p.name + "': " + ggml_backend->describe_preload(p.name) + " (" + p.path + ")");
     } catch (const nn::Error& e) {
       log_line("preload '" + p.name + "' is unusable, load_by_name will answer " +
                std::to_string(uint32_t(e.code())) + " (" + std::string(nn::errno_name(e.code())) + "): " + e.what());
@@ -143,7 +182,10 @@ void add_serve(CLI::App& app) {
   auto* c = app.add_subcommand("serve",
                                "Serve WASI-NN over gRPC (WasmEdge's wasi_nn_rpcserver protocol + nnbridge's own)");
   c->add_option("--nn-rpc-uri", o->uri, "unix:///abs/path.sock, or HOST:PORT (TCP)")->required();
-  c->add_option("--nn-preload", o->preloads, "NAME:ENCODING:TARGET:PATH, e.g. default:GGML:AUTO:model.gguf (repeatable)");
+  c->add_option("--nn-preload", o->preloads,
+                "NAME:ENCODING:TARGET:PATH, e.g. default:GGML:AUTO:model.gguf, or NAME:OPENAI:AUTO:BASE_URL#MODEL_ID "
+                "for an OpenAI-compatible upstream (repeat the NAME to add upstreams; key: ?key_file=FILE or "
+                "$NNBRIDGE_UPSTREAM_KEY) (repeatable)");
   c->add_option("--socket-mode", o->socket_mode, "UNIX socket permissions (octal)")->capture_default_str();
   c->add_option("--tls-cert", o->tls_cert, "TLS certificate chain (PEM)");
   c->add_option("--tls-key", o->tls_key, "TLS private key (PEM)");
@@ -175,6 +217,12 @@ void add_serve(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--nn-options", o->nn_options,
                 "GGML options every graph starts from, beneath the app's own (JSON, e.g. '{\"temp\":0}')");
+  c->add_option("--upstream-idle-timeout-s", o->upstream_idle_timeout_s,
+                "OpenAI upstreams (NAME:OPENAI:AUTO:URL#MODEL preloads): the longest wait for the next byte of an answer")
+      ->capture_default_str();
+  c->add_option("--upstream-health-interval-s", o->upstream_health_interval_s,
+                "OpenAI upstreams: seconds between health checks (GET /models) of one that is up")
+      ->capture_default_str();
   c->add_option("--http", o->http.listen,
                 "Also serve the OpenAI-compatible HTTP API and web chat on HOST:PORT (e.g. 127.0.0.1:8080)");
   add_http_flags(c, o->http, /*with_insecure=*/false);  // --insecure above covers both listeners

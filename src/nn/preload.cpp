@@ -1,5 +1,7 @@
 #include "nn/preload.h"
 
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 namespace nnb::nn {
@@ -18,8 +20,15 @@ PreloadSpec parse_preload(std::string_view spec) {
   PreloadSpec p;
   p.name = std::string(spec.substr(0, a));
   if (p.name.empty()) fail("empty NAME");
+  std::string enc(spec.substr(a + 1, b - a - 1));
+  std::transform(enc.begin(), enc.end(), enc.begin(), [](unsigned char ch) { return char(std::toupper(ch)); });
   try {
-    p.encoding = parse_encoding(spec.substr(a + 1, b - a - 1));
+    if (enc == "OPENAI") {
+      p.kind = PreloadKind::OpenAIUpstream;
+      p.encoding = GraphEncoding::Autodetect;
+    } else {
+      p.encoding = parse_encoding(spec.substr(a + 1, b - a - 1));
+    }
     p.target = parse_target(spec.substr(b + 1, c - b - 1));
   } catch (const std::invalid_argument& e) {
     fail(e.what());
