@@ -6,7 +6,8 @@
 #              (rpc_*, wasm_*, cli_test) run under ASan only with NNB_SAN_FULL=1 (see below)
 #   tsan       ThreadSanitizer (build-tsan/) over the concurrent executables: the thread pool and
 #              engine contexts, the GGML backend's shared models, the RPC server under load
-#   fuzz       libFuzzer on the GGUF reader for NNB_FUZZ_SECONDS (45 s)
+#   fuzz       libFuzzer on the GGUF reader for NNB_FUZZ_SECONDS (45 s), then on the chat-template
+#              renderer and the GBNF/JSON-schema parser for NNB_FUZZ_PARSER_SECONDS (15 s) each
 #   ctest      the whole suite on the release tree, every kernel path (NNB_ISA variants)
 # Tests that need ../shared/fixtures skip with a message when it is absent; with
 # NNB_REQUIRE_FIXTURES=1 (set by .ci/run) a missing fixture fails the run instead, naming it.
@@ -133,6 +134,9 @@ fi
 if want fuzz; then
 stage fuzz
 scripts/fuzz-gguf.sh "$FUZZ_SECONDS"
+# The chat-template renderer and the GBNF / JSON-schema parser: 15 s each by default (their
+# long runs: scripts/fuzz-parsers.sh 600).
+scripts/fuzz-parsers.sh "${NNB_FUZZ_PARSER_SECONDS:-15}"
 fi
 
 if want ctest; then
