@@ -412,6 +412,42 @@ TEST_F(OpenAIUpstream, UnsupportedOptionsAreRefusedNamingThem) {
             Errno::Success);
 }
 
+// Per-upstream API keys: `?key_file=FILE`. An upstream that refuses the front's key (401) is a
+// misconfigured one: routed around like a dead one, the request succeeds on the other.
+TEST_F(OpenAIUpstream, EachUpstreamGetsItsOwnKey) {
+  for (const char* k : {"key-a", "key-b", "wrong"}) {
+    std::ofstream(*dir_ / k) << k << "-0123456789abcdef\n";  // a token of >= 16 characters
+    fs::permissions(*dir_ / k, fs::perms::owner_read | fs::perms::owner_write);
+  }
+  for (const char* tag : {"key-a", "key-b"}) {
+    ups_.push_back(std::make_unique<Server>(
+        *dir_, std::string("up-") + tag,
+        std::vector<std::string>{"--nn-preload", "tiny:GGML:AUTO:" + model_->string(), "--auth-token-file",
+                                 (*dir_ / tag).string()}));
+    ASSERT_TRUE(ups_.back()->ready && ups_.back()->port > 0) << ups_.back()->proc->log();
+  }
+  // The first upstream gets the wrong key, the second its own.
+  front_ = std::make_unique<Server>(
+      *dir_, "front-keys",
+      std::vector<std::string>{"--nn-preload",
+                               "big:OPENAI:AUTO:" + ups_[0]->base() + "?key_file=" + (*dir_ / "wrong").string() + "#tiny",
+                               "--nn-preload",
+                               "big:OPENAI:AUTO:" + ups_[1]->base() + "?key_file=" + (*dir_ / "key-b").string() + "#tiny"});
+  ASSERT_TRUE(front_->ready && front_->port > 0) << front_->proc->log();
+  const std::string log0 = front_->proc->log();
+  EXPECT_NE(log0.find(ups_[0]->base() + "#tiny (with a key) down: GET /models answered HTTP 401"), std::string::npos)
+      << log0;
+  EXPECT_NE(log0.find(ups_[1]->base() + "#tiny (with a key) up"), std::string::npos) << log0;
+  EXPECT_EQ(log0.find("key-b"), std::string::npos) << "the key itself is never logged";
+  rpc::RemoteBackend remote(client(front_->sock));
+  for (int i = 0; i < 3; ++i) {
+    const Computed c = compute(remote, kPrompt, greedy(8));
+    EXPECT_EQ(c.err, Errno::Success) << "request " << i;
+    EXPECT_EQ(c.meta["output_tokens"], 8);
+  }
+  EXPECT_EQ(count(ups_[1]->proc->log(), "generation:"), 3u) << ups_[1]->proc->log();
+}
+
 // One long greedy stream through the front against the same upstream directly: tokens/s at
 // the client, and the front's CPU time per token (an SSE event parsed per token, plus the
 // front's own delivery: its HTTP API, or gRPC to a WASI-NN app). The front pipelines, so its
