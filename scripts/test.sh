@@ -78,11 +78,13 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNB_SANITI
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
   -DCMAKE_C_FLAGS=-ffp-contract=off -DCMAKE_CXX_FLAGS=-ffp-contract=off \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-# Parsers (GGUF, vocabularies, handle/preload specs), dequantizers and kernels (quants_test's
+# Parsers (GGUF, vocabularies, handle/preload specs, chat templates, grammars, OpenAI requests),
+# dequantizers and kernels (quants_test's
 # crash-only cases need the sanitizer to fail), the forward pass, the sampler, the GGML backend.
 SAN_TESTS=(gguf_test gguf_fixtures_test gguf_malformed_test vocab_test vocab_fixtures_test model_load_test
            nn_core_test quants_test quants_fixture_test vec_dot_test vec_dot_gemm_test engine_ops_test
-           engine_forward_test engine_generated_test engine_speed_paths_test sampler_test backend_ggml_test)
+           engine_forward_test engine_generated_test engine_speed_paths_test sampler_test backend_ggml_test
+           chat_template_test engine_grammar_test http_api_test)
 if [[ "${NNB_SAN_FULL:-0}" != 0 ]]; then
   SAN_TESTS+=(rpc_wire_test rpc_server_test rpc_client_test rpc_security_test rpc_concurrency_test
               wasm_runtime_test wasm_wasi_test wasm_nn_test wasm_apps_test cli_test)
