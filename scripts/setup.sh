@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Installs every Debian package the build and the tests need. Idempotent: when everything is
-# already installed it only checks (no apt-get update, no network).
+# Installs every Debian package the build needs; with --test-tools also what only the test suite
+# uses (a browser, an sshd, Node.js and the locked npm test packages). Idempotent: when everything
+# is already installed it only checks (no apt-get update, no network).
+#   scripts/setup.sh               the build (scripts/build.sh, so the demo, calls this)
+#   scripts/setup.sh --test-tools  the build and the test tools (scripts/test.sh calls this)
 set -euo pipefail
+test_tools=0
+[[ "${1:-}" == "--test-tools" ]] && test_tools=1
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git python3
@@ -16,11 +21,14 @@ PACKAGES=(
   libcpp-httplib-dev                            # the OpenAI-compatible HTTP API
   libcurl4-openssl-dev                          # the OpenAI backend's client of upstream servers
   libreadline-dev                               # line editing and history in `nnbridge chat`
-  chromium                                      # test tooling: the web chat page in a real browser
-  openssh-server openssh-client                 # test tooling: guest-tunnel against a real sshd (the
-                                                # test runs its own on 127.0.0.1; on a workstation the
-                                                # package also enables ssh.service: disable it if unwanted)
 )
+TEST_PACKAGES=(
+  chromium                                      # the web chat page in a real browser
+  openssh-server openssh-client                 # guest-tunnel against a real sshd (the test runs its
+                                                # own on 127.0.0.1; on a workstation the package also
+                                                # enables ssh.service: disable it if unwanted)
+)
+((test_tools)) && PACKAGES+=("${TEST_PACKAGES[@]}")
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -40,6 +48,7 @@ else
   echo "setup: all ${#PACKAGES[@]} packages present" >&2
 fi
 
+((test_tools)) || exit 0
 # Node.js runs test tooling only (tests/js: the official `openai` client, playwright-core for the
 # browser test); Debian's nodejs + npm when the machine has no node of its own.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

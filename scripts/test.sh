@@ -55,6 +55,8 @@ summary() {
 trap 'rc=$?; [[ $rc -ne 0 ]] && echo "== failed in stage ${stage_name:-?}"; summary; exit $rc' EXIT
 
 stage preflight
+# The test tools (Chromium, an sshd, Node.js + the locked npm packages) beside the build's packages.
+scripts/setup.sh --test-tools
 fixtures="${NNB_FIXTURES:-$PWD/../shared/fixtures}"
 if [[ "${NNB_REQUIRE_FIXTURES:-0}" != 0 && ! -d "$fixtures" ]]; then
   echo "error: NNB_REQUIRE_FIXTURES=1 but the fixtures are missing: $fixtures" >&2
