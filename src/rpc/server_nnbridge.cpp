@@ -211,12 +211,17 @@ grpc::Status NnbridgeService::ListModels(grpc::ServerContext* call, const npb::L
         ++graphs_by_model[g->graph->name()];
         ++graphs;
       }
+    std::set<std::string> listed;
     for (const auto& p : st_.opts.preloads) {
+      if (!listed.insert(p.name).second) continue;  // a name given several times: one model
       auto* m = res->add_models();
       m->set_name(p.name);
-      m->set_path(p.path);
+      // An upstream's key may ride in its URL's query (?key_file=…): show the address only.
+      m->set_path(p.kind == nn::PreloadKind::OpenAIUpstream ? p.path.substr(0, p.path.find('?')) : p.path);
       std::error_code ec;
-      m->set_available(std::filesystem::is_regular_file(p.path, ec));
+      // A file must exist; an upstream model is there when it is configured (its health is
+      // the OpenAI backend's business, which routes around upstreams that are down).
+      m->set_available(p.kind == nn::PreloadKind::OpenAIUpstream || std::filesystem::is_regular_file(p.path, ec));
       m->set_graphs(graphs_by_model[p.name]);
       m->set_contexts(uint32_t(st_.accounting->by_model(p.name)));
       // Models are mapped while some graph or context holds them (the backend shares one
