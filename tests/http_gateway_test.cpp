@@ -137,6 +137,29 @@ TEST_F(Gateway, TheNextTurnReusesTheCachedConversation) {
   EXPECT_LT(cached, j2["usage"]["prompt_tokens"].get<int>());
 }
 
+// The host server restarts under a running gateway: its graph and context handles are gone, so
+// the gateway loads the model again and the next request is answered as before.
+TEST_F(Gateway, SurvivesARestartOfTheHostServer) {
+  const json req = {{"messages", json::array({{{"role", "user"}, {"content", "Hello"}}})},
+                    {"max_tokens", 8},
+                    {"temperature", 0}};
+  auto before = post(gw_port_, req);
+  ASSERT_TRUE(before);
+  ASSERT_EQ(before->status, 200) << before->body;
+  const fs::path model = generated_model(dir_, 5);
+  serve_.reset();  // killed
+  serve_ = std::make_unique<ServeProcess>(
+      std::vector<std::string>{"--nn-rpc-uri", "unix://" + sock_.string(), "--nn-preload", "tiny:GGML:AUTO:" + model.string(),
+                               "--threads", "2"},
+      dir_ / "serve2.log");
+  ASSERT_TRUE(serve_->wait_ready()) << serve_->log();
+  auto after = post(gw_port_, req);
+  ASSERT_TRUE(after);
+  ASSERT_EQ(after->status, 200) << after->body << "\ngateway log:\n" << slurp(dir_ / "gateway.log");
+  EXPECT_EQ(json::parse(after->body)["choices"][0]["message"]["content"],
+            json::parse(before->body)["choices"][0]["message"]["content"]);
+}
+
 TEST_F(Gateway, AClientThatHangsUpFreesTheHostContextWithinASecond) {
   httplib::Client c("127.0.0.1", gw_port_);
   httplib::Request req;

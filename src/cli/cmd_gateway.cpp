@@ -4,7 +4,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
 #include <cstdio>
+#include <mutex>
 
 #include "cli/client_flags.h"
 #include "cli/commands.h"
@@ -47,10 +49,24 @@ void run_gateway(const GatewayOptions& o) {
 
   // The models offered: --model names when given, else the host's list (asked per request, so
   // models preloaded on a restarted host appear); a WasmEdge host cannot list: "default".
-  std::function<std::vector<std::string>()> list = [names = o.models, backend]() -> std::vector<std::string> {
+  // The host's answer is kept for 5 s: every request checks its model, and through `ssh -R` a
+  // call costs milliseconds.
+  struct ListCache {
+    std::mutex mu;
+    std::vector<std::string> names;
+    std::chrono::steady_clock::time_point at{};
+  };
+  auto cache = std::make_shared<ListCache>();
+  std::function<std::vector<std::string>()> list = [names = o.models, backend, cache]() -> std::vector<std::string> {
     if (!names.empty()) return names;
-    if (auto m = backend->list_models()) return *m;
-    return {"default"};
+    std::lock_guard<std::mutex> lk(cache->mu);
+    const auto now = std::chrono::steady_clock::now();
+    if (cache->names.empty() || now - cache->at > std::chrono::seconds(5)) {
+      auto m = backend->list_models();
+      cache->names = m ? *m : std::vector<std::string>{"default"};
+      cache->at = now;
+    }
+    return cache->names;
   };
   HttpFlags hf = o.http;
   hf.listen = o.listen;

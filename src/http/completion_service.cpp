@@ -123,6 +123,12 @@ std::string CompletionService::chat_prompt(const std::string& model, const json&
   }
 }
 
+void CompletionService::forget(const std::string& model) {
+  std::lock_guard<std::mutex> lk(mu_);
+  graphs_.erase(model);
+  idle_.erase(model);
+}
+
 std::unique_ptr<nn::ExecutionContext> CompletionService::take_context(const std::string& model, nn::Graph& g,
                                                                       const std::string& prompt) {
   {
@@ -244,7 +250,24 @@ CompletionResult CompletionService::run(const CompletionRequest& req,
       }
       return !text.stopped();
     };
-    const nn::Outcome out = generate_pooled(res.model, *m.graph, prompt, options, sink, gone);
+    nn::Outcome out;
+    bool any_piece = false;
+    const nn::PieceSink counted = [&](std::string_view piece) {
+      any_piece = true;
+      return sink(piece);
+    };
+    try {
+      out = generate_pooled(res.model, *m.graph, prompt, options, counted, gone);
+    } catch (const nn::Error& e) {
+      // A graph or context handle the backend no longer knows (the host server restarted under
+      // the gateway) fails before any text: forget this model's graph and contexts, load it
+      // again and try once more. Anything else, or after text went out, is the client's error.
+      if (any_piece || (gone && gone()) || e.code() != nn::Errno::InvalidArgument) throw;
+      forget(res.model);
+      note("model '" + res.model + "': " + e.what() + "; loading it again");
+      const Loaded again = graph(res.model);
+      out = generate_pooled(res.model, *again.graph, prompt, options, counted, gone);
+    }
     const double delivery_us = out.produced > 0 ? delivery_cpu_s / out.produced * 1e6 : 0.0;
     if (receiver_gone || (out.stop == nn::StopReason::Cancelled && !text.stopped()))
       throw ApiError(499, "invalid_request_error", "the client went away");

@@ -94,6 +94,7 @@ class CompletionService {
   // beginning with `prompt` (its KV cache then covers that part), else a new one.
   std::unique_ptr<nn::ExecutionContext> take_context(const std::string& model, nn::Graph& g, const std::string& prompt);
   void give_back(const std::string& model, std::unique_ptr<nn::ExecutionContext> ctx, std::string text);
+  void forget(const std::string& model);  // drops its graph and idle contexts (stale handles)
   // One generation over a pooled context; metadata_json is read even when the sink stopped
   // it, for the prompt's token count.
   nn::Outcome generate_pooled(const std::string& model, nn::Graph& g, const std::string& prompt,
