@@ -164,15 +164,28 @@ class Chat {
     rpc::GenerateResult r;
     {
       InterruptScope scope;
-      r = backend_.generate(
-          *ctx_, prompt, opts_,
-          [&](std::string_view piece) {
-            answer.append(piece);
-            std::fwrite(piece.data(), 1, piece.size(), stdout);
-            std::fflush(stdout);
-            return !g_interrupted.load();
-          },
-          [] { return g_interrupted.load(); });
+      auto generate = [&] {
+        return backend_.generate(
+            *ctx_, prompt, opts_,
+            [&](std::string_view piece) {
+              answer.append(piece);
+              std::fwrite(piece.data(), 1, piece.size(), stdout);
+              std::fflush(stdout);
+              return !g_interrupted.load();
+            },
+            [] { return g_interrupted.load(); });
+      };
+      try {
+        r = generate();
+      } catch (const nn::Error& e) {
+        // The server restarted since this context was made (its handles are gone): make them
+        // again and ask once more; the conversation is resent whole anyway.
+        if (!answer.empty() || e.code() != nn::Errno::InvalidArgument || dynamic_cast<const rpc::TransportError*>(&e))
+          throw;
+        graph_ = backend_.load_by_name(o_.model, "");
+        ctx_ = graph_->init_execution_context();
+        r = generate();
+      }
     }
     std::fputc('\n', stdout);
     std::fflush(stdout);
