@@ -36,6 +36,8 @@ struct ServeOptions {
   int threads = 0, rpc_threads = 256;
   std::string nn_options, device = "auto";
   int32_t n_gpu_layers = -1;
+  int32_t batch_parallel = 8, kv_cells = 0;
+  std::string batch_overflow = "alone";
   double upstream_idle_timeout_s = 60, upstream_health_interval_s = 10;
   HttpFlags http;
 };
@@ -108,6 +110,11 @@ void run_serve(const ServeOptions& o) {
   // A device that cannot exist stops start-up (exit 1); what it is goes to the log.
   log_line("device " + o.device + ": " + describe_device_choice(o.device));
   bo.default_options_json = o.nn_options;
+  // Continuous batching: concurrent clients of a model generate in shared forward passes.
+  if (o.batch_parallel < 0 || o.kv_cells < 0) throw std::invalid_argument("--batch-parallel and --kv-cells must be >= 0");
+  bo.batch_parallel = o.batch_parallel;
+  bo.batch_kv_cells = o.kv_cells;
+  bo.batch_overflow_alone = o.batch_overflow == "alone";
   // stream-stdout text belongs to the client that asked for it (the nnbridge client prints it
   // on the guest's stdout); echoing every client's text into the host's log would leak it.
   bo.stdout_sink = [](std::string_view) {};
@@ -215,6 +222,20 @@ void add_serve(CLI::App& app) {
   c->add_option("--n-gpu-layers", o->n_gpu_layers,
                 "Layers on a GPU device, the rest on the CPU (-1: all); a client's n-gpu-layers > 0 overrides it")
       ->capture_default_str();
+  c->add_option("--batch-parallel", o->batch_parallel,
+                "Contexts of one model generating at once in shared forward passes (continuous batching: a "
+                "context holds a slot while it generates and keeps its cache there while idle until another "
+                "needs the room; see --batch-overflow); 0: every context computes alone")
+      ->capture_default_str();
+  c->add_option("--kv-cells", o->kv_cells,
+                "KV cache cells the batched contexts of a model share; each reserves its ctx-size (0: "
+                "batch-parallel x 4096)")
+      ->capture_default_str();
+  c->add_option("--batch-overflow", o->batch_overflow,
+                "A context that finds no batch slot (all generating, the cells taken, or its ctx-size over the "
+                "budget): alone (computes on its own, as without batching) or busy (refused with errno 4 Busy)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"alone", "busy"}));
   c->add_option("--nn-options", o->nn_options,
                 "GGML options every graph starts from, beneath the app's own (JSON, e.g. '{\"temp\":0}')");
   c->add_option("--upstream-idle-timeout-s", o->upstream_idle_timeout_s,

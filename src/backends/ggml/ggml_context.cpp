@@ -5,6 +5,7 @@
 #include <new>
 #include <nlohmann/json.hpp>
 
+#include "backends/ggml/ggml_batching.h"
 #include "engine/runtime/grammar_vocab.h"
 
 namespace nnb::ggml {
@@ -52,7 +53,7 @@ GgmlExecutionContext::GgmlExecutionContext(std::shared_ptr<const Model> model, G
                                            std::shared_ptr<const GgmlBackendOptions> runtime)
     : model_(std::move(model)), rt_(std::move(runtime)), opts_(std::move(defaults)) {}
 
-// The Generation refers to the Context and Sampler: destroy it first.
+// The Generation refers to the Context or slot and the Sampler: destroy it first.
 GgmlExecutionContext::~GgmlExecutionContext() { gen_.reset(); }
 
 std::unique_lock<std::mutex> GgmlExecutionContext::enter() {
@@ -110,7 +111,7 @@ void GgmlExecutionContext::refuse_oversized_prompt(size_t bytes) {
                                           " bytes are accepted for this model and ctx-size)");
 }
 
-void GgmlExecutionContext::ensure_engine_context() {
+ContextParams GgmlExecutionContext::wanted_params() const {
   ContextParams want;
   // ctx-size 0 means the model's training context (llama.cpp), 512 if the model names none.
   const int32_t n_train = model_->hparams().n_ctx_train;
@@ -120,13 +121,22 @@ void GgmlExecutionContext::ensure_engine_context() {
   want.n_threads = opts_.threads > 0 ? int32_t(opts_.threads) : rt_->default_threads;
   want.device = opts_.device;
   want.n_gpu_layers = opts_.n_gpu_layers > 0 ? int32_t(std::min<int64_t>(opts_.n_gpu_layers, INT32_MAX)) : rt_->n_gpu_layers;
+  return want;
+}
+
+void GgmlExecutionContext::ensure_engine_context() {
+  const ContextParams want = wanted_params();
+  const int32_t n_train = model_->hparams().n_ctx_train;
   if (ctx_ && want.n_ctx == ctx_params_.n_ctx && want.n_batch == ctx_params_.n_batch &&
       want.n_threads == ctx_params_.n_threads && want.n_gpu_layers == ctx_params_.n_gpu_layers) {
     ctx_->set_abort_check(abort_check_);
     return;  // keep the KV cache allocation
   }
-  gen_.reset();
-  kv_tokens_.clear();
+  if (seq_ == ctx_.get()) {  // the last generation ran on the context about to go
+    gen_.reset();
+    kv_tokens_.clear();
+    seq_ = nullptr;
+  }
   ctx_.reset();  // free the old cache before allocating the new one
   if (n_train > 0 && want.n_ctx > n_train)
     log(LogLevel::Info, "ctx-size " + std::to_string(want.n_ctx) + " exceeds the model's training context " +
@@ -147,6 +157,82 @@ void GgmlExecutionContext::ensure_engine_context() {
                                 : ""));
 }
 
+void GgmlExecutionContext::ensure_slot() {
+  const ContextParams want = wanted_params();
+  if (slot_ && want.n_ctx == slot_params_.n_ctx && want.n_threads == slot_params_.n_threads &&
+      want.device == slot_params_.device && want.n_gpu_layers == slot_params_.n_gpu_layers) {
+    // Keep the slot: its cells hold the last run (cache-prompt), unless they were reclaimed for
+    // another context while this one was idle.
+    bool kept = false;
+    try {
+      kept = slot_->acquire();
+    } catch (const BatcherBusyError& e) {
+      throw Error(Errno::Busy, e.what());
+    }
+    if (!kept) {
+      kv_tokens_.clear();
+      log(LogLevel::Debug, "batch slot: reclaimed while idle, its cache is gone");
+    }
+    slot_->set_abort_check(abort_check_);
+    return;
+  }
+  if (seq_ == slot_.get()) {
+    gen_.reset();
+    kv_tokens_.clear();
+    seq_ = nullptr;
+  }
+  slot_.reset();  // give its cells back before asking for new ones
+  const int32_t n_train = model_->hparams().n_ctx_train;
+  if (n_train > 0 && want.n_ctx > n_train)
+    log(LogLevel::Info, "ctx-size " + std::to_string(want.n_ctx) + " exceeds the model's training context " +
+                            std::to_string(n_train) + ": quality may degrade");
+  std::shared_ptr<Batcher> batcher;
+  try {
+    batcher = rt_->batchers->get(model_, *rt_, want);
+    slot_ = batcher->open(want.n_ctx);
+  } catch (const BatcherBusyError& e) {
+    throw Error(Errno::Busy, e.what());
+  } catch (const std::invalid_argument& e) {
+    throw Error(Errno::InvalidArgument, e.what());
+  } catch (const std::bad_alloc&) {
+    throw Error(Errno::RuntimeError, "out of memory allocating the batched context");
+  }
+  slot_params_ = want;
+  slot_->set_abort_check(abort_check_);
+  log(LogLevel::Debug, "batch slot " + std::to_string(slot_->seq()) + ": n_ctx " + std::to_string(want.n_ctx) +
+                           ", " + std::to_string(batcher->n_slots_open()) + " of " +
+                           std::to_string(batcher->params().max_slots) + " slots and " +
+                           std::to_string(batcher->n_cells_reserved()) + " of " + std::to_string(batcher->n_cells()) +
+                           " cells in use, threads " + std::to_string(batcher->n_threads()) + ", device " +
+                           batcher->describe_device());
+}
+
+Sequence& GgmlExecutionContext::ensure_sequence() {
+  Sequence* const before = seq_;
+  bool batched = rt_->batch_parallel > 0 && rt_->batchers;
+  if (batched) {
+    try {
+      ensure_slot();
+    } catch (const Error& e) {
+      if (!rt_->batch_overflow_alone || (e.code() != Errno::Busy && e.code() != Errno::InvalidArgument)) throw;
+      log(LogLevel::Debug, std::string("no batch slot (") + e.what() + "): computing alone");
+      batched = false;
+    }
+  }
+  if (batched) {
+    seq_ = slot_.get();
+  } else {
+    ensure_engine_context();
+    seq_ = ctx_.get();
+  }
+  if (seq_ != before) kv_tokens_.clear();  // they described the other sequence
+  return *seq_;
+}
+
+void GgmlExecutionContext::pause_slot() {
+  if (slot_ && seq_ == slot_.get()) slot_->idle();
+}
+
 void GgmlExecutionContext::start_generation() {
   if (!prompt_pending_)
     throw Error(Errno::InvalidArgument,
@@ -155,12 +241,21 @@ void GgmlExecutionContext::start_generation() {
     throw Error(Errno::UnsupportedOperation,
                 "embedding mode has no stream: use compute, whose output 0 is the embedding");
   end_generation();
-  ensure_engine_context();
+  Sequence& seq = ensure_sequence();
+  try {
+    start_on(seq);
+  } catch (...) {
+    pause_slot();  // a run that did not start must not hold its slot
+    throw;
+  }
+}
+
+void GgmlExecutionContext::start_on(Sequence& seq) {
   if (prompt_.empty()) throw Error(Errno::InvalidArgument, "empty prompt: nothing to generate from");
-  if (int64_t(prompt_.size()) >= ctx_->n_ctx())
+  if (int64_t(prompt_.size()) >= seq.n_ctx())
     throw Error(Errno::PromptTooLong, "prompt of " + std::to_string(prompt_.size()) +
                                           " tokens does not fit in the context (ctx-size " +
-                                          std::to_string(ctx_->n_ctx()) + ")");
+                                          std::to_string(seq.n_ctx()) + ")");
   SamplerParams sp;
   sp.temp = float(opts_.temp);
   sp.top_k = int32_t(std::clamp<int64_t>(opts_.top_k, INT32_MIN, INT32_MAX));
@@ -179,7 +274,7 @@ void GgmlExecutionContext::start_generation() {
   GenerationParams gp;
   gp.n_predict = int32_t(std::clamp<int64_t>(opts_.n_predict, -1, INT32_MAX));
   if (!opts_.reverse_prompt.empty()) gp.reverse_prompts.push_back(opts_.reverse_prompt);
-  auto gen = std::make_unique<Generation>(*ctx_, *sampler_, std::move(gp));
+  auto gen = std::make_unique<Generation>(seq, *sampler_, std::move(gp));
   int32_t reuse = 0;
   if (opts_.cache_prompt) {
     const size_t n = std::min(kv_tokens_.size(), prompt_.size());
@@ -198,6 +293,7 @@ void GgmlExecutionContext::start_generation() {
 
 void GgmlExecutionContext::end_generation() {
   if (gen_) kv_tokens_ = gen_->cached();
+  pause_slot();
   gen_.reset();
   mode_ = Mode::Idle;
   last_piece_.clear();
@@ -212,6 +308,7 @@ void GgmlExecutionContext::cancellable(F&& f) {
     f();
   } catch (const CancelledError&) {
     stop_ = nn::StopReason::Cancelled;
+    pause_slot();
     throw;
   }
 }
@@ -225,7 +322,7 @@ void GgmlExecutionContext::log_summary() {
   std::snprintf(buf, sizeof buf,
                 "prompt %zu tokens in %.1f ms; generated %zu tokens in %.1f ms (%.1f t/s); stop: %s; context %d/%d",
                 prompt_.size(), pp * 1e3, n, tg * 1e3, tg > 0 ? double(n) / tg : 0.0,
-                stop_reason_name(gen_->stop_reason()), ctx_ ? ctx_->n_past() : 0, ctx_ ? ctx_->n_ctx() : 0);
+                stop_reason_name(gen_->stop_reason()), seq_ ? seq_->n_past() : 0, seq_ ? seq_->n_ctx() : 0);
   log(LogLevel::Info, buf);
 }
 
@@ -243,11 +340,12 @@ void GgmlExecutionContext::compute() {
         if (opts_.stream_stdout) rt_->stdout_sink(std::string_view(text).substr(before));
       }
     });
+    pause_slot();
     record_stop();
     log_summary();
     if (gen_->stop_reason() == StopReason::ContextFull)
       throw Error(Errno::ContextFull, "context full after " + std::to_string(gen_->tokens().size()) +
-                                          " generated tokens (ctx-size " + std::to_string(ctx_->n_ctx()) +
+                                          " generated tokens (ctx-size " + std::to_string(seq_->n_ctx()) +
                                           "); the text so far is in output 0");
   });
 }
@@ -268,7 +366,8 @@ void GgmlExecutionContext::compute_embedding() {
                                             " tokens does not fit in the context (ctx-size " +
                                             std::to_string(ctx_->n_ctx()) + ")");
     std::vector<float> e;
-    kv_tokens_.clear();  // embed() leaves the cache empty
+    // embed() leaves the private cache empty; a slot (batching) keeps its tokens.
+    if (!(slot_ && seq_ == slot_.get())) kv_tokens_.clear();
     cancellable([&] { e = ctx_->embed(prompt_); });
     prompt_pending_ = false;
     mode_ = Mode::Embedding;
@@ -298,11 +397,12 @@ void GgmlExecutionContext::compute_single() {
       last_piece_ = gen_->text().substr(before);
       return;
     }
+    pause_slot();
     record_stop();
     log_summary();
     // The reason travels as data (stop_reason(), metadata "stop_reason"); the message is for people.
     if (gen_->stop_reason() == StopReason::ContextFull)
-      throw Error(Errno::ContextFull, "context full (ctx-size " + std::to_string(ctx_->n_ctx()) + ")");
+      throw Error(Errno::ContextFull, "context full (ctx-size " + std::to_string(seq_->n_ctx()) + ")");
     throw Error(Errno::EndOfSequence, std::string("end of sequence: ") + stop_reason_name(gen_->stop_reason()));
   });
 }
@@ -310,13 +410,14 @@ void GgmlExecutionContext::compute_single() {
 void GgmlExecutionContext::fini_single() {
   auto lk = enter();
   end_generation();
-  if (ctx_) ctx_->clear();  // the cache allocation is kept for the next stream, its contents not
+  if (seq_) seq_->truncate(0);  // the cache allocation (or slot) is kept for the next stream, its contents not
 }
 
 void GgmlExecutionContext::set_abort_check(std::function<bool()> check) {
   auto lk = enter();
   abort_check_ = std::move(check);
   if (ctx_) ctx_->set_abort_check(abort_check_);
+  if (slot_) slot_->set_abort_check(abort_check_);
 }
 
 std::optional<nn::StopReason> GgmlExecutionContext::stop_reason() {

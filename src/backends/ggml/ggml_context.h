@@ -4,6 +4,11 @@
 // generation; compute_single() steps one token at a time with the same Generation code, so
 // both modes obey n-predict, reverse-prompt, EOG and context-full alike.
 //
+// With batching on (GgmlBackendOptions::batch_parallel), generations run on a slot of the
+// model's shared, batched engine context instead (ggml_batching.h): same Generation code, same
+// cache-prompt reuse (the slot is kept between runs like a private context); embeddings still
+// use a private context.
+//
 // One caller at a time: a call that arrives while another is running on the same context is
 // refused with Error(Busy) instead of corrupting state. Different contexts run concurrently.
 #pragma once
@@ -17,6 +22,7 @@
 #include "backends/ggml/ggml_options.h"
 #include "backends/ggml/ggml_runtime.h"
 #include "engine/grammar/token_index.h"
+#include "engine/runtime/batcher.h"
 #include "engine/runtime/context.h"
 #include "engine/runtime/generation.h"
 #include "engine/runtime/sampler.h"
@@ -56,8 +62,13 @@ class GgmlExecutionContext : public nn::ExecutionContext {
   std::unique_lock<std::mutex> enter();
   void log(LogLevel level, const std::string& line) const;
   void refuse_oversized_prompt(size_t bytes);
-  void ensure_engine_context();
+  ContextParams wanted_params() const;  // the engine context these options ask for
+  void ensure_engine_context();        // the private Context (ctx_)
+  void ensure_slot();                  // a slot of the batcher (slot_); throws Error(Busy)
+  Sequence& ensure_sequence();         // where generations run: slot_ when batching, else ctx_
+  void pause_slot();  // the run has stopped: the batcher need not wait, may reclaim the slot
   void start_generation();  // consumes the pending prompt; throws Error(102 / 1 / 6 ...)
+  void start_on(Sequence& seq);  // start_generation's part after choosing the sequence
   void end_generation();
   void record_stop();  // stop_ from the Generation that has just stopped
   // Runs f (a compute step); an abort check that stops it is recorded as Cancelled.
@@ -75,6 +86,9 @@ class GgmlExecutionContext : public nn::ExecutionContext {
 
   std::unique_ptr<Context> ctx_;
   ContextParams ctx_params_;
+  std::unique_ptr<BatchSlot> slot_;  // batching: this context's slot, kept between runs
+  ContextParams slot_params_;
+  Sequence* seq_ = nullptr;  // ctx_ or slot_: where the current or last generation ran
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<Generation> gen_;  // the current or last run (its text stays readable)
   Mode mode_ = Mode::Idle;
@@ -83,7 +97,7 @@ class GgmlExecutionContext : public nn::ExecutionContext {
   std::optional<nn::StopReason> stop_;  // why the last run ended; reset by a new prompt
   bool summary_logged_ = false;
   std::function<bool()> abort_check_;
-  // What ctx_'s sequence 0 holds (prompt and answer of the last run), for cache-prompt; empty
+  // What seq_ holds (prompt and answer of the last run), for cache-prompt; empty
   // when unknown (a new engine context, an embedding, a failure).
   std::vector<Token> kv_tokens_;
   std::shared_ptr<const grammar::TokenIndex> grammar_index_;  // built on the first grammar run

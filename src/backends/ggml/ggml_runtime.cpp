@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "backends/ggml/ggml_batching.h"
+
 namespace nnb::ggml {
 
 std::string_view log_level_name(LogLevel l) {
@@ -26,6 +28,7 @@ GgmlBackendOptions with_defaults(GgmlBackendOptions o) {
                    int(line.size()), line.data());
     };
   }
+  if (o.batch_parallel > 0 && !o.batchers) o.batchers = make_batcher_registry();
   return o;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,11 @@ std::string_view log_level_name(LogLevel l);
 // build number 0, so that no one mistakes it for a real llama.cpp build.
 inline constexpr int64_t kLlamaBuildNumber = 0;
 inline constexpr std::string_view kLlamaCommit = "c392e509";
+
+class BatcherRegistry;  // ggml_batching.h
+std::shared_ptr<BatcherRegistry> make_batcher_registry();
+// Batching's KV budget per slot when batch_kv_cells is 0: the HTTP API's default context.
+inline constexpr int32_t kDefaultCellsPerSlot = 4096;
 
 struct GgmlBackendOptions {
   // Threads per execution context when its options do not set "threads" (0: one per core,
@@ -44,11 +50,28 @@ struct GgmlBackendOptions {
   // each context's set_input(1): nnbridge's `--nn-options`, e.g. {"temp":0} for reproducible
   // runs of apps that do not choose their sampling. Empty: WasmEdge's defaults.
   std::string default_options_json;
+  // Continuous batching (engine/runtime/batcher.h; `serve --batch-parallel`). > 0: contexts of
+  // one model, device and thread count generate on slots of one shared engine context, each
+  // step one forward pass for all of them (every weight read once per step, not once per
+  // client), at most batch_parallel slots. A context holds a slot (and its ctx-size worth of
+  // KV cells) from its first generation until it is dropped or changes ctx-size; while it is
+  // not generating the slot may be reclaimed for another context (its cache-prompt cache is
+  // then lost). When the contexts generating at once leave no slot or cells, or a ctx-size
+  // exceeds the whole budget, a context is refused with Busy (InvalidArgument) naming the
+  // limit, or with batch_overflow_alone computes alone on its own engine context as without
+  // batching. Embeddings still run on a private context.
+  // 0 (the default): every context computes alone on its own engine context.
+  int32_t batch_parallel = 0;
+  int32_t batch_kv_cells = 0;       // KV cells all slots share; 0: batch_parallel * kDefaultCellsPerSlot
+  int32_t batch_prompt_chunk = 64;  // most prompt tokens of one context per step
+  int32_t batch_wait_us = 1000;     // how long a step waits for generating contexts to resubmit
+  bool batch_overflow_alone = false;
+  std::shared_ptr<BatcherRegistry> batchers;  // made by with_defaults when batching is on
   int64_t llama_build_number = kLlamaBuildNumber;
   std::string llama_commit = std::string(kLlamaCommit);
 };
 
-// Fills an empty sink / logger with the defaults above.
+// Fills an empty sink / logger with the defaults above, and the batcher registry.
 GgmlBackendOptions with_defaults(GgmlBackendOptions o);
 
 }  // namespace nnb::ggml

@@ -4,7 +4,8 @@
 // own positions in the shared, paged KV cache (kv_cache.h), the matrix products run over the
 // whole batch (each weight is read once per batch, whatever the number of sequences), and each
 // token attends only to its own sequence. The single-sequence API (decode(tokens), n_past(),
-// clear(), truncate()) is sequence 0.
+// clear(), truncate()) is sequence 0, which is also the Context's Sequence (sequence.h) for
+// the token loop.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include "engine/device/device.h"
 #include "engine/device/kv_cache.h"
 #include "engine/model/model.h"
+#include "engine/runtime/sequence.h"
 
 namespace nnb {
 
@@ -52,16 +54,17 @@ struct CancelledError : std::runtime_error {
 
 // ContextFullError (decode() would need more positions than the context holds): kv_cache.h.
 
-class Context {
+class Context : public Sequence {
  public:
   Context(const Model& model, const ContextParams& params);
-  ~Context();
+  ~Context() override;
 
   // Evaluates `tokens` at positions n_past() .. n_past()+n-1 of sequence 0 and appends them to
   // the cache. Logits are kept for the last token, or for every token when all_logits is set.
   // Throws ContextFullError (cache unchanged) or std::invalid_argument for a bad token id.
   // Throws CancelledError when the abort check returns true before a batch.
-  void decode(std::span<const Token> tokens, bool all_logits = false);
+  void decode(std::span<const Token> tokens, bool all_logits);
+  void decode(std::span<const Token> tokens) override { decode(tokens, false); }
   // Evaluates a batch of tokens of any sequences (see BatchToken), in forward passes of up to
   // n_batch entries. Logits are kept for the entries that ask for them (logits_ith(i)), in
   // batch order (logits_at(k): the k-th of them). Throws std::invalid_argument (bad token,
@@ -71,7 +74,7 @@ class Context {
   void decode(std::span<const BatchToken> batch);
   // Polled before every batch of decode() (so between prompt chunks and between generated
   // tokens), like llama.cpp's abort callback. Empty: never stop.
-  void set_abort_check(std::function<bool()> check) { abort_check_ = std::move(check); }
+  void set_abort_check(std::function<bool()> check) override { abort_check_ = std::move(check); }
 
   // The embedding of a text: evaluates `tokens` as sequence 0 from an empty cache, pools the
   // final hidden states (after the output norm) as the model's pooling type says (mean over the
@@ -80,16 +83,16 @@ class Context {
   std::vector<float> embed(std::span<const Token> tokens);
 
   // Logits of the last token with logits of the last decode() (n_vocab floats).
-  const float* logits() const;
+  const float* logits() const override;
   // The i-th logits of the last decode() call (with all_logits: of its i-th token).
   const float* logits_at(int32_t i) const;
   // Logits of entry i of the last decode(batch) (it must have asked for them).
   const float* logits_ith(int32_t i) const;
 
   // Sequence 0.
-  int32_t n_past() const { return kv_.n_used(); }
+  int32_t n_past() const override { return kv_.n_used(); }
   void clear() { kv_.truncate(0); }
-  void truncate(int32_t n) { kv_.truncate(n); }
+  void truncate(int32_t n) override { kv_.truncate(n); }
   // Any sequence.
   int32_t n_past(int32_t seq) const { return kv_.n_pos(seq); }
   void truncate(int32_t seq, int32_t n) { kv_.truncate(seq, n); }
@@ -99,10 +102,10 @@ class Context {
   // no evaluation; dst's own positions are dropped first). The two continue independently.
   void fork_sequence(int32_t src, int32_t dst, int32_t n_prefix) { kv_.fork(src, dst, n_prefix); }
   // Positions per sequence; the cells (n_ctx rounded up to blocks of 16) are shared by all.
-  int32_t n_ctx() const { return kv_.capacity(); }
+  int32_t n_ctx() const override { return kv_.capacity(); }
   const KvCache& kv_cache() const { return kv_; }
 
-  const Model& model() const { return model_; }
+  const Model& model() const override { return model_; }
   // The device of the first layer (the GPU when the layers are split).
   Device& device() { return *dev_; }
   // Layers on device() (the rest on the CPU device).

@@ -15,7 +15,7 @@ const char* stop_reason_name(StopReason r) {
   return "unknown";
 }
 
-Generation::Generation(Context& ctx, Sampler& sampler, GenerationParams params)
+Generation::Generation(Sequence& ctx, Sampler& sampler, GenerationParams params)
     : ctx_(ctx), sampler_(sampler), params_(std::move(params)) {}
 
 void Generation::start(std::span<const Token> prompt, int32_t reuse) {

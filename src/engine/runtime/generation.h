@@ -11,8 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/runtime/context.h"
+#include "engine/runtime/context.h"  // the errors decode() throws
 #include "engine/runtime/sampler.h"
+#include "engine/runtime/sequence.h"
 
 namespace nnb {
 
@@ -31,9 +32,11 @@ struct GenerationParams {
 
 class Generation {
  public:
-  Generation(Context& ctx, Sampler& sampler, GenerationParams params = {});
+  // On a private Context (its sequence 0) or on any other Sequence, e.g. a slot of a shared,
+  // batched one (batcher.h).
+  Generation(Sequence& ctx, Sampler& sampler, GenerationParams params = {});
 
-  // Clears the context and evaluates the prompt. Throws PromptTooLongError when the prompt
+  // Clears the sequence and evaluates the prompt. Throws PromptTooLongError when the prompt
   // leaves no room for a generated token. With `reuse` > 0 the context's sequence 0 already
   // holds the first `reuse` prompt tokens (the caller knows: cached() of a previous run):
   // they are kept and only the rest is evaluated. At least the last prompt token is always
@@ -56,7 +59,7 @@ class Generation {
 
  private:
   using Clock = std::chrono::steady_clock;
-  Context& ctx_;
+  Sequence& ctx_;
   Sampler& sampler_;
   GenerationParams params_;
   std::vector<Token> prompt_, tokens_;
