@@ -21,11 +21,12 @@ enum class PreloadKind {
 };
 
 struct PreloadSpec {
-  PreloadKind kind = PreloadKind::Model;
   std::string name;
   GraphEncoding encoding = GraphEncoding::GGML;
   ExecutionTarget target = ExecutionTarget::AUTO;
   std::string path;
+  // Last, so that {name, encoding, target, path} initialises a model file's spec as before.
+  PreloadKind kind = PreloadKind::Model;
 };
 
 // Throws std::invalid_argument with a message quoting the spec and saying what is wrong.
