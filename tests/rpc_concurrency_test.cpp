@@ -125,13 +125,17 @@ TEST(RpcConcurrency, ThirtyTwoClientsStreamTheirOwnText) {
   // Freed contexts' memory goes back to the system (the server trims its heap once contexts
   // have been freed, within its reaper period of at most a second).
   long rss1 = srv.proc->rss_kb();
-  eventually([&] { return (rss1 = srv.proc->rss_kb()) - rss0 < 16 * 1024; }, 2.0 * kSlow);
+  // 32 MiB: with continuous batching (serve's default) 8 of the clients share one engine context
+  // and the rest compute alone, and the heap keeps more of that churn (measured 15-27 MiB on
+  // the 2-core VM, 1.7 MiB before batching); 32 leaked contexts of ~2 MiB each would still show.
+  constexpr long kBackToBaselineKiB = 32 * 1024;
+  eventually([&] { return (rss1 = srv.proc->rss_kb()) - rss0 < kBackToBaselineKiB; }, 2.0 * kSlow);
   std::printf("[ measured ] %d clients x %d tokens in %.2f s (%.0f tokens/s total), %d streams at once; "
               "server RSS %ld kB before, %ld kB after\n",
               kClients, kTokens, secs, kClients * kTokens / secs, peak, rss0, rss1);
   // Contexts are freed; what remains is allocator caching and thread stacks, not a leak.
   if (kSlow == 1) {  // TSan's shadow memory makes RSS meaningless
-    EXPECT_LT(rss1 - rss0, 16 * 1024) << "server memory did not come back near its baseline";
+    EXPECT_LT(rss1 - rss0, kBackToBaselineKiB) << "server memory did not come back near its baseline";
   }
   expect_no_sanitizer_report(srv);
 }

@@ -43,8 +43,11 @@ struct ChatOptions {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted = true; }
 
-// Ctrl-C while an answer streams cancels that answer (the server stops generating); at the
-// prompt it quits as usual.
+// Ctrl-C while an answer streams (or is about to) cancels that answer (the server stops
+// generating); it never ends the program, which /exit and Ctrl-D do. The handler stays for the
+// whole session: installed only around an answer, a Ctrl-C just after Enter would have found
+// the default action and killed the program. At the prompt readline passes the signal on and
+// keeps the line; the flag is cleared when the next line has been read.
 class InterruptScope {
  public:
   InterruptScope() {
@@ -163,7 +166,6 @@ class Chat {
     std::string answer;
     rpc::GenerateResult r;
     {
-      InterruptScope scope;
       auto generate = [&] {
         return backend_.generate(
             *ctx_, prompt, opts_,
@@ -229,6 +231,7 @@ void run_chat(const ChatOptions& o) {
   co.connect_timeout = connect_timeout_of(o.connect_timeout_s);
   rpc::RemoteBackend backend(co);
   Chat chat(o, backend);
+  InterruptScope interrupts;
 
   if (o.prompt_opt->count()) {
     chat.turn(o.prompt);
@@ -238,6 +241,7 @@ void run_chat(const ChatOptions& o) {
   if (reader.tty()) std::fprintf(stderr, "%s\n", chat.banner().c_str());
   for (;;) {
     const auto line = reader.read("> ");
+    g_interrupted = false;  // a Ctrl-C at the prompt is not meant for the coming answer
     if (!line || *line == "/exit") break;
     if (line->empty()) continue;
     if (*line == "/reset") {
