@@ -119,6 +119,25 @@ TEST_F(Cli, BenchJson) {
   EXPECT_GT(j["pp_tokens_per_s"].get<double>(), 0.0);
   EXPECT_GT(j["tg_tokens_per_s"].get<double>(), 0.0);
   EXPECT_GT(j["peak_rss_bytes"].get<uint64_t>(), 0u);
+  EXPECT_FALSE(j.contains("tg_bandwidth_fraction"));  // only with --membw
+}
+
+// --membw: the machine's read bandwidth measured in the same run and the share of it that
+// generation reaches (bytes per token = the weights, one embedding row). No speed is asserted:
+// the figures only have to be what they say (positive, the fraction = tg x bytes / bandwidth).
+TEST_F(Cli, BenchMembwReportsTheBandwidthShare) {
+  const Proc r = run_cli("bench -m '" + *model_ + "' -p 0 -n 8 -t 1 --json --membw");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  const double bw = j["read_bandwidth_bytes_per_s"].get<double>();
+  EXPECT_GT(bw, 1e8);  // at least 0.1 GB/s on any machine
+  EXPECT_GT(j["tg_bytes_per_token"].get<uint64_t>(), 0u);
+  EXPECT_LE(j["tg_bytes_per_token"].get<uint64_t>(), j["weight_bytes"].get<uint64_t>());
+  EXPECT_NEAR(j["tg_bandwidth_fraction"].get<double>(),
+              j["tg_tokens_per_s"].get<double>() * j["tg_bytes_per_token"].get<double>() / bw, 1e-9);
+  const Proc remote = run_cli("bench --nn-rpc-uri unix:///nonexistent.sock --membw", true);
+  EXPECT_EQ(remote.status, 1);  // refused by name: it would measure the wrong machine
+  EXPECT_NE(remote.out.find("--membw"), std::string::npos) << remote.out;
 }
 
 }  // namespace

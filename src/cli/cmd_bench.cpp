@@ -1,11 +1,17 @@
 // nnbridge bench: prompt-processing and generation speed of the engine, llama-bench style
-// (random tokens, fresh context per repetition), plus peak resident memory.
+// (random tokens, fresh context per repetition), plus peak resident memory; with --membw also
+// this machine's memory read bandwidth at the same thread count, measured in the same run, and
+// the share of it that generation reaches (each token reads every weight once).
+#include <sys/mman.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "cli/bench_remote.h"
 #include "cli/client_flags.h"
@@ -25,6 +31,7 @@ struct BenchOptions {
   bool json = false;
   std::string uri, auth_token_file;  // --nn-rpc-uri: measure through a server (bench_remote.cpp)
   bool wasmedge_protocol = false;
+  bool membw = false;
   double connect_timeout_s = 5;
   CLI::Option* connect_timeout_opt = nullptr;
 };
@@ -33,6 +40,44 @@ uint64_t peak_rss_bytes() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return uint64_t(ru.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+// Read bandwidth of this machine (bytes/s) with `threads` threads: the best of 5 passes of a
+// streaming sum over 1 GiB (far beyond the caches), each thread summing its own contiguous
+// part with 8 independent accumulators so the loads, not the adds, are the limit. The buffer
+// is anonymous memory, touched before timing and unmapped afterwards.
+double read_bandwidth(int threads) {
+  constexpr size_t kBytes = size_t(1) << 30;
+  void* mem = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) throw std::runtime_error("--membw: cannot map 1 GiB for the bandwidth probe");
+  auto* words = static_cast<uint64_t*>(mem);
+  const size_t n = kBytes / sizeof(uint64_t);
+  for (size_t i = 0; i < n; ++i) words[i] = i;  // every page backed by memory, not the zero page
+  threads = std::max(threads, 1);
+  std::vector<uint64_t> sums(static_cast<size_t>(threads));
+  double best = 0;
+  for (int pass = 0; pass < 5; ++pass) {
+    std::vector<std::thread> pool;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        const size_t b = n * size_t(t) / size_t(threads), e = n * size_t(t + 1) / size_t(threads);
+        uint64_t a[8] = {};
+        size_t i = b;
+        for (; i + 8 <= e; i += 8)
+          for (int k = 0; k < 8; ++k) a[k] += words[i + size_t(k)];
+        for (; i < e; ++i) a[0] += words[i];
+        uint64_t total = 0;
+        for (uint64_t x : a) total += x;
+        sums[size_t(t)] = total;
+      });
+    for (auto& th : pool) th.join();
+    best = std::max(best, double(kBytes) / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  munmap(mem, kBytes);
+  volatile uint64_t keep = 0;  // the sums must not be optimised away
+  for (uint64_t x : sums) keep = keep + x;
+  return best;
 }
 
 void run_bench(const BenchOptions& o) {
@@ -78,6 +123,14 @@ void run_bench(const BenchOptions& o) {
   }
   const double pp = pp_s > 0 ? double(o.n_prompt) * o.reps / pp_s : 0.0;
   const double tg = tg_s > 0 ? double(o.n_gen) * o.reps / tg_s : 0.0;
+  const uint64_t peak_rss = peak_rss_bytes();  // before the probe's 1 GiB
+  // Bytes a generated token reads: every weight once, except the token embedding table, of
+  // which one row is read (unless it is also the output matrix).
+  const Matrix& emb = model->tok_embd();
+  const uint64_t emb_bytes = emb.info ? emb.info->nbytes : 0;
+  const uint64_t per_token = model->weight_bytes() - (model->output_tied() ? 0 : emb_bytes);
+  const double bw = o.membw && ctx.device().is_cpu() ? read_bandwidth(ctx.n_threads()) : 0.0;
+  const double fraction = bw > 0 ? tg * double(per_token) / bw : 0.0;
   if (o.json) {
     nlohmann::json j;
     j["model"] = model->name();
@@ -87,15 +140,24 @@ void run_bench(const BenchOptions& o) {
     j["n_gen"] = o.n_gen;
     j["pp_tokens_per_s"] = pp;
     j["tg_tokens_per_s"] = tg;
-    j["peak_rss_bytes"] = peak_rss_bytes();
+    j["peak_rss_bytes"] = peak_rss;
     j["weight_bytes"] = model->weight_bytes();
+    j["tg_bytes_per_token"] = per_token;
+    if (bw > 0) {
+      j["read_bandwidth_bytes_per_s"] = bw;
+      j["tg_bandwidth_fraction"] = fraction;
+    }
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("model %s, %.1f M params, %.1f MiB weights, %s\n", model->name().c_str(),
                 double(model->n_params()) / 1e6, double(model->weight_bytes()) / 1048576.0, ctx.device().describe().c_str());
     std::printf("pp%-5d %10.2f tokens/s\n", o.n_prompt, pp);
     std::printf("tg%-5d %10.2f tokens/s\n", o.n_gen, tg);
-    std::printf("peak RSS %.1f MiB\n", double(peak_rss_bytes()) / 1048576.0);
+    std::printf("peak RSS %.1f MiB\n", double(peak_rss) / 1048576.0);
+    if (bw > 0)
+      std::printf("memory read bandwidth %.1f GB/s with %d threads; tg reads %.1f MiB per token: %.1f GB/s, %.0f%% of it\n",
+                  bw / 1e9, ctx.n_threads(), double(per_token) / 1048576.0, tg * double(per_token) / 1e9,
+                  100.0 * fraction);
   }
 }
 
@@ -112,6 +174,9 @@ void add_bench(CLI::App& app) {
   o->ngl_opt = c->add_option("-g,--n-gpu-layers", o->n_gpu_layers, "Layers on a GPU device, the rest on the CPU (-1: all)")->capture_default_str();
   c->add_option("-r,--repetitions", o->reps, "Repetitions (figures are the mean)")->capture_default_str()->check(CLI::PositiveNumber);
   c->add_flag("--json", o->json, "One JSON object: pp_tokens_per_s, tg_tokens_per_s, peak_rss_bytes ...");
+  c->add_flag("--membw", o->membw,
+              "Also measure this machine's memory read bandwidth at the same thread count (1 GiB streaming sum, "
+              "after the run) and the share tg reaches (tg_bandwidth_fraction); CPU device only");
   c->add_option("--nn-rpc-uri", o->uri, "Measure through a server (unix:///path.sock or HOST:PORT); -m is then the model name");
   c->add_option("--auth-token-file", o->auth_token_file, "With --nn-rpc-uri: file holding the server's bearer token");
   c->add_flag("--wasmedge-protocol", o->wasmedge_protocol,
@@ -125,6 +190,7 @@ void add_bench(CLI::App& app) {
     }
     // The server chooses its device (serve --device); a local choice here would do nothing.
     if (o->device_opt->count()) throw CLI::ValidationError("--device", "is the server's choice with --nn-rpc-uri (serve --device)");
+    if (o->membw) throw CLI::ValidationError("--membw", "measures this machine: not with --nn-rpc-uri");
     if (o->ngl_opt->count())
       throw CLI::ValidationError("--n-gpu-layers", "is the server's choice with --nn-rpc-uri (serve --n-gpu-layers)");
     RemoteBenchOptions r;
