@@ -1,10 +1,10 @@
 #include "backends/ggml/ggml_options.h"
 
-#include <cctype>
 #include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "engine/grammar/json_schema.h"
+#include "nn/options_json.h"
 #include "nn/types.h"
 
 namespace nnb::ggml {
@@ -149,20 +149,8 @@ double sampler_default(float SamplerParams::*field) {
 }
 
 std::vector<std::string> apply_options_json(GgmlOptions& opts, std::string_view text) {
-  // Some guests send a C string: a trailing NUL is not part of the JSON.
-  while (!text.empty() && (text.back() == '\0' || std::isspace(static_cast<unsigned char>(text.back()))))
-    text.remove_suffix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  if (text.empty()) return {};
-
-  json obj;
-  try {
-    obj = json::parse(text.begin(), text.end());
-  } catch (const json::exception& e) {
-    throw Error(Errno::InvalidEncoding, std::string("metadata is not valid JSON: ") + e.what());
-  }
-  if (!obj.is_object())
-    throw Error(Errno::InvalidEncoding, std::string("metadata must be a JSON object, got ") + obj.type_name());
+  const json obj = nn::parse_options_object(text);
+  if (obj.is_null()) return {};
 
   GgmlOptions next = opts;  // all-or-nothing: a bad key leaves the options as they were
   for (const Key& k : keys()) {

@@ -1,8 +1,8 @@
 #include "backends/openai/openai_options.h"
 
-#include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "nn/options_json.h"
 #include "nn/types.h"
 
 namespace nnb::openai {
@@ -57,18 +57,8 @@ int64_t as_int(const json& v, std::string_view key) {
 }  // namespace
 
 std::vector<std::string> apply_options_json(CompletionOptions& opts, std::string_view text) {
-  while (!text.empty() && (text.back() == '\0' || std::isspace(static_cast<unsigned char>(text.back()))))
-    text.remove_suffix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  if (text.empty()) return {};
-  json obj;
-  try {
-    obj = json::parse(text.begin(), text.end());
-  } catch (const json::exception& e) {
-    throw Error(Errno::InvalidEncoding, std::string("metadata is not valid JSON: ") + e.what());
-  }
-  if (!obj.is_object())
-    throw Error(Errno::InvalidEncoding, std::string("metadata must be a JSON object, got ") + obj.type_name());
+  const json obj = nn::parse_options_object(text);
+  if (obj.is_null()) return {};
 
   for (const auto& [key, kind] : kKeys) {
     auto it = obj.find(std::string(key));
