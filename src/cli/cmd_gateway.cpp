@@ -1,7 +1,6 @@
 // nnbridge gateway: the OpenAI-compatible HTTP API inside the guest, forwarding every
 // completion over the host's socket (nnbridge's streaming Generate through the remote backend),
 // so the tools of the VM use the host's accelerator through one forwarded socket.
-#include <pthread.h>
 #include <signal.h>
 
 #include <chrono>
@@ -11,6 +10,7 @@
 #include "cli/client_flags.h"
 #include "cli/commands.h"
 #include "cli/http_front.h"
+#include "cli/shutdown_signals.h"
 #include "rpc/client.h"
 #include "rpc/common.h"
 
@@ -30,12 +30,7 @@ void log_line(const std::string& s) {
 }
 
 void run_gateway(const GatewayOptions& o) {
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  const sigset_t sigs = block_shutdown_signals();  // before any other thread exists
 
   rpc::ClientOptions co;
   co.uri = o.uri;

@@ -18,6 +18,7 @@
 #include "backends/router/router_backend.h"
 #include "cli/commands.h"
 #include "cli/http_front.h"
+#include "cli/shutdown_signals.h"
 #include "nn/preload.h"
 #include "rpc/server.h"
 
@@ -94,14 +95,7 @@ void run_serve(const ServeOptions& o) {
   so.max_rpc_threads = o.rpc_threads;
   so.log = log_line;
 
-  // Signals are taken synchronously by one thread (sigwait), so shutdown runs as ordinary
-  // code; they must be blocked before any other thread exists so that all threads inherit it.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  const sigset_t sigs = block_shutdown_signals();  // before any other thread exists
 
   ggml::GgmlBackendOptions bo;
   bo.default_threads = o.threads;
