@@ -5,7 +5,6 @@
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "rpc_server_harness.h"
 
@@ -13,19 +12,6 @@ namespace nnb::rpctest {
 namespace {
 
 using nlohmann::json;
-
-// Waits for the "HTTP API on http://HOST:PORT/v1" line of a log and returns PORT (0: none).
-int http_port(const std::function<std::string()>& log, double timeout_s = 20) {
-  static const std::regex re(R"(HTTP API on http://127\.0\.0\.1:([0-9]+)/v1)");
-  const auto t0 = Clock::now();
-  while (seconds_since(t0) < timeout_s) {
-    std::smatch m;
-    const std::string text = log();
-    if (std::regex_search(text, m, re)) return std::stoi(m[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return 0;
-}
 
 std::string stream_text(const std::string& sse) {
   std::string out;
@@ -55,13 +41,13 @@ class Gateway : public ::testing::Test {
                                  "tiny:GGML:AUTO:" + model.string(), "--http", "127.0.0.1:0", "--threads", "2"},
         dir_ / "serve.log");
     ASSERT_TRUE(serve_->wait_ready()) << serve_->log();
-    host_port_ = http_port([&] { return serve_->log(); });
+    host_port_ = http_port_from_log([&] { return serve_->log(); });
     ASSERT_GT(host_port_, 0) << serve_->log();
     gateway_ = std::make_unique<test::ChildProcess>(
         std::vector<std::string>{NNB_CLI_PATH, "gateway", "--nn-rpc-uri", "unix://" + sock_.string(), "--listen",
                                  "127.0.0.1:0", "--api-key-file", (dir_ / "key").string()},
         dir_ / "gateway.log");
-    gw_port_ = http_port([&] { return slurp(dir_ / "gateway.log"); });
+    gw_port_ = http_port_from_log([&] { return slurp(dir_ / "gateway.log"); });
     ASSERT_GT(gw_port_, 0) << slurp(dir_ / "gateway.log");
   }
 

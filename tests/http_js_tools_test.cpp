@@ -5,7 +5,6 @@
 // NNB_REQUIRE_JS_TOOLS=1 (set by .ci/run) makes that a failure.
 #include <gtest/gtest.h>
 
-#include <regex>
 
 #include "rpc_server_harness.h"
 
@@ -29,16 +28,8 @@ bool have_node_package(const std::string& pkg) {
     }                                                                                           \
   } while (0)
 
-int http_port_in(const fs::path& log, double timeout_s = 20) {
-  static const std::regex re(R"(HTTP API on http://127\.0\.0\.1:([0-9]+)/v1)");
-  const auto t0 = Clock::now();
-  while (seconds_since(t0) < timeout_s) {
-    std::smatch m;
-    const std::string text = slurp(log);
-    if (std::regex_search(text, m, re)) return std::stoi(m[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return 0;
+int http_port_in(const fs::path& log) {
+  return http_port_from_log([&] { return slurp(log); });
 }
 
 TEST(OpenAIClient, DrivesServeHttpAndTheGateway) {

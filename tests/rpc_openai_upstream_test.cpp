@@ -22,19 +22,6 @@ using nn::Errno;
 
 constexpr const char* kPrompt = "Once upon a time";
 
-// Waits for the "HTTP API on http://127.0.0.1:PORT/v1" line of a log and returns PORT (0: none).
-int http_port(const std::function<std::string()>& log, double timeout_s = 20) {
-  static const std::regex re(R"(HTTP API on http://127\.0\.0\.1:([0-9]+)/v1)");
-  const auto t0 = Clock::now();
-  while (seconds_since(t0) < timeout_s) {
-    std::smatch m;
-    const std::string text = log();
-    if (std::regex_search(text, m, re)) return std::stoi(m[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return 0;
-}
-
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
@@ -69,7 +56,7 @@ struct Server {
     args.insert(args.end(), extra.begin(), extra.end());
     proc = std::make_unique<ServeProcess>(args, dir / (tag + ".log"));
     ready = proc->wait_ready(30);
-    port = ready ? http_port([&] { return proc->log(); }) : 0;
+    port = ready ? http_port_from_log([&] { return proc->log(); }) : 0;
   }
   std::string base() const { return "http://127.0.0.1:" + std::to_string(port) + "/v1"; }
   void kill() {

@@ -14,7 +14,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -115,6 +117,21 @@ inline fs::path generated_model(const fs::path& dir, uint64_t seed = 42) {
   auto p = dir / ("gen-" + std::to_string(seed) + ".gguf");
   if (!fs::exists(p)) write_model(spec, p);
   return p;
+}
+
+// Waits for the "HTTP API on http://127.0.0.1:PORT/v1" line that `serve --http` and `gateway`
+// log when they listen (on a port the system chose for 127.0.0.1:0) and returns PORT; 0 when
+// it does not appear in time. `log` returns the log's text so far.
+inline int http_port_from_log(const std::function<std::string()>& log, double timeout_s = 20) {
+  static const std::regex re(R"(HTTP API on http://127\.0\.0\.1:([0-9]+)/v1)");
+  const auto t0 = Clock::now();
+  while (seconds_since(t0) < timeout_s) {
+    std::smatch m;
+    const std::string text = log();
+    if (std::regex_search(text, m, re)) return std::stoi(m[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return 0;
 }
 
 inline std::shared_ptr<grpc::Channel> connect_unix(const fs::path& sock, size_t max_msg = 0) {
