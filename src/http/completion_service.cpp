@@ -13,6 +13,17 @@ namespace nnb::http {
 using nlohmann::json;
 
 namespace {
+// A text input as the backends take it: dims [1] and type 3 (U8 in WasmEdge's numbering; text
+// backends read the bytes, whatever the type). It refers to `s`, which must outlive it.
+nn::TensorView text_tensor(const std::string& s) {
+  static const uint32_t kOne = 1;
+  nn::TensorView t;
+  t.dims = std::span<const uint32_t>(&kOne, 1);
+  t.type = 3;
+  t.data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  return t;
+}
+
 double thread_cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -188,17 +199,9 @@ EmbeddingResult CompletionService::embed(const EmbeddingRequest& req) {
         m.info.n_ctx_train > 0 ? std::min(opts_.ctx_size, m.info.n_ctx_train) : opts_.ctx_size;
     auto ctx = take_context(res.model, *m.graph, "");
     const std::string options = json{{"embedding", true}, {"ctx-size", ctx_size}, {"cache-prompt", false}}.dump();
-    const uint32_t one = 1;
-    auto tensor = [&](const std::string& s) {
-      nn::TensorView t;
-      t.dims = std::span<const uint32_t>(&one, 1);
-      t.type = 3;
-      t.data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-      return t;
-    };
-    ctx->set_input(1, tensor(options));
+    ctx->set_input(1, text_tensor(options));
     for (const auto& input : req.inputs) {
-      ctx->set_input(0, tensor(input));
+      ctx->set_input(0, text_tensor(input));
       ctx->compute();
       const auto out = ctx->get_output(0);
       const auto j = json::parse(out.begin(), out.end(), nullptr, false);
@@ -321,16 +324,8 @@ nn::Outcome CompletionService::generate_pooled(const std::string& model, nn::Gra
   if (opts_.generate) {
     out = opts_.generate(*ctx, prompt, options, collect, gone);
   } else {
-    const uint32_t one = 1;
-    auto tensor = [&](const std::string& s) {
-      nn::TensorView t;
-      t.dims = std::span<const uint32_t>(&one, 1);
-      t.type = 3;  // U8 in WasmEdge's numbering (the GGML backend takes any type for text)
-      t.data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-      return t;
-    };
-    ctx->set_input(1, tensor(options));
-    ctx->set_input(0, tensor(prompt));
+    ctx->set_input(1, text_tensor(options));
+    ctx->set_input(0, text_tensor(prompt));
     ctx->set_abort_check(gone);
     out = nn::stream_generation(*ctx, collect, gone);
     ctx->set_abort_check({});
