@@ -16,6 +16,7 @@
 
 #include "engine/quant/quants.h"
 #include "engine/cpu/vec_dot.h"
+#include "engine/cpu/vec_dot_packed.h"
 
 namespace nnb {
 namespace {
@@ -239,6 +240,51 @@ TEST_P(VecDot, AllZero) {
       EXPECT_EQ(run(k, n, x, y), 0.0f) << type_name(t) << " n=" << n << " " << isa_name(isa);
     }
   }
+}
+
+// Packed Q4_0 (vec_dot_packed.h): every row of a random matrix against the one-row kernel of
+// the same ISA, for lengths that fill whole groups of 16 blocks and lengths that leave padding
+// (11008 is Llama-2-7B's FFN width: 344 blocks = 21 groups + 8), within the float-rounding
+// bound of the other kernels; and raw codes of every value (random bytes) so each nibble counts.
+TEST(VecDotPacked, Q4_0MatchesTheOneRowKernel) {
+  int checked = 0;
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    const PackedDotFn dot = packed_q4_0_dot_for(isa);
+    if (!dot) continue;
+    const DotKernel* one = dot_kernel_for(GgmlType::Q4_0, isa);
+    ASSERT_NE(one, nullptr);
+    std::mt19937 rng(77);
+    for (int64_t K : {int64_t(32), int64_t(96), int64_t(512), int64_t(544), int64_t(4096), int64_t(11008)}) {
+      constexpr int64_t M = 5;
+      const size_t rb = row_size(GgmlType::Q4_0, K);
+      Bytes w;
+      for (int64_t r = 0; r < M; ++r) {
+        const Bytes row = random_raw_row(GgmlType::Q4_0, K, rng);
+        w.insert(w.end(), row.begin(), row.end());
+      }
+      std::vector<uint8_t> codes(PackedQ4_0::code_bytes(K) * M), scales(PackedQ4_0::scale_bytes(K) * M);
+      pack_q4_0_rows(w.data(), rb, K, 0, M, codes.data(), scales.data());
+      const auto a = random_floats(K, rng, 2.0f);
+      std::vector<uint8_t> act(PackedQ4_0::act_bytes(K));
+      prepare_q4_0_act(a.data(), K, act.data());
+      const Bytes y = quantized(GgmlType::Q8_0, a);
+      const auto yf = dequantized(GgmlType::Q8_0, y, K);
+      for (int64_t r = 0; r < M; ++r) {
+        const Bytes xr(w.begin() + r * rb, w.begin() + (r + 1) * rb);
+        const auto xf = dequantized(GgmlType::Q4_0, xr, K);
+        double mag = 0.0;
+        for (int64_t i = 0; i < K; ++i) mag += std::fabs(double(xf[size_t(i)]) * double(yf[size_t(i)]));
+        float want = std::nanf(""), got = std::nanf("");
+        one->vec_dot(K, &want, xr.data(), y.data());
+        dot(K, &got, codes.data() + size_t(r) * PackedQ4_0::code_bytes(K), scales.data() + size_t(r) * PackedQ4_0::scale_bytes(K),
+            act.data());
+        EXPECT_NEAR(got, want, 8e-6 * mag + 1e-30) << isa_name(isa) << " K=" << K << " row " << r;
+        if (mag > 0) note(std::string("q4_0 packed ") + isa_name(isa) + " vs one-row", std::fabs(got - want) / mag);
+      }
+      ++checked;
+    }
+  }
+  if (!checked) GTEST_SKIP() << "no packed Q4_0 kernel on this CPU's paths (AVX-512 only)";
 }
 
 // Every byte of the weight blocks set to an extreme pattern (largest / smallest codes, K-quant

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/cpu/ops.h"
+#include "engine/cpu/packed_weights.h"
 #include "engine/cpu/threadpool.h"
 #include "engine/cpu/vec_dot.h"
 #include "engine/cpu/vec_dot_gemm.h"
@@ -178,6 +179,8 @@ class CpuDevice final : public Device {
   Buffer prepared_[6];            // activations prepared for the products, one per format in use
   std::vector<Buffer> thread_;    // per thread: attention scores, then a GEMM panel
   size_t attn_floats_ = 0;        // offset of the panel in a thread buffer
+  std::shared_ptr<const PackedWeights> packed_;  // Q4_0 matrices repacked for mat-vec, or null
+  PackedDotFn packed_dot_ = nullptr;
 };
 
 CpuDevice::CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads)
@@ -210,6 +213,8 @@ CpuDevice::CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int
   // The activation buffer every product needs (one token in the widest format: f32).
   const int64_t widest = std::max<int64_t>({hp_.n_embd, hp_.n_embd_q(), hp_.n_ff});
   prepared_[0].reserve(size_t(widest) * 4 + 1024);
+  packed_ = PackedWeights::for_model(model);
+  if (packed_) packed_dot_ = packed_q4_0_dot();
 }
 
 // RoPE angles computed as ggml does: theta advances by repeated multiplication with
@@ -286,9 +291,16 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
     }
   }
 
-  // Activation formats needed: GEMM layouts, and vec_dot types for the rows outside panels.
+  // Matrices with a packed copy take it below the GEMM threshold (mat-vec, small batches).
+  const PackedWeights::View* packed[kMax] = {};
+  if (!gemm && packed_)
+    for (int i = 0; i < count; ++i) packed[i] = packed_->find(*w[i]);
+
+  // Activation formats needed: GEMM layouts, the packed layout, and vec_dot types for the rows
+  // outside panels.
+  enum class Kind { Dot, Gemm, Packed };
   struct Fmt {
-    bool is_gemm;
+    Kind kind;
     GemmAct ga;
     GgmlType vt;
     size_t stride;
@@ -297,26 +309,28 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
   Fmt fmts[2 * kMax];
   int n_fmts = 0;
   int gemm_fmt[kMax] = {}, dot_fmt[kMax] = {};
-  auto find_or_add = [&](bool is_gemm, GemmAct ga, GgmlType vt) {
+  auto find_or_add = [&](Kind kind, GemmAct ga, GgmlType vt) {
     for (int f = 0; f < n_fmts; ++f)
-      if (fmts[f].is_gemm == is_gemm && (is_gemm ? fmts[f].ga == ga : fmts[f].vt == vt)) return f;
-    fmts[n_fmts] = {is_gemm, ga, vt, 0, nullptr};
+      if (fmts[f].kind == kind && (kind == Kind::Packed || (kind == Kind::Gemm ? fmts[f].ga == ga : fmts[f].vt == vt)))
+        return f;
+    fmts[n_fmts] = {kind, ga, vt, 0, nullptr};
     return n_fmts++;
   };
   for (int i = 0; i < count; ++i) {
-    if (gemm) gemm_fmt[i] = find_or_add(true, gk[i]->act, GgmlType::F32);
-    if (!gemm || tails) dot_fmt[i] = find_or_add(false, GemmAct::F32, kern[i]->vec_dot_type);
+    if (gemm) gemm_fmt[i] = find_or_add(Kind::Gemm, gk[i]->act, GgmlType::F32);
+    if (packed[i]) dot_fmt[i] = find_or_add(Kind::Packed, GemmAct::F32, GgmlType::Q4_0);
+    else if (!gemm || tails) dot_fmt[i] = find_or_add(Kind::Dot, GemmAct::F32, kern[i]->vec_dot_type);
   }
   int n_buf = 0;
   bool convert = false;
   for (int f = 0; f < n_fmts; ++f) {
     Fmt& F = fmts[f];
-    if (!F.is_gemm && F.vt == GgmlType::F32) {
+    if (F.kind == Kind::Dot && F.vt == GgmlType::F32) {
       F.stride = size_t(K) * sizeof(float);
       F.data = reinterpret_cast<const uint8_t*>(in);
       continue;
     }
-    F.stride = F.is_gemm ? gemm_act_bytes(F.ga, K) : row_size(F.vt, K);
+    F.stride = F.kind == Kind::Gemm ? gemm_act_bytes(F.ga, K) : F.kind == Kind::Packed ? PackedQ4_0::act_bytes(K) : row_size(F.vt, K);
     Buffer& b = prepared_[n_buf++];
     b.reserve(F.stride * size_t(n));
     F.data = b.data();
@@ -326,10 +340,11 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
     auto prep = [&](int64_t t0, int64_t t1, int) {
       for (int f = 0; f < n_fmts; ++f) {
         const Fmt& F = fmts[f];
-        if (!F.is_gemm && F.vt == GgmlType::F32) continue;
+        if (F.kind == Kind::Dot && F.vt == GgmlType::F32) continue;
         uint8_t* dst = const_cast<uint8_t*>(F.data);
         for (int64_t t = t0; t < t1; ++t) {
-          if (F.is_gemm) gemm_prepare(F.ga, in + t * K, K, dst + size_t(t) * F.stride);
+          if (F.kind == Kind::Gemm) gemm_prepare(F.ga, in + t * K, K, dst + size_t(t) * F.stride);
+          else if (F.kind == Kind::Packed) prepare_q4_0_act(in + t * K, K, dst + size_t(t) * F.stride);
           else quantize_row_activation(F.vt, in + t * K, dst + size_t(t) * F.stride, K);
         }
       }
@@ -343,8 +358,16 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
     const Matrix& m = *w[i];
     const int64_t M = m.ne1;
     const Fmt& F = fmts[dot_fmt[i]];
-    const VecDotFn dot = kern[i]->vec_dot;
     float* o = out[i];
+    if (const PackedWeights::View* p = packed[i]) {
+      const size_t cb = PackedQ4_0::code_bytes(K), sb = PackedQ4_0::scale_bytes(K);
+      for (int64_t r = r0; r < r1; ++r)
+        for (int32_t t = 0; t < n; ++t)
+          packed_dot_(K, o + size_t(t) * size_t(M) + r, p->codes + size_t(r) * cb, p->scales + size_t(r) * sb,
+                      F.data + size_t(t) * F.stride);
+      return;
+    }
+    const VecDotFn dot = kern[i]->vec_dot;
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* wr = m.row(r);
       for (int32_t t = 0; t < n; ++t) dot(K, o + size_t(t) * size_t(M) + r, wr, F.data + size_t(t) * F.stride);
