@@ -84,26 +84,25 @@ void mat_vec(benchmark::State& state, GgmlType t, nnb::Isa isa, int64_t rows) {
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(w.size()));
 }
 
-// The packed Q4_0 layout (vec_dot_packed.h) over the same weights, bytes counted as stored.
-void mat_vec_packed(benchmark::State& state, nnb::Isa isa, int64_t rows) {
-  const nnb::PackedDotFn dot = nnb::packed_q4_0_dot_for(isa);
-  if (!dot) {
+// A packed format (vec_dot_packed.h) over the same weights, bytes counted as stored.
+void mat_vec_packed(benchmark::State& state, GgmlType t, nnb::Isa isa, int64_t rows) {
+  const nnb::PackedFormat* f = nnb::packed_format_for(t, isa);
+  if (!f) {
     state.SkipWithError("no packed kernel on this ISA");
     return;
   }
   Lcg rng;
-  const std::vector<uint8_t> w = make_weights(GgmlType::Q4_0, rows, rng);
-  std::vector<uint8_t> codes(nnb::PackedQ4_0::code_bytes(kN) * size_t(rows)), scales(nnb::PackedQ4_0::scale_bytes(kN) * size_t(rows));
-  nnb::pack_q4_0_rows(w.data(), nnb::row_size(GgmlType::Q4_0, kN), kN, 0, rows, codes.data(), scales.data());
+  const std::vector<uint8_t> w = make_weights(t, rows, rng);
+  const size_t prb = f->row_bytes(kN);
+  std::vector<uint8_t> packed(prb * size_t(rows));
+  f->pack_rows(w.data(), nnb::row_size(t, kN), kN, 0, rows, packed.data());
   std::vector<float> a(kN);
   for (auto& v : a) v = rng.uniform();
-  std::vector<uint8_t> act(nnb::PackedQ4_0::act_bytes(kN));
-  nnb::prepare_q4_0_act(a.data(), kN, act.data());
+  std::vector<uint8_t> act(f->act_row_bytes(kN));
+  f->prepare(a.data(), kN, act.data());
   std::vector<float> out(static_cast<size_t>(rows));
   for (auto _ : state) {
-    for (int64_t r = 0; r < rows; ++r)
-      dot(kN, &out[size_t(r)], codes.data() + size_t(r) * nnb::PackedQ4_0::code_bytes(kN),
-          scales.data() + size_t(r) * nnb::PackedQ4_0::scale_bytes(kN), act.data());
+    for (int64_t r = 0; r < rows; ++r) f->dot(kN, &out[size_t(r)], packed.data() + size_t(r) * prb, act.data());
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
@@ -141,10 +140,10 @@ int main(int argc, char** argv) {
       }
     }
   }
-  for (nnb::Isa isa : {nnb::Isa::Avx512})
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K})
     for (int64_t rows : {int64_t(4096), int64_t(256)})
-      benchmark::RegisterBenchmark(("matvec/q4_0/" + std::string(nnb::isa_name(isa)) + "/rows:" + std::to_string(rows) + "/packed").c_str(),
-                                   mat_vec_packed, isa, rows)
+      benchmark::RegisterBenchmark(("matvec/" + std::string(nnb::type_name(t)) + "/avx512/rows:" + std::to_string(rows) + "/packed").c_str(),
+                                   mat_vec_packed, t, nnb::Isa::Avx512, rows)
           ->Unit(benchmark::kMicrosecond);
   for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K})
     benchmark::RegisterBenchmark((std::string("quantize_act/") + std::string(nnb::type_name(t))).c_str(), quantize_act, t)

@@ -242,49 +242,63 @@ TEST_P(VecDot, AllZero) {
   }
 }
 
-// Packed Q4_0 (vec_dot_packed.h): every row of a random matrix against the one-row kernel of
-// the same ISA, for lengths that fill whole groups of 16 blocks and lengths that leave padding
-// (11008 is Llama-2-7B's FFN width: 344 blocks = 21 groups + 8), within the float-rounding
-// bound of the other kernels; and raw codes of every value (random bytes) so each nibble counts.
-TEST(VecDotPacked, Q4_0MatchesTheOneRowKernel) {
+// Packed formats (vec_dot_packed.h): every row of a random matrix against the one-row kernel
+// of the same ISA, for lengths that fill whole groups and lengths that leave padding (11008 is
+// Llama-2-7B's FFN width: 344 Q4_0 blocks = 21 groups + 8, 43 Q4_K super-blocks = 10 groups +
+// 3), within the float-rounding bound of the other kernels; raw blocks of random bytes, so every
+// code, scale and min value counts.
+class VecDotPacked : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(VecDotPacked, MatchesTheOneRowKernel) {
+  const GgmlType t = GetParam();
   int checked = 0;
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
-    const PackedDotFn dot = packed_q4_0_dot_for(isa);
-    if (!dot) continue;
-    const DotKernel* one = dot_kernel_for(GgmlType::Q4_0, isa);
+    const PackedFormat* f = packed_format_for(t, isa);
+    if (!f) continue;
+    EXPECT_EQ(f->type, t);
+    const DotKernel* one = dot_kernel_for(t, isa);
     ASSERT_NE(one, nullptr);
+    const GgmlType vt = expected_vec_dot_type(t);
     std::mt19937 rng(77);
-    for (int64_t K : {int64_t(32), int64_t(96), int64_t(512), int64_t(544), int64_t(4096), int64_t(11008)}) {
+    for (int64_t K : {int64_t(256), int64_t(512), int64_t(768), int64_t(1024), int64_t(1280), int64_t(4096), int64_t(11008)}) {
       constexpr int64_t M = 5;
-      const size_t rb = row_size(GgmlType::Q4_0, K);
+      const size_t rb = row_size(t, K);
       Bytes w;
       for (int64_t r = 0; r < M; ++r) {
-        const Bytes row = random_raw_row(GgmlType::Q4_0, K, rng);
+        const Bytes row = random_raw_row(t, K, rng);
         w.insert(w.end(), row.begin(), row.end());
       }
-      std::vector<uint8_t> codes(PackedQ4_0::code_bytes(K) * M), scales(PackedQ4_0::scale_bytes(K) * M);
-      pack_q4_0_rows(w.data(), rb, K, 0, M, codes.data(), scales.data());
+      const size_t prb = f->row_bytes(K);
+      ASSERT_EQ(prb % 64, 0u);
+      std::vector<uint8_t> packed(prb * M, 0xAB);
+      f->pack_rows(w.data(), rb, K, 0, M, packed.data());
       const auto a = random_floats(K, rng, 2.0f);
-      std::vector<uint8_t> act(PackedQ4_0::act_bytes(K));
-      prepare_q4_0_act(a.data(), K, act.data());
-      const Bytes y = quantized(GgmlType::Q8_0, a);
-      const auto yf = dequantized(GgmlType::Q8_0, y, K);
+      std::vector<uint8_t> act(f->act_row_bytes(K), 0xCD);
+      f->prepare(a.data(), K, act.data());
+      const Bytes y = quantized(vt, a);
+      const auto yf = dequantized(vt, y, K);
       for (int64_t r = 0; r < M; ++r) {
         const Bytes xr(w.begin() + r * rb, w.begin() + (r + 1) * rb);
-        const auto xf = dequantized(GgmlType::Q4_0, xr, K);
+        const auto xf = dequantized(t, xr, K);
         double mag = 0.0;
         for (int64_t i = 0; i < K; ++i) mag += std::fabs(double(xf[size_t(i)]) * double(yf[size_t(i)]));
         float want = std::nanf(""), got = std::nanf("");
         one->vec_dot(K, &want, xr.data(), y.data());
-        dot(K, &got, codes.data() + size_t(r) * PackedQ4_0::code_bytes(K), scales.data() + size_t(r) * PackedQ4_0::scale_bytes(K),
-            act.data());
-        EXPECT_NEAR(got, want, 8e-6 * mag + 1e-30) << isa_name(isa) << " K=" << K << " row " << r;
-        if (mag > 0) note(std::string("q4_0 packed ") + isa_name(isa) + " vs one-row", std::fabs(got - want) / mag);
+        f->dot(K, &got, packed.data() + size_t(r) * prb, act.data());
+        EXPECT_NEAR(got, want, 8e-6 * mag + 1e-30) << type_name(t) << " " << isa_name(isa) << " K=" << K << " row " << r;
+        if (mag > 0) note(std::string(type_name(t)) + " packed " + isa_name(isa) + " vs one-row", std::fabs(got - want) / mag);
       }
       ++checked;
     }
   }
-  if (!checked) GTEST_SKIP() << "no packed Q4_0 kernel on this CPU's paths (AVX-512 only)";
+  if (!checked) GTEST_SKIP() << "no packed " << type_name(t) << " kernel on this CPU's paths (AVX-512 only)";
+}
+
+TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {
+  for (GgmlType t : kTypes)
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+      if (t != GgmlType::Q4_0 && t != GgmlType::Q4_K) EXPECT_EQ(packed_format_for(t, isa), nullptr) << type_name(t);
+  EXPECT_EQ(packed_format_for(GgmlType::Q4_0, Isa::Scalar), nullptr);
 }
 
 // Every byte of the weight blocks set to an extreme pattern (largest / smallest codes, K-quant
@@ -312,6 +326,7 @@ TEST_P(VecDotBlocks, ExtremeValues) {
 
 std::string param_name(const ::testing::TestParamInfo<GgmlType>& info) { return std::string(type_name(info.param)); }
 INSTANTIATE_TEST_SUITE_P(AllPairings, VecDot, ::testing::ValuesIn(kTypes), param_name);
+INSTANTIATE_TEST_SUITE_P(Types, VecDotPacked, ::testing::Values(GgmlType::Q4_0, GgmlType::Q4_K), param_name);
 // kTypes minus F32, F16, BF16 (no integer path).
 INSTANTIATE_TEST_SUITE_P(BlockPairings, VecDotBlocks, ::testing::ValuesIn(kTypes + 3, kTypes + std::size(kTypes)),
                          param_name);

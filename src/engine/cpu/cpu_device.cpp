@@ -179,8 +179,7 @@ class CpuDevice final : public Device {
   Buffer prepared_[6];            // activations prepared for the products, one per format in use
   std::vector<Buffer> thread_;    // per thread: attention scores, then a GEMM panel
   size_t attn_floats_ = 0;        // offset of the panel in a thread buffer
-  std::shared_ptr<const PackedWeights> packed_;  // Q4_0 matrices repacked for mat-vec, or null
-  PackedDotFn packed_dot_ = nullptr;
+  std::shared_ptr<const PackedWeights> packed_;  // matrices repacked for mat-vec, or null
 };
 
 CpuDevice::CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads)
@@ -214,7 +213,6 @@ CpuDevice::CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int
   const int64_t widest = std::max<int64_t>({hp_.n_embd, hp_.n_embd_q(), hp_.n_ff});
   prepared_[0].reserve(size_t(widest) * 4 + 1024);
   packed_ = PackedWeights::for_model(model);
-  if (packed_) packed_dot_ = packed_q4_0_dot();
 }
 
 // RoPE angles computed as ggml does: theta advances by repeated multiplication with
@@ -311,14 +309,13 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
   int gemm_fmt[kMax] = {}, dot_fmt[kMax] = {};
   auto find_or_add = [&](Kind kind, GemmAct ga, GgmlType vt) {
     for (int f = 0; f < n_fmts; ++f)
-      if (fmts[f].kind == kind && (kind == Kind::Packed || (kind == Kind::Gemm ? fmts[f].ga == ga : fmts[f].vt == vt)))
-        return f;
+      if (fmts[f].kind == kind && (kind == Kind::Gemm ? fmts[f].ga == ga : fmts[f].vt == vt)) return f;
     fmts[n_fmts] = {kind, ga, vt, 0, nullptr};
     return n_fmts++;
   };
   for (int i = 0; i < count; ++i) {
     if (gemm) gemm_fmt[i] = find_or_add(Kind::Gemm, gk[i]->act, GgmlType::F32);
-    if (packed[i]) dot_fmt[i] = find_or_add(Kind::Packed, GemmAct::F32, GgmlType::Q4_0);
+    if (packed[i]) dot_fmt[i] = find_or_add(Kind::Packed, GemmAct::F32, w[i]->type);
     else if (!gemm || tails) dot_fmt[i] = find_or_add(Kind::Dot, GemmAct::F32, kern[i]->vec_dot_type);
   }
   int n_buf = 0;
@@ -330,7 +327,7 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
       F.data = reinterpret_cast<const uint8_t*>(in);
       continue;
     }
-    F.stride = F.kind == Kind::Gemm ? gemm_act_bytes(F.ga, K) : F.kind == Kind::Packed ? PackedQ4_0::act_bytes(K) : row_size(F.vt, K);
+    F.stride = F.kind == Kind::Gemm ? gemm_act_bytes(F.ga, K) : F.kind == Kind::Packed ? packed_format(F.vt)->act_row_bytes(K) : row_size(F.vt, K);
     Buffer& b = prepared_[n_buf++];
     b.reserve(F.stride * size_t(n));
     F.data = b.data();
@@ -344,7 +341,7 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
         uint8_t* dst = const_cast<uint8_t*>(F.data);
         for (int64_t t = t0; t < t1; ++t) {
           if (F.kind == Kind::Gemm) gemm_prepare(F.ga, in + t * K, K, dst + size_t(t) * F.stride);
-          else if (F.kind == Kind::Packed) prepare_q4_0_act(in + t * K, K, dst + size_t(t) * F.stride);
+          else if (F.kind == Kind::Packed) packed_format(F.vt)->prepare(in + t * K, K, dst + size_t(t) * F.stride);
           else quantize_row_activation(F.vt, in + t * K, dst + size_t(t) * F.stride, K);
         }
       }
@@ -360,11 +357,10 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
     const Fmt& F = fmts[dot_fmt[i]];
     float* o = out[i];
     if (const PackedWeights::View* p = packed[i]) {
-      const size_t cb = PackedQ4_0::code_bytes(K), sb = PackedQ4_0::scale_bytes(K);
+      const size_t rb = p->format->row_bytes(K);
+      const PackedDotFn dot = p->format->dot;
       for (int64_t r = r0; r < r1; ++r)
-        for (int32_t t = 0; t < n; ++t)
-          packed_dot_(K, o + size_t(t) * size_t(M) + r, p->codes + size_t(r) * cb, p->scales + size_t(r) * sb,
-                      F.data + size_t(t) * F.stride);
+        for (int32_t t = 0; t < n; ++t) dot(K, o + size_t(t) * size_t(M) + r, p->data + size_t(r) * rb, F.data + size_t(t) * F.stride);
       return;
     }
     const VecDotFn dot = kern[i]->vec_dot;

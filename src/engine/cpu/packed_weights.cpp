@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "engine/quant/ggml_types.h"
+
 namespace nnb {
 namespace {
 
@@ -31,9 +33,7 @@ bool repack_enabled() {
   return !(e && std::strcmp(e, "0") == 0);
 }
 
-size_t packed_bytes(const Matrix& m) {
-  return (PackedQ4_0::code_bytes(m.ne0) + PackedQ4_0::scale_bytes(m.ne0)) * size_t(m.ne1);
-}
+size_t packed_bytes(const Matrix& m) { return packed_format(m.type)->row_bytes(m.ne0) * size_t(m.ne1); }
 
 }  // namespace
 
@@ -42,17 +42,18 @@ PackedWeights::~PackedWeights() {
 }
 
 std::shared_ptr<const PackedWeights> PackedWeights::for_model(const Model& model) {
-  if (!repack_enabled() || !packed_q4_0_dot()) return nullptr;
+  if (!repack_enabled()) return nullptr;
   static std::mutex mu;
   static std::map<const Model*, std::weak_ptr<const PackedWeights>> all;
   std::lock_guard<std::mutex> lock(mu);
   auto& slot = all[&model];
   if (auto w = slot.lock()) return w;
 
-  // The mat-vec matrices of type Q4_0, each once (a tied output is the embedding matrix).
+  // The mat-vec matrices with a packed format, each once (a tied output is the embedding matrix).
   std::vector<const Matrix*> todo;
   auto consider = [&](const Matrix& m) {
-    if (m && m.type == GgmlType::Q4_0 && m.ne0 % 32 == 0) todo.push_back(&m);
+    const PackedFormat* f = m ? packed_format(m.type) : nullptr;
+    if (f && m.ne0 % int64_t(traits(m.type).block_size) == 0) todo.push_back(&m);
   };
   for (const Layer& L : model.layers())
     for (const Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) consider(*m);
@@ -63,7 +64,7 @@ std::shared_ptr<const PackedWeights> PackedWeights::for_model(const Model& model
   const size_t avail = mem_available();
   if (avail == 0 || total > avail / 2) {
     std::fprintf(stderr,
-                 "nnbridge: Q4_0 weights not repacked for generation: the copy (%zu MiB) would take more than half of "
+                 "nnbridge: weights not repacked for generation: the copy (%zu MiB) would take more than half of "
                  "the available memory (%zu MiB); generation uses the stored layout (slower on one core)\n",
                  total >> 20, avail >> 20);
     return nullptr;
@@ -84,9 +85,7 @@ std::shared_ptr<const PackedWeights> PackedWeights::for_model(const Model& model
   auto pack = [&](size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; ++i) {
       const Matrix& m = *todo[i];
-      uint8_t* codes = dst[i];
-      uint8_t* scales = codes + PackedQ4_0::code_bytes(m.ne0) * size_t(m.ne1);
-      pack_q4_0_rows(m.data, m.row_bytes, m.ne0, 0, m.ne1, codes, scales);
+      packed_format(m.type)->pack_rows(m.data, m.row_bytes, m.ne0, 0, m.ne1, dst[i]);
     }
   };
   size_t half = 0, done = 0;
@@ -96,7 +95,7 @@ std::shared_ptr<const PackedWeights> PackedWeights::for_model(const Model& model
   helper.join();
   for (size_t i = 0; i < todo.size(); ++i) {
     const Matrix& m = *todo[i];
-    pw->views_[&m] = View{dst[i], dst[i] + PackedQ4_0::code_bytes(m.ne0) * size_t(m.ne1)};
+    pw->views_[&m] = View{packed_format(m.type), dst[i]};
   }
   slot = pw;
   return pw;

@@ -1,9 +1,9 @@
-// A model's Q4_0 matrices repacked for the CPU's mat-vec kernel (vec_dot_packed.h): made once
-// per model when the first CPU context needs them, shared by every CPU context using the model
-// and freed with the last. The stored weights stay mapped for everything else (prompt GEMMs,
-// embedding rows, GPU uploads), so packing costs one extra copy of the Q4_0 matrices: it is
-// skipped when that copy would take more than half of MemAvailable, when the CPU has no packed
-// kernel, and with NNB_REPACK=0.
+// A model's matrices of the types with a packed format (vec_dot_packed.h: Q4_0, Q4_K) repacked
+// for the CPU's mat-vec kernels: made once per model when the first CPU context needs them,
+// shared by every CPU context using the model and freed with the last. The stored weights stay
+// mapped for everything else (prompt GEMMs, embedding rows, GPU uploads), so packing costs one
+// extra copy of those matrices: it is skipped when that copy would take more than half of
+// MemAvailable, when the CPU has no packed kernel, and with NNB_REPACK=0.
 #pragma once
 
 #include <cstddef>
@@ -19,13 +19,13 @@ namespace nnb {
 class PackedWeights {
  public:
   struct View {
-    const uint8_t* codes;   // row r at codes + r * PackedQ4_0::code_bytes(K)
-    const uint8_t* scales;  // row r at scales + r * PackedQ4_0::scale_bytes(K)
+    const PackedFormat* format;
+    const uint8_t* data;  // row r at data + r * format->row_bytes(K)
   };
   // The model's packed matrices, or nullptr when nothing is packed (see above).
   static std::shared_ptr<const PackedWeights> for_model(const Model& model);
 
-  // m's packed form, or nullptr (not Q4_0, or not one of the model's matrices).
+  // m's packed form, or nullptr (no packed format for its type, or not one of the model's matrices).
   const View* find(const Matrix& m) const {
     auto it = views_.find(&m);
     return it == views_.end() ? nullptr : &it->second;

@@ -1,3 +1,5 @@
+// Packing of weights and activations into the layouts of vec_dot_packed.h (portable code: it
+// runs once per model, resp. once per activation row of a product) and the format table.
 #include "engine/cpu/vec_dot_packed.h"
 
 #include <cstring>
@@ -7,40 +9,72 @@
 namespace nnb {
 #if defined(__x86_64__) || defined(_M_X64)
 namespace kern {
-void avx512_packed_q4_0_dot(int64_t K, float* s, const uint8_t* codes, const uint8_t* scales, const uint8_t* act);
-}
+void avx512_packed_q4_0_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
+void avx512_packed_q4_K_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
+}  // namespace kern
 #endif
 
-void pack_q4_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* codes,
-                    uint8_t* scales) {
-  const int64_t nb = K / QK4_0, G = PackedQ4_0::groups(K);
+namespace {
+
+// ---- Q4_0 ----------------------------------------------------------------------------------------
+
+constexpr int64_t kQ4_0Group = 16 * QK4_0;
+
+void pack_q4_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
+void prepare_q4_0_act(const float* x, int64_t K, uint8_t* dst);
+
+// ---- Q4_K ----------------------------------------------------------------------------------------
+
+constexpr int64_t kQ4_KGroup = 4 * QK_K;
+
+// Scale and min of sub-block j (0..7) from a Q4_K block's 12 packed bytes (ggml's layout:
+// 6 bits each; sub-blocks 4..7 keep their low 4 bits in bytes 8..11 and their top 2 bits in the
+// top bits of bytes 0..7).
+void q4_K_scale_min(const uint8_t* q, int j, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = uint8_t((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    *m = uint8_t((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+void pack_q4_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
+void prepare_q4_K_act(const float* x, int64_t K, uint8_t* dst);
+
+const PackedFormat kQ4_0{GgmlType::Q4_0, kQ4_0Group, 256, 32, 640, pack_q4_0_rows, prepare_q4_0_act, nullptr};
+const PackedFormat kQ4_K{GgmlType::Q4_K, kQ4_KGroup, 512, 80, 1216, pack_q4_K_rows, prepare_q4_K_act, nullptr};
+
+void pack_q4_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
+  const int64_t nb = K / QK4_0, G = kQ4_0.groups(K);
+  const size_t out_bytes = kQ4_0.row_bytes(K);
   for (int64_t r = r0; r < r1; ++r) {
     const block_q4_0* x = reinterpret_cast<const block_q4_0*>(src + size_t(r) * row_bytes);
-    uint8_t* c = codes + size_t(r) * PackedQ4_0::code_bytes(K);
-    uint8_t* d = scales + size_t(r) * PackedQ4_0::scale_bytes(K);
-    for (int64_t g = 0; g < G; ++g) {
+    uint8_t* codes = dst + size_t(r) * out_bytes;
+    uint8_t* scales = codes + size_t(G) * kQ4_0.code_bytes;
+    std::memset(codes, 0, out_bytes);
+    for (int64_t g = 0; g < G; ++g)
       for (int b = 0; b < 16; ++b) {
         const int64_t ib = g * 16 + b;
-        uint8_t* dst_d = d + size_t(g) * 32 + size_t(b) * 2;
-        if (ib >= nb) {  // padding
-          std::memset(dst_d, 0, 2);
-          for (int ch = 0; ch < 4; ++ch) std::memset(c + size_t(g) * 256 + size_t(ch) * 64 + size_t(b) * 4, 0x88, 4);
+        uint8_t* c = codes + size_t(g) * 256 + size_t(b) * 4;
+        if (ib >= nb) {  // padding: value 0 (d = 0 as well)
+          for (int ch = 0; ch < 4; ++ch) std::memset(c + 64 * ch, 0x88, 4);
           continue;
         }
-        std::memcpy(dst_d, &x[ib].d, 2);
-        for (int ch = 0; ch < 4; ++ch) std::memcpy(c + size_t(g) * 256 + size_t(ch) * 64 + size_t(b) * 4, x[ib].qs + 4 * ch, 4);
+        std::memcpy(scales + size_t(g) * 32 + size_t(b) * 2, &x[ib].d, 2);
+        for (int ch = 0; ch < 4; ++ch) std::memcpy(c + 64 * ch, x[ib].qs + 4 * ch, 4);
       }
-    }
   }
 }
 
 void prepare_q4_0_act(const float* x, int64_t K, uint8_t* dst) {
   const int64_t nb = K / QK8_0;
-  std::memset(dst, 0, PackedQ4_0::act_bytes(K));
+  std::memset(dst, 0, kQ4_0.act_row_bytes(K));
   for (int64_t ib = 0; ib < nb; ++ib) {
     block_q8_0 q;
     quantize_row_activation(GgmlType::Q8_0, x + ib * QK8_0, &q, QK8_0);
-    uint8_t* grp = dst + size_t(ib / 16) * 640;
+    uint8_t* grp = dst + size_t(ib / 16) * kQ4_0.act_bytes;
     const int b = int(ib % 16);
     const float d = fp16_to_fp32(q.d);
     int32_t sum = 0;
@@ -55,14 +89,77 @@ void prepare_q4_0_act(const float* x, int64_t K, uint8_t* dst) {
   }
 }
 
-PackedDotFn packed_q4_0_dot_for(Isa isa) {
+void pack_q4_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
+  const int64_t nsb = K / QK_K, G = kQ4_K.groups(K);
+  const size_t out_bytes = kQ4_K.row_bytes(K);
+  for (int64_t r = r0; r < r1; ++r) {
+    const block_q4_K* x = reinterpret_cast<const block_q4_K*>(src + size_t(r) * row_bytes);
+    uint8_t* codes = dst + size_t(r) * out_bytes;
+    std::memset(codes, 0, out_bytes);  // padding super-blocks: codes, scales, mins and d all 0
+    for (int64_t g = 0; g < G; ++g) {
+      uint8_t* meta = codes + size_t(G) * kQ4_K.code_bytes + size_t(g) * kQ4_K.scale_bytes;
+      for (int s = 0; s < 4 && g * 4 + s < nsb; ++s) {
+        const block_q4_K& b = x[g * 4 + s];
+        std::memcpy(meta + 64 + 4 * s, &b.d, 2);
+        std::memcpy(meta + 64 + 4 * s + 2, &b.dmin, 2);
+        for (int L = 0; L < 4; ++L) {
+          const int l = 4 * s + L;
+          q4_K_scale_min(b.scales, 2 * L, &meta[l], &meta[32 + l]);
+          q4_K_scale_min(b.scales, 2 * L + 1, &meta[16 + l], &meta[48 + l]);
+          for (int ch = 0; ch < 8; ++ch)
+            std::memcpy(codes + size_t(g) * 512 + size_t(ch) * 64 + size_t(l) * 4, b.qs + 32 * L + 4 * ch, 4);
+        }
+      }
+    }
+  }
+}
+
+void prepare_q4_K_act(const float* x, int64_t K, uint8_t* dst) {
+  const int64_t nsb = K / QK_K;
+  std::memset(dst, 0, kQ4_K.act_row_bytes(K));
+  for (int64_t i = 0; i < nsb; ++i) {
+    block_q8_K q;
+    quantize_row_activation(GgmlType::Q8_K, x + i * QK_K, &q, QK_K);
+    uint8_t* grp = dst + size_t(i / 4) * kQ4_K.act_bytes;
+    const int s = int(i % 4);
+    std::memcpy(grp + 1152 + 4 * s, &q.d, 4);
+    for (int L = 0; L < 4; ++L) {
+      const int l = 4 * s + L;
+      for (int ch = 0; ch < 8; ++ch) {
+        std::memcpy(grp + 64 * ch + 4 * l, q.qs + 64 * L + 4 * ch, 4);
+        std::memcpy(grp + 512 + 64 * ch + 4 * l, q.qs + 64 * L + 32 + 4 * ch, 4);
+      }
+      const int32_t lo = q.bsums[4 * L] + q.bsums[4 * L + 1], hi = q.bsums[4 * L + 2] + q.bsums[4 * L + 3];
+      std::memcpy(grp + 1024 + 4 * l, &lo, 4);
+      std::memcpy(grp + 1088 + 4 * l, &hi, 4);
+    }
+  }
+}
+
+}  // namespace
+
+const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
 #if defined(__x86_64__) || defined(_M_X64)
-  if (isa == Isa::Avx512 && dot_kernel_for(GgmlType::Q4_0, Isa::Avx512)) return kern::avx512_packed_q4_0_dot;
+  if (isa == Isa::Avx512 && dot_kernel_for(t, Isa::Avx512)) {
+    static const PackedFormat q4_0 = [] {
+      PackedFormat f = kQ4_0;
+      f.dot = kern::avx512_packed_q4_0_dot;
+      return f;
+    }();
+    static const PackedFormat q4_K = [] {
+      PackedFormat f = kQ4_K;
+      f.dot = kern::avx512_packed_q4_K_dot;
+      return f;
+    }();
+    if (t == GgmlType::Q4_0) return &q4_0;
+    if (t == GgmlType::Q4_K) return &q4_K;
+  }
 #endif
+  (void)t;
   (void)isa;
   return nullptr;
 }
 
-PackedDotFn packed_q4_0_dot() { return packed_q4_0_dot_for(active_isa()); }
+const PackedFormat* packed_format(GgmlType t) { return packed_format_for(t, active_isa()); }
 
 }  // namespace nnb

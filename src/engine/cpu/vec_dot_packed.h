@@ -1,23 +1,33 @@
-// Q4_0 weights repacked at load for mat-vec products (generation).
+// Weights repacked at load for mat-vec products (generation): Q4_0 and Q4_K.
 //
-// Why: the stored Q4_0 layout puts a 2-byte scale before every 16 bytes of codes, so the one-row
-// AVX-512 kernel pays, per pair of blocks, two broadcasts, an insert, a masked shift and a scale
-// permute around its one dpbusd. On one core that work, not memory, bounds generation: 15-19
-// GB/s of weights even from L2, against 26-30 GB/s of DRAM read on the machines measured.
-// Repacked, one 512-bit register holds four codes of each of 16 blocks (lane b = block b), so
-// the int32 lanes of a dpbusd chain are the blocks' sums and one conversion and one FMA per 16
-// blocks apply the scales: about a third of the instructions per weight.
+// Why: the stored block formats interleave scales with codes (Q4_0: 2 bytes of scale before
+// every 16 bytes of codes; Q4_K: 6-bit scales and mins packed three to two bytes), so the
+// one-row AVX-512 kernels spend most of their instructions moving codes into place and spreading
+// scales over lanes, around a few dpbusd. On one core that work, not memory, bounds generation:
+// 15-20 GB/s of weights even from L2, against 26-30 GB/s of DRAM read on the machines measured.
+// Repacked, one 512-bit register holds four codes of each of 16 blocks or sub-blocks (lane l =
+// one block), so the int32 lanes of a dpbusd chain end as the blocks' sums and a few whole-register
+// operations per 16 blocks apply the scales.
 //
-// Layout of a packed matrix (M rows, K columns; G = ceil(K / 512) groups of 16 blocks a row),
-// codes and scales in two arrays so that each stays 64-byte aligned:
-//   codes  [M][G][4][64]  byte 4b + j of chunk c = qs[4c + j] of block 16g + b: its low nibble
-//                         is element 4c + j of the block, its high nibble element 16 + 4c + j
-//   scales [M][G][16]     fp16 d of block 16g + b
-// Blocks past the end of a row are padding: code 0x88 (value 0) and d = 0.
-// A packed activation row, per group (PackedQ4_0::act_bytes): f32 d[16] | int32 -8*sum(q)[16] |
-// int8 lo[4][64] | int8 hi[4][64], lo holding element 4c + j of block b at 64c + 4b + j and hi
-// element 16 + 4c + j; the values are those of quantize_row_activation(Q8_0), padding zero.
-// Results equal the one-row kernels up to the order of the float additions.
+// A packed row is its groups' codes, then their scales, padded to 64 bytes (rows are
+// consecutive, each 64-byte aligned). Blocks past the end of a row are padding that adds 0.
+//
+// Q4_0, groups of 16 blocks (512 elements):
+//   codes  [4][64]  byte 4b + j of chunk c = qs[4c + j] of block b: its low nibble is element
+//                   4c + j of the block, its high nibble element 16 + 4c + j (padding 0x88)
+//   scales [16]     fp16 d of block b (padding 0)
+//   activation, per group: f32 d[16] | int32 -8*sum(q)[16] | int8 lo[4][64] | int8 hi[4][64],
+//   lo holding element 4c + j of block b at 64c + 4b + j and hi element 16 + 4c + j
+// Q4_K, groups of 4 super-blocks (1024 elements); lane l = 4s + L for super-block s and the
+// 32 code bytes qs[32L ..] shared by its sub-blocks 2L (low nibbles) and 2L+1 (high nibbles):
+//   codes  [8][64]  byte 4l + j of chunk c = qs[32L + 4c + j] of super-block s
+//   scales u8 sc_lo[16] | sc_hi[16] | m_lo[16] | m_hi[16] (6-bit scale / min of sub-block 2L
+//                   resp. 2L+1 of lane l) | fp16 (d, dmin)[4] of each super-block  (80 bytes)
+//   activation, per group: int8 lo[8][64] | int8 hi[8][64] (element 64L + 4c + j resp.
+//   64L + 32 + 4c + j of super-block s at 64c + 4l + j) | int32 sum_lo[16] | int32 sum_hi[16]
+//   (each sub-block's sum of q) | f32 d[4] | pad  (1216 bytes)
+// Activation values are those of quantize_row_activation (Q8_0 resp. Q8_K); results equal the
+// one-row kernels up to the order of the float additions.
 #pragma once
 
 #include <cstddef>
@@ -27,25 +37,29 @@
 
 namespace nnb {
 
-struct PackedQ4_0 {
-  static constexpr int64_t kGroupBlocks = 16;
-  static int64_t groups(int64_t K) { return (K / 32 + kGroupBlocks - 1) / kGroupBlocks; }
-  static size_t code_bytes(int64_t K) { return size_t(groups(K)) * 256; }  // per row
-  static size_t scale_bytes(int64_t K) { return size_t(groups(K)) * 32; }  // per row
-  static size_t act_bytes(int64_t K) { return size_t(groups(K)) * 640; }   // per activation row
+// s = dot(packed weight row, packed activation row).
+using PackedDotFn = void (*)(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
+
+struct PackedFormat {
+  GgmlType type;             // the stored type it repacks
+  int64_t group;             // elements per group
+  size_t code_bytes;         // per group
+  size_t scale_bytes;        // per group
+  size_t act_bytes;          // per group of a packed activation row (a multiple of 64)
+  // Packs rows [r0, r1) (row r at src + r * row_bytes; K a multiple of the block size) into
+  // the row-r slots of dst (row_bytes(K) apart).
+  void (*pack_rows)(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
+  // Quantizes one activation row into the packed activation layout.
+  void (*prepare)(const float* x, int64_t K, uint8_t* dst);
+  PackedDotFn dot;
+
+  int64_t groups(int64_t K) const { return (K + group - 1) / group; }
+  size_t row_bytes(int64_t K) const { return (size_t(groups(K)) * (code_bytes + scale_bytes) + 63) / 64 * 64; }
+  size_t act_row_bytes(int64_t K) const { return size_t(groups(K)) * act_bytes; }
 };
 
-// Packs rows [r0, r1) of a Q4_0 matrix (row r at src + r * row_bytes; K a multiple of 32) into
-// the row-r slots of codes / scales.
-void pack_q4_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* codes,
-                    uint8_t* scales);
-// Quantizes one activation row (K a multiple of 32) into the packed activation layout.
-void prepare_q4_0_act(const float* x, int64_t K, uint8_t* dst);
-
-// s = dot(packed row, packed activation row): codes / scales point at the row's slots.
-using PackedDotFn = void (*)(int64_t K, float* s, const uint8_t* codes, const uint8_t* scales, const uint8_t* act);
-// The kernel of the active ISA (AVX-512 only so far), or nullptr: then nothing is packed.
-PackedDotFn packed_q4_0_dot();
-PackedDotFn packed_q4_0_dot_for(Isa isa);
+// The packed format of type t with a kernel on the active ISA (AVX-512 only so far), or nullptr.
+const PackedFormat* packed_format(GgmlType t);
+const PackedFormat* packed_format_for(GgmlType t, Isa isa);
 
 }  // namespace nnb

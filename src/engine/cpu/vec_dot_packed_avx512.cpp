@@ -1,4 +1,4 @@
-// AVX-512 (F/BW + VNNI) mat-vec kernel over packed Q4_0 rows (layout: vec_dot_packed.h).
+// AVX-512 (F/BW + VNNI) mat-vec kernels over packed rows (layouts: vec_dot_packed.h).
 #include "engine/cpu/vec_dot_x86.h"
 
 // GCC 12 warns inside its own avx512fintrin.h (see vec_dot_avx512.cpp).
@@ -9,15 +9,16 @@
 
 namespace nnb::kern {
 
-// Per group of 16 blocks: eight dpbusd of unsigned codes against the activation bytes, in four
-// chains (dpbusd's latency), started from -8 * sum(q) so the int32 lane b ends as block b's
-// exact sum; then one f32 conversion and one FMA with d_x * d_y for all 16 blocks.
-void avx512_packed_q4_0_dot(int64_t K, float* s, const uint8_t* codes, const uint8_t* scales, const uint8_t* act) {
-  const int64_t G = (K / 32 + 15) / 16;
+// Q4_0, per group of 16 blocks: eight dpbusd of the unsigned codes against the activation
+// bytes, in four chains (dpbusd's latency), the first started from -8 * sum(q) so that int32
+// lane b ends as block b's exact sum; then one f32 conversion and one FMA with d_x * d_y.
+void avx512_packed_q4_0_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act) {
+  const int64_t G = (K + 511) / 512;
+  const uint8_t* scales = row + G * 256;
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   for (int64_t g = 0; g < G; ++g) {
-    const uint8_t* c = codes + g * 256;
+    const uint8_t* c = row + g * 256;
     const uint8_t* a = act + g * 640;
     __m512i s0 = load512(a + 64), s1 = _mm512_setzero_si512(), s2 = _mm512_setzero_si512(), s3 = _mm512_setzero_si512();
     for (int ch = 0; ch < 4; ch += 2) {
@@ -33,6 +34,44 @@ void avx512_packed_q4_0_dot(int64_t K, float* s, const uint8_t* codes, const uin
     else acc0 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc0);
   }
   *s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+// Q4_K, per group of 4 super-blocks: sixteen dpbusd give each lane (4 code bytes of 4 sub-block
+// pairs) the exact sums of its low-nibble sub-block and its high-nibble one; the 6-bit scales
+// and mins multiply them in int32 (exact: |sum| <= 15 * 127 * 32, times 63), and one FMA each
+// applies d * d_y and dmin * d_y, spread from the four super-blocks to their four lanes.
+void avx512_packed_q4_K_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act) {
+  const int64_t G = (K + 1023) / 1024;
+  const uint8_t* meta = row + G * 512;
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m256i dy_pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+  const __m512i d_lanes = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
+  const __m512i m_lanes = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
+  auto u8x16 = [](const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); };
+  __m512 acc = _mm512_setzero_ps(), acc_m = _mm512_setzero_ps();
+  for (int64_t g = 0; g < G; ++g) {
+    const uint8_t* c = row + g * 512;
+    const uint8_t* a = act + g * 1216;
+    const uint8_t* mt = meta + g * 80;
+    __m512i lo0 = _mm512_setzero_si512(), lo1 = lo0, hi0 = lo0, hi1 = lo0;
+    for (int ch = 0; ch < 8; ch += 2) {
+      const __m512i v0 = load512(c + 64 * ch), v1 = load512(c + 64 * (ch + 1));
+      lo0 = _mm512_dpbusd_epi32(lo0, _mm512_and_si512(v0, m4), load512(a + 64 * ch));
+      lo1 = _mm512_dpbusd_epi32(lo1, _mm512_and_si512(v1, m4), load512(a + 64 * (ch + 1)));
+      hi0 = _mm512_dpbusd_epi32(hi0, _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4), load512(a + 512 + 64 * ch));
+      hi1 = _mm512_dpbusd_epi32(hi1, _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4), load512(a + 512 + 64 * (ch + 1)));
+    }
+    const __m512i q = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_add_epi32(lo0, lo1), u8x16(mt)),
+                                       _mm512_mullo_epi32(_mm512_add_epi32(hi0, hi1), u8x16(mt + 16)));
+    const __m512i m = _mm512_add_epi32(_mm512_mullo_epi32(load512(a + 1024), u8x16(mt + 32)),
+                                       _mm512_mullo_epi32(load512(a + 1088), u8x16(mt + 48)));
+    // [d, dmin] of the four super-blocks times their d_y
+    const __m256 dy = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(reinterpret_cast<const float*>(a + 1152))), dy_pairs);
+    const __m512 dd = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mt + 64))), dy));
+    acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(d_lanes, dd), _mm512_cvtepi32_ps(q), acc);
+    acc_m = _mm512_fmadd_ps(_mm512_permutexvar_ps(m_lanes, dd), _mm512_cvtepi32_ps(m), acc_m);
+  }
+  *s = _mm512_reduce_add_ps(acc) - _mm512_reduce_add_ps(acc_m);
 }
 
 }  // namespace nnb::kern
