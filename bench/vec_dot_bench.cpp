@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K})
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K})
     for (int64_t rows : {int64_t(4096), int64_t(256)})
       benchmark::RegisterBenchmark(("matvec/" + std::string(nnb::type_name(t)) + "/avx512/rows:" + std::to_string(rows) + "/packed").c_str(),
                                    mat_vec_packed, t, nnb::Isa::Avx512, rows)

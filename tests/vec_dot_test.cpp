@@ -245,7 +245,7 @@ TEST_P(VecDot, AllZero) {
 // Packed formats (vec_dot_packed.h): every row of a random matrix against the one-row kernel
 // of the same ISA, for lengths that fill whole groups and lengths that leave padding (11008 is
 // Llama-2-7B's FFN width: 344 Q4_0 blocks = 21 groups + 8, 43 Q4_K super-blocks = 10 groups +
-// 3), within the float-rounding bound of the other kernels; raw blocks of random bytes, so every
+// 3; Q5_K alike), within the float-rounding bound of the other kernels; raw blocks of random bytes, so every
 // code, scale and min value counts.
 class VecDotPacked : public ::testing::TestWithParam<GgmlType> {};
 
@@ -297,7 +297,7 @@ TEST_P(VecDotPacked, MatchesTheOneRowKernel) {
 TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {
   for (GgmlType t : kTypes)
     for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
-      if (t != GgmlType::Q4_0 && t != GgmlType::Q4_K) EXPECT_EQ(packed_format_for(t, isa), nullptr) << type_name(t);
+      if (t != GgmlType::Q4_0 && t != GgmlType::Q4_K && t != GgmlType::Q5_K) EXPECT_EQ(packed_format_for(t, isa), nullptr) << type_name(t);
   EXPECT_EQ(packed_format_for(GgmlType::Q4_0, Isa::Scalar), nullptr);
 }
 
@@ -326,7 +326,7 @@ TEST_P(VecDotBlocks, ExtremeValues) {
 
 std::string param_name(const ::testing::TestParamInfo<GgmlType>& info) { return std::string(type_name(info.param)); }
 INSTANTIATE_TEST_SUITE_P(AllPairings, VecDot, ::testing::ValuesIn(kTypes), param_name);
-INSTANTIATE_TEST_SUITE_P(Types, VecDotPacked, ::testing::Values(GgmlType::Q4_0, GgmlType::Q4_K), param_name);
+INSTANTIATE_TEST_SUITE_P(Types, VecDotPacked, ::testing::Values(GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K), param_name);
 // kTypes minus F32, F16, BF16 (no integer path).
 INSTANTIATE_TEST_SUITE_P(BlockPairings, VecDotBlocks, ::testing::ValuesIn(kTypes + 3, kTypes + std::size(kTypes)),
                          param_name);

@@ -3,6 +3,7 @@
 #include "engine/cpu/vec_dot_packed.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include "engine/quant/quants.h"
 
@@ -11,6 +12,7 @@ namespace nnb {
 namespace kern {
 void avx512_packed_q4_0_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
 void avx512_packed_q4_K_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
+void avx512_packed_q5_K_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
 }  // namespace kern
 #endif
 
@@ -40,11 +42,13 @@ void q4_K_scale_min(const uint8_t* q, int j, uint8_t* sc, uint8_t* m) {
   }
 }
 
-void pack_q4_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
+template <bool kFive>
+void pack_k4_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 void prepare_q4_K_act(const float* x, int64_t K, uint8_t* dst);
 
 const PackedFormat kQ4_0{GgmlType::Q4_0, kQ4_0Group, 256, 32, 640, pack_q4_0_rows, prepare_q4_0_act, nullptr};
-const PackedFormat kQ4_K{GgmlType::Q4_K, kQ4_KGroup, 512, 80, 1216, pack_q4_K_rows, prepare_q4_K_act, nullptr};
+const PackedFormat kQ4_K{GgmlType::Q4_K, kQ4_KGroup, 512, 80, 1216, pack_k4_rows<false>, prepare_q4_K_act, nullptr};
+const PackedFormat kQ5_K{GgmlType::Q5_K, kQ4_KGroup, 640, 80, 1216, pack_k4_rows<true>, prepare_q4_K_act, nullptr};
 
 void pack_q4_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
   const int64_t nb = K / QK4_0, G = kQ4_0.groups(K);
@@ -89,25 +93,41 @@ void prepare_q4_0_act(const float* x, int64_t K, uint8_t* dst) {
   }
 }
 
-void pack_q4_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
-  const int64_t nsb = K / QK_K, G = kQ4_K.groups(K);
-  const size_t out_bytes = kQ4_K.row_bytes(K);
+// Q4_K and Q5_K (kFive: the fifth bits become two 64-bit masks per chunk after the codes).
+template <bool kFive>
+void pack_k4_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
+  using Block = std::conditional_t<kFive, block_q5_K, block_q4_K>;
+  const PackedFormat& f = kFive ? kQ5_K : kQ4_K;
+  const int64_t nsb = K / QK_K, G = f.groups(K);
+  const size_t out_bytes = f.row_bytes(K);
   for (int64_t r = r0; r < r1; ++r) {
-    const block_q4_K* x = reinterpret_cast<const block_q4_K*>(src + size_t(r) * row_bytes);
-    uint8_t* codes = dst + size_t(r) * out_bytes;
-    std::memset(codes, 0, out_bytes);  // padding super-blocks: codes, scales, mins and d all 0
+    const Block* x = reinterpret_cast<const Block*>(src + size_t(r) * row_bytes);
+    uint8_t* out = dst + size_t(r) * out_bytes;
+    std::memset(out, 0, out_bytes);  // padding super-blocks: codes, scales, mins and d all 0
     for (int64_t g = 0; g < G; ++g) {
-      uint8_t* meta = codes + size_t(G) * kQ4_K.code_bytes + size_t(g) * kQ4_K.scale_bytes;
+      uint8_t* codes = out + size_t(g) * f.code_bytes;
+      uint8_t* meta = out + size_t(G) * f.code_bytes + size_t(g) * f.scale_bytes;
       for (int s = 0; s < 4 && g * 4 + s < nsb; ++s) {
-        const block_q4_K& b = x[g * 4 + s];
+        const Block& b = x[g * 4 + s];
         std::memcpy(meta + 64 + 4 * s, &b.d, 2);
         std::memcpy(meta + 64 + 4 * s + 2, &b.dmin, 2);
         for (int L = 0; L < 4; ++L) {
           const int l = 4 * s + L;
           q4_K_scale_min(b.scales, 2 * L, &meta[l], &meta[32 + l]);
           q4_K_scale_min(b.scales, 2 * L + 1, &meta[16 + l], &meta[48 + l]);
-          for (int ch = 0; ch < 8; ++ch)
-            std::memcpy(codes + size_t(g) * 512 + size_t(ch) * 64 + size_t(l) * 4, b.qs + 32 * L + 4 * ch, 4);
+          for (int ch = 0; ch < 8; ++ch) {
+            std::memcpy(codes + size_t(ch) * 64 + size_t(l) * 4, b.qs + 32 * L + 4 * ch, 4);
+            if constexpr (kFive) {
+              // element j of the chunk: bit 2L of qh[4ch + j] for the low nibble, 2L+1 for the high
+              uint8_t* masks = codes + 512 + size_t(ch) * 16;
+              for (int j = 0; j < 4; ++j) {
+                const int bit = 4 * l + j;
+                const uint8_t h = b.qh[4 * ch + j];
+                masks[bit / 8] |= uint8_t(((h >> (2 * L)) & 1) << (bit % 8));
+                masks[8 + bit / 8] |= uint8_t(((h >> (2 * L + 1)) & 1) << (bit % 8));
+              }
+            }
+          }
         }
       }
     }
@@ -151,8 +171,14 @@ const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
       f.dot = kern::avx512_packed_q4_K_dot;
       return f;
     }();
+    static const PackedFormat q5_K = [] {
+      PackedFormat f = kQ5_K;
+      f.dot = kern::avx512_packed_q5_K_dot;
+      return f;
+    }();
     if (t == GgmlType::Q4_0) return &q4_0;
     if (t == GgmlType::Q4_K) return &q4_K;
+    if (t == GgmlType::Q5_K) return &q5_K;
   }
 #endif
   (void)t;

@@ -36,30 +36,47 @@ void avx512_packed_q4_0_dot(int64_t K, float* s, const uint8_t* row, const uint8
   *s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-// Q4_K, per group of 4 super-blocks: sixteen dpbusd give each lane (4 code bytes of 4 sub-block
-// pairs) the exact sums of its low-nibble sub-block and its high-nibble one; the 6-bit scales
-// and mins multiply them in int32 (exact: |sum| <= 15 * 127 * 32, times 63), and one FMA each
+// Q4_K and Q5_K, per group of 4 super-blocks: sixteen dpbusd give each lane (4 code bytes of 4
+// sub-block pairs) the exact sums of its low-nibble sub-block and its high-nibble one (Q5_K:
+// each code gets its fifth bit, 16, from a 64-bit mask per chunk and nibble); the 6-bit scales
+// and mins multiply them in int32 (exact: |sum| <= 31 * 127 * 32, times 63), and one FMA each
 // applies d * d_y and dmin * d_y, spread from the four super-blocks to their four lanes.
-void avx512_packed_q4_K_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act) {
+template <bool kFive>
+inline float packed_k4_dot(int64_t K, const uint8_t* row, const uint8_t* act) {
+  constexpr int64_t kCodeBytes = kFive ? 640 : 512;
   const int64_t G = (K + 1023) / 1024;
-  const uint8_t* meta = row + G * 512;
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const uint8_t* meta = row + G * kCodeBytes;
+  const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(0x10);
   const __m256i dy_pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
   const __m512i d_lanes = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
   const __m512i m_lanes = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
   auto u8x16 = [](const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); };
+  auto codes = [&](const uint8_t* c, int ch, __m512i& lo, __m512i& hi) {
+    const __m512i v = load512(c + 64 * ch);
+    lo = _mm512_and_si512(v, m4);
+    hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    if constexpr (kFive) {
+      uint64_t klo, khi;
+      std::memcpy(&klo, c + 512 + 16 * ch, 8);
+      std::memcpy(&khi, c + 512 + 16 * ch + 8, 8);
+      lo = _mm512_mask_add_epi8(lo, __mmask64(klo), lo, b16);
+      hi = _mm512_mask_add_epi8(hi, __mmask64(khi), hi, b16);
+    }
+  };
   __m512 acc = _mm512_setzero_ps(), acc_m = _mm512_setzero_ps();
   for (int64_t g = 0; g < G; ++g) {
-    const uint8_t* c = row + g * 512;
+    const uint8_t* c = row + g * kCodeBytes;
     const uint8_t* a = act + g * 1216;
     const uint8_t* mt = meta + g * 80;
     __m512i lo0 = _mm512_setzero_si512(), lo1 = lo0, hi0 = lo0, hi1 = lo0;
     for (int ch = 0; ch < 8; ch += 2) {
-      const __m512i v0 = load512(c + 64 * ch), v1 = load512(c + 64 * (ch + 1));
-      lo0 = _mm512_dpbusd_epi32(lo0, _mm512_and_si512(v0, m4), load512(a + 64 * ch));
-      lo1 = _mm512_dpbusd_epi32(lo1, _mm512_and_si512(v1, m4), load512(a + 64 * (ch + 1)));
-      hi0 = _mm512_dpbusd_epi32(hi0, _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4), load512(a + 512 + 64 * ch));
-      hi1 = _mm512_dpbusd_epi32(hi1, _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4), load512(a + 512 + 64 * (ch + 1)));
+      __m512i l0, h0, l1, h1;
+      codes(c, ch, l0, h0);
+      codes(c, ch + 1, l1, h1);
+      lo0 = _mm512_dpbusd_epi32(lo0, l0, load512(a + 64 * ch));
+      lo1 = _mm512_dpbusd_epi32(lo1, l1, load512(a + 64 * (ch + 1)));
+      hi0 = _mm512_dpbusd_epi32(hi0, h0, load512(a + 512 + 64 * ch));
+      hi1 = _mm512_dpbusd_epi32(hi1, h1, load512(a + 512 + 64 * (ch + 1)));
     }
     const __m512i q = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_add_epi32(lo0, lo1), u8x16(mt)),
                                        _mm512_mullo_epi32(_mm512_add_epi32(hi0, hi1), u8x16(mt + 16)));
@@ -71,7 +88,15 @@ void avx512_packed_q4_K_dot(int64_t K, float* s, const uint8_t* row, const uint8
     acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(d_lanes, dd), _mm512_cvtepi32_ps(q), acc);
     acc_m = _mm512_fmadd_ps(_mm512_permutexvar_ps(m_lanes, dd), _mm512_cvtepi32_ps(m), acc_m);
   }
-  *s = _mm512_reduce_add_ps(acc) - _mm512_reduce_add_ps(acc_m);
+  return _mm512_reduce_add_ps(acc) - _mm512_reduce_add_ps(acc_m);
+}
+
+void avx512_packed_q4_K_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act) {
+  *s = packed_k4_dot<false>(K, row, act);
+}
+
+void avx512_packed_q5_K_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act) {
+  *s = packed_k4_dot<true>(K, row, act);
 }
 
 }  // namespace nnb::kern
