@@ -19,14 +19,18 @@
 namespace nnb {
 namespace {
 
-// Batches of at least GemmKernel::min_n rows use the GEMM kernels; NNB_GEMM_MIN=N sets one
-// threshold for every type (tuning, tests).
-int32_t gemm_min_tokens(const GemmKernel& g) {
+// Batches of at least GemmKernel::min_n rows use the GEMM kernels, or of at least
+// kPackedGemmMin for a matrix with a packed copy (the packed mat-vec kernels read each weight
+// once for the whole batch too, and beat the GEMM's packing below ~12 tokens: measured on the
+// 220M Q4_0 and Q4_K models, 1 and 2 threads, pp8 packed 1.1-1.5x GEMM, pp12 even, pp16 GEMM
+// 1.1-1.2x). NNB_GEMM_MIN=N sets one threshold for every matrix (tuning, tests).
+constexpr int32_t kPackedGemmMin = 12;
+int32_t gemm_min_tokens(const GemmKernel& g, bool packed) {
   static const int32_t v = [] {
     const char* e = std::getenv("NNB_GEMM_MIN");
     return e && *e ? std::max(1, std::atoi(e)) : 0;
   }();
-  return v > 0 ? v : g.min_n;
+  return v > 0 ? v : packed ? std::max(g.min_n, kPackedGemmMin) : g.min_n;
 }
 
 // Grow-only, 64-byte aligned, lazily zeroed (calloc: untouched pages cost no memory, so a large
@@ -284,7 +288,7 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
     if (!kern[i]) throw std::runtime_error("no dot-product kernel for " + std::string(type_name(w[i]->type)));
     if (gemm) {
       gk[i] = gemm_kernel(w[i]->type);
-      if (!gk[i] || n < gemm_min_tokens(*gk[i])) gemm = false;
+      if (!gk[i] || n < gemm_min_tokens(*gk[i], packed_ && packed_->find(*w[i]))) gemm = false;
       else if (w[i]->ne1 % gk[i]->rows != 0) tails = true;
     }
   }
