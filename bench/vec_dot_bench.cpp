@@ -88,7 +88,7 @@ void mat_vec(benchmark::State& state, GgmlType t, nnb::Isa isa, int64_t rows) {
 void mat_vec_packed(benchmark::State& state, GgmlType t, nnb::Isa isa, int64_t rows) {
   const nnb::PackedFormat* f = nnb::packed_format_for(t, isa);
   if (!f) {
-    state.SkipWithError("no packed kernel on this ISA");
+    state.SkipWithError("no packed kernel of this type on this ISA");
     return;
   }
   Lcg rng;
@@ -141,10 +141,12 @@ int main(int argc, char** argv) {
     }
   }
   for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K})
-    for (int64_t rows : {int64_t(4096), int64_t(256)})
-      benchmark::RegisterBenchmark(("matvec/" + std::string(nnb::type_name(t)) + "/avx512/rows:" + std::to_string(rows) + "/packed").c_str(),
-                                   mat_vec_packed, t, nnb::Isa::Avx512, rows)
-          ->Unit(benchmark::kMicrosecond);
+    for (nnb::Isa isa : {nnb::Isa::Avx2, nnb::Isa::Avx512})
+      for (int64_t rows : {int64_t(4096), int64_t(256)})
+        benchmark::RegisterBenchmark(("matvec/" + std::string(nnb::type_name(t)) + "/" + nnb::isa_name(isa) + "/rows:" +
+                                      std::to_string(rows) + "/packed").c_str(),
+                                     mat_vec_packed, t, isa, rows)
+            ->Unit(benchmark::kMicrosecond);
   for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K})
     benchmark::RegisterBenchmark((std::string("quantize_act/") + std::string(nnb::type_name(t))).c_str(), quantize_act, t)
         ->Unit(benchmark::kMicrosecond);

@@ -291,7 +291,7 @@ TEST_P(VecDotPacked, MatchesTheOneRowKernel) {
       ++checked;
     }
   }
-  if (!checked) GTEST_SKIP() << "no packed " << type_name(t) << " kernel on this CPU's paths (AVX-512 only)";
+  if (!checked) GTEST_SKIP() << "no packed " << type_name(t) << " kernel on this CPU's paths";
 }
 
 TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {
@@ -299,6 +299,9 @@ TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {
     for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
       if (t != GgmlType::Q4_0 && t != GgmlType::Q4_K && t != GgmlType::Q5_K) EXPECT_EQ(packed_format_for(t, isa), nullptr) << type_name(t);
   EXPECT_EQ(packed_format_for(GgmlType::Q4_0, Isa::Scalar), nullptr);
+  EXPECT_EQ(packed_format_for(GgmlType::Q4_K, Isa::Avx2), nullptr);  // too little gain for a copy
+  if (dot_kernel_for(GgmlType::Q4_0, Isa::Avx2)) EXPECT_NE(packed_format_for(GgmlType::Q4_0, Isa::Avx2), nullptr);
+  if (dot_kernel_for(GgmlType::Q4_K, Isa::Avx512)) EXPECT_NE(packed_format_for(GgmlType::Q4_K, Isa::Avx512), nullptr);
 }
 
 // Every byte of the weight blocks set to an extreme pattern (largest / smallest codes, K-quant

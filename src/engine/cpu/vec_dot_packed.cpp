@@ -13,6 +13,7 @@ namespace kern {
 void avx512_packed_q4_0_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
 void avx512_packed_q4_K_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
 void avx512_packed_q5_K_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
+void avx2_packed_q4_0_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
 }  // namespace kern
 #endif
 
@@ -160,26 +161,22 @@ void prepare_q4_K_act(const float* x, int64_t K, uint8_t* dst) {
 
 const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
 #if defined(__x86_64__) || defined(_M_X64)
-  if (isa == Isa::Avx512 && dot_kernel_for(t, Isa::Avx512)) {
-    static const PackedFormat q4_0 = [] {
-      PackedFormat f = kQ4_0;
-      f.dot = kern::avx512_packed_q4_0_dot;
-      return f;
-    }();
-    static const PackedFormat q4_K = [] {
-      PackedFormat f = kQ4_K;
-      f.dot = kern::avx512_packed_q4_K_dot;
-      return f;
-    }();
-    static const PackedFormat q5_K = [] {
-      PackedFormat f = kQ5_K;
-      f.dot = kern::avx512_packed_q5_K_dot;
-      return f;
-    }();
-    if (t == GgmlType::Q4_0) return &q4_0;
-    if (t == GgmlType::Q4_K) return &q4_K;
-    if (t == GgmlType::Q5_K) return &q5_K;
-  }
+  // Kernels by ISA, in the order Q4_0, Q4_K, Q5_K (nullptr: none on that ISA, where a packed
+  // kernel gained too little over the one-row one to pay for a copy of the weights).
+  struct Table {
+    PackedFormat f[3];
+    Table(PackedDotFn q4_0, PackedDotFn q4_K, PackedDotFn q5_K) : f{kQ4_0, kQ4_K, kQ5_K} {
+      f[0].dot = q4_0;
+      f[1].dot = q4_K;
+      f[2].dot = q5_K;
+    }
+  };
+  static const Table avx512(kern::avx512_packed_q4_0_dot, kern::avx512_packed_q4_K_dot, kern::avx512_packed_q5_K_dot);
+  static const Table avx2(kern::avx2_packed_q4_0_dot, nullptr, nullptr);
+  if (isa == Isa::Scalar || !dot_kernel_for(t, isa)) return nullptr;  // also: the CPU lacks the ISA
+  const Table& table = isa == Isa::Avx512 ? avx512 : avx2;
+  for (const PackedFormat& f : table.f)
+    if (f.type == t && f.dot) return &f;
 #endif
   (void)t;
   (void)isa;

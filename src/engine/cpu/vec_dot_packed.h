@@ -1,4 +1,4 @@
-// Weights repacked at load for mat-vec products (generation): Q4_0 and Q4_K.
+// Weights repacked at load for mat-vec products (generation): Q4_0, Q4_K and Q5_K.
 //
 // Why: the stored block formats interleave scales with codes (Q4_0: 2 bytes of scale before
 // every 16 bytes of codes; Q4_K: 6-bit scales and mins packed three to two bytes), so the
@@ -58,7 +58,8 @@ struct PackedFormat {
   size_t act_row_bytes(int64_t K) const { return size_t(groups(K)) * act_bytes; }
 };
 
-// The packed format of type t with a kernel on the active ISA (AVX-512 only so far), or nullptr.
+// The packed format of type t with a kernel on the active ISA, or nullptr: AVX-512 has Q4_0,
+// Q4_K and Q5_K, AVX2 Q4_0 (see vec_dot_packed_avx2.cpp), the scalar path none.
 const PackedFormat* packed_format(GgmlType t);
 const PackedFormat* packed_format_for(GgmlType t, Isa isa);
 
