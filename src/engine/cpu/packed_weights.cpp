@@ -73,6 +73,11 @@ std::shared_ptr<const PackedWeights> PackedWeights::for_model(const Model& model
   std::shared_ptr<PackedWeights> pw(new PackedWeights);
   void* mem = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) throw std::bad_alloc();
+  // Transparent huge pages where the system allows them on request (THP "madvise", Debian's
+  // default): streaming the weights then misses the TLB 512x less often and the prefetchers
+  // are not stopped at every 4 KiB. Measured on the 220M Q4_0 / Q4_K models, one thread:
+  // 160-166 vs 141-153 tokens/s.
+  ::madvise(mem, total, MADV_HUGEPAGE);
   pw->mem_ = mem;
   pw->bytes_ = total;
   // Two threads pack about half the bytes each (packing reads the file once: about its read speed).
