@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "engine/cpu/ops.h"
-#include "engine/cpu/packed_weights.h"
+#include "engine/cpu/matvec_weights.h"
 #include "engine/cpu/threadpool.h"
 #include "engine/cpu/vec_dot.h"
 #include "engine/cpu/vec_dot_gemm.h"
@@ -183,7 +183,7 @@ class CpuDevice final : public Device {
   Buffer prepared_[6];            // activations prepared for the products, one per format in use
   std::vector<Buffer> thread_;    // per thread: attention scores, then a GEMM panel
   size_t attn_floats_ = 0;        // offset of the panel in a thread buffer
-  std::shared_ptr<const PackedWeights> packed_;  // matrices repacked for mat-vec, or null
+  std::shared_ptr<const MatvecWeights> matvec_;  // the mat-vec copies of the weights, or null
 };
 
 CpuDevice::CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads)
@@ -216,7 +216,7 @@ CpuDevice::CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int
   // The activation buffer every product needs (one token in the widest format: f32).
   const int64_t widest = std::max<int64_t>({hp_.n_embd, hp_.n_embd_q(), hp_.n_ff});
   prepared_[0].reserve(size_t(widest) * 4 + 1024);
-  packed_ = PackedWeights::for_model(model);
+  matvec_ = MatvecWeights::for_model(model);
 }
 
 // RoPE angles computed as ggml does: theta advances by repeated multiplication with
@@ -288,15 +288,17 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
     if (!kern[i]) throw std::runtime_error("no dot-product kernel for " + std::string(type_name(w[i]->type)));
     if (gemm) {
       gk[i] = gemm_kernel(w[i]->type);
-      if (!gk[i] || n < gemm_min_tokens(*gk[i], packed_ && packed_->find(*w[i]))) gemm = false;
+      const MatvecWeights::View* v = matvec_ ? matvec_->find(*w[i]) : nullptr;
+      if (!gk[i] || n < gemm_min_tokens(*gk[i], v && v->format)) gemm = false;
       else if (w[i]->ne1 % gk[i]->rows != 0) tails = true;
     }
   }
 
-  // Matrices with a packed copy take it below the GEMM threshold (mat-vec, small batches).
-  const PackedWeights::View* packed[kMax] = {};
-  if (!gemm && packed_)
-    for (int i = 0; i < count; ++i) packed[i] = packed_->find(*w[i]);
+  // Below the GEMM threshold (mat-vec, small batches) the matrices are read from their mat-vec
+  // copies, packed or verbatim, where they have one.
+  const MatvecWeights::View* copy[kMax] = {};
+  if (!gemm && matvec_)
+    for (int i = 0; i < count; ++i) copy[i] = matvec_->find(*w[i]);
 
   // Activation formats needed: GEMM layouts, the packed layout, and vec_dot types for the rows
   // outside panels.
@@ -319,7 +321,7 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
   };
   for (int i = 0; i < count; ++i) {
     if (gemm) gemm_fmt[i] = find_or_add(Kind::Gemm, gk[i]->act, GgmlType::F32);
-    if (packed[i]) dot_fmt[i] = find_or_add(Kind::Packed, GemmAct::F32, w[i]->type);
+    if (copy[i] && copy[i]->format) dot_fmt[i] = find_or_add(Kind::Packed, GemmAct::F32, w[i]->type);
     else if (!gemm || tails) dot_fmt[i] = find_or_add(Kind::Dot, GemmAct::F32, kern[i]->vec_dot_type);
   }
   int n_buf = 0;
@@ -360,16 +362,17 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
     const int64_t M = m.ne1;
     const Fmt& F = fmts[dot_fmt[i]];
     float* o = out[i];
-    if (const PackedWeights::View* p = packed[i]) {
-      const size_t rb = p->format->row_bytes(K);
-      const PackedDotFn dot = p->format->dot;
-      for (int64_t r = r0; r < r1; ++r)
-        for (int32_t t = 0; t < n; ++t) dot(K, o + size_t(t) * size_t(M) + r, p->data + size_t(r) * rb, F.data + size_t(t) * F.stride);
-      return;
+    // The stored rows, or their mat-vec copy: packed (its own kernel) or verbatim.
+    const uint8_t* base = m.data;
+    size_t rb = m.row_bytes;
+    VecDotFn dot = kern[i]->vec_dot;
+    if (const MatvecWeights::View* c = copy[i]) {
+      base = c->data;
+      rb = c->row_bytes;
+      if (c->format) dot = c->format->dot;
     }
-    const VecDotFn dot = kern[i]->vec_dot;
     for (int64_t r = r0; r < r1; ++r) {
-      const uint8_t* wr = m.row(r);
+      const uint8_t* wr = base + size_t(r) * rb;
       for (int32_t t = 0; t < n; ++t) dot(K, o + size_t(t) * size_t(M) + r, wr, F.data + size_t(t) * F.stride);
     }
   };

@@ -10,10 +10,10 @@
 namespace nnb {
 #if defined(__x86_64__) || defined(_M_X64)
 namespace kern {
-void avx512_packed_q4_0_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
-void avx512_packed_q4_K_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
-void avx512_packed_q5_K_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
-void avx2_packed_q4_0_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
+void avx512_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act);
+void avx512_packed_q4_K_dot(int64_t K, float* s, const void* row, const void* act);
+void avx512_packed_q5_K_dot(int64_t K, float* s, const void* row, const void* act);
+void avx2_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act);
 }  // namespace kern
 #endif
 

@@ -37,8 +37,8 @@
 
 namespace nnb {
 
-// s = dot(packed weight row, packed activation row).
-using PackedDotFn = void (*)(int64_t K, float* s, const uint8_t* row, const uint8_t* act);
+// s = dot(packed weight row, packed activation row): the signature of VecDotFn.
+using PackedDotFn = VecDotFn;
 
 struct PackedFormat {
   GgmlType type;             // the stored type it repacks

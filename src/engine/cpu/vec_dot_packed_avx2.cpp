@@ -9,7 +9,9 @@ namespace nnb::kern {
 
 // Q4_0: lane sums as in the AVX-512 kernel; the low- and high-nibble products are added in
 // int16 first (each maddubs lane <= 2 * 15 * 127, the two together < 2^15).
-void avx2_packed_q4_0_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act) {
+void avx2_packed_q4_0_dot(int64_t K, float* s, const void* vrow, const void* vact) {
+  const uint8_t* row = static_cast<const uint8_t*>(vrow);
+  const uint8_t* act = static_cast<const uint8_t*>(vact);
   const int64_t G = (K + 511) / 512;
   const uint8_t* scales = row + G * 256;
   const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);

@@ -12,7 +12,9 @@ namespace nnb::kern {
 // Q4_0, per group of 16 blocks: eight dpbusd of the unsigned codes against the activation
 // bytes, in four chains (dpbusd's latency), the first started from -8 * sum(q) so that int32
 // lane b ends as block b's exact sum; then one f32 conversion and one FMA with d_x * d_y.
-void avx512_packed_q4_0_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act) {
+void avx512_packed_q4_0_dot(int64_t K, float* s, const void* vrow, const void* vact) {
+  const uint8_t* row = static_cast<const uint8_t*>(vrow);
+  const uint8_t* act = static_cast<const uint8_t*>(vact);
   const int64_t G = (K + 511) / 512;
   const uint8_t* scales = row + G * 256;
   const __m512i m4 = _mm512_set1_epi8(0x0F);
@@ -91,11 +93,15 @@ inline float packed_k4_dot(int64_t K, const uint8_t* row, const uint8_t* act) {
   return _mm512_reduce_add_ps(acc) - _mm512_reduce_add_ps(acc_m);
 }
 
-void avx512_packed_q4_K_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act) {
+void avx512_packed_q4_K_dot(int64_t K, float* s, const void* vrow, const void* vact) {
+  const uint8_t* row = static_cast<const uint8_t*>(vrow);
+  const uint8_t* act = static_cast<const uint8_t*>(vact);
   *s = packed_k4_dot<false>(K, row, act);
 }
 
-void avx512_packed_q5_K_dot(int64_t K, float* s, const uint8_t* row, const uint8_t* act) {
+void avx512_packed_q5_K_dot(int64_t K, float* s, const void* vrow, const void* vact) {
+  const uint8_t* row = static_cast<const uint8_t*>(vrow);
+  const uint8_t* act = static_cast<const uint8_t*>(vact);
   *s = packed_k4_dot<true>(K, row, act);
 }
 
