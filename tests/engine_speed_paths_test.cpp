@@ -7,11 +7,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <thread>
 
 #include "engine/runtime/context.h"
 #include "engine/model/model_gen.h"
+#include "engine/cpu/matvec_weights.h"
 #include "engine/cpu/threadpool.h"
 #include "engine/cpu/vec_dot.h"
 #include "engine/cpu/vec_dot_gemm.h"
@@ -134,6 +136,48 @@ TEST(EngineSpeedPaths, PartialPanels) {
   EXPECT_LE(b, std::max(4 * 1.6e-7, 1e-6));
   std::printf("[ partial panels %s ] F32 %.3g (bound %.3g), Q8_0 %.3g (bound %.3g)\n", isa_name(active_isa()), a,
               std::max(4 * 6.7e-7, 1e-6), b, std::max(4 * 1.6e-7, 1e-6));
+}
+
+// Mat-vec copies (matvec_weights.h): one per model, shared by its contexts; verbatim copies are
+// the stored bytes and give the same logits as reading the file in place (NNB_REPACK=0), packed
+// ones agree within the kernels' rounding (vec_dot_test bounds them per row).
+TEST(EngineSpeedPaths, MatvecCopiesAreSharedAndAgreeWithTheStoredWeights) {
+  NNB_FORCED_ISA_OR_SKIP();
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q6_K, GgmlType::F16, GgmlType::Q4_K, GgmlType::Q4_0}) {
+    SCOPED_TRACE(type_name(t));
+    auto model = Model::load(make_model(std::string("copies_") + std::string(type_name(t)), t));
+    auto logits_of = [&](const char* repack) {
+      ::setenv("NNB_REPACK", repack, 1);
+      ContextParams cp;
+      cp.n_ctx = 64;
+      cp.n_threads = 2;
+      Context ctx(*model, cp);
+      std::vector<float> all;
+      for (Token tok : tokens(*model, 6)) {
+        ctx.decode(std::span<const Token>(&tok, 1));
+        all.insert(all.end(), ctx.logits(), ctx.logits() + model->hparams().n_vocab);
+      }
+      ::unsetenv("NNB_REPACK");
+      return all;
+    };
+    const auto in_place = logits_of("0"), copied = logits_of("1");
+    auto w = MatvecWeights::for_model(*model);
+    ASSERT_NE(w, nullptr) << "a small model's copies fit in memory";
+    EXPECT_EQ(w, MatvecWeights::for_model(*model)) << "one copy per model";
+    const Matrix& wq = model->layers()[0].wq;
+    const MatvecWeights::View* v = w->find(wq);
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(v->format, packed_format(t));
+    if (!v->format) {
+      EXPECT_EQ(std::memcmp(v->data, wq.data, wq.row_bytes * size_t(wq.ne1)), 0) << "a verbatim copy";
+      EXPECT_EQ(copied, in_place) << "the same kernel over the same bytes";
+    } else {
+      double scale = 0, worst = 0;
+      for (float x : in_place) scale = std::max(scale, double(std::abs(x)));
+      for (size_t i = 0; i < in_place.size(); ++i) worst = std::max(worst, std::abs(double(copied[i]) - in_place[i]));
+      EXPECT_LE(worst / (1 + scale), 1e-5) << "packed vs stored layout";
+    }
+  }
 }
 
 TEST(EngineSpeedPaths, GenerationAllocatesNothingPerToken) {
