@@ -283,22 +283,22 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
   const GemmKernel* gk[kMax] = {};
   bool gemm = n > 1;
   bool tails = false;  // some rows outside full GEMM panels
+  // The matrices' copies in huge pages (matvec_weights.h): verbatim ones replace the stored
+  // rows everywhere, packed ones serve below the GEMM threshold (mat-vec, small batches).
+  const MatvecWeights::View* copy[kMax] = {};
   for (int i = 0; i < count; ++i) {
     kern[i] = dot_kernel(w[i]->type);
     if (!kern[i]) throw std::runtime_error("no dot-product kernel for " + std::string(type_name(w[i]->type)));
+    copy[i] = matvec_ ? matvec_->find(*w[i]) : nullptr;
     if (gemm) {
       gk[i] = gemm_kernel(w[i]->type);
-      const MatvecWeights::View* v = matvec_ ? matvec_->find(*w[i]) : nullptr;
-      if (!gk[i] || n < gemm_min_tokens(*gk[i], v && v->format)) gemm = false;
+      if (!gk[i] || n < gemm_min_tokens(*gk[i], copy[i] && copy[i]->format)) gemm = false;
       else if (w[i]->ne1 % gk[i]->rows != 0) tails = true;
     }
   }
-
-  // Below the GEMM threshold (mat-vec, small batches) the matrices are read from their mat-vec
-  // copies, packed or verbatim, where they have one.
-  const MatvecWeights::View* copy[kMax] = {};
-  if (!gemm && matvec_)
-    for (int i = 0; i < count; ++i) copy[i] = matvec_->find(*w[i]);
+  if (gemm)
+    for (int i = 0; i < count; ++i)
+      if (copy[i] && copy[i]->format) copy[i] = nullptr;  // the GEMM reads the stored layout
 
   // Activation formats needed: GEMM layouts, the packed layout, and vec_dot types for the rows
   // outside panels.
@@ -409,7 +409,8 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
         continue;
       }
       const Fmt& F = fmts[gemm_fmt[i]];
-      gk[i]->pack(m.row(r0), m.row_bytes, K, panel);
+      if (const MatvecWeights::View* c = copy[i]) gk[i]->pack(c->data + size_t(r0) * c->row_bytes, c->row_bytes, K, panel);
+      else gk[i]->pack(m.row(r0), m.row_bytes, K, panel);
       gk[i]->compute(panel, K, F.data, F.stride, n, out[i] + r0, M);
     }
   });

@@ -7,10 +7,12 @@
 // Why a copy: generation streams every weight once per token; from the file's mapping (4 KiB
 // page-cache pages) one thread reached 61-96 tokens/s on the 220M F16 / Q8_0 / Q6_K models,
 // from huge pages 72-136 (+18-20 %: 512x fewer TLB misses, prefetchers not stopped every 4 KiB);
-// the packed layouts add the kernels' own gain. The stored weights stay mapped for everything
-// else (prompt GEMMs, embedding rows, GPU uploads), so this is one extra copy of the mat-vec
-// matrices: made only when it fits in half of MemAvailable (else the packed ones alone, else
-// none, said once on stderr), and never with NNB_REPACK=0 (weights read in place, as before).
+// the packed layouts add the kernels' own gain. A verbatim copy serves the prompt GEMMs too, and
+// the file's pages under it are handed back (the resident size stays about the model's); a
+// packed one sits beside the stored matrix, which the GEMMs, embedding rows and GPU uploads
+// read: one extra copy of those matrices. Copies are made only when they fit in half of
+// MemAvailable (else the packed ones alone, else none, said once on stderr), and never with
+// NNB_REPACK=0 (weights read in place, as before).
 #pragma once
 
 #include <cstddef>
