@@ -4,6 +4,7 @@
 // value, including the extremes); activations are always quantize_row(vec_dot_type).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -292,6 +293,40 @@ TEST_P(VecDotPacked, MatchesTheOneRowKernel) {
     }
   }
   if (!checked) GTEST_SKIP() << "no packed " << type_name(t) << " kernel on this CPU's paths";
+}
+
+// The small-batch kernels (dot_n) give each token exactly the one-row kernel's result, for
+// 1 to 4 tokens, with padding groups (K = 11008) and without.
+TEST_P(VecDotPacked, SmallBatchKernelEqualsTheOneRowKernel) {
+  const GgmlType t = GetParam();
+  int checked = 0;
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    const PackedFormat* f = packed_format_for(t, isa);
+    if (!f || !f->dot_n) continue;
+    std::mt19937 rng(5);
+    for (int64_t K : {int64_t(1024), int64_t(11008)}) {
+      const Bytes w = random_raw_row(t, K, rng);
+      std::vector<uint8_t> packed(f->row_bytes(K));
+      f->pack_rows(w.data(), w.size(), K, 0, 1, packed.data());
+      const size_t ab = f->act_row_bytes(K);
+      std::vector<uint8_t> act(4 * ab);
+      for (int tok = 0; tok < 4; ++tok) f->prepare(random_floats(K, rng, 2.0f).data(), K, act.data() + size_t(tok) * ab);
+      for (int n = 1; n <= 4; ++n) {
+        float got[8];
+        std::fill(std::begin(got), std::end(got), std::nanf(""));
+        f->dot_n(K, got, 2, packed.data(), act.data(), ab, n);  // results 2 floats apart
+        for (int tok = 0; tok < n; ++tok) {
+          float want = std::nanf("");
+          f->dot(K, &want, packed.data(), act.data() + size_t(tok) * ab);
+          EXPECT_EQ(std::memcmp(&want, &got[2 * tok], sizeof want), 0)
+              << type_name(t) << " " << isa_name(isa) << " K=" << K << " n=" << n << " token " << tok << ": " << got[2 * tok]
+              << " vs " << want;
+        }
+      }
+      ++checked;
+    }
+  }
+  if (!checked) GTEST_SKIP() << "no small-batch packed " << type_name(t) << " kernel on this CPU's paths";
 }
 
 TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {

@@ -19,18 +19,20 @@
 namespace nnb {
 namespace {
 
-// Batches of at least GemmKernel::min_n rows use the GEMM kernels, or of at least
-// kPackedGemmMin for a matrix with a packed copy (the packed mat-vec kernels read each weight
-// once for the whole batch too, and beat the GEMM's packing below ~12 tokens: measured on the
-// 220M Q4_0 and Q4_K models, 1 and 2 threads, pp8 packed 1.1-1.5x GEMM, pp12 even, pp16 GEMM
-// 1.1-1.2x). NNB_GEMM_MIN=N sets one threshold for every matrix (tuning, tests).
-constexpr int32_t kPackedGemmMin = 12;
-int32_t gemm_min_tokens(const GemmKernel& g, bool packed) {
+// Batches of at least GemmKernel::min_n rows use the GEMM kernels, or more for a matrix with a
+// packed copy, whose kernels read each weight once for the whole batch too: 12 tokens, or 16
+// where the format has a small-batch kernel (dot_n). Measured on the 220M Q4_0 / Q4_K models,
+// 1 and 2 threads: one-row packed kernels 1.1-1.5x the GEMM at 8 tokens, even at 12, behind at
+// 16; Q4_0's dot_n ahead at 12 (1.2-1.3x), behind at 16 with 2 threads (0.86x).
+// NNB_GEMM_MIN=N sets one threshold for every matrix (tuning, tests).
+int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {
   static const int32_t v = [] {
     const char* e = std::getenv("NNB_GEMM_MIN");
     return e && *e ? std::max(1, std::atoi(e)) : 0;
   }();
-  return v > 0 ? v : packed ? std::max(g.min_n, kPackedGemmMin) : g.min_n;
+  if (v > 0) return v;
+  if (packed) return std::max(g.min_n, packed->dot_n ? 16 : 12);
+  return g.min_n;
 }
 
 // Grow-only, 64-byte aligned, lazily zeroed (calloc: untouched pages cost no memory, so a large
@@ -60,6 +62,9 @@ class Buffer {
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
 };
+
+// The small-batch kernel of a packed copy, or nullptr.
+PackedDotNFn c_packed_n(const MatvecWeights::View* c) { return c && c->format ? c->format->dot_n : nullptr; }
 
 class CpuDevice final : public Device {
  public:
@@ -292,7 +297,7 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
     copy[i] = matvec_ ? matvec_->find(*w[i]) : nullptr;
     if (gemm) {
       gk[i] = gemm_kernel(w[i]->type);
-      if (!gk[i] || n < gemm_min_tokens(*gk[i], copy[i] && copy[i]->format)) gemm = false;
+      if (!gk[i] || n < gemm_min_tokens(*gk[i], copy[i] ? copy[i]->format : nullptr)) gemm = false;
       else if (w[i]->ne1 % gk[i]->rows != 0) tails = true;
     }
   }
@@ -370,6 +375,13 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
       base = c->data;
       rb = c->row_bytes;
       if (c->format) dot = c->format->dot;
+    }
+    if (const PackedDotNFn dot_n = c_packed_n(copy[i]); dot_n && n > 1) {  // small batch: 4 tokens a call
+      for (int64_t r = r0; r < r1; ++r)
+        for (int32_t t = 0; t < n; t += 4)
+          dot_n(K, o + size_t(t) * size_t(M) + r, size_t(M), base + size_t(r) * rb, F.data + size_t(t) * F.stride, F.stride,
+                std::min(4, n - t));
+      return;
     }
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* wr = base + size_t(r) * rb;

@@ -39,6 +39,11 @@ namespace nnb {
 
 // s = dot(packed weight row, packed activation row): the signature of VecDotFn.
 using PackedDotFn = VecDotFn;
+// s[t * s_stride] = dot(packed weight row, activation row t at act + t * act_stride), t < n <= 4:
+// the row's codes unpacked once for the n tokens of a small batch; each result equal, bit for
+// bit, to the one-row kernel's.
+using PackedDotNFn = void (*)(int64_t K, float* s, size_t s_stride, const void* row, const void* act,
+                              size_t act_stride, int n);
 
 struct PackedFormat {
   GgmlType type;             // the stored type it repacks
@@ -52,6 +57,7 @@ struct PackedFormat {
   // Quantizes one activation row into the packed activation layout.
   void (*prepare)(const float* x, int64_t K, uint8_t* dst);
   PackedDotFn dot;
+  PackedDotNFn dot_n = nullptr;  // where a type has one
 
   int64_t groups(int64_t K) const { return (K + group - 1) / group; }
   size_t row_bytes(int64_t K) const { return (size_t(groups(K)) * (code_bytes + scale_bytes) + 63) / 64 * 64; }
