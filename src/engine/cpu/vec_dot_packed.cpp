@@ -16,6 +16,10 @@ void avx512_packed_q5_K_dot(int64_t K, float* s, const void* row, const void* ac
 void avx2_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act);
 void avx512_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
                               int n);
+void avx512_packed_q4_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
+                              int n);
+void avx512_packed_q5_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
+                              int n);
 }  // namespace kern
 #endif
 
@@ -176,6 +180,8 @@ const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
   static const Table avx512 = [] {
     Table t(kern::avx512_packed_q4_0_dot, kern::avx512_packed_q4_K_dot, kern::avx512_packed_q5_K_dot);
     t.f[0].dot_n = kern::avx512_packed_q4_0_dot_n;
+    t.f[1].dot_n = kern::avx512_packed_q4_K_dot_n;
+    t.f[2].dot_n = kern::avx512_packed_q5_K_dot_n;
     return t;
   }();
   static const Table avx2(kern::avx2_packed_q4_0_dot, nullptr, nullptr);

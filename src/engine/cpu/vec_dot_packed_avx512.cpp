@@ -141,6 +141,87 @@ inline float packed_k4_dot(int64_t K, const uint8_t* row, const uint8_t* act) {
   return _mm512_reduce_add_ps(acc) - _mm512_reduce_add_ps(acc_m);
 }
 
+// The same for N = 2..4 activation rows (small batches): the codes of half a group (four
+// chunks) are unpacked once for the N rows, whose int sums run in two chains each; every row's
+// result equals the one-row kernel's bit for bit (the int sums are exact, the float steps the same).
+template <bool kFive, int N>
+inline void packed_k4_rows(int64_t K, float* s, size_t s_stride, const uint8_t* row, const uint8_t* act, size_t act_stride) {
+  constexpr int64_t kCodeBytes = kFive ? 640 : 512;
+  const int64_t G = (K + 1023) / 1024;
+  const uint8_t* meta = row + G * kCodeBytes;
+  const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(0x10);
+  const __m256i dy_pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+  const __m512i d_lanes = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
+  const __m512i m_lanes = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
+  auto u8x16 = [](const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); };
+  __m512 acc[N], acc_m[N];
+  for (int t = 0; t < N; ++t) acc[t] = acc_m[t] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < G; ++g) {
+    const uint8_t* c = row + g * kCodeBytes;
+    const uint8_t* mt = meta + g * 80;
+    __m512i lo_sum[N], hi_sum[N];
+    for (int t = 0; t < N; ++t) lo_sum[t] = hi_sum[t] = _mm512_setzero_si512();
+    for (int half = 0; half < 2; ++half) {
+      __m512i lo[4], hi[4];
+      for (int k = 0; k < 4; ++k) {
+        const int ch = 4 * half + k;
+        const __m512i v = load512(c + 64 * ch);
+        lo[k] = _mm512_and_si512(v, m4);
+        hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        if constexpr (kFive) {
+          uint64_t klo, khi;
+          std::memcpy(&klo, c + 512 + 16 * ch, 8);
+          std::memcpy(&khi, c + 512 + 16 * ch + 8, 8);
+          lo[k] = _mm512_mask_add_epi8(lo[k], __mmask64(klo), lo[k], b16);
+          hi[k] = _mm512_mask_add_epi8(hi[k], __mmask64(khi), hi[k], b16);
+        }
+      }
+      for (int t = 0; t < N; ++t) {
+        const uint8_t* a = act + t * act_stride + g * 1216;
+        for (int k = 0; k < 4; ++k) {
+          const int ch = 4 * half + k;
+          lo_sum[t] = _mm512_dpbusd_epi32(lo_sum[t], lo[k], load512(a + 64 * ch));
+          hi_sum[t] = _mm512_dpbusd_epi32(hi_sum[t], hi[k], load512(a + 512 + 64 * ch));
+        }
+      }
+    }
+    const __m512i sc_lo = u8x16(mt), sc_hi = u8x16(mt + 16), m_lo = u8x16(mt + 32), m_hi = u8x16(mt + 48);
+    const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mt + 64)));
+    for (int t = 0; t < N; ++t) {
+      const uint8_t* a = act + t * act_stride + g * 1216;
+      const __m512i q = _mm512_add_epi32(_mm512_mullo_epi32(lo_sum[t], sc_lo), _mm512_mullo_epi32(hi_sum[t], sc_hi));
+      const __m512i m = _mm512_add_epi32(_mm512_mullo_epi32(load512(a + 1024), m_lo), _mm512_mullo_epi32(load512(a + 1088), m_hi));
+      const __m256 dy = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(reinterpret_cast<const float*>(a + 1152))), dy_pairs);
+      const __m512 dd = _mm512_castps256_ps512(_mm256_mul_ps(dm, dy));
+      acc[t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(d_lanes, dd), _mm512_cvtepi32_ps(q), acc[t]);
+      acc_m[t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(m_lanes, dd), _mm512_cvtepi32_ps(m), acc_m[t]);
+    }
+  }
+  for (int t = 0; t < N; ++t) s[t * s_stride] = _mm512_reduce_add_ps(acc[t]) - _mm512_reduce_add_ps(acc_m[t]);
+}
+
+template <bool kFive>
+void packed_k4_dot_n(int64_t K, float* s, size_t s_stride, const void* vrow, const void* vact, size_t act_stride, int n) {
+  const uint8_t* row = static_cast<const uint8_t*>(vrow);
+  const uint8_t* act = static_cast<const uint8_t*>(vact);
+  switch (n) {
+    case 1: *s = packed_k4_dot<kFive>(K, row, act); return;
+    case 2: return packed_k4_rows<kFive, 2>(K, s, s_stride, row, act, act_stride);
+    case 3: return packed_k4_rows<kFive, 3>(K, s, s_stride, row, act, act_stride);
+    default: return packed_k4_rows<kFive, 4>(K, s, s_stride, row, act, act_stride);
+  }
+}
+
+void avx512_packed_q4_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
+                              int n) {
+  packed_k4_dot_n<false>(K, s, s_stride, row, act, act_stride, n);
+}
+
+void avx512_packed_q5_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
+                              int n) {
+  packed_k4_dot_n<true>(K, s, s_stride, row, act, act_stride, n);
+}
+
 void avx512_packed_q4_K_dot(int64_t K, float* s, const void* vrow, const void* vact) {
   const uint8_t* row = static_cast<const uint8_t*>(vrow);
   const uint8_t* act = static_cast<const uint8_t*>(vact);
