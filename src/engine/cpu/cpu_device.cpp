@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/cpu/ops.h"
 #include "engine/cpu/matvec_weights.h"
+#include "engine/cpu/ops.h"
 #include "engine/cpu/threadpool.h"
 #include "engine/cpu/vec_dot.h"
 #include "engine/cpu/vec_dot_gemm.h"
@@ -65,7 +65,7 @@ class Buffer {
 };
 
 // The small-batch kernel of a packed copy, or nullptr.
-PackedDotNFn c_packed_n(const MatvecWeights::View* c) { return c && c->format ? c->format->dot_n : nullptr; }
+PackedDotNFn small_batch_kernel(const MatvecWeights::View* c) { return c && c->format ? c->format->dot_n : nullptr; }
 
 class CpuDevice final : public Device {
  public:
@@ -339,7 +339,9 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
       F.data = reinterpret_cast<const uint8_t*>(in);
       continue;
     }
-    F.stride = F.kind == Kind::Gemm ? gemm_act_bytes(F.ga, K) : F.kind == Kind::Packed ? packed_format(F.vt)->act_row_bytes(K) : row_size(F.vt, K);
+    F.stride = F.kind == Kind::Gemm     ? gemm_act_bytes(F.ga, K)
+               : F.kind == Kind::Packed ? packed_format(F.vt)->act_row_bytes(K)
+                                        : row_size(F.vt, K);
     Buffer& b = prepared_[n_buf++];
     b.reserve(F.stride * size_t(n));
     F.data = b.data();
@@ -377,11 +379,11 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
       rb = c->row_bytes;
       if (c->format) dot = c->format->dot;
     }
-    if (const PackedDotNFn dot_n = c_packed_n(copy[i]); dot_n && n > 1) {  // small batch: 4 tokens a call
+    if (const PackedDotNFn dot_n = small_batch_kernel(copy[i]); dot_n && n > 1) {  // 4 tokens a call
       for (int64_t r = r0; r < r1; ++r)
         for (int32_t t = 0; t < n; t += 4)
-          dot_n(K, o + size_t(t) * size_t(M) + r, size_t(M), base + size_t(r) * rb, F.data + size_t(t) * F.stride, F.stride,
-                std::min(4, n - t));
+          dot_n(K, o + size_t(t) * size_t(M) + r, size_t(M), base + size_t(r) * rb, F.data + size_t(t) * F.stride,
+                F.stride, std::min(4, n - t));
       return;
     }
     for (int64_t r = r0; r < r1; ++r) {
@@ -422,8 +424,10 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
         continue;
       }
       const Fmt& F = fmts[gemm_fmt[i]];
-      if (const MatvecWeights::View* c = copy[i]) gk[i]->pack(c->data + size_t(r0) * c->row_bytes, c->row_bytes, K, panel);
-      else gk[i]->pack(m.row(r0), m.row_bytes, K, panel);
+      if (const MatvecWeights::View* c = copy[i])
+        gk[i]->pack(c->data + size_t(r0) * c->row_bytes, c->row_bytes, K, panel);
+      else
+        gk[i]->pack(m.row(r0), m.row_bytes, K, panel);
       gk[i]->compute(panel, K, F.data, F.stride, n, out[i] + r0, M);
     }
   });

@@ -69,6 +69,7 @@ std::shared_ptr<const MatvecWeights> MatvecWeights::for_model(const Model& model
   static std::mutex mu;
   static std::map<const Model*, std::weak_ptr<const MatvecWeights>> all;
   std::lock_guard<std::mutex> lock(mu);
+  std::erase_if(all, [](const auto& kv) { return kv.second.expired(); });  // models gone since
   auto& slot = all[&model];
   if (auto w = slot.lock()) return w;
 

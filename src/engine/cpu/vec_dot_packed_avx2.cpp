@@ -28,8 +28,8 @@ void avx2_packed_q4_0_dot(int64_t K, float* s, const void* vrow, const void* vac
             _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), load256(a + 384 + 64 * ch + 32 * h)));
         sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p, ones));
       }
-      const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + g * 32 + 16 * h))),
-                                     _mm256_loadu_ps(reinterpret_cast<const float*>(a + 32 * h)));
+      const __m128i dx = _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + g * 32 + 16 * h));
+      const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(dx), _mm256_loadu_ps(reinterpret_cast<const float*>(a + 32 * h)));
       acc[h] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc[h]);
     }
   }

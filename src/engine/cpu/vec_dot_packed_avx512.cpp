@@ -7,7 +7,20 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+// Everything but the exported kernels has internal linkage (see vec_dot_impl.h: an out-of-line
+// copy of an AVX-512 function must not be the one another file links to).
 namespace nnb::kern {
+namespace {
+
+__m512i u8x16_to_i32(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+__m256 f16x8(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+// The four super-blocks' d_y (f32 at p), each twice: [d_y0, d_y0, d_y1, d_y1, ...] to match [d, dmin] pairs.
+__m256 dy_pairs(const uint8_t* p) {
+  return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(reinterpret_cast<const float*>(p))),
+                                  _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+}
+
+}  // namespace
 
 // Q4_0, per group of 16 blocks: the codes are unpacked once into eight registers (low and high
 // nibbles of four chunks); for each of the N activation rows eight dpbusd in two chains, the
@@ -16,7 +29,7 @@ namespace nnb::kern {
 // accumulators). N > 1 (small batches) unpacks each weight once for N tokens; a row's result is
 // the same for every N, bit for bit.
 template <int N>
-inline void packed_q4_0_rows(int64_t K, float* s, size_t s_stride, const uint8_t* row, const uint8_t* act,
+static void packed_q4_0_rows(int64_t K, float* s, size_t s_stride, const uint8_t* row, const uint8_t* act,
                              size_t act_stride) {
   const int64_t G = (K + 511) / 512;
   const uint8_t* scales = row + G * 256;
@@ -92,15 +105,13 @@ void avx512_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* 
 // and mins multiply them in int32 (exact: |sum| <= 31 * 127 * 32, times 63), and one FMA each
 // applies d * d_y and dmin * d_y, spread from the four super-blocks to their four lanes.
 template <bool kFive>
-inline float packed_k4_dot(int64_t K, const uint8_t* row, const uint8_t* act) {
+static float packed_k4_dot(int64_t K, const uint8_t* row, const uint8_t* act) {
   constexpr int64_t kCodeBytes = kFive ? 640 : 512;
   const int64_t G = (K + 1023) / 1024;
   const uint8_t* meta = row + G * kCodeBytes;
   const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(0x10);
-  const __m256i dy_pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
   const __m512i d_lanes = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
   const __m512i m_lanes = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
-  auto u8x16 = [](const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); };
   auto codes = [&](const uint8_t* c, int ch, __m512i& lo, __m512i& hi) {
     const __m512i v = load512(c + 64 * ch);
     lo = _mm512_and_si512(v, m4);
@@ -128,13 +139,12 @@ inline float packed_k4_dot(int64_t K, const uint8_t* row, const uint8_t* act) {
       hi0 = _mm512_dpbusd_epi32(hi0, h0, load512(a + 512 + 64 * ch));
       hi1 = _mm512_dpbusd_epi32(hi1, h1, load512(a + 512 + 64 * (ch + 1)));
     }
-    const __m512i q = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_add_epi32(lo0, lo1), u8x16(mt)),
-                                       _mm512_mullo_epi32(_mm512_add_epi32(hi0, hi1), u8x16(mt + 16)));
-    const __m512i m = _mm512_add_epi32(_mm512_mullo_epi32(load512(a + 1024), u8x16(mt + 32)),
-                                       _mm512_mullo_epi32(load512(a + 1088), u8x16(mt + 48)));
+    const __m512i q = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_add_epi32(lo0, lo1), u8x16_to_i32(mt)),
+                                       _mm512_mullo_epi32(_mm512_add_epi32(hi0, hi1), u8x16_to_i32(mt + 16)));
+    const __m512i m = _mm512_add_epi32(_mm512_mullo_epi32(load512(a + 1024), u8x16_to_i32(mt + 32)),
+                                       _mm512_mullo_epi32(load512(a + 1088), u8x16_to_i32(mt + 48)));
     // [d, dmin] of the four super-blocks times their d_y
-    const __m256 dy = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(reinterpret_cast<const float*>(a + 1152))), dy_pairs);
-    const __m512 dd = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mt + 64))), dy));
+    const __m512 dd = _mm512_castps256_ps512(_mm256_mul_ps(f16x8(mt + 64), dy_pairs(a + 1152)));
     acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(d_lanes, dd), _mm512_cvtepi32_ps(q), acc);
     acc_m = _mm512_fmadd_ps(_mm512_permutexvar_ps(m_lanes, dd), _mm512_cvtepi32_ps(m), acc_m);
   }
@@ -145,15 +155,14 @@ inline float packed_k4_dot(int64_t K, const uint8_t* row, const uint8_t* act) {
 // chunks) are unpacked once for the N rows, whose int sums run in two chains each; every row's
 // result equals the one-row kernel's bit for bit (the int sums are exact, the float steps the same).
 template <bool kFive, int N>
-inline void packed_k4_rows(int64_t K, float* s, size_t s_stride, const uint8_t* row, const uint8_t* act, size_t act_stride) {
+static void packed_k4_rows(int64_t K, float* s, size_t s_stride, const uint8_t* row, const uint8_t* act,
+                           size_t act_stride) {
   constexpr int64_t kCodeBytes = kFive ? 640 : 512;
   const int64_t G = (K + 1023) / 1024;
   const uint8_t* meta = row + G * kCodeBytes;
   const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(0x10);
-  const __m256i dy_pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
   const __m512i d_lanes = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
   const __m512i m_lanes = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
-  auto u8x16 = [](const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); };
   __m512 acc[N], acc_m[N];
   for (int t = 0; t < N; ++t) acc[t] = acc_m[t] = _mm512_setzero_ps();
   for (int64_t g = 0; g < G; ++g) {
@@ -185,14 +194,14 @@ inline void packed_k4_rows(int64_t K, float* s, size_t s_stride, const uint8_t* 
         }
       }
     }
-    const __m512i sc_lo = u8x16(mt), sc_hi = u8x16(mt + 16), m_lo = u8x16(mt + 32), m_hi = u8x16(mt + 48);
-    const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mt + 64)));
+    const __m512i sc_lo = u8x16_to_i32(mt), sc_hi = u8x16_to_i32(mt + 16), m_lo = u8x16_to_i32(mt + 32), m_hi = u8x16_to_i32(mt + 48);
+    const __m256 dm = f16x8(mt + 64);
     for (int t = 0; t < N; ++t) {
       const uint8_t* a = act + t * act_stride + g * 1216;
       const __m512i q = _mm512_add_epi32(_mm512_mullo_epi32(lo_sum[t], sc_lo), _mm512_mullo_epi32(hi_sum[t], sc_hi));
-      const __m512i m = _mm512_add_epi32(_mm512_mullo_epi32(load512(a + 1024), m_lo), _mm512_mullo_epi32(load512(a + 1088), m_hi));
-      const __m256 dy = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(reinterpret_cast<const float*>(a + 1152))), dy_pairs);
-      const __m512 dd = _mm512_castps256_ps512(_mm256_mul_ps(dm, dy));
+      const __m512i m =
+          _mm512_add_epi32(_mm512_mullo_epi32(load512(a + 1024), m_lo), _mm512_mullo_epi32(load512(a + 1088), m_hi));
+      const __m512 dd = _mm512_castps256_ps512(_mm256_mul_ps(dm, dy_pairs(a + 1152)));
       acc[t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(d_lanes, dd), _mm512_cvtepi32_ps(q), acc[t]);
       acc_m[t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(m_lanes, dd), _mm512_cvtepi32_ps(m), acc_m[t]);
     }
@@ -201,7 +210,8 @@ inline void packed_k4_rows(int64_t K, float* s, size_t s_stride, const uint8_t* 
 }
 
 template <bool kFive>
-void packed_k4_dot_n(int64_t K, float* s, size_t s_stride, const void* vrow, const void* vact, size_t act_stride, int n) {
+static void packed_k4_dot_n(int64_t K, float* s, size_t s_stride, const void* vrow, const void* vact, size_t act_stride,
+                            int n) {
   const uint8_t* row = static_cast<const uint8_t*>(vrow);
   const uint8_t* act = static_cast<const uint8_t*>(vact);
   switch (n) {
