@@ -140,6 +140,10 @@ def main():
         mark = len(t.out)
         t.send("/exit\r")
         check(t.wait() == 0, "still alive after Ctrl-C: /exit quits with status 0")
+        # The server logs the stop when it notices the cancelled stream (within ~50 ms): poll.
+        deadline = time.time() + 10
+        while time.time() < deadline and "generate stopped after" not in open(log.name).read():
+            time.sleep(0.05)
         check("generate stopped after" in open(log.name).read(), "the server stopped generating for the stopped answer")
     finally:
         if serve:
