@@ -168,6 +168,13 @@ TEST(EngineSpeedPaths, MatvecCopiesAreSharedAndAgreeWithTheStoredWeights) {
     auto w = MatvecWeights::for_model(*model);
     ASSERT_NE(w, nullptr) << "a small model's copies fit in memory";
     EXPECT_EQ(w, MatvecWeights::for_model(*model)) << "one copy per model";
+    // A CPU device behind a GPU's layers copies only its own (and the output).
+    auto tail = MatvecWeights::for_model(*model, 1);
+    ASSERT_NE(tail, nullptr);
+    EXPECT_NE(tail, w);
+    EXPECT_EQ(tail->find(model->layers()[0].wq), nullptr);
+    EXPECT_NE(tail->find(model->layers()[1].wq), nullptr);
+    EXPECT_NE(tail->find(model->output()), nullptr);
     const Matrix& wq = model->layers()[0].wq;
     const MatvecWeights::View* v = w->find(wq);
     ASSERT_NE(v, nullptr);

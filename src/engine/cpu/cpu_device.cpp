@@ -69,7 +69,7 @@ PackedDotNFn small_batch_kernel(const MatvecWeights::View* c) { return c && c->f
 
 class CpuDevice final : public Device {
  public:
-  CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads);
+  CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads, int32_t first_layer);
 
   std::string describe() const override {
     return std::string("cpu ") + isa_name(active_isa()) + ", " + std::to_string(pool_.size()) + " threads";
@@ -192,7 +192,7 @@ class CpuDevice final : public Device {
   std::shared_ptr<const MatvecWeights> matvec_;  // the mat-vec copies of the weights, or null
 };
 
-CpuDevice::CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads)
+CpuDevice::CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads, int32_t first_layer)
     : hp_(model.hparams()),
       op_(ops()),
       max_rows_(max_rows),
@@ -222,7 +222,7 @@ CpuDevice::CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int
   // The activation buffer every product needs (one token in the widest format: f32).
   const int64_t widest = std::max<int64_t>({hp_.n_embd, hp_.n_embd_q(), hp_.n_ff});
   prepared_[0].reserve(size_t(widest) * 4 + 1024);
-  matvec_ = MatvecWeights::for_model(model);
+  matvec_ = MatvecWeights::for_model(model, first_layer);
 }
 
 // RoPE angles computed as ggml does: theta advances by repeated multiplication with
@@ -468,8 +468,9 @@ void CpuDevice::attention(const KvCache& kv, int layer, std::span<const AttnJob>
 
 }  // namespace
 
-std::unique_ptr<Device> make_cpu_device(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads) {
-  return std::make_unique<CpuDevice>(model, max_rows, max_keys, n_threads);
+std::unique_ptr<Device> make_cpu_device(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads,
+                                        int32_t first_layer) {
+  return std::make_unique<CpuDevice>(model, max_rows, max_keys, n_threads, first_layer);
 }
 
 }  // namespace nnb

@@ -17,7 +17,9 @@
 namespace nnb {
 
 // A CPU device for `model`, batches of up to max_rows rows, attention over up to max_keys
-// positions, n_threads threads (<= 0: one per core).
-std::unique_ptr<Device> make_cpu_device(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads);
+// positions, n_threads threads (<= 0: one per core); it runs layers from first_layer on (and
+// copies only theirs for generation: matvec_weights.h).
+std::unique_ptr<Device> make_cpu_device(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads,
+                                        int32_t first_layer = 0);
 
 }  // namespace nnb

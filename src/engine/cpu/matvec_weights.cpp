@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <mutex>
 #include <new>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "engine/cpu/vec_dot.h"
@@ -64,13 +66,13 @@ MatvecWeights::~MatvecWeights() {
   if (mem_) ::munmap(mem_, bytes_);
 }
 
-std::shared_ptr<const MatvecWeights> MatvecWeights::for_model(const Model& model) {
+std::shared_ptr<const MatvecWeights> MatvecWeights::for_model(const Model& model, int32_t first_layer) {
   if (!copies_enabled()) return nullptr;
   static std::mutex mu;
-  static std::map<const Model*, std::weak_ptr<const MatvecWeights>> all;
+  static std::map<std::pair<const Model*, int32_t>, std::weak_ptr<const MatvecWeights>> all;
   std::lock_guard<std::mutex> lock(mu);
   std::erase_if(all, [](const auto& kv) { return kv.second.expired(); });  // models gone since
-  auto& slot = all[&model];
+  auto& slot = all[{&model, first_layer}];
   if (auto w = slot.lock()) return w;
 
   // The mat-vec matrices the CPU has a kernel for, each once (a tied output is the embedding
@@ -83,8 +85,10 @@ std::shared_ptr<const MatvecWeights> MatvecWeights::for_model(const Model& model
     const PackedFormat* f = packed_format(m.type);
     jobs.push_back({&m, f, f ? f->row_bytes(m.ne0) : m.row_bytes});
   };
-  for (const Layer& L : model.layers())
+  for (size_t l = size_t(std::max(first_layer, 0)); l < model.layers().size(); ++l) {
+    const Layer& L = model.layers()[l];
     for (const Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) consider(*m);
+  }
   consider(model.output());
 
   auto total_of = [&] {

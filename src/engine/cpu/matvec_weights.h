@@ -32,8 +32,9 @@ class MatvecWeights {
     const uint8_t* data;         // row r at data + r * row_bytes
     size_t row_bytes;
   };
-  // The model's copies, or nullptr when none are made (see above).
-  static std::shared_ptr<const MatvecWeights> for_model(const Model& model);
+  // The copies of the model's matrices from layer first_layer on (and the output), or nullptr
+  // when none are made (see above). One set per (model, first_layer).
+  static std::shared_ptr<const MatvecWeights> for_model(const Model& model, int32_t first_layer = 0);
 
   // m's copy, or nullptr (not one of the model's mat-vec matrices, or not copied).
   const View* find(const Matrix& m) const {

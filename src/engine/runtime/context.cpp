@@ -57,7 +57,8 @@ Context::Context(const Model& model, const ContextParams& params)
   dev_ = make_device(split_ == 0 ? std::string("cpu") : params.device, model, params_.n_batch, kv_.capacity16(),
                      params.n_threads, split_);
   if (dev_->is_cpu()) split_ = n_layer;  // the CPU takes every layer, whatever was asked
-  if (split_ < n_layer) rest_ = make_device("cpu", model, params_.n_batch, kv_.capacity16(), params.n_threads);
+  if (split_ < n_layer)
+    rest_ = make_device("cpu", model, params_.n_batch, kv_.capacity16(), params.n_threads, INT32_MAX, split_);
   kv_.set_copy_hook([this](int32_t from, int32_t to) {
     dev_->kv_copy_block(from, to);
     if (rest_) rest_->kv_copy_block(from, to);

@@ -61,7 +61,7 @@ std::vector<DeviceListing> list_devices() {
 }
 
 std::unique_ptr<Device> make_device(const std::string& spec, const Model& model, int32_t max_rows, int32_t kv_cells,
-                                    int32_t n_threads, int32_t n_layers) {
+                                    int32_t n_threads, int32_t n_layers, int32_t first_layer) {
   Spec s = parse(spec);
 #ifdef NNB_HAVE_VULKAN
   if (s.kind == Spec::Auto) {
@@ -84,7 +84,7 @@ std::unique_ptr<Device> make_device(const std::string& spec, const Model& model,
   if (s.kind == Spec::Auto) s.kind = Spec::Cpu;
   if (s.kind == Spec::Vulkan) throw std::runtime_error("device '" + spec + "': this nnbridge was built without Vulkan");
 #endif
-  return make_cpu_device(model, max_rows, kv_cells, n_threads);
+  return make_cpu_device(model, max_rows, kv_cells, n_threads, first_layer);
 }
 
 std::string describe_device_choice(const std::string& spec) {

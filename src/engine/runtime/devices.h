@@ -28,9 +28,10 @@ std::vector<DeviceListing> list_devices();
 // when the device cannot be used (no Vulkan in this build, no such device, a weight type it
 // lacks, out of memory), naming the problem.
 // A GPU device computes layers [0, n_layers) and the output when that is all of them (the
-// context runs the rest on the CPU); the CPU device computes everything.
+// context runs the rest on the CPU); the CPU device computes everything, or from layer
+// first_layer on when a GPU has the ones before (it then copies only those for generation).
 std::unique_ptr<Device> make_device(const std::string& spec, const Model& model, int32_t max_rows, int32_t kv_cells,
-                                    int32_t n_threads, int32_t n_layers = INT32_MAX);
+                                    int32_t n_threads, int32_t n_layers = INT32_MAX, int32_t first_layer = 0);
 
 // Checks the form of a spec without opening anything (for command-line parsing).
 void check_device_spec(const std::string& spec);
