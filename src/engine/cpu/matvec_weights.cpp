@@ -7,8 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
-#include <mutex>
 #include <new>
 #include <thread>
 #include <utility>
@@ -68,13 +66,14 @@ MatvecWeights::~MatvecWeights() {
 
 std::shared_ptr<const MatvecWeights> MatvecWeights::for_model(const Model& model, int32_t first_layer) {
   if (!copies_enabled()) return nullptr;
-  static std::mutex mu;
-  static std::map<std::pair<const Model*, int32_t>, std::weak_ptr<const MatvecWeights>> all;
-  std::lock_guard<std::mutex> lock(mu);
-  std::erase_if(all, [](const auto& kv) { return kv.second.expired(); });  // models gone since
-  auto& slot = all[{&model, first_layer}];
-  if (auto w = slot.lock()) return w;
+  // Kept with the model: a context made after the last one was freed (a wasm app's next run)
+  // finds them instead of copying the weights again.
+  return std::static_pointer_cast<const MatvecWeights>(
+      model.derived("cpu.matvec." + std::to_string(first_layer) + "." + isa_name(active_isa()),
+                    [&]() -> std::shared_ptr<const void> { return make(model, first_layer); }));
+}
 
+std::shared_ptr<const MatvecWeights> MatvecWeights::make(const Model& model, int32_t first_layer) {
   // The mat-vec matrices the CPU has a kernel for, each once (a tied output is the embedding
   // matrix).
   std::vector<Job> jobs;
@@ -134,7 +133,6 @@ std::shared_ptr<const MatvecWeights> MatvecWeights::for_model(const Model& model
   run(0, half);
   helper.join();
   for (size_t i = 0; i < jobs.size(); ++i) w->views_[jobs[i].m] = View{jobs[i].format, dst[i], jobs[i].row_bytes};
-  slot = w;
   return w;
 }
 

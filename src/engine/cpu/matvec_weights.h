@@ -1,8 +1,8 @@
 // A model's weight matrices as the CPU's mat-vec products (generation, batches below the GEMM
 // threshold) read them: copied once into anonymous memory with transparent huge pages, in a
 // packed layout where one pays (vec_dot_packed.h: Q4_0, Q4_K, Q5_K) and verbatim otherwise.
-// Made when the first CPU context of a model needs them, shared by every CPU context using the
-// model, freed with the last.
+// Made when the first CPU context of a model needs them, kept with the model (Model::derived),
+// shared by every CPU context using it.
 //
 // Why a copy: generation streams every weight once per token; from the file's mapping (4 KiB
 // page-cache pages) one thread reached 61-96 tokens/s on the 220M F16 / Q8_0 / Q6_K models,
@@ -49,6 +49,7 @@ class MatvecWeights {
 
  private:
   MatvecWeights() = default;
+  static std::shared_ptr<const MatvecWeights> make(const Model& model, int32_t first_layer);
   std::unordered_map<const Matrix*, View> views_;
   void* mem_ = nullptr;  // one anonymous mapping for all of them
   size_t bytes_ = 0;

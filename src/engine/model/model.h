@@ -4,7 +4,10 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -102,6 +105,17 @@ class Model {
   uint64_t n_params() const;
   uint64_t weight_bytes() const;
 
+  // Data a device derives from the weights and keeps as long as the model (the CPU's copies for
+  // generation): made by `make` on the first call for `key`, under a lock, then shared by every
+  // context; a null result is kept too (the decision, e.g. "no room", is not retried).
+  std::shared_ptr<const void> derived(const std::string& key,
+                                      const std::function<std::shared_ptr<const void>()>& make) const {
+    std::lock_guard<std::mutex> lock(derived_mu_);
+    auto it = derived_.find(key);
+    if (it == derived_.end()) it = derived_.emplace(key, make()).first;
+    return it->second;
+  }
+
  private:
   Model() = default;
   std::filesystem::path path_;
@@ -114,6 +128,8 @@ class Model {
   std::vector<float> output_norm_, output_norm_b_;
   std::vector<float> rope_freqs_;
   std::vector<Layer> layers_;
+  mutable std::mutex derived_mu_;
+  mutable std::map<std::string, std::shared_ptr<const void>> derived_;
 };
 
 }  // namespace nnb
