@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K})
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
     for (nnb::Isa isa : {nnb::Isa::Avx2, nnb::Isa::Avx512})
       for (int64_t rows : {int64_t(4096), int64_t(256)})
         benchmark::RegisterBenchmark(("matvec/" + std::string(nnb::type_name(t)) + "/" + nnb::isa_name(isa) + "/rows:" +

@@ -332,7 +332,7 @@ TEST_P(VecDotPacked, SmallBatchKernelEqualsTheOneRowKernel) {
 TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {
   for (GgmlType t : kTypes)
     for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
-      if (t != GgmlType::Q4_0 && t != GgmlType::Q4_K && t != GgmlType::Q5_K) EXPECT_EQ(packed_format_for(t, isa), nullptr) << type_name(t);
+      if (t != GgmlType::Q4_0 && t != GgmlType::Q4_K && t != GgmlType::Q5_K && t != GgmlType::Q6_K) EXPECT_EQ(packed_format_for(t, isa), nullptr) << type_name(t);
   EXPECT_EQ(packed_format_for(GgmlType::Q4_0, Isa::Scalar), nullptr);
   EXPECT_EQ(packed_format_for(GgmlType::Q4_K, Isa::Avx2), nullptr);  // too little gain for a copy
   if (dot_kernel_for(GgmlType::Q4_0, Isa::Avx2)) EXPECT_NE(packed_format_for(GgmlType::Q4_0, Isa::Avx2), nullptr);
@@ -364,7 +364,8 @@ TEST_P(VecDotBlocks, ExtremeValues) {
 
 std::string param_name(const ::testing::TestParamInfo<GgmlType>& info) { return std::string(type_name(info.param)); }
 INSTANTIATE_TEST_SUITE_P(AllPairings, VecDot, ::testing::ValuesIn(kTypes), param_name);
-INSTANTIATE_TEST_SUITE_P(Types, VecDotPacked, ::testing::Values(GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K), param_name);
+INSTANTIATE_TEST_SUITE_P(Types, VecDotPacked, ::testing::Values(GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K),
+                         param_name);
 // kTypes minus F32, F16, BF16 (no integer path).
 INSTANTIATE_TEST_SUITE_P(BlockPairings, VecDotBlocks, ::testing::ValuesIn(kTypes + 3, kTypes + std::size(kTypes)),
                          param_name);

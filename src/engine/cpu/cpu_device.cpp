@@ -23,7 +23,7 @@ namespace {
 // packed copy, whose kernels read each weight once for the whole batch too: 12 tokens, or 16
 // where the format has a small-batch kernel (dot_n). Measured on the 220M Q4_0 / Q4_K models,
 // 1 and 2 threads: one-row packed kernels 1.1-1.5x the GEMM at 8 tokens, even at 12, behind at
-// 16; the dot_n kernels (Q4_0, Q4_K, Q5_K on AVX-512) ahead at 12 (1.2-1.3x), even at 16,
+// 16; the dot_n kernels (Q4_0, Q4_K, Q5_K, Q6_K on AVX-512) ahead at 12 (1.2-1.3x), even at 16,
 // behind from 24 (0.7-0.9x with 2 threads).
 // NNB_GEMM_MIN=N sets one threshold for every matrix (tuning, tests).
 int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {

@@ -20,6 +20,9 @@ void avx512_packed_q4_K_dot_n(int64_t K, float* s, size_t s_stride, const void* 
                               int n);
 void avx512_packed_q5_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
                               int n);
+void avx512_packed_q6_K_dot(int64_t K, float* s, const void* row, const void* act);
+void avx512_packed_q6_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
+                              int n);
 }  // namespace kern
 #endif
 
@@ -56,6 +59,13 @@ void prepare_q4_K_act(const float* x, int64_t K, uint8_t* dst);
 const PackedFormat kQ4_0{GgmlType::Q4_0, kQ4_0Group, 256, 32, 640, pack_q4_0_rows, prepare_q4_0_act, nullptr};
 const PackedFormat kQ4_K{GgmlType::Q4_K, kQ4_KGroup, 512, 80, 1216, pack_k4_rows<false>, prepare_q4_K_act, nullptr};
 const PackedFormat kQ5_K{GgmlType::Q5_K, kQ4_KGroup, 640, 80, 1216, pack_k4_rows<true>, prepare_q4_K_act, nullptr};
+
+// ---- Q6_K ----------------------------------------------------------------------------------------
+
+void pack_q6_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
+void prepare_q6_K_act(const float* x, int64_t K, uint8_t* dst);
+
+const PackedFormat kQ6_K{GgmlType::Q6_K, QK_K, 192, 18, 384, pack_q6_K_rows, prepare_q6_K_act, nullptr};
 
 void pack_q4_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
   const int64_t nb = K / QK4_0, G = kQ4_0.groups(K);
@@ -163,28 +173,88 @@ void prepare_q4_K_act(const float* x, int64_t K, uint8_t* dst) {
   }
 }
 
+// The 256 6-bit codes (value + 32, 0..63) of a Q6_K block in element order (ggml's layout: per
+// half of 128, ql holds the low 4 bits of elements l and l + 64 in one byte, of l + 32 and
+// l + 96 in another, and qh their top 2 bits, 2 bits each).
+void q6_K_codes(const block_q6_K& b, uint8_t q[QK_K]) {
+  for (int n = 0; n < 2; ++n) {
+    const uint8_t* ql = b.ql + 64 * n;
+    const uint8_t* qh = b.qh + 32 * n;
+    for (int l = 0; l < 32; ++l) {
+      q[128 * n + l] = uint8_t((ql[l] & 0xF) | ((qh[l] & 3) << 4));
+      q[128 * n + l + 32] = uint8_t((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
+      q[128 * n + l + 64] = uint8_t((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+      q[128 * n + l + 96] = uint8_t((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+    }
+  }
+}
+
+void pack_q6_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
+  const int64_t G = K / QK_K;
+  const size_t out_bytes = kQ6_K.row_bytes(K);
+  for (int64_t r = r0; r < r1; ++r) {
+    const block_q6_K* x = reinterpret_cast<const block_q6_K*>(src + size_t(r) * row_bytes);
+    uint8_t* out = dst + size_t(r) * out_bytes;
+    std::memset(out, 0, out_bytes);
+    for (int64_t g = 0; g < G; ++g) {
+      uint8_t q[QK_K];
+      q6_K_codes(x[g], q);
+      uint8_t* c = out + size_t(g) * kQ6_K.code_bytes;
+      for (int l = 0; l < 16; ++l)
+        for (int j = 0; j < 4; ++j) {
+          const uint8_t* e = q + 16 * l + j;  // chunk k of lane l is e[4k]
+          c[4 * l + j] = uint8_t((e[0] & 0xF) | ((e[8] & 0xF) << 4));
+          c[64 + 4 * l + j] = uint8_t((e[4] & 0xF) | ((e[12] & 0xF) << 4));
+          c[128 + 4 * l + j] = uint8_t((e[0] >> 4) | ((e[4] >> 4) << 2) | ((e[8] >> 4) << 4) | ((e[12] >> 4) << 6));
+        }
+      uint8_t* meta = out + size_t(G) * kQ6_K.code_bytes + size_t(g) * kQ6_K.scale_bytes;
+      std::memcpy(meta, x[g].scales, 16);
+      std::memcpy(meta + 16, &x[g].d, 2);
+    }
+  }
+}
+
+void prepare_q6_K_act(const float* x, int64_t K, uint8_t* dst) {
+  const int64_t G = K / QK_K;
+  std::memset(dst, 0, kQ6_K.act_row_bytes(K));
+  for (int64_t g = 0; g < G; ++g) {
+    block_q8_K q;
+    quantize_row_activation(GgmlType::Q8_K, x + g * QK_K, &q, QK_K);
+    uint8_t* a = dst + size_t(g) * kQ6_K.act_bytes;
+    for (int l = 0; l < 16; ++l) {
+      for (int k = 0; k < 4; ++k) std::memcpy(a + 64 * k + 4 * l, q.qs + 16 * l + 4 * k, 4);
+      const int32_t neg_bias = -32 * q.bsums[l];
+      std::memcpy(a + 256 + 4 * l, &neg_bias, 4);
+    }
+    std::memcpy(a + 320, &q.d, 4);
+  }
+}
+
 }  // namespace
 
 const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
 #if defined(__x86_64__) || defined(_M_X64)
-  // Kernels by ISA, in the order Q4_0, Q4_K, Q5_K (nullptr: none on that ISA, where a packed
+  // Kernels by ISA, in the order Q4_0, Q4_K, Q5_K, Q6_K (nullptr: none on that ISA, where a packed
   // kernel gained too little over the one-row one to pay for a copy of the weights).
   struct Table {
-    PackedFormat f[3];
-    Table(PackedDotFn q4_0, PackedDotFn q4_K, PackedDotFn q5_K) : f{kQ4_0, kQ4_K, kQ5_K} {
+    PackedFormat f[4];
+    Table(PackedDotFn q4_0, PackedDotFn q4_K, PackedDotFn q5_K, PackedDotFn q6_K) : f{kQ4_0, kQ4_K, kQ5_K, kQ6_K} {
       f[0].dot = q4_0;
       f[1].dot = q4_K;
       f[2].dot = q5_K;
+      f[3].dot = q6_K;
     }
   };
   static const Table avx512 = [] {
-    Table t(kern::avx512_packed_q4_0_dot, kern::avx512_packed_q4_K_dot, kern::avx512_packed_q5_K_dot);
+    Table t(kern::avx512_packed_q4_0_dot, kern::avx512_packed_q4_K_dot, kern::avx512_packed_q5_K_dot,
+            kern::avx512_packed_q6_K_dot);
     t.f[0].dot_n = kern::avx512_packed_q4_0_dot_n;
     t.f[1].dot_n = kern::avx512_packed_q4_K_dot_n;
     t.f[2].dot_n = kern::avx512_packed_q5_K_dot_n;
+    t.f[3].dot_n = kern::avx512_packed_q6_K_dot_n;
     return t;
   }();
-  static const Table avx2(kern::avx2_packed_q4_0_dot, nullptr, nullptr);
+  static const Table avx2(kern::avx2_packed_q4_0_dot, nullptr, nullptr, nullptr);
   if (isa == Isa::Scalar || !dot_kernel_for(t, isa)) return nullptr;  // also: the CPU lacks the ISA
   const Table& table = isa == Isa::Avx512 ? avx512 : avx2;
   for (const PackedFormat& f : table.f)

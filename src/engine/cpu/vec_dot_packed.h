@@ -1,4 +1,4 @@
-// Weights repacked at load for mat-vec products (generation): Q4_0, Q4_K and Q5_K.
+// Weights repacked at load for mat-vec products (generation): Q4_0, Q4_K, Q5_K and Q6_K.
 //
 // Why: the stored block formats interleave scales with codes (Q4_0: 2 bytes of scale before
 // every 16 bytes of codes; Q4_K: 6-bit scales and mins packed three to two bytes), so the
@@ -26,6 +26,13 @@
 //   activation, per group: int8 lo[8][64] | int8 hi[8][64] (element 64L + 4c + j resp.
 //   64L + 32 + 4c + j of super-block s at 64c + 4l + j) | int32 sum_lo[16] | int32 sum_hi[16]
 //   (each sub-block's sum of q) | f32 d[4] | pad  (1216 bytes)
+// Q6_K, groups of 1 super-block (256 elements); lane l = sub-block l (16 elements, 4 chunks):
+//   codes  lo02[64] | lo13[64] | top[64]: byte 4l + j of lo02 holds the low 4 bits of chunk 0's
+//          element j (low nibble) and chunk 2's (high), lo13 those of chunks 1 and 3, top the
+//          2-bit tops of chunks 0..3 at bits 0-1, 2-3, 4-5, 6-7 (codes are value + 32)
+//   scales int8 sc[16] | fp16 d  (18 bytes)
+//   activation, per group: int8 q[4][64] (chunk c of lane l at 64c + 4l) | int32
+//   -32*sum(q)[16] | f32 d | pad  (384 bytes)
 // Activation values are those of quantize_row_activation (Q8_0 resp. Q8_K); results equal the
 // one-row kernels up to the order of the float additions.
 #pragma once
@@ -65,7 +72,7 @@ struct PackedFormat {
 };
 
 // The packed format of type t with a kernel on the active ISA, or nullptr: AVX-512 has Q4_0,
-// Q4_K and Q5_K, AVX2 Q4_0 (see vec_dot_packed_avx2.cpp), the scalar path none.
+// Q4_K, Q5_K and Q6_K, AVX2 Q4_0 (see vec_dot_packed_avx2.cpp), the scalar path none.
 const PackedFormat* packed_format(GgmlType t);
 const PackedFormat* packed_format_for(GgmlType t, Isa isa);
 

@@ -244,4 +244,95 @@ void avx512_packed_q5_K_dot(int64_t K, float* s, const void* vrow, const void* v
   *s = packed_k4_dot<true>(K, row, act);
 }
 
+// Q6_K, per super-block (group) of 16 sub-blocks of 16: lane l = sub-block l; its four chunks'
+// 6-bit codes are rebuilt from two nibble vectors and one vector of 2-bit tops (code = value +
+// 32, unsigned), four dpbusd started from -32 * sum(q) give each lane its exact sum, the int8
+// scales multiply it in int32 (|sum| <= 32 * 127 * 16, times 128: exact in f32 too), and one FMA
+// applies d_x * d_y.
+static void q6_K_codes(const uint8_t* c, __m512i q[4]) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+  constexpr int kAndOr = 0xEA;  // ternary logic (A & B) | C
+  const __m512i v0 = load512(c), v1 = load512(c + 64), h = load512(c + 128);
+  q[0] = _mm512_ternarylogic_epi32(v0, m4, _mm512_and_si512(_mm512_slli_epi16(h, 4), m30), kAndOr);
+  q[1] = _mm512_ternarylogic_epi32(v1, m4, _mm512_and_si512(_mm512_slli_epi16(h, 2), m30), kAndOr);
+  q[2] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(v0, 4), m4, _mm512_and_si512(h, m30), kAndOr);
+  q[3] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(v1, 4), m4, _mm512_and_si512(_mm512_srli_epi16(h, 2), m30), kAndOr);
+}
+
+// Lane sums of one activation row against a group's codes, scaled by the int8 sub-block scales.
+static __m512i q6_K_scaled_sums(const __m512i q[4], const uint8_t* a, const __m512i scales) {
+  __m512i s0 = load512(a + 256), s1 = _mm512_setzero_si512();
+  s0 = _mm512_dpbusd_epi32(s0, q[0], load512(a));
+  s1 = _mm512_dpbusd_epi32(s1, q[1], load512(a + 64));
+  s0 = _mm512_dpbusd_epi32(s0, q[2], load512(a + 128));
+  s1 = _mm512_dpbusd_epi32(s1, q[3], load512(a + 192));
+  return _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), scales);
+}
+
+template <int N>
+static void packed_q6_K_rows(int64_t K, float* s, size_t s_stride, const uint8_t* row, const uint8_t* act,
+                             size_t act_stride) {
+  const int64_t G = K / 256;
+  const uint8_t* meta = row + G * 192;
+  __m512 acc[N][2];
+  for (int t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < G; ++g) {
+    const uint8_t* mt = meta + g * 18;
+    __m512i q[4];
+    q6_K_codes(row + g * 192, q);
+    const __m512i scales = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mt)));
+    ggml_fp16_t dx;
+    std::memcpy(&dx, mt + 16, 2);
+    for (int t = 0; t < N; ++t) {
+      const uint8_t* a = act + t * act_stride + g * 384;
+      float dy;
+      std::memcpy(&dy, a + 320, 4);
+      const __m512i p = q6_K_scaled_sums(q, a, scales);
+      acc[t][g & 1] = _mm512_fmadd_ps(_mm512_set1_ps(h2f(dx) * dy), _mm512_cvtepi32_ps(p), acc[t][g & 1]);
+    }
+  }
+  for (int t = 0; t < N; ++t) s[t * s_stride] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
+}
+
+void avx512_packed_q6_K_dot(int64_t K, float* s, const void* vrow, const void* vact) {
+  // Two groups per iteration, each with its own accumulator: the same sums as the template.
+  const uint8_t* row = static_cast<const uint8_t*>(vrow);
+  const uint8_t* act = static_cast<const uint8_t*>(vact);
+  const int64_t G = K / 256;
+  const uint8_t* meta = row + G * 192;
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  auto group = [&](int64_t g) {
+    const uint8_t* mt = meta + g * 18;
+    __m512i q[4];
+    q6_K_codes(row + g * 192, q);
+    const __m512i scales = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mt)));
+    ggml_fp16_t dx;
+    std::memcpy(&dx, mt + 16, 2);
+    const uint8_t* a = act + g * 384;
+    float dy;
+    std::memcpy(&dy, a + 320, 4);
+    const __m512i p = q6_K_scaled_sums(q, a, scales);
+    acc[g & 1] = _mm512_fmadd_ps(_mm512_set1_ps(h2f(dx) * dy), _mm512_cvtepi32_ps(p), acc[g & 1]);
+  };
+  int64_t g = 0;
+  for (; g + 2 <= G; g += 2) {
+    group(g);
+    group(g + 1);
+  }
+  if (g < G) group(g);
+  *s = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+}
+
+void avx512_packed_q6_K_dot_n(int64_t K, float* s, size_t s_stride, const void* vrow, const void* vact,
+                              size_t act_stride, int n) {
+  const uint8_t* row = static_cast<const uint8_t*>(vrow);
+  const uint8_t* act = static_cast<const uint8_t*>(vact);
+  switch (n) {
+    case 1: return packed_q6_K_rows<1>(K, s, s_stride, row, act, act_stride);
+    case 2: return packed_q6_K_rows<2>(K, s, s_stride, row, act, act_stride);
+    case 3: return packed_q6_K_rows<3>(K, s, s_stride, row, act, act_stride);
+    default: return packed_q6_K_rows<4>(K, s, s_stride, row, act, act_stride);
+  }
+}
+
 }  // namespace nnb::kern
