@@ -45,7 +45,8 @@ struct Job {
 // Copies (or packs) one matrix into dst. A verbatim copy replaces the stored rows for this
 // device (GEMMs included), so the file's pages under it are handed back at once: the copy
 // does not double the resident size, not even at its peak. Safe for a private, never-written
-// file mapping: another reader (a GPU upload, an embedding row) faults them in again.
+// file mapping — what a Model's weights always are (Model::load maps the file; nothing else
+// makes a Model) —: another reader (a GPU upload, an embedding row) faults them in again.
 void copy_matrix(const Job& j, uint8_t* dst) {
   const Matrix& m = *j.m;
   if (j.format) {
