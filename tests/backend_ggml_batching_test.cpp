@@ -13,6 +13,7 @@
 #include "engine/model/model_gen.h"
 #include "engine/runtime/batcher.h"
 #include "engine/runtime/generation.h"
+#include "ggml_backend_util.h"
 #include "test_util.h"
 
 namespace nnb::ggml {
@@ -20,16 +21,11 @@ namespace {
 
 using nlohmann::json;
 using nn::Errno;
+using namespace nnb::test;
 using namespace std::chrono_literals;
 
 const std::filesystem::path& model_path() {
-  static const std::filesystem::path p = [] {
-    auto dir = test::scratch_dir("backend_ggml_batching");
-    ModelSpec spec;
-    spec.seed = 11;
-    write_model(spec, dir / "tiny.gguf");
-    return dir / "tiny.gguf";
-  }();
+  static const std::filesystem::path p = test::generated_model("backend_ggml_batching", 11);
   return p;
 }
 
@@ -196,23 +192,6 @@ TEST(Batcher, AdmissionAndLimits) {
 }
 
 // ---- the GGML backend with batching on ----------------------------------------------------
-
-std::span<const uint8_t> as_bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
-nn::TensorView tensor(std::string_view s) {
-  static const uint32_t dims[1] = {1};
-  return nn::TensorView{dims, 3, as_bytes(s)};
-}
-std::string str(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
-
-template <class F>
-Errno errno_of(F&& f) {
-  try {
-    f();
-  } catch (const nn::Error& e) {
-    return e.code();
-  }
-  return Errno::Success;
-}
 
 std::unique_ptr<GgmlBackend> backend(int32_t parallel, int32_t kv_cells = 0, bool overflow_alone = false) {
   GgmlBackendOptions o;

@@ -7,6 +7,7 @@
 
 #include "backends/ggml/ggml_backend.h"
 #include "engine/model/model_gen.h"
+#include "ggml_backend_util.h"
 #include "test_util.h"
 
 namespace nnb::ggml {
@@ -14,46 +15,7 @@ namespace {
 
 using nlohmann::json;
 using nn::Errno;
-
-std::span<const uint8_t> as_bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
-nn::TensorView tensor(std::string_view s) {
-  static const uint32_t dims[1] = {1};
-  return nn::TensorView{dims, 3, as_bytes(s)};
-}
-void set_prompt(nn::ExecutionContext& c, std::string_view p) { c.set_input(0, tensor(p)); }
-void set_opts(nn::ExecutionContext& c, std::string_view j) { c.set_input(1, tensor(j)); }
-std::string text(nn::ExecutionContext& c) {
-  auto b = c.get_output(0);
-  return {b.begin(), b.end()};
-}
-json meta(nn::ExecutionContext& c) {
-  auto b = c.get_output(1);
-  return json::parse(b.begin(), b.end());
-}
-
-// The errno and message of f's nn::Error (Success, "" when none).
-template <class F>
-std::pair<Errno, std::string> error_of(F&& f) {
-  try {
-    f();
-  } catch (const nn::Error& e) {
-    return {e.code(), e.what()};
-  }
-  return {Errno::Success, ""};
-}
-
-// Streams until compute_single stops: the pieces joined and the final errno.
-std::pair<std::string, Errno> stream_all(nn::ExecutionContext& c) {
-  std::string all;
-  for (int guard = 0; guard < 100000; ++guard) {
-    auto [e, msg] = error_of([&] { c.compute_single(); });
-    if (e != Errno::Success) return {all, e};
-    auto b = c.get_output_single(0);
-    all.append(b.begin(), b.end());
-  }
-  ADD_FAILURE() << "stream never ended";
-  return {all, Errno::Success};
-}
+using namespace nnb::test;
 
 // ---- a JSON Schema checker for the subset -------------------------------------------------
 
@@ -130,13 +92,7 @@ std::string check(const json& v, const json& s, const json& root) {
 // ---- fixture -------------------------------------------------------------------------------
 
 const std::filesystem::path& model_path() {
-  static const std::filesystem::path p = [] {
-    auto dir = test::scratch_dir("backend_ggml_grammar");
-    ModelSpec spec;
-    spec.seed = 23;
-    write_model(spec, dir / "tiny.gguf");
-    return dir / "tiny.gguf";
-  }();
+  static const std::filesystem::path p = test::generated_model("backend_ggml_grammar", 23);
   return p;
 }
 

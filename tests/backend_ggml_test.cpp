@@ -13,6 +13,7 @@
 #include "engine/runtime/generation.h"
 #include "engine/model/model_gen.h"
 #include "nn/stream.h"
+#include "ggml_backend_util.h"
 #include "test_util.h"
 #include "vulkan_available.h"
 
@@ -21,57 +22,9 @@ namespace {
 
 using nlohmann::json;
 using nn::Errno;
+using namespace nnb::test;
 
 // ---- helpers ------------------------------------------------------------------------------
-
-std::span<const uint8_t> as_bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
-
-nn::TensorView tensor(std::string_view s) {
-  static const uint32_t dims[1] = {1};  // what real apps send whatever the length
-  return nn::TensorView{dims, 3, as_bytes(s)};
-}
-
-void set_prompt(nn::ExecutionContext& c, std::string_view p) { c.set_input(0, tensor(p)); }
-void set_opts(nn::ExecutionContext& c, std::string_view j) { c.set_input(1, tensor(j)); }
-std::string text(nn::ExecutionContext& c) {
-  auto b = c.get_output(0);
-  return {b.begin(), b.end()};
-}
-json meta(nn::ExecutionContext& c) {
-  auto b = c.get_output(1);
-  return json::parse(b.begin(), b.end());
-}
-std::string piece(nn::ExecutionContext& c) {
-  auto b = c.get_output_single(0);
-  return {b.begin(), b.end()};
-}
-
-template <class F>
-Errno errno_of(F&& f) {
-  try {
-    f();
-  } catch (const nn::Error& e) {
-    return e.code();
-  }
-  return Errno::Success;
-}
-
-// Streams until compute_single stops; returns the concatenated pieces and the final errno.
-std::pair<std::string, Errno> stream_all(nn::ExecutionContext& c, int* n_tokens = nullptr) {
-  std::string all;
-  int n = 0;
-  for (int guard = 0; guard < 100000; ++guard) {
-    const Errno e = errno_of([&] { c.compute_single(); });
-    if (e != Errno::Success) {
-      if (n_tokens) *n_tokens = n;
-      return {all, e};
-    }
-    all += piece(c);
-    ++n;
-  }
-  ADD_FAILURE() << "stream never ended";
-  return {all, Errno::Success};
-}
 
 // The engine's own greedy generation, the reference every backend result is compared with.
 struct Reference {
@@ -132,13 +85,7 @@ struct Capture {
 
 // A generated model shared by the tests of this file (written once per process).
 const std::filesystem::path& gen_model_path() {
-  static const std::filesystem::path p = [] {
-    auto dir = test::scratch_dir("backend_ggml");
-    ModelSpec spec;
-    spec.seed = 11;
-    write_model(spec, dir / "tiny.gguf");
-    return dir / "tiny.gguf";
-  }();
+  static const std::filesystem::path p = test::generated_model("backend_ggml", 11);
   return p;
 }
 
