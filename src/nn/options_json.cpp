@@ -23,4 +23,35 @@ nlohmann::json parse_options_object(std::string_view text) {
   return obj;
 }
 
+namespace {
+
+const char* kind_name(OptionKind k) {
+  switch (k) {
+    case OptionKind::Bool: return "a boolean";
+    case OptionKind::Int: return "an integer";
+    case OptionKind::Float: return "a number";
+    case OptionKind::String: return "a string";
+  }
+  return "?";
+}
+
+bool type_ok(OptionKind k, const nlohmann::json& v) {
+  switch (k) {
+    case OptionKind::Bool: return v.is_boolean();
+    case OptionKind::Int: return v.is_number_integer();
+    case OptionKind::Float: return v.is_number();
+    case OptionKind::String: return v.is_string();
+  }
+  return false;
+}
+
+}  // namespace
+
+void check_option_type(const nlohmann::json& obj, std::string_view key, OptionKind kind) {
+  auto it = obj.find(std::string(key));
+  if (it != obj.end() && !type_ok(kind, *it))
+    throw Error(Errno::InvalidArgument, "metadata: \"" + std::string(key) + "\" must be " + kind_name(kind) + ", got " +
+                                            it->type_name() + " " + it->dump());
+}
+
 }  // namespace nnb::nn

@@ -12,4 +12,12 @@ namespace nnb::nn {
 // or not an object.
 nlohmann::json parse_options_object(std::string_view text);
 
+// The type a known key must have. Int takes JSON integers only (512.0 is refused, as WasmEdge's
+// get_int64 does); Float any number.
+enum class OptionKind { Bool, Int, Float, String };
+
+// Throws Error(InvalidArgument) naming the key, the type it must have and what it got when obj
+// holds `key` with another type; nothing when the key is absent or of its type.
+void check_option_type(const nlohmann::json& obj, std::string_view key, OptionKind kind);
+
 }  // namespace nnb::nn

@@ -14,17 +14,7 @@ using nlohmann::json;
 using nn::Errno;
 using nn::Error;
 
-enum class Kind { Bool, Int, Float, String };
-
-const char* kind_name(Kind k) {
-  switch (k) {
-    case Kind::Bool: return "a boolean";
-    case Kind::Int: return "an integer";
-    case Kind::Float: return "a number";
-    case Kind::String: return "a string";
-  }
-  return "?";
-}
+using Kind = nn::OptionKind;
 
 // One known key: its type, and where it goes in GgmlOptions (exactly one pointer is set).
 struct Key {
@@ -74,15 +64,6 @@ const std::vector<Key>& keys() {
   return k;
 }
 
-bool type_ok(Kind k, const json& v) {
-  switch (k) {
-    case Kind::Bool: return v.is_boolean();
-    case Kind::Int: return v.is_number_integer();  // 512.0 is refused, as WasmEdge's get_int64 does
-    case Kind::Float: return v.is_number();
-    case Kind::String: return v.is_string();
-  }
-  return false;
-}
 
 void set(GgmlOptions& o, const Key& k, const json& v) {
   if (k.b) o.*k.b = v.get<bool>();
@@ -156,9 +137,7 @@ std::vector<std::string> apply_options_json(GgmlOptions& opts, std::string_view 
   for (const Key& k : keys()) {
     auto it = obj.find(k.name);
     if (it == obj.end()) continue;
-    if (!type_ok(k.kind, *it))
-      throw Error(Errno::InvalidArgument, std::string("metadata: \"") + k.name + "\" must be " + kind_name(k.kind) +
-                                              ", got " + it->type_name() + " " + it->dump());
+    nn::check_option_type(obj, k.name, k.kind);
     set(next, k, *it);
   }
   check_ranges(next);

@@ -12,7 +12,7 @@ using nlohmann::json;
 using nn::Errno;
 using nn::Error;
 
-enum class Kind { Bool, Int, Float, String };
+using Kind = nn::OptionKind;
 
 // Every key COMPAT §4 lists (and nnbridge's own), with its type: a known key of the wrong
 // type is refused even when this backend ignores it, as the GGML backend would refuse it.
@@ -28,26 +28,6 @@ constexpr std::pair<std::string_view, Kind> kKeys[] = {
     {"json-schema", Kind::String},    {"mmproj", Kind::String},         {"image", Kind::String},
 };
 
-const char* kind_name(Kind k) {
-  switch (k) {
-    case Kind::Bool: return "a boolean";
-    case Kind::Int: return "an integer";
-    case Kind::Float: return "a number";
-    case Kind::String: return "a string";
-  }
-  return "?";
-}
-
-bool type_ok(Kind k, const json& v) {
-  switch (k) {
-    case Kind::Bool: return v.is_boolean();
-    case Kind::Int: return v.is_number_integer();
-    case Kind::Float: return v.is_number();
-    case Kind::String: return v.is_string();
-  }
-  return false;
-}
-
 int64_t as_int(const json& v, std::string_view key) {
   if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX))
     throw Error(Errno::InvalidArgument, "metadata: \"" + std::string(key) + "\" is out of range");
@@ -60,12 +40,7 @@ std::vector<std::string> apply_options_json(CompletionOptions& opts, std::string
   const json obj = nn::parse_options_object(text);
   if (obj.is_null()) return {};
 
-  for (const auto& [key, kind] : kKeys) {
-    auto it = obj.find(std::string(key));
-    if (it != obj.end() && !type_ok(kind, *it))
-      throw Error(Errno::InvalidArgument, "metadata: \"" + std::string(key) + "\" must be " + kind_name(kind) +
-                                              ", got " + it->type_name() + " " + it->dump());
-  }
+  for (const auto& [key, kind] : kKeys) nn::check_option_type(obj, key, kind);
   auto refuse = [](const char* key, const char* why) {
     throw Error(Errno::UnsupportedOperation,
                 std::string("metadata: \"") + key + "\" is not supported through an OpenAI-compatible upstream: " + why);
