@@ -311,24 +311,34 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
   enum class Kind { Dot, Gemm, Packed };
   struct Fmt {
     Kind kind;
-    GemmAct ga;
-    GgmlType vt;
+    GemmAct ga;                 // Gemm
+    GgmlType vt;                // Dot
+    const PackedFormat* pf;     // Packed
     size_t stride;
     const uint8_t* data;
   };
   Fmt fmts[2 * kMax];
   int n_fmts = 0;
   int gemm_fmt[kMax] = {}, dot_fmt[kMax] = {};
-  auto find_or_add = [&](Kind kind, GemmAct ga, GgmlType vt) {
+  // Packed formats with one activation layout (Q4_K and Q5_K) share one prepared row.
+  auto same = [](const Fmt& a, const Fmt& b) {
+    if (a.kind != b.kind) return false;
+    if (a.kind == Kind::Gemm) return a.ga == b.ga;
+    if (a.kind == Kind::Packed) return a.pf->prepare == b.pf->prepare;
+    return a.vt == b.vt;
+  };
+  auto find_or_add = [&](const Fmt& want) {
     for (int f = 0; f < n_fmts; ++f)
-      if (fmts[f].kind == kind && (kind == Kind::Gemm ? fmts[f].ga == ga : fmts[f].vt == vt)) return f;
-    fmts[n_fmts] = {kind, ga, vt, 0, nullptr};
+      if (same(fmts[f], want)) return f;
+    fmts[n_fmts] = want;
     return n_fmts++;
   };
   for (int i = 0; i < count; ++i) {
-    if (gemm) gemm_fmt[i] = find_or_add(Kind::Gemm, gk[i]->act, GgmlType::F32);
-    if (copy[i] && copy[i]->format) dot_fmt[i] = find_or_add(Kind::Packed, GemmAct::F32, w[i]->type);
-    else if (!gemm || tails) dot_fmt[i] = find_or_add(Kind::Dot, GemmAct::F32, kern[i]->vec_dot_type);
+    if (gemm) gemm_fmt[i] = find_or_add({Kind::Gemm, gk[i]->act, GgmlType::F32, nullptr, 0, nullptr});
+    if (copy[i] && copy[i]->format)
+      dot_fmt[i] = find_or_add({Kind::Packed, GemmAct::F32, GgmlType::F32, copy[i]->format, 0, nullptr});
+    else if (!gemm || tails)
+      dot_fmt[i] = find_or_add({Kind::Dot, GemmAct::F32, kern[i]->vec_dot_type, nullptr, 0, nullptr});
   }
   int n_buf = 0;
   bool convert = false;
@@ -340,7 +350,7 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
       continue;
     }
     F.stride = F.kind == Kind::Gemm     ? gemm_act_bytes(F.ga, K)
-               : F.kind == Kind::Packed ? packed_format(F.vt)->act_row_bytes(K)
+               : F.kind == Kind::Packed ? F.pf->act_row_bytes(K)
                                         : row_size(F.vt, K);
     Buffer& b = prepared_[n_buf++];
     b.reserve(F.stride * size_t(n));
@@ -355,7 +365,7 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
         uint8_t* dst = const_cast<uint8_t*>(F.data);
         for (int64_t t = t0; t < t1; ++t) {
           if (F.kind == Kind::Gemm) gemm_prepare(F.ga, in + t * K, K, dst + size_t(t) * F.stride);
-          else if (F.kind == Kind::Packed) packed_format(F.vt)->prepare(in + t * K, K, dst + size_t(t) * F.stride);
+          else if (F.kind == Kind::Packed) F.pf->prepare(in + t * K, K, dst + size_t(t) * F.stride);
           else quantize_row_activation(F.vt, in + t * K, dst + size_t(t) * F.stride, K);
         }
       }
