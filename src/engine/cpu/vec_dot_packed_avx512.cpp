@@ -104,49 +104,61 @@ void avx512_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* 
 // each code gets its fifth bit, 16, from a 64-bit mask per chunk and nibble); the 6-bit scales
 // and mins multiply them in int32 (exact: |sum| <= 31 * 127 * 32, times 63), and one FMA each
 // applies d * d_y and dmin * d_y, spread from the four super-blocks to their four lanes.
+
+// Chunk ch of a group's codes: the low-nibble and high-nibble sub-blocks' codes.
+template <bool kFive>
+static void k4_codes(const uint8_t* c, int ch, __m512i& lo, __m512i& hi) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i v = load512(c + 64 * ch);
+  lo = _mm512_and_si512(v, m4);
+  hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+  if constexpr (kFive) {
+    const __m512i b16 = _mm512_set1_epi8(0x10);
+    uint64_t klo, khi;
+    std::memcpy(&klo, c + 512 + 16 * ch, 8);
+    std::memcpy(&khi, c + 512 + 16 * ch + 8, 8);
+    lo = _mm512_mask_add_epi8(lo, __mmask64(klo), lo, b16);
+    hi = _mm512_mask_add_epi8(hi, __mmask64(khi), hi, b16);
+  }
+}
+
+// One activation row's group result added to acc / acc_m: the lane sums (low- and high-nibble
+// sub-blocks) times the scales, the activation's sub-block sums times the mins, each times
+// d * d_y resp. dmin * d_y of the lane's super-block. mt: the group's scales; a: the row's group.
+static void k4_apply(__m512i lo_sum, __m512i hi_sum, const uint8_t* mt, const uint8_t* a, __m512& acc, __m512& acc_m) {
+  const __m512i d_lanes = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
+  const __m512i m_lanes = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
+  const __m512i q = _mm512_add_epi32(_mm512_mullo_epi32(lo_sum, u8x16_to_i32(mt)),
+                                     _mm512_mullo_epi32(hi_sum, u8x16_to_i32(mt + 16)));
+  const __m512i m = _mm512_add_epi32(_mm512_mullo_epi32(load512(a + 1024), u8x16_to_i32(mt + 32)),
+                                     _mm512_mullo_epi32(load512(a + 1088), u8x16_to_i32(mt + 48)));
+  // [d, dmin] of the four super-blocks times their d_y
+  const __m512 dd = _mm512_castps256_ps512(_mm256_mul_ps(f16x8(mt + 64), dy_pairs(a + 1152)));
+  acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(d_lanes, dd), _mm512_cvtepi32_ps(q), acc);
+  acc_m = _mm512_fmadd_ps(_mm512_permutexvar_ps(m_lanes, dd), _mm512_cvtepi32_ps(m), acc_m);
+}
+
+// One row: the lane sums in four dpbusd chains (dpbusd's latency).
 template <bool kFive>
 static float packed_k4_dot(int64_t K, const uint8_t* row, const uint8_t* act) {
   constexpr int64_t kCodeBytes = kFive ? 640 : 512;
   const int64_t G = (K + 1023) / 1024;
   const uint8_t* meta = row + G * kCodeBytes;
-  const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(0x10);
-  const __m512i d_lanes = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
-  const __m512i m_lanes = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
-  auto codes = [&](const uint8_t* c, int ch, __m512i& lo, __m512i& hi) {
-    const __m512i v = load512(c + 64 * ch);
-    lo = _mm512_and_si512(v, m4);
-    hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-    if constexpr (kFive) {
-      uint64_t klo, khi;
-      std::memcpy(&klo, c + 512 + 16 * ch, 8);
-      std::memcpy(&khi, c + 512 + 16 * ch + 8, 8);
-      lo = _mm512_mask_add_epi8(lo, __mmask64(klo), lo, b16);
-      hi = _mm512_mask_add_epi8(hi, __mmask64(khi), hi, b16);
-    }
-  };
   __m512 acc = _mm512_setzero_ps(), acc_m = _mm512_setzero_ps();
   for (int64_t g = 0; g < G; ++g) {
     const uint8_t* c = row + g * kCodeBytes;
     const uint8_t* a = act + g * 1216;
-    const uint8_t* mt = meta + g * 80;
     __m512i lo0 = _mm512_setzero_si512(), lo1 = lo0, hi0 = lo0, hi1 = lo0;
     for (int ch = 0; ch < 8; ch += 2) {
       __m512i l0, h0, l1, h1;
-      codes(c, ch, l0, h0);
-      codes(c, ch + 1, l1, h1);
+      k4_codes<kFive>(c, ch, l0, h0);
+      k4_codes<kFive>(c, ch + 1, l1, h1);
       lo0 = _mm512_dpbusd_epi32(lo0, l0, load512(a + 64 * ch));
       lo1 = _mm512_dpbusd_epi32(lo1, l1, load512(a + 64 * (ch + 1)));
       hi0 = _mm512_dpbusd_epi32(hi0, h0, load512(a + 512 + 64 * ch));
       hi1 = _mm512_dpbusd_epi32(hi1, h1, load512(a + 512 + 64 * (ch + 1)));
     }
-    const __m512i q = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_add_epi32(lo0, lo1), u8x16_to_i32(mt)),
-                                       _mm512_mullo_epi32(_mm512_add_epi32(hi0, hi1), u8x16_to_i32(mt + 16)));
-    const __m512i m = _mm512_add_epi32(_mm512_mullo_epi32(load512(a + 1024), u8x16_to_i32(mt + 32)),
-                                       _mm512_mullo_epi32(load512(a + 1088), u8x16_to_i32(mt + 48)));
-    // [d, dmin] of the four super-blocks times their d_y
-    const __m512 dd = _mm512_castps256_ps512(_mm256_mul_ps(f16x8(mt + 64), dy_pairs(a + 1152)));
-    acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(d_lanes, dd), _mm512_cvtepi32_ps(q), acc);
-    acc_m = _mm512_fmadd_ps(_mm512_permutexvar_ps(m_lanes, dd), _mm512_cvtepi32_ps(m), acc_m);
+    k4_apply(_mm512_add_epi32(lo0, lo1), _mm512_add_epi32(hi0, hi1), meta + g * 80, a, acc, acc_m);
   }
   return _mm512_reduce_add_ps(acc) - _mm512_reduce_add_ps(acc_m);
 }
@@ -160,31 +172,15 @@ static void packed_k4_rows(int64_t K, float* s, size_t s_stride, const uint8_t* 
   constexpr int64_t kCodeBytes = kFive ? 640 : 512;
   const int64_t G = (K + 1023) / 1024;
   const uint8_t* meta = row + G * kCodeBytes;
-  const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(0x10);
-  const __m512i d_lanes = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
-  const __m512i m_lanes = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
   __m512 acc[N], acc_m[N];
   for (int t = 0; t < N; ++t) acc[t] = acc_m[t] = _mm512_setzero_ps();
   for (int64_t g = 0; g < G; ++g) {
     const uint8_t* c = row + g * kCodeBytes;
-    const uint8_t* mt = meta + g * 80;
     __m512i lo_sum[N], hi_sum[N];
     for (int t = 0; t < N; ++t) lo_sum[t] = hi_sum[t] = _mm512_setzero_si512();
     for (int half = 0; half < 2; ++half) {
       __m512i lo[4], hi[4];
-      for (int k = 0; k < 4; ++k) {
-        const int ch = 4 * half + k;
-        const __m512i v = load512(c + 64 * ch);
-        lo[k] = _mm512_and_si512(v, m4);
-        hi[k] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-        if constexpr (kFive) {
-          uint64_t klo, khi;
-          std::memcpy(&klo, c + 512 + 16 * ch, 8);
-          std::memcpy(&khi, c + 512 + 16 * ch + 8, 8);
-          lo[k] = _mm512_mask_add_epi8(lo[k], __mmask64(klo), lo[k], b16);
-          hi[k] = _mm512_mask_add_epi8(hi[k], __mmask64(khi), hi[k], b16);
-        }
-      }
+      for (int k = 0; k < 4; ++k) k4_codes<kFive>(c, 4 * half + k, lo[k], hi[k]);
       for (int t = 0; t < N; ++t) {
         const uint8_t* a = act + t * act_stride + g * 1216;
         for (int k = 0; k < 4; ++k) {
@@ -194,17 +190,7 @@ static void packed_k4_rows(int64_t K, float* s, size_t s_stride, const uint8_t* 
         }
       }
     }
-    const __m512i sc_lo = u8x16_to_i32(mt), sc_hi = u8x16_to_i32(mt + 16), m_lo = u8x16_to_i32(mt + 32), m_hi = u8x16_to_i32(mt + 48);
-    const __m256 dm = f16x8(mt + 64);
-    for (int t = 0; t < N; ++t) {
-      const uint8_t* a = act + t * act_stride + g * 1216;
-      const __m512i q = _mm512_add_epi32(_mm512_mullo_epi32(lo_sum[t], sc_lo), _mm512_mullo_epi32(hi_sum[t], sc_hi));
-      const __m512i m =
-          _mm512_add_epi32(_mm512_mullo_epi32(load512(a + 1024), m_lo), _mm512_mullo_epi32(load512(a + 1088), m_hi));
-      const __m512 dd = _mm512_castps256_ps512(_mm256_mul_ps(dm, dy_pairs(a + 1152)));
-      acc[t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(d_lanes, dd), _mm512_cvtepi32_ps(q), acc[t]);
-      acc_m[t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(m_lanes, dd), _mm512_cvtepi32_ps(m), acc_m[t]);
-    }
+    for (int t = 0; t < N; ++t) k4_apply(lo_sum[t], hi_sum[t], meta + g * 80, act + t * act_stride + g * 1216, acc[t], acc_m[t]);
   }
   for (int t = 0; t < N; ++t) s[t * s_stride] = _mm512_reduce_add_ps(acc[t]) - _mm512_reduce_add_ps(acc_m[t]);
 }
