@@ -30,9 +30,18 @@ size_t mem_available() {
   return size_t(kb) * 1024;
 }
 
+// NNB_REPACK: 0 turns the copies off, 1 (or unset) leaves them on; any other value is named on
+// stderr once and treated as 1.
 bool copies_enabled() {
   const char* e = std::getenv("NNB_REPACK");
-  return !(e && std::strcmp(e, "0") == 0);
+  if (!e || !*e || std::strcmp(e, "1") == 0) return true;
+  if (std::strcmp(e, "0") == 0) return false;
+  static const bool warned = [&] {
+    std::fprintf(stderr, "nnbridge: warning: NNB_REPACK=%s not understood (0: off, 1: on); the copies stay on\n", e);
+    return true;
+  }();
+  (void)warned;
+  return true;
 }
 
 struct Job {
