@@ -1,0 +1,89 @@
+// Attention of one generated token, single thread: one query per head against n_keys cached
+// positions, for every head of every layer of the 220M bench model's shape (12 layers, 16 heads
+// of 64), from a KvCache laid out as the engine's (a 4096-position cache, so each head's keys sit
+// 1 MiB from the next head's, as in a real context). Reported as GB/s of K and V read — the
+// quantity that should approach memory bandwidth once contexts are long — and per-token time.
+//
+// One benchmark per (ISA, n_keys); filter with --benchmark_filter, e.g. 'avx512/512'.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/cpu/ops.h"
+#include "engine/device/kv_cache.h"
+
+namespace {
+
+constexpr int32_t kLayers = 12, kHeads = 16, kHeadDim = 64, kCapacity = 4096;
+
+void BM_attention(benchmark::State& state, const nnb::OpsTable* ops) {
+  const int32_t n_keys = int32_t(state.range(0));
+  nnb::KvCache kv(kLayers, kCapacity, kHeads, kHeadDim);
+  // Touch every used cell with small finite values (pages are materialized as a real cache's are).
+  std::vector<float> k(size_t(kHeads) * kHeadDim), v(k.size());
+  for (int32_t c = 0; c < n_keys; ++c) {
+    for (size_t i = 0; i < k.size(); ++i) {
+      k[i] = float((c * 31 + int(i) * 7) % 97) / 97.0f - 0.5f;
+      v[i] = float((c * 17 + int(i) * 5) % 89) / 89.0f - 0.5f;
+    }
+    for (int32_t l = 0; l < kLayers; ++l) kv.store_cell(l, c, k.data(), v.data());
+  }
+  std::vector<float> q(size_t(kHeads) * kHeadDim, 0.01f), out(q.size());
+  std::vector<float> scratch(size_t(nnb::attn_scratch_floats(1, n_keys)));
+  for (auto _ : state) {
+    for (int32_t l = 0; l < kLayers; ++l)
+      for (int32_t h = 0; h < kHeads; ++h) {
+        nnb::AttnArgs a;
+        a.q = q.data() + size_t(h) * kHeadDim;
+        a.q_stride = kHeads * kHeadDim;
+        a.k = kv.k_head(l, h);
+        a.v = kv.v_head(l, h);
+        a.out = out.data() + size_t(h) * kHeadDim;
+        a.out_stride = kHeads * kHeadDim;
+        a.head_dim = kHeadDim;
+        a.n_q = 1;
+        a.pos0 = n_keys - 1;
+        a.scale = 0.125f;
+        a.scratch = scratch.data();
+        ops->attend(a);
+      }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  const double bytes = 2.0 * kLayers * kHeads * double(n_keys) * kHeadDim * sizeof(float);
+  state.counters["GB/s"] = benchmark::Counter(bytes * double(state.iterations()), benchmark::Counter::kIsRate,
+                                              benchmark::Counter::kIs1000);
+}
+
+void register_all() {
+  struct Isa {
+    const char* name;
+    const nnb::OpsTable* ops;
+  };
+  std::vector<Isa> isas = {{"scalar", nnb::ops_detail::scalar_ops()}};
+#if defined(__x86_64__) || defined(_M_X64)
+  isas.push_back({"avx2", nnb::ops_detail::avx2_ops()});
+  isas.push_back({"avx512", nnb::ops_detail::avx512_ops()});
+#endif
+  for (const Isa& isa : isas) {
+    if (isa.ops == nullptr) continue;  // this CPU lacks the ISA
+    for (int64_t n : {128, 512, 2048})
+      benchmark::RegisterBenchmark((std::string("attention/") + isa.name + "/" + std::to_string(n)).c_str(),
+                                   BM_attention, isa.ops)
+          ->Arg(n)
+          ->Unit(benchmark::kMicrosecond);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
