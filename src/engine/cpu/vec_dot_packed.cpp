@@ -110,7 +110,7 @@ void prepare_q4_0_act(const float* x, int64_t K, uint8_t* dst) {
   }
 }
 
-// Q4_K and Q5_K (kFive: the fifth bits become two 64-bit masks per chunk after the codes).
+// Q4_K and Q5_K (kFive: the fifth bits become two bit planes after the codes).
 template <bool kFive>
 void pack_k4_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
   using Block = std::conditional_t<kFive, block_q5_K, block_q4_K>;
@@ -136,12 +136,11 @@ void pack_k4_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, i
             std::memcpy(codes + size_t(ch) * 64 + size_t(l) * 4, b.qs + 32 * L + 4 * ch, 4);
             if constexpr (kFive) {
               // element j of the chunk: bit 2L of qh[4ch + j] for the low nibble, 2L+1 for the high
-              uint8_t* masks = codes + 512 + size_t(ch) * 16;
+              uint8_t* planes = codes + 512;
               for (int j = 0; j < 4; ++j) {
-                const int bit = 4 * l + j;
                 const uint8_t h = b.qh[4 * ch + j];
-                masks[bit / 8] |= uint8_t(((h >> (2 * L)) & 1) << (bit % 8));
-                masks[8 + bit / 8] |= uint8_t(((h >> (2 * L + 1)) & 1) << (bit % 8));
+                planes[4 * l + j] |= uint8_t(((h >> (2 * L)) & 1) << ch);
+                planes[64 + 4 * l + j] |= uint8_t(((h >> (2 * L + 1)) & 1) << ch);
               }
             }
           }

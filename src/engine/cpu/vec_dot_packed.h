@@ -26,6 +26,9 @@
 //   activation, per group: int8 lo[8][64] | int8 hi[8][64] (element 64L + 4c + j resp.
 //   64L + 32 + 4c + j of super-block s at 64c + 4l + j) | int32 sum_lo[16] | int32 sum_hi[16]
 //   (each sub-block's sum of q) | f32 d[4] | pad  (1216 bytes)
+// Q5_K: the same, with the codes' fifth bits after the nibbles (code bytes 640 per group):
+//   planes lo[64] | hi[64]: bit c of byte 4l + j = the fifth bit of chunk c's low- resp.
+//                   high-nibble code at that byte (qh bits 2L resp. 2L+1 of qh[4c + j])
 // Q6_K, groups of 1 super-block (256 elements); lane l = sub-block l (16 elements, 4 chunks):
 //   codes  lo02[64] | lo13[64] | top[64]: byte 4l + j of lo02 holds the low 4 bits of chunk 0's
 //          element j (low nibble) and chunk 2's (high), lo13 those of chunks 1 and 3, top the
