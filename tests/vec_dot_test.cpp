@@ -296,7 +296,7 @@ TEST_P(VecDotPacked, MatchesTheOneRowKernel) {
 }
 
 // The small-batch kernels (dot_n) give each token exactly the one-row kernel's result, for
-// 1 to 4 tokens, with padding groups (K = 11008) and without.
+// 1 to dot_n_max tokens (4, or 8 for Q4_0 on AVX-512), with padding groups (K = 11008) and without.
 TEST_P(VecDotPacked, SmallBatchKernelEqualsTheOneRowKernel) {
   const GgmlType t = GetParam();
   int checked = 0;
@@ -309,10 +309,12 @@ TEST_P(VecDotPacked, SmallBatchKernelEqualsTheOneRowKernel) {
       std::vector<uint8_t> packed(f->row_bytes(K));
       f->pack_rows(w.data(), w.size(), K, 0, 1, packed.data());
       const size_t ab = f->act_row_bytes(K);
-      std::vector<uint8_t> act(4 * ab);
-      for (int tok = 0; tok < 4; ++tok) f->prepare(random_floats(K, rng, 2.0f).data(), K, act.data() + size_t(tok) * ab);
-      for (int n = 1; n <= 4; ++n) {
-        float got[8];
+      const int most = f->dot_n_max;
+      ASSERT_TRUE(most >= 2 && most <= 8) << most;
+      std::vector<uint8_t> act(size_t(most) * ab);
+      for (int tok = 0; tok < most; ++tok) f->prepare(random_floats(K, rng, 2.0f).data(), K, act.data() + size_t(tok) * ab);
+      for (int n = 1; n <= most; ++n) {
+        float got[16];
         std::fill(std::begin(got), std::end(got), std::nanf(""));
         f->dot_n(K, got, 2, packed.data(), act.data(), ab, n);  // results 2 floats apart
         for (int tok = 0; tok < n; ++tok) {

@@ -389,11 +389,11 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
       rb = c->row_bytes;
       if (c->format) dot = c->format->dot;
     }
-    if (const PackedDotNFn dot_n = small_batch_kernel(copy[i]); dot_n && n > 1) {  // 4 tokens a call
+    if (const PackedDotNFn dot_n = small_batch_kernel(copy[i]); dot_n && n > 1) {  // up to dot_n_max tokens a call
       for (int64_t r = r0; r < r1; ++r)
-        for (int32_t t = 0; t < n; t += 4)
+        for (int32_t t = 0, step = copy[i]->format->dot_n_max; t < n; t += step)
           dot_n(K, o + size_t(t) * size_t(M) + r, size_t(M), base + size_t(r) * rb, F.data + size_t(t) * F.stride,
-                F.stride, std::min(4, n - t));
+                F.stride, std::min(step, n - t));
       return;
     }
     for (int64_t r = r0; r < r1; ++r) {

@@ -248,6 +248,7 @@ const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
     Table t(kern::avx512_packed_q4_0_dot, kern::avx512_packed_q4_K_dot, kern::avx512_packed_q5_K_dot,
             kern::avx512_packed_q6_K_dot);
     t.f[0].dot_n = kern::avx512_packed_q4_0_dot_n;
+    t.f[0].dot_n_max = 8;
     t.f[1].dot_n = kern::avx512_packed_q4_K_dot_n;
     t.f[2].dot_n = kern::avx512_packed_q5_K_dot_n;
     t.f[3].dot_n = kern::avx512_packed_q6_K_dot_n;

@@ -49,9 +49,9 @@ namespace nnb {
 
 // s = dot(packed weight row, packed activation row): the signature of VecDotFn.
 using PackedDotFn = VecDotFn;
-// s[t * s_stride] = dot(packed weight row, activation row t at act + t * act_stride), t < n <= 4:
-// the row's codes unpacked once for the n tokens of a small batch; each result equal, bit for
-// bit, to the one-row kernel's.
+// s[t * s_stride] = dot(packed weight row, activation row t at act + t * act_stride), t < n <=
+// PackedFormat::dot_n_max: the row's codes unpacked once for the n tokens of a small batch; each
+// result equal, bit for bit, to the one-row kernel's.
 using PackedDotNFn = void (*)(int64_t K, float* s, size_t s_stride, const void* row, const void* act,
                               size_t act_stride, int n);
 
@@ -68,6 +68,9 @@ struct PackedFormat {
   void (*prepare)(const float* x, int64_t K, uint8_t* dst);
   PackedDotFn dot;
   PackedDotNFn dot_n = nullptr;  // where a type has one
+  // The most tokens one dot_n call takes: 8 for Q4_0 on AVX-512 (pp8 773-879 vs 604-807 tokens/s
+  // with 4), else 4 (the K-quants' per-token accumulators spill at 8: Q4_K pp8 416-615 vs 551-799).
+  int dot_n_max = 4;
 
   int64_t groups(int64_t K) const { return (K + group - 1) / group; }
   size_t row_bytes(int64_t K) const { return (size_t(groups(K)) * (code_bytes + scale_bytes) + 63) / 64 * 64; }

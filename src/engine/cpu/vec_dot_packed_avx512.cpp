@@ -26,8 +26,8 @@ __m256 dy_pairs(const uint8_t* p) {
 // nibbles of four chunks); for each of the N activation rows eight dpbusd in two chains, the
 // first started from -8 * sum(q), leave int32 lane b as block b's exact sum, and one f32
 // conversion and one FMA with d_x * d_y apply the scales (groups alternate between two
-// accumulators). N > 1 (small batches) unpacks each weight once for N tokens; a row's result is
-// the same for every N, bit for bit.
+// accumulators). N > 1 (small batches, up to 8: the accumulators still fit the 32 registers) unpacks
+// each weight once for N tokens; a row's result is the same for every N, bit for bit.
 template <int N>
 static void packed_q4_0_rows(int64_t K, float* s, size_t s_stride, const uint8_t* row, const uint8_t* act,
                              size_t act_stride) {
@@ -95,7 +95,11 @@ void avx512_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* 
     case 1: return avx512_packed_q4_0_dot(K, s, row, act);
     case 2: return packed_q4_0_rows<2>(K, s, s_stride, row, act, act_stride);
     case 3: return packed_q4_0_rows<3>(K, s, s_stride, row, act, act_stride);
-    default: return packed_q4_0_rows<4>(K, s, s_stride, row, act, act_stride);
+    case 4: return packed_q4_0_rows<4>(K, s, s_stride, row, act, act_stride);
+    case 5: return packed_q4_0_rows<5>(K, s, s_stride, row, act, act_stride);
+    case 6: return packed_q4_0_rows<6>(K, s, s_stride, row, act, act_stride);
+    case 7: return packed_q4_0_rows<7>(K, s, s_stride, row, act, act_stride);
+    default: return packed_q4_0_rows<8>(K, s, s_stride, row, act, act_stride);
   }
 }
 
