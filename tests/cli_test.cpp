@@ -100,6 +100,17 @@ TEST_F(Cli, BadInputIsAClearErrorWithStatus1) {
   EXPECT_NE(r.out.find("unknown weight type"), std::string::npos) << r.out;
 }
 
+// serve's numeric limits are checked before anything starts (no socket is created).
+TEST_F(Cli, ServeRefusesImpossibleBatchSettingsByName) {
+  const std::string sock = (*dir_ / "never.sock").string();
+  for (const std::string bad : {"--batch-prompt-chunk 0", "--batch-parallel -1", "--kv-cells -5"}) {
+    const Proc r = run_cli("serve --nn-rpc-uri 'unix://" + sock + "' " + bad, true);
+    EXPECT_EQ(r.status, 1) << bad << ": " << r.out;
+    EXPECT_NE(r.out.find(bad.substr(0, bad.find(' '))), std::string::npos) << bad << ": " << r.out;
+    EXPECT_FALSE(std::filesystem::exists(sock)) << bad;
+  }
+}
+
 // Linked under WasmEdge's names, the binary takes their place in existing scripts.
 TEST_F(Cli, WasmEdgeNamesImplyTheSubcommand) {
   for (const auto& [alias, expect] : {std::pair{"wasi_nn_rpcserver", "Serve WASI-NN over gRPC"},

@@ -37,7 +37,7 @@ struct ServeOptions {
   int threads = 0, rpc_threads = 256;
   std::string nn_options, device = "auto";
   int32_t n_gpu_layers = -1;
-  int32_t batch_parallel = 8, kv_cells = 0;
+  int32_t batch_parallel = 8, kv_cells = 0, batch_prompt_chunk = 16;
   std::string batch_overflow = "alone";
   double upstream_idle_timeout_s = 60, upstream_health_interval_s = 10;
   HttpFlags http;
@@ -106,8 +106,10 @@ void run_serve(const ServeOptions& o) {
   bo.default_options_json = o.nn_options;
   // Continuous batching: concurrent clients of a model generate in shared forward passes.
   if (o.batch_parallel < 0 || o.kv_cells < 0) throw std::invalid_argument("--batch-parallel and --kv-cells must be >= 0");
+  if (o.batch_prompt_chunk < 1) throw std::invalid_argument("--batch-prompt-chunk must be >= 1");
   bo.batch_parallel = o.batch_parallel;
   bo.batch_kv_cells = o.kv_cells;
+  bo.batch_prompt_chunk = o.batch_prompt_chunk;
   bo.batch_overflow_alone = o.batch_overflow == "alone";
   // stream-stdout text belongs to the client that asked for it (the nnbridge client prints it
   // on the guest's stdout); echoing every client's text into the host's log would leak it.
@@ -224,6 +226,11 @@ void add_serve(CLI::App& app) {
   c->add_option("--kv-cells", o->kv_cells,
                 "KV cache cells the batched contexts of a model share; each reserves its ctx-size (0: "
                 "batch-parallel x 4096)")
+      ->capture_default_str();
+  c->add_option("--batch-prompt-chunk", o->batch_prompt_chunk,
+                "Most prompt tokens of one batched context per step: smaller keeps the others' tokens coming "
+                "while a prompt is read (a step's cost grows with its tokens), larger reads a long prompt in "
+                "fewer steps")
       ->capture_default_str();
   c->add_option("--batch-overflow", o->batch_overflow,
                 "A context that finds no batch slot (all generating, the cells taken, or its ctx-size over the "

@@ -63,7 +63,7 @@ struct GgmlBackendOptions {
   // 0 (the default): every context computes alone on its own engine context.
   int32_t batch_parallel = 0;
   int32_t batch_kv_cells = 0;       // KV cells all slots share; 0: batch_parallel * kDefaultCellsPerSlot
-  int32_t batch_prompt_chunk = 64;  // most prompt tokens of one context per step
+  int32_t batch_prompt_chunk = 16;  // most prompt tokens of one context per step (BatcherParams)
   int32_t batch_wait_us = 1000;     // how long a step waits for generating contexts to resubmit
   bool batch_overflow_alone = false;
   std::shared_ptr<BatcherRegistry> batchers;  // made by with_defaults when batching is on
