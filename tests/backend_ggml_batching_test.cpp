@@ -132,6 +132,33 @@ TEST(Batcher, ConcurrentGenerationsMatchAlone) {
   EXPECT_EQ(batcher->n_blocks_used(), 0);
 }
 
+// A slot alone reads its prompt in one step (a whole batch, less room for every slot's next
+// token); while another slot is in use, in steps of prompt_chunk tokens (their tokens wait for
+// each step), whether or not that slot is submitting right now.
+TEST(Batcher, PromptChunksAreSmallOnlyWhileAnotherSlotIsInUse) {
+  auto model = Model::load(model_path());
+  BatcherParams bp;
+  bp.context.n_ctx = 4 * 256;
+  bp.context.n_batch = 128;
+  bp.context.n_threads = 1;
+  bp.max_slots = 4;
+  bp.prompt_chunk = 16;
+  auto batcher = Batcher::make(*model, bp);
+  auto a = batcher->open(256);
+  auto steps_for = [&](BatchSlot& s, int n) {
+    const int64_t before = batcher->n_steps();
+    s.decode(std::vector<Token>(size_t(n), 9));
+    return batcher->n_steps() - before;
+  };
+  EXPECT_EQ(steps_for(*a, 100), 1);  // alone: up to 128 - 4 tokens a step
+  EXPECT_EQ(steps_for(*a, 130), 2);  // 124 + 6
+  auto b = batcher->open(64);        // in use from here on
+  EXPECT_EQ(steps_for(*a, 20), 2);   // 16 + 4
+  b->idle();                         // its generation ended: a is alone again
+  EXPECT_EQ(steps_for(*a, 5), 1);
+  EXPECT_EQ(a->n_past(), 255);
+}
+
 TEST(Batcher, AdmissionAndLimits) {
   auto model = Model::load(model_path());
   BatcherParams bp;

@@ -191,6 +191,13 @@ void Batcher::lead(std::unique_lock<std::mutex>& lk) {
   done_cv_.notify_all();
 }
 
+int32_t Batcher::prompt_chunk_for(const BatchSlot& slot) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  for (const BatchSlot* o : slots_)
+    if (o != &slot && o->active_) return params_.prompt_chunk;
+  return std::max(params_.prompt_chunk, params_.context.n_batch - params_.max_slots);
+}
+
 void Batcher::evaluate(const std::vector<Submission*>& step) {
   batch_.clear();
   rows_.clear();  // per submission: its logits entry, or -1
@@ -238,14 +245,14 @@ void BatchSlot::decode(std::span<const Token> tokens) {
                            " tokens exceed the context size " + std::to_string(n_ctx_));
   logits_.resize(size_t(n_vocab));
   has_logits_ = false;
-  const int32_t chunk = batcher_->params_.prompt_chunk;
-  for (int32_t off = 0; off < n; off += chunk) {
+  for (int32_t off = 0; off < n;) {
     if (abort_check_ && abort_check_())
       throw CancelledError("cancelled after " + std::to_string(off) + " of " + std::to_string(n) + " tokens");
-    const int32_t len = std::min(chunk, n - off);
+    const int32_t len = std::min(batcher_->prompt_chunk_for(*this), n - off);
     Batcher::Submission s{this, tokens.data() + off, len, off + len == n, false, nullptr};
     batcher_->submit(s);
     n_past_ += len;
+    off += len;
   }
   has_logits_ = true;
 }

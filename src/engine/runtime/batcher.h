@@ -7,8 +7,8 @@
 // Context and a Sequence (sequence.h), so the ordinary token loop (generation.h) runs on it
 // unchanged.
 //
-// A slot's decode() submits its tokens in chunks of at most prompt_chunk tokens and waits for
-// each. Steps are run by the waiting clients' own threads, one at a time: a submission that
+// A slot's decode() submits its tokens in chunks and waits for each: of at most prompt_chunk
+// tokens while another slot is in use, else of up to a whole batch (prompt_chunk_for()). Steps are run by the waiting clients' own threads, one at a time: a submission that
 // finds no step running leads the next one. So a client alone decodes on its own thread as on a
 // private Context; a scheduler thread would add two thread wake-ups per token (milliseconds on
 // a loaded machine). A step takes whatever is pending: one-token submissions (generating
@@ -57,10 +57,11 @@ struct BatcherParams {
   // tokens of one step (raised to max_slots + prompt_chunk if smaller).
   ContextParams context;
   int32_t max_slots = 8;      // slots open at once
-  // Most prompt tokens a slot submits per step. A step with a prompt chunk delays every
-  // generating slot's next token by the chunk's cost: with 8 clients on the 220M Q4_K model (2
-  // threads, bench/serve-load), inter-token p99 over a whole run 64 ms with chunks of 64, 50 with
-  // 32, 34-45 with 16, at the same throughput; a long prompt then takes more (shorter) steps.
+  // Most prompt tokens a slot submits per step while another slot is in use (alone it takes a
+  // whole batch). A step with a prompt chunk delays every generating slot's next token by the
+  // chunk's cost: with 8 clients on the 220M Q4_K model (2 threads, bench/serve-load),
+  // inter-token p99 over a whole run 64 ms with chunks of 64, 50 with 32, 34-45 with 16, at the
+  // same throughput; a long prompt then takes more (shorter) steps.
   int32_t prompt_chunk = 16;
   // How long a step waits for the slots served by the previous step to resubmit.
   std::chrono::microseconds gather_wait{1000};
@@ -114,6 +115,11 @@ class Batcher : public std::enable_shared_from_this<Batcher> {
   void evaluate(const std::vector<Submission*>& step);
   // Called by slots (their own threads).
   void submit(Submission& s);  // blocks until a step has evaluated it; rethrows its error
+  // Prompt tokens `slot` submits next: prompt_chunk while another slot is in use (each step
+  // with a chunk delays their tokens by the chunk's cost only), else a whole batch less room
+  // for every slot's next token (a client alone reads its prompt at full speed, and a chunk
+  // that size still fits beside the tokens of slots that start generating meanwhile).
+  int32_t prompt_chunk_for(const BatchSlot& slot) const;
   void close(BatchSlot& slot);
   void truncate(BatchSlot& slot, int32_t n);
   // Marks the slot in use, admitting it again if it was reclaimed (mu_ held). Returns whether
