@@ -8,8 +8,9 @@
 // unchanged.
 //
 // A slot's decode() submits its tokens in chunks and waits for each: of at most prompt_chunk
-// tokens while another slot is in use, else of up to a whole batch (prompt_chunk_for()). Steps are run by the waiting clients' own threads, one at a time: a submission that
-// finds no step running leads the next one. So a client alone decodes on its own thread as on a
+// tokens while another slot is in use, else of up to a whole batch (prompt_chunk_for()). Steps
+// are run by the waiting clients' own threads, one at a time: a submission that finds no step
+// running leads the next one. So a client alone decodes on its own thread as on a
 // private Context; a scheduler thread would add two thread wake-ups per token (milliseconds on
 // a loaded machine). A step takes whatever is pending: one-token submissions (generating
 // sequences) first, then prompt chunks (one chunk while anyone generates, so a long prompt
