@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "child_process.h"
+#include "vulkan_available.h"
 #include "test_util.h"
 
 namespace nnb {
@@ -108,6 +109,29 @@ TEST_F(Cli, ServeRefusesImpossibleBatchSettingsByName) {
     EXPECT_EQ(r.status, 1) << bad << ": " << r.out;
     EXPECT_NE(r.out.find(bad.substr(0, bad.find(' '))), std::string::npos) << bad << ": " << r.out;
     EXPECT_FALSE(std::filesystem::exists(sock)) << bad;
+  }
+}
+
+// --kv-type f16: generation on the CPU with the 16-bit cache, reported in --json; an unknown
+// type is a usage error; a device without it (Vulkan) is refused by name, not silently f32.
+TEST_F(Cli, KvTypeF16RunsOnTheCpuAndIsRefusedWhereItIsMissing) {
+  Proc r = run_cli("bench -m '" + *model_ + "' -p 8 -n 4 --device cpu --kv-type f16 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["kv_type"], "f16");
+  r = run_cli("generate -m '" + *model_ + "' -n 4 --temp 0 --device cpu --kv-type f16 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["tokens"].size(), 4u);
+  r = run_cli("bench -m '" + *model_ + "' --kv-type f8", true);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("--kv-type"), std::string::npos) << r.out;
+  if (test::vulkan_available()) {
+    r = run_cli("bench -m '" + *model_ + "' -p 8 -n 4 --device vulkan --kv-type f16", true);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.out.find("KV cache type f16 is not implemented on vulkan"), std::string::npos) << r.out;
+    const std::string sock = (*dir_ / "kv.sock").string();
+    r = run_cli("serve --nn-rpc-uri 'unix://" + sock + "' --device vulkan --kv-type f16", true);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.out.find("--kv-type f16: only the CPU device has it"), std::string::npos) << r.out;
   }
 }
 

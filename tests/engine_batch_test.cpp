@@ -75,6 +75,7 @@ std::vector<std::vector<float>> alone(const Model& m, const std::vector<Token>& 
 struct Checker {
   int V;
   double bound;
+  const char* pair = "batched vs alone";  // what is compared, for the printout
   double worst = 0, sum_sq = 0;
   int compared = 0;
   void operator()(const float* got, const std::vector<float>& want, const std::string& what) {
@@ -88,8 +89,8 @@ struct Checker {
     EXPECT_LE(d, bound) << what;
   }
   void print(const char* test, GgmlType type) const {
-    std::printf("[ %s %-4s ] %s: batched vs alone max |d| %.3g over %d logit rows (bound %.3g), logit sd %.1f\n",
-                isa_name(active_isa()), std::string(type_name(type)).c_str(), test, worst, compared, bound,
+    std::printf("[ %s %-4s ] %s: %s max |d| %.3g over %d logit rows (bound %.3g), logit sd %.1f\n",
+                isa_name(active_isa()), std::string(type_name(type)).c_str(), test, pair, worst, compared, bound,
                 std::sqrt(sum_sq / (double(V) * std::max(compared, 1))));
   }
 };
@@ -151,8 +152,10 @@ TEST(EngineBatch, TwoSequencesInterleavedMatchAlone) {
 // first 20 positions (block 0 shared, block 1 shared and partial: whichever writes first copies
 // it) and continued with other tokens, sequence 3 forked at 16 (a block boundary): each equals
 // its full token list decoded alone; sequence 0 is unaffected by the fork.
+// With an f16 cache too (copy-on-write copies its blocks, of 2-byte elements).
 TEST(EngineBatch, DropAndForkFromASharedPrefixMatchAlone) {
   NNB_FORCED_ISA_OR_SKIP();
+  for (KvType kv_type : {KvType::F32, KvType::F16})
   for (GgmlType type : kTypes) {
     auto model = Model::load(make_model(type));
     const int V = model->hparams().n_vocab;
@@ -160,6 +163,7 @@ TEST(EngineBatch, DropAndForkFromASharedPrefixMatchAlone) {
     ContextParams cp;
     cp.n_ctx = 128;
     cp.n_threads = 2;
+    cp.kv_type = kv_type;
     Context ctx(*model, cp);
     const KvCache& kv = ctx.kv_cache();
     const int32_t n_blocks = kv.n_blocks();
@@ -229,7 +233,37 @@ TEST(EngineBatch, DropAndForkFromASharedPrefixMatchAlone) {
     for (int s = 0; s < 4; ++s) ctx.drop_sequence(s);
     EXPECT_EQ(kv.n_free_blocks(), n_blocks);
     for (int32_t b = 0; b < n_blocks; ++b) EXPECT_EQ(kv.block_refs(b), 0);
-    check.print("drop and fork", type);
+    check.print(kv_type == KvType::F16 ? "drop and fork, f16 cache" : "drop and fork", type);
+  }
+}
+
+// An f16 cache against the f32 one: the same tokens decoded one at a time (60 positions), the
+// logits differ only by the rounding of K and V to f16 — and, with quantized weights, by what
+// that rounding does to the activations' Q8_0 rounding downstream. Measured on every path
+// (generated model, logits of sd 16): F32 weights max |d| 1.43e-3; Q4_0 0.188 (from position 0
+// on, where attention returns V itself: its f16 rounding moves activations across Q8_0 steps).
+// Bounds 4x those; a wrong load or conversion would be off by the logits' own scale.
+TEST(EngineBatch, F16CacheStaysCloseToF32) {
+  NNB_FORCED_ISA_OR_SKIP();
+  for (GgmlType type : kTypes) {
+    const double kBound = 4 * (type == GgmlType::F32 ? 1.43e-3 : 0.188);
+    auto model = Model::load(make_model(type));
+    const int V = model->hparams().n_vocab;
+    const auto toks = some_tokens(*model, 60, 8);
+    ContextParams cp;
+    cp.n_ctx = 64;
+    cp.n_threads = 2;
+    const auto want = alone(*model, toks, 1, cp);
+    cp.kv_type = KvType::F16;
+    const auto got = alone(*model, toks, 1, cp);
+    Checker check{V, kBound, "f16 vs f32 cache"};
+    for (size_t i = 0; i < toks.size(); ++i) check(got[i].data(), want[i], "position " + std::to_string(i));
+    int same_argmax = 0;
+    for (size_t i = 0; i < toks.size(); ++i)
+      same_argmax += std::max_element(got[i].begin(), got[i].end()) - got[i].begin() ==
+                     std::max_element(want[i].begin(), want[i].end()) - want[i].begin();
+    std::printf("  greedy token equal at %d of %zu positions\n", same_argmax, toks.size());
+    check.print("one token at a time", type);
   }
 }
 

@@ -90,19 +90,25 @@ TEST(EngineOps, RmsNormSiluAdd) {
 }
 
 // Causal attention of n_q queries (positions pos0..) over a KV cache filled with random rows,
-// against a double-precision softmax.
-TEST(EngineOps, AttentionMatchesReference) {
+// against a double-precision softmax; for an f16 cache, of the rows as the cache holds them
+// (rounded to f16), which every path must read back exactly.
+class EngineOpsAttention : public ::testing::TestWithParam<KvType> {};
+
+TEST_P(EngineOpsAttention, MatchesReference) {
+  const KvType type = GetParam();
   double worst = 0;
   std::mt19937 rng(11);
   for (int hd : {8, 16, 64, 128, 40}) {
     for (auto [pos0, n_q] : {std::pair{0, 1}, {0, 5}, {13, 1}, {16, 4}, {37, 7}, {100, 3}, {250, 9}}) {
       SCOPED_TRACE("hd " + std::to_string(hd) + " pos0 " + std::to_string(pos0) + " n_q " + std::to_string(n_q));
       const int n_keys = pos0 + n_q, n_kv_heads = 2;
-      KvCache kv(1, 300, n_kv_heads, hd);
+      KvCache kv(1, 300, n_kv_heads, hd, type);
       std::vector<std::vector<float>> K, Vv;
       for (int j = 0; j < n_keys; ++j) {
         auto k = randn(size_t(hd * n_kv_heads), rng), v = randn(size_t(hd * n_kv_heads), rng);
         kv.store(0, j, k.data(), v.data());
+        if (type == KvType::F16)
+          for (size_t i = 0; i < k.size(); ++i) k[i] = fp16_to_fp32(fp32_to_fp16(k[i])), v[i] = fp16_to_fp32(fp32_to_fp16(v[i]));
         K.push_back(k);
         Vv.push_back(v);
       }
@@ -122,6 +128,7 @@ TEST(EngineOps, AttentionMatchesReference) {
         a.q_stride = hd;
         a.k = kv.k_head(0, h);
         a.v = kv.v_head(0, h);
+        a.f16 = type == KvType::F16;
         a.out = out.data();
         a.out_stride = hd;
         a.head_dim = hd;
@@ -152,7 +159,27 @@ TEST(EngineOps, AttentionMatchesReference) {
       }
     }
   }
-  std::printf("[ measured ] attention: worst error %.3g (bound %.3g)\n", worst, kAttnTol);
+  std::printf("[ measured ] attention, %s cache: worst error %.3g (bound %.3g)\n", kv_type_name(type), worst, kAttnTol);
+}
+
+INSTANTIATE_TEST_SUITE_P(CacheTypes, EngineOpsAttention, ::testing::Values(KvType::F32, KvType::F16),
+                         [](const auto& info) { return std::string(kv_type_name(info.param)); });
+
+// f32 -> f16 for an f16 KV cache: every path rounds as ggml's fp32_to_fp16 (to nearest even, as
+// F16C), bit for bit, over random values and the edges (halfway cases, the largest half, values
+// that round to infinity, subnormals, zeros, infinities).
+TEST(EngineOps, ToF16RoundsAsGgml) {
+  std::mt19937 rng(3);
+  std::vector<float> x = randn(1000, rng, 100.0f);
+  for (float e : {0.0f, -0.0f, 1.0f, 65504.0f, 65519.0f, 65520.0f, -70000.0f, 1e-5f, 5.96e-8f, 2.98e-8f, 3e-9f,
+                  1.00048828125f, 1.00146484375f, INFINITY, -INFINITY})
+    x.push_back(e);
+  for (size_t n : {x.size(), size_t(5), size_t(17)})
+    for (const OpsTable* o : tables()) {
+      std::vector<uint16_t> y(n, 0xABCD);
+      o->to_f16(x.data(), y.data(), int64_t(n));
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(y[i], fp32_to_fp16(x[i])) << "x " << x[i] << " n " << n;
+    }
 }
 
 }  // namespace

@@ -26,7 +26,9 @@ struct BenchOptions {
   int32_t n_prompt = 512, n_gen = 128, threads = 0, reps = 1;
   std::string device = "auto";
   int32_t n_gpu_layers = -1;
+  std::string kv_type = "f32";
   CLI::Option* ngl_opt = nullptr;
+  CLI::Option* kv_type_opt = nullptr;
   CLI::Option* device_opt = nullptr;
   bool json = false;
   std::string uri, auth_token_file;  // --nn-rpc-uri: measure through a server (bench_remote.cpp)
@@ -89,6 +91,7 @@ void run_bench(const BenchOptions& o) {
   cp.n_threads = o.threads;
   cp.device = o.device;
   cp.n_gpu_layers = o.n_gpu_layers;
+  cp.kv_type = parse_kv_type(o.kv_type);
   Context ctx(*model, cp);
   std::mt19937 rng(1234);
   std::uniform_int_distribution<Token> tok(0, model->hparams().n_vocab - 1);
@@ -136,6 +139,7 @@ void run_bench(const BenchOptions& o) {
     j["model"] = model->name();
     j["threads"] = ctx.n_threads();
     j["device"] = ctx.device().describe();
+    j["kv_type"] = o.kv_type;
     j["n_prompt"] = o.n_prompt;
     j["n_gen"] = o.n_gen;
     j["pp_tokens_per_s"] = pp;
@@ -172,6 +176,9 @@ void add_bench(CLI::App& app) {
   c->add_option("-t,--threads", o->threads, "Threads (0: all cores)")->capture_default_str();
   o->device_opt = c->add_option("--device", o->device, "Device: auto (a GPU that can run the model, else the CPU), cpu, vulkan, vulkan:N (nnbridge info --devices)")->capture_default_str()->check(device_spec_validator());
   o->ngl_opt = c->add_option("-g,--n-gpu-layers", o->n_gpu_layers, "Layers on a GPU device, the rest on the CPU (-1: all)")->capture_default_str();
+  o->kv_type_opt = c->add_option("--kv-type", o->kv_type, "KV cache element type: f32 (exact agreement with f32-cache runs) or f16 (half the memory and the bytes attention reads per token; CPU device only)")
+                       ->capture_default_str()
+                       ->check(CLI::IsMember({"f32", "f16"}));
   c->add_option("-r,--repetitions", o->reps, "Repetitions (figures are the mean)")->capture_default_str()->check(CLI::PositiveNumber);
   c->add_flag("--json", o->json, "One JSON object: pp_tokens_per_s, tg_tokens_per_s, peak_rss_bytes ...");
   c->add_flag("--membw", o->membw,
@@ -191,6 +198,7 @@ void add_bench(CLI::App& app) {
     // The server chooses its device (serve --device); a local choice here would do nothing.
     if (o->device_opt->count()) throw CLI::ValidationError("--device", "is the server's choice with --nn-rpc-uri (serve --device)");
     if (o->membw) throw CLI::ValidationError("--membw", "measures this machine: not with --nn-rpc-uri");
+    if (o->kv_type_opt->count()) throw CLI::ValidationError("--kv-type", "is the server's choice with --nn-rpc-uri (serve --kv-type)");
     if (o->ngl_opt->count())
       throw CLI::ValidationError("--n-gpu-layers", "is the server's choice with --nn-rpc-uri (serve --n-gpu-layers)");
     RemoteBenchOptions r;

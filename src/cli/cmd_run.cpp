@@ -53,6 +53,8 @@ struct RunOptions {
   CLI::Option* device_opt = nullptr;
   std::string n_gpu_layers;  // --n-gpu-layers, local WASI-NN only
   CLI::Option* ngl_opt = nullptr;
+  std::string kv_type = "f32";  // --kv-type, local WASI-NN only
+  CLI::Option* kv_type_opt = nullptr;
   std::string max_call_depth, memory_page_limit, time_limit, gas_limit;
   double connect_timeout_s = 5;  // --connect-timeout, with --nn-rpc-uri
   CLI::App* cmd = nullptr;
@@ -93,6 +95,8 @@ std::shared_ptr<nn::Backend> make_backend(const RunOptions& o) {
       usage_error("--device: with --nn-rpc-uri the server chooses the device (nnbridge serve --device)");
     if (o.ngl_opt && o.ngl_opt->count())
       usage_error("--n-gpu-layers: with --nn-rpc-uri the server chooses (nnbridge serve --n-gpu-layers)");
+    if (o.kv_type_opt && o.kv_type_opt->count())
+      usage_error("--kv-type: with --nn-rpc-uri the server chooses (nnbridge serve --kv-type)");
     rpc::ClientOptions co;
     co.uri = o.rpc_uri;
     co.connect_timeout = connect_timeout_of(o.connect_timeout_s);
@@ -106,6 +110,7 @@ std::shared_ptr<nn::Backend> make_backend(const RunOptions& o) {
   bo.device = o.device;
   if (!o.n_gpu_layers.empty())
     bo.n_gpu_layers = o.n_gpu_layers == "-1" ? -1 : int32_t(parse_count("--n-gpu-layers", o.n_gpu_layers, INT32_MAX));
+  bo.kv_type = parse_kv_type(o.kv_type);
   return std::make_shared<ggml::GgmlBackend>(std::move(specs), std::move(bo));
 }
 
@@ -205,6 +210,11 @@ void add_run(CLI::App& app) {
                              "Layers of local WASI-NN on a GPU device, the rest on the CPU (-1: all)")
                    ->allow_extra_args(false)
                    ->type_name("N");
+  o->kv_type_opt = c->add_option("--kv-type", o->kv_type,
+                                 "KV cache element type of local WASI-NN: f32, or f16 (half the memory and the bytes "
+                                 "attention reads per token; CPU device only)")
+                       ->allow_extra_args(false)
+                       ->check(CLI::IsMember({"f32", "f16"}));
   c->add_option("--max-call-depth", o->max_call_depth,
                 "Deepest wasm call nesting before a clean trap (0: default, 1000000; at most 16000000)")
       ->type_name("N");

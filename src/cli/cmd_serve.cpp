@@ -37,6 +37,7 @@ struct ServeOptions {
   int threads = 0, rpc_threads = 256;
   std::string nn_options, device = "auto";
   int32_t n_gpu_layers = -1;
+  std::string kv_type = "f32";
   int32_t batch_parallel = 8, kv_cells = 0, batch_prompt_chunk = 16;
   std::string batch_overflow = "alone";
   double upstream_idle_timeout_s = 60, upstream_health_interval_s = 10;
@@ -101,8 +102,13 @@ void run_serve(const ServeOptions& o) {
   bo.default_threads = o.threads;
   bo.device = o.device;
   bo.n_gpu_layers = o.n_gpu_layers;
+  bo.kv_type = parse_kv_type(o.kv_type);
   // A device that cannot exist stops start-up (exit 1); what it is goes to the log.
-  log_line("device " + o.device + ": " + describe_device_choice(o.device));
+  const std::string chosen = describe_device_choice(o.device);
+  log_line("device " + o.device + ": " + chosen);
+  if (bo.kv_type != KvType::F32 && chosen.rfind("cpu", 0) != 0)
+    throw std::invalid_argument("--kv-type " + o.kv_type + ": only the CPU device has it, and --device " + o.device +
+                                " is " + chosen);
   bo.default_options_json = o.nn_options;
   // Continuous batching: concurrent clients of a model generate in shared forward passes.
   if (o.batch_parallel < 0 || o.kv_cells < 0) throw std::invalid_argument("--batch-parallel and --kv-cells must be >= 0");
@@ -218,6 +224,9 @@ void add_serve(CLI::App& app) {
   c->add_option("--n-gpu-layers", o->n_gpu_layers,
                 "Layers on a GPU device, the rest on the CPU (-1: all); a client's n-gpu-layers > 0 overrides it")
       ->capture_default_str();
+  c->add_option("--kv-type", o->kv_type, "KV cache element type of every context: f32 (exact agreement with f32-cache runs) or f16 (half the memory and the bytes attention reads per token; CPU device only)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16"}));
   c->add_option("--batch-parallel", o->batch_parallel,
                 "Contexts of one model generating at once in shared forward passes (continuous batching: a "
                 "context holds a slot while it generates and keeps its cache there while idle until another "

@@ -53,6 +53,7 @@ inline std::shared_ptr<Batcher> BatcherRegistry::get(const std::shared_ptr<const
   p.context.n_threads = want.n_threads;
   p.context.device = want.device;
   p.context.n_gpu_layers = want.n_gpu_layers;
+  p.context.kv_type = want.kv_type;
   p.max_slots = rt.batch_parallel;
   p.prompt_chunk = rt.batch_prompt_chunk;
   p.gather_wait = std::chrono::microseconds(rt.batch_wait_us);

@@ -121,6 +121,7 @@ ContextParams GgmlExecutionContext::wanted_params() const {
   want.n_threads = opts_.threads > 0 ? int32_t(opts_.threads) : rt_->default_threads;
   want.device = opts_.device;
   want.n_gpu_layers = opts_.n_gpu_layers > 0 ? int32_t(std::min<int64_t>(opts_.n_gpu_layers, INT32_MAX)) : rt_->n_gpu_layers;
+  want.kv_type = rt_->kv_type;
   return want;
 }
 

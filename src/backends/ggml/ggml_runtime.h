@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "engine/runtime/context.h"  // KvType
+
 namespace nnb::ggml {
 
 enum class LogLevel {
@@ -41,6 +43,8 @@ struct GgmlBackendOptions {
   // A context's n-gpu-layers > 0 overrides it; 0, what WasmEdge's apps send by default, leaves
   // the host's choice.
   int32_t n_gpu_layers = -1;
+  // KV cache element type of every context (ContextParams::kv_type; f16 on the CPU device only).
+  KvType kv_type = KvType::F32;
   // Receives each generated piece when a context has stream-stdout set. Empty: fwrite to
   // stdout and fflush (what WasmEdge does).
   std::function<void(std::string_view)> stdout_sink;

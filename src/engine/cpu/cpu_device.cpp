@@ -97,7 +97,17 @@ class CpuDevice final : public Device {
   }
   void rope(Act dst, int32_t n_heads, int32_t rows) override;
   void kv_store(KvCache& kv, int layer, const int32_t* cells, int32_t rows) override {
-    for (int32_t i = 0; i < rows; ++i) kv.store_cell(layer, cells[i], row(Act::K, i), row(Act::V, i));
+    if (kv.type() == KvType::F32) {
+      for (int32_t i = 0; i < rows; ++i) kv.store_cell(layer, cells[i], row(Act::K, i), row(Act::V, i));
+      return;
+    }
+    const int64_t w = kv.width();
+    kv16_.resize(size_t(2 * w));
+    for (int32_t i = 0; i < rows; ++i) {
+      op_.to_f16(row(Act::K, i), kv16_.data(), w);
+      op_.to_f16(row(Act::V, i), kv16_.data() + w, w);
+      kv.store_cell(layer, cells[i], kv16_.data(), kv16_.data() + w);
+    }
   }
   void attention(const KvCache& kv, int layer, std::span<const AttnJob> jobs, int32_t window, float softcap) override;
   void gather_rows(Act buf, const int32_t* rows, int32_t m) override {
@@ -188,6 +198,7 @@ class CpuDevice final : public Device {
   bool neox_;
   Buffer prepared_[6];            // activations prepared for the products, one per format in use
   std::vector<Buffer> thread_;    // per thread: attention scores, then a GEMM panel
+  std::vector<uint16_t> kv16_;    // a K and a V row in f16, on their way into an f16 cache
   size_t attn_floats_ = 0;        // offset of the panel in a thread buffer
   std::shared_ptr<const MatvecWeights> matvec_;  // the mat-vec copies of the weights, or null
 };
@@ -461,6 +472,7 @@ void CpuDevice::attention(const KvCache& kv, int layer, std::span<const AttnJob>
       a.q_stride = Q;
       a.k = kv.k_head(layer, kvh);
       a.v = kv.v_head(layer, kvh);
+      a.f16 = kv.type() == KvType::F16;
       a.blocks = J.blocks;
       a.out = attn + size_t(J.out_row) * Q + size_t(h) * hd;
       a.out_stride = Q;

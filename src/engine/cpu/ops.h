@@ -13,8 +13,10 @@ namespace nnb {
 struct AttnArgs {
   const float* q = nullptr;  // query t (head_dim floats) at q + t * q_stride
   int64_t q_stride = 0;
-  const float* k = nullptr;  // this KV head's keys: blocks of 16 positions, each [head_dim][16]
-  const float* v = nullptr;  // this KV head's values: [position][head_dim], 16 rows per block
+  // Elements of the cache: float, or ggml_fp16_t when f16 (kv_cache.h).
+  const void* k = nullptr;  // this KV head's keys: blocks of 16 positions, each [head_dim][16]
+  const void* v = nullptr;  // this KV head's values: [position][head_dim], 16 rows per block
+  bool f16 = false;
   // The sequence's block table (kv_cache.h): its positions 16b .. 16b+15 are physical block
   // blocks[b] (keys at k + blocks[b]*16*head_dim, value rows at v + blocks[b]*16*head_dim).
   // nullptr: blocks in order (block b at b).
@@ -48,6 +50,8 @@ struct OpsTable {
   void (*attend)(const AttnArgs& a);
   // y[i] = exp(x[i]) (tests)
   void (*exp)(const float* x, float* y, int64_t n);
+  // y[i] = x[i] in f16, rounded to nearest even (F16C's rounding, ggml's fp32_to_fp16)
+  void (*to_f16)(const float* x, uint16_t* y, int64_t n);
 };
 
 // The table for the active ISA.

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "engine/cpu/ops.h"
+#include "engine/quant/ggml_types.h"
 
 namespace nnb::ops_detail {
 namespace {
@@ -30,7 +31,9 @@ struct ScalarS {
   static V zero() { return 0.0f; }
   static V set1(float f) { return f; }
   static V load(const float* p) { return *p; }
+  static V load_f16(const uint16_t* p) { return fp16_to_fp32(*p); }
   static void store(float* p, V v) { *p = v; }
+  static void store_f16(uint16_t* p, V v) { *p = fp32_to_fp16(v); }
   static V add(V a, V b) { return a + b; }
   static V sub(V a, V b) { return a - b; }
   static V mul(V a, V b) { return a * b; }
@@ -107,6 +110,12 @@ struct Ops {
 
   static void exp(const float* x, float* y, int64_t n) { exp_array<S>(x, y, n); }
 
+  static void to_f16(const float* x, uint16_t* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + W <= n; i += W) S::store_f16(y + i, S::load(x + i));
+    for (; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+  }
+
   // ---- attention ----------------------------------------------------------------------------
   static constexpr int NV = 16 / W;  // vectors per block of 16 key positions
 
@@ -114,8 +123,12 @@ struct Ops {
   // block table enters; the loops over a block's keys are those of a contiguous cache.
   static int64_t block_of(const AttnArgs& a, int j0) { return a.blocks ? int64_t(a.blocks[j0 / 16]) : int64_t(j0 / 16); }
 
+  // A vector of cached keys or values (E: the cache's element type, float or f16) as f32.
+  static V ld(const float* p) { return S::load(p); }
+  static V ld(const uint16_t* p) { return S::load_f16(p); }
+
   // scores[t][j] = scale * q_t . k_j for the T queries and all keys 0 .. n_keys (rounded up to 16).
-  template <int T>
+  template <int T, class E>
   static void scores(const AttnArgs& a, int n_keys, float* sc, int64_t ld) {
     const int hd = a.head_dim;
     // Few queries: split the head dimension over U partial sums so the multiply-adds do not
@@ -125,7 +138,7 @@ struct Ops {
     for (int t = 0; t < T; ++t) q[t] = a.q + int64_t(t) * a.q_stride;
     const V vscale = S::set1(a.scale);
     for (int j0 = 0; j0 < n_keys; j0 += 16) {
-      const float* kb = a.k + block_of(a, j0) * 16 * hd;  // block j0/16: [hd][16]
+      const E* kb = static_cast<const E*>(a.k) + block_of(a, j0) * 16 * hd;  // block j0/16: [hd][16]
       V acc[T][NV][U];
       for (int t = 0; t < T; ++t)
         for (int v = 0; v < NV; ++v)
@@ -134,7 +147,7 @@ struct Ops {
       for (; d + U <= hd; d += U) {
         for (int u = 0; u < U; ++u) {
           V kv[NV];
-          for (int v = 0; v < NV; ++v) kv[v] = S::load(kb + (d + u) * 16 + v * W);
+          for (int v = 0; v < NV; ++v) kv[v] = Ops::ld(kb + (d + u) * 16 + v * W);
           for (int t = 0; t < T; ++t) {
             const V qd = S::set1(q[t][d + u]);
             for (int v = 0; v < NV; ++v) acc[t][v][u] = S::fma(qd, kv[v], acc[t][v][u]);
@@ -143,7 +156,7 @@ struct Ops {
       }
       for (; d < hd; ++d)
         for (int t = 0; t < T; ++t)
-          for (int v = 0; v < NV; ++v) acc[t][v][0] = S::fma(S::set1(q[t][d]), S::load(kb + d * 16 + v * W), acc[t][v][0]);
+          for (int v = 0; v < NV; ++v) acc[t][v][0] = S::fma(S::set1(q[t][d]), Ops::ld(kb + d * 16 + v * W), acc[t][v][0]);
       for (int t = 0; t < T; ++t)
         for (int v = 0; v < NV; ++v) {
           V sum = acc[t][v][0];
@@ -178,7 +191,7 @@ struct Ops {
   }
 
   // out_t = sum_j p_tj v_j / sum_t over keys 0 .. n_keys, DV vectors of the head at a time.
-  template <int T>
+  template <int T, class E>
   static void weighted_values(const AttnArgs& a, int n_keys, const float* p, int64_t ld, const float* inv) {
     const int hd = a.head_dim;
     constexpr int DV = W == 1 ? 8 : 4;
@@ -193,32 +206,32 @@ struct Ops {
         V acc2[DV];
         for (int v = 0; v < DV; ++v) acc2[v] = S::zero();
         for (int j0 = 0; j0 < n_keys; j0 += 16) {
-          const float* vb = a.v + block_of(a, j0) * 16 * hd + d0;  // row j0 of this block
+          const E* vb = static_cast<const E*>(a.v) + block_of(a, j0) * 16 * hd + d0;  // row j0 of this block
           const float* pb = p + j0;
           const int nj = std::min(16, n_keys - j0);
           int j = 0;
           for (; j + 2 <= nj; j += 2) {
-            const float* vr = vb + int64_t(j) * hd;
+            const E* vr = vb + int64_t(j) * hd;
             const V p0 = S::set1(pb[j]), p1 = S::set1(pb[j + 1]);
             for (int v = 0; v < DV; ++v) {
-              acc[0][v] = S::fma(p0, S::load(vr + v * W), acc[0][v]);
-              acc2[v] = S::fma(p1, S::load(vr + hd + v * W), acc2[v]);
+              acc[0][v] = S::fma(p0, Ops::ld(vr + v * W), acc[0][v]);
+              acc2[v] = S::fma(p1, Ops::ld(vr + hd + v * W), acc2[v]);
             }
           }
           for (; j < nj; ++j) {
             const V pj = S::set1(pb[j]);
-            for (int v = 0; v < DV; ++v) acc[0][v] = S::fma(pj, S::load(vb + int64_t(j) * hd + v * W), acc[0][v]);
+            for (int v = 0; v < DV; ++v) acc[0][v] = S::fma(pj, Ops::ld(vb + int64_t(j) * hd + v * W), acc[0][v]);
           }
         }
         for (int v = 0; v < DV; ++v) acc[0][v] = S::add(acc[0][v], acc2[v]);
       } else if (nv == DV) {
         for (int j0 = 0; j0 < n_keys; j0 += 16) {
-          const float* vb = a.v + block_of(a, j0) * 16 * hd + d0;
+          const E* vb = static_cast<const E*>(a.v) + block_of(a, j0) * 16 * hd + d0;
           const int nj = std::min(16, n_keys - j0);
           for (int j = 0; j < nj; ++j) {
-            const float* vr = vb + int64_t(j) * hd;
+            const E* vr = vb + int64_t(j) * hd;
             V vv[DV];
-            for (int v = 0; v < DV; ++v) vv[v] = S::load(vr + v * W);
+            for (int v = 0; v < DV; ++v) vv[v] = Ops::ld(vr + v * W);
             for (int t = 0; t < T; ++t) {
               const V pj = S::set1(p[t * ld + j0 + j]);
               for (int v = 0; v < DV; ++v) acc[t][v] = S::fma(pj, vv[v], acc[t][v]);
@@ -227,13 +240,13 @@ struct Ops {
         }
       } else {
         for (int j0 = 0; j0 < n_keys; j0 += 16) {
-          const float* vb = a.v + block_of(a, j0) * 16 * hd + d0;
+          const E* vb = static_cast<const E*>(a.v) + block_of(a, j0) * 16 * hd + d0;
           const int nj = std::min(16, n_keys - j0);
           for (int j = 0; j < nj; ++j) {
-            const float* vr = vb + int64_t(j) * hd;
+            const E* vr = vb + int64_t(j) * hd;
             for (int t = 0; t < T; ++t) {
               const V pj = S::set1(p[t * ld + j0 + j]);
-              for (int v = 0; v < nv; ++v) acc[t][v] = S::fma(pj, S::load(vr + v * W), acc[t][v]);
+              for (int v = 0; v < nv; ++v) acc[t][v] = S::fma(pj, Ops::ld(vr + v * W), acc[t][v]);
             }
           }
         }
@@ -245,12 +258,12 @@ struct Ops {
     }
   }
 
-  template <int T>
+  template <int T, class E>
   static void attend_block(const AttnArgs& a) {
     const int n_keys = a.pos0 + T;
     const int64_t ld = (int64_t(n_keys) + 15) / 16 * 16;
     float* sc = a.scratch;
-    scores<T>(a, n_keys, sc, ld);
+    scores<T, E>(a, n_keys, sc, ld);
     // A sliding window masks the keys before pos - window + 1: out of the maximum (a score far
     // below any real one), then exactly 0 after the exponentials, as llama.cpp's -inf mask.
     if (a.softcap > 0)
@@ -271,10 +284,15 @@ struct Ops {
       }
       inv[t] = 1.0f / sum;
     }
-    weighted_values<T>(a, n_keys, sc, ld, inv);
+    weighted_values<T, E>(a, n_keys, sc, ld, inv);
   }
 
   static void attend(const AttnArgs& a) {
+    if (a.f16) attend_as<uint16_t>(a);
+    else attend_as<float>(a);
+  }
+  template <class E>
+  static void attend_as(const AttnArgs& a) {
     AttnArgs b = a;
     int done = 0;
     while (done < a.n_q) {
@@ -282,15 +300,15 @@ struct Ops {
       b.q = a.q + int64_t(done) * a.q_stride;
       b.out = a.out + int64_t(done) * a.out_stride;
       b.pos0 = a.pos0 + done;
-      if (left >= 4) b.n_q = 4, attend_block<4>(b);
-      else if (left == 3) b.n_q = 3, attend_block<3>(b);
-      else if (left == 2) b.n_q = 2, attend_block<2>(b);
-      else b.n_q = 1, attend_block<1>(b);
+      if (left >= 4) b.n_q = 4, attend_block<4, E>(b);
+      else if (left == 3) b.n_q = 3, attend_block<3, E>(b);
+      else if (left == 2) b.n_q = 2, attend_block<2, E>(b);
+      else b.n_q = 1, attend_block<1, E>(b);
       done += b.n_q;
     }
   }
 
-  static constexpr OpsTable table() { return OpsTable{rms_norm, silu_mul, add, attend, exp}; }
+  static constexpr OpsTable table() { return OpsTable{rms_norm, silu_mul, add, attend, exp, to_f16}; }
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
-// The key/value cache of one context, shared by the context's sequences. Kept in f32
-// (llama.cpp's golden runs use an f32 cache, which makes results comparable; it is also what the
-// attention loops read fastest without conversions).
+// The key/value cache of one context, shared by the context's sequences. Kept in f32 by default
+// (llama.cpp's golden runs use an f32 cache, which makes results comparable), or in f16
+// (KvType::F16, llama.cpp's default cache type): half the memory, and half the bytes attention
+// reads every token — with several sequences generating at once, or long contexts, as many as
+// the weights. The CPU device converts on store and on load; the Vulkan device keeps f32 only.
 //
 // Layouts are chosen for the attention kernels (ops.h), which stream them front to back:
 //   K, per layer and KV head: blocks of 16 positions, each block [head_dim][16] (the 16
@@ -44,7 +46,19 @@
 
 #include <sys/mman.h>
 
+#include "engine/quant/ggml_types.h"
+
 namespace nnb {
+
+// Element type of the cached keys and values.
+enum class KvType : uint8_t { F32, F16 };
+inline const char* kv_type_name(KvType t) { return t == KvType::F16 ? "f16" : "f32"; }
+// "f32" or "f16"; anything else: std::invalid_argument naming the choices.
+inline KvType parse_kv_type(const std::string& s) {
+  if (s == "f32") return KvType::F32;
+  if (s == "f16") return KvType::F16;
+  throw std::invalid_argument("KV cache type '" + s + "': f32 or f16");
+}
 
 // A decode would need more positions than the context holds (per sequence, or blocks of the
 // shared pool).
@@ -59,8 +73,10 @@ class KvCache {
   // in use, which the blocks bound).
   static constexpr int32_t kMaxSeq = 1 << 16;
 
-  KvCache(int32_t n_layer, int32_t capacity, int32_t n_head_kv, int32_t head_dim)
-      : capacity_(capacity),
+  KvCache(int32_t n_layer, int32_t capacity, int32_t n_head_kv, int32_t head_dim, KvType type = KvType::F32)
+      : type_(type),
+        elem_(type == KvType::F16 ? 2 : 4),
+        capacity_(capacity),
         cap16_((capacity + kBlock - 1) / kBlock * kBlock),
         n_head_kv_(n_head_kv),
         head_dim_(head_dim),
@@ -73,14 +89,16 @@ class KvCache {
     // freed one mmap'd block it raises its mmap threshold to that size, and later caches come
     // from the heap arenas — zeroed by memset, and kept there after free (a server's RSS grew
     // ~10 MB with every burst of 32 clients that way).
-    const size_t len = (2 * size_t(n_layer) * per_layer_ + 16) * sizeof(float);
+    const size_t len = (2 * size_t(n_layer) * per_layer_ + 16) * elem_;
     void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
-    data_ = std::unique_ptr<float[], Unmap>(static_cast<float*>(p), Unmap{len});
+    data_ = std::unique_ptr<uint8_t[], Unmap>(static_cast<uint8_t*>(p), Unmap{len});
     free_.reserve(size_t(n_blocks()));
     for (int32_t b = n_blocks() - 1; b >= 0; --b) free_.push_back(b);
   }
 
+  KvType type() const { return type_; }
+  size_t elem_bytes() const { return elem_; }
   int32_t capacity() const { return capacity_; }
   int32_t width() const { return n_head_kv_ * head_dim_; }
   int32_t head_dim() const { return head_dim_; }
@@ -182,44 +200,49 @@ class KvCache {
   void set_n_pos(int32_t seq, int32_t n) { seq_slot(seq).n_pos = n; }
 
   // ---- storage -----------------------------------------------------------------------------
+  // Elements are of type(): float, or ggml_fp16_t for F16.
   // K of one KV head: the physical blocks, each [head_dim][16].
-  float* k_head(int layer, int32_t h) { return data_.get() + layer_offset(layer, 0) + head_offset(h); }
-  const float* k_head(int layer, int32_t h) const { return data_.get() + layer_offset(layer, 0) + head_offset(h); }
-  // V of one KV head: [cell][head_dim].
-  float* v_head(int layer, int32_t h) { return data_.get() + layer_offset(layer, 1) + head_offset(h); }
-  const float* v_head(int layer, int32_t h) const { return data_.get() + layer_offset(layer, 1) + head_offset(h); }
-
-  // Stores the K and V rows (n_head_kv * head_dim floats each, heads in order) in a cell.
-  void store_cell(int layer, int32_t cell, const float* k, const float* v) {
-    const size_t blk = size_t(cell / kBlock) * size_t(head_dim_) * kBlock, lane = size_t(cell % kBlock);
-    for (int32_t h = 0; h < n_head_kv_; ++h) {
-      float* kh = k_head(layer, h) + blk + lane;
-      const float* kr = k + size_t(h) * size_t(head_dim_);
-      for (int32_t d = 0; d < head_dim_; ++d) kh[size_t(d) * kBlock] = kr[d];
-      float* vh = v_head(layer, h) + size_t(cell) * size_t(head_dim_);
-      const float* vr = v + size_t(h) * size_t(head_dim_);
-      for (int32_t d = 0; d < head_dim_; ++d) vh[d] = vr[d];
-    }
+  void* k_head(int layer, int32_t h) { return data_.get() + (layer_offset(layer, 0) + head_offset(h)) * elem_; }
+  const void* k_head(int layer, int32_t h) const {
+    return data_.get() + (layer_offset(layer, 0) + head_offset(h)) * elem_;
   }
-  // Sequence 0, position pos (tests): reserves the cell and stores; n_used() is not changed.
-  void store(int layer, int32_t pos, const float* k, const float* v) { store_cell(layer, reserve_cell(0, pos), k, v); }
+  // V of one KV head: [cell][head_dim].
+  void* v_head(int layer, int32_t h) { return data_.get() + (layer_offset(layer, 1) + head_offset(h)) * elem_; }
+  const void* v_head(int layer, int32_t h) const {
+    return data_.get() + (layer_offset(layer, 1) + head_offset(h)) * elem_;
+  }
 
-  // Element d of K / V for head h at position pos of a sequence (tests, debugging).
+  // Stores the K and V rows (n_head_kv * head_dim elements each, heads in order, of type()) in a cell.
+  void store_cell(int layer, int32_t cell, const void* k, const void* v) {
+    if (type_ == KvType::F16) store_rows(layer, cell, static_cast<const ggml_fp16_t*>(k), static_cast<const ggml_fp16_t*>(v));
+    else store_rows(layer, cell, static_cast<const float*>(k), static_cast<const float*>(v));
+  }
+  // Sequence 0, position pos (tests): reserves the cell and stores the f32 rows, converted to
+  // type(); n_used() is not changed.
+  void store(int layer, int32_t pos, const float* k, const float* v) {
+    const int32_t cell = reserve_cell(0, pos);
+    if (type_ == KvType::F32) return store_cell(layer, cell, k, v);
+    std::vector<ggml_fp16_t> k16(static_cast<size_t>(width())), v16(static_cast<size_t>(width()));
+    for (size_t i = 0; i < k16.size(); ++i) k16[i] = fp32_to_fp16(k[i]), v16[i] = fp32_to_fp16(v[i]);
+    store_cell(layer, cell, k16.data(), v16.data());
+  }
+
+  // Element d of K / V for head h at position pos of a sequence, as f32 (tests, debugging).
   float k_at(int layer, int32_t h, int32_t pos, int32_t d, int32_t seq = 0) const {
     const size_t b = size_t(seqs_.at(size_t(seq)).blocks.at(size_t(pos / kBlock)));
-    return k_head(layer, h)[(b * size_t(head_dim_) + size_t(d)) * kBlock + size_t(pos % kBlock)];
+    return element(k_head(layer, h), (b * size_t(head_dim_) + size_t(d)) * kBlock + size_t(pos % kBlock));
   }
   float v_at(int layer, int32_t h, int32_t pos, int32_t d, int32_t seq = 0) const {
     const size_t b = size_t(seqs_.at(size_t(seq)).blocks.at(size_t(pos / kBlock)));
-    return v_head(layer, h)[(b * kBlock + size_t(pos % kBlock)) * size_t(head_dim_) + size_t(d)];
+    return element(v_head(layer, h), (b * kBlock + size_t(pos % kBlock)) * size_t(head_dim_) + size_t(d));
   }
 
-  size_t bytes() const { return 2 * size_t(n_layer_) * per_layer_ * sizeof(float); }
+  size_t bytes() const { return 2 * size_t(n_layer_) * per_layer_ * elem_; }
 
  private:
   struct Unmap {
     size_t len;
-    void operator()(float* p) const { ::munmap(p, len); }
+    void operator()(uint8_t* p) const { ::munmap(p, len); }
   };
   struct Seq {
     std::vector<int32_t> blocks;
@@ -247,21 +270,39 @@ class KvCache {
       free_.insert(std::upper_bound(free_.begin(), free_.end(), b, std::greater<int32_t>()), b);
   }
   void copy_block(int32_t from, int32_t to) {
-    const size_t n = size_t(kBlock) * size_t(head_dim_);
+    const size_t n = size_t(kBlock) * size_t(head_dim_) * elem_;  // bytes of a block of one head
     for (int l = 0; l < n_layer_; ++l)
       for (int32_t h = 0; h < n_head_kv_; ++h) {
-        std::memcpy(k_head(l, h) + size_t(to) * n, k_head(l, h) + size_t(from) * n, n * sizeof(float));
-        std::memcpy(v_head(l, h) + size_t(to) * n, v_head(l, h) + size_t(from) * n, n * sizeof(float));
+        uint8_t* k = static_cast<uint8_t*>(k_head(l, h));
+        uint8_t* v = static_cast<uint8_t*>(v_head(l, h));
+        std::memcpy(k + size_t(to) * n, k + size_t(from) * n, n);
+        std::memcpy(v + size_t(to) * n, v + size_t(from) * n, n);
       }
   }
+  template <class T>
+  void store_rows(int layer, int32_t cell, const T* k, const T* v) {
+    const size_t blk = size_t(cell / kBlock) * size_t(head_dim_) * kBlock, lane = size_t(cell % kBlock);
+    for (int32_t h = 0; h < n_head_kv_; ++h) {
+      T* kh = static_cast<T*>(k_head(layer, h)) + blk + lane;
+      const T* kr = k + size_t(h) * size_t(head_dim_);
+      for (int32_t d = 0; d < head_dim_; ++d) kh[size_t(d) * kBlock] = kr[d];
+      T* vh = static_cast<T*>(v_head(layer, h)) + size_t(cell) * size_t(head_dim_);
+      std::memcpy(vh, v + size_t(h) * size_t(head_dim_), size_t(head_dim_) * sizeof(T));
+    }
+  }
+  float element(const void* base, size_t i) const {
+    return type_ == KvType::F16 ? fp16_to_fp32(static_cast<const ggml_fp16_t*>(base)[i]) : static_cast<const float*>(base)[i];
+  }
 
+  KvType type_;
+  size_t elem_;  // bytes per element
   int32_t capacity_;
   int32_t cap16_;
   int32_t n_head_kv_;
   int32_t head_dim_;
   int32_t n_layer_;
   size_t per_layer_;
-  std::unique_ptr<float[], Unmap> data_;
+  std::unique_ptr<uint8_t[], Unmap> data_;
   std::vector<int32_t> refs_;  // per physical block
   std::vector<int32_t> free_;  // free physical blocks, descending (the lowest is taken first)
   std::vector<Seq> seqs_;      // by sequence id

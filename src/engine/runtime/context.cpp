@@ -48,7 +48,7 @@ Context::Context(const Model& model, const ContextParams& params)
     : model_(model),
       params_(params),
       kv_(model.hparams().n_layer, params.n_ctx > 0 ? params.n_ctx : model.hparams().n_ctx_train,
-          model.hparams().n_head_kv, model.hparams().head_dim),
+          model.hparams().n_head_kv, model.hparams().head_dim, params.kv_type),
       s_(std::make_unique<Plan>()) {
   if (params_.n_batch <= 0) params_.n_batch = 512;
   params_.n_batch = std::min(params_.n_batch, kv_.capacity());
@@ -57,6 +57,9 @@ Context::Context(const Model& model, const ContextParams& params)
   dev_ = make_device(split_ == 0 ? std::string("cpu") : params.device, model, params_.n_batch, kv_.capacity16(),
                      params.n_threads, split_);
   if (dev_->is_cpu()) split_ = n_layer;  // the CPU takes every layer, whatever was asked
+  if (params.kv_type != KvType::F32 && !dev_->is_cpu())
+    throw std::invalid_argument(std::string("KV cache type ") + kv_type_name(params.kv_type) + " is not implemented on " +
+                                dev_->describe() + " (only f32 there): use f32 or the CPU device");
   if (split_ < n_layer)
     rest_ = make_device("cpu", model, params_.n_batch, kv_.capacity16(), params.n_threads, INT32_MAX, split_);
   kv_.set_copy_hook([this](int32_t from, int32_t to) {

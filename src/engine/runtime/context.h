@@ -44,6 +44,9 @@ struct ContextParams {
   // With a GPU device: layers [0, n_gpu_layers) on it, the rest (and the output) on the CPU,
   // as llama.cpp's --n-gpu-layers. < 0 or >= the model's layers: all on the device; 0: the CPU.
   int32_t n_gpu_layers = -1;
+  // Element type of the KV cache (kv_cache.h): f32 (exact agreement with f32-cache runs) or
+  // f16 (half the memory and the bytes attention reads; the CPU device only).
+  KvType kv_type = KvType::F32;
 };
 
 // decode() stopped because the abort check asked it to (the cache holds what was evaluated
