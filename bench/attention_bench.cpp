@@ -4,7 +4,8 @@
 // 1 MiB from the next head's, as in a real context). Reported as GB/s of K and V read — the
 // quantity that should approach memory bandwidth once contexts are long — and per-token time.
 //
-// One benchmark per (ISA, n_keys); filter with --benchmark_filter, e.g. 'avx512/512'.
+// One benchmark per (ISA, cache type, n_keys); filter with --benchmark_filter, e.g.
+// 'avx512/f16/512'.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -18,9 +19,9 @@ namespace {
 
 constexpr int32_t kLayers = 12, kHeads = 16, kHeadDim = 64, kCapacity = 4096;
 
-void BM_attention(benchmark::State& state, const nnb::OpsTable* ops) {
+void BM_attention(benchmark::State& state, const nnb::OpsTable* ops, nnb::KvType type) {
   const int32_t n_keys = int32_t(state.range(0));
-  nnb::KvCache kv(kLayers, kCapacity, kHeads, kHeadDim);
+  nnb::KvCache kv(kLayers, kCapacity, kHeads, kHeadDim, type);
   // Touch every used cell with small finite values (pages are materialized as a real cache's are).
   std::vector<float> k(size_t(kHeads) * kHeadDim), v(k.size());
   for (int32_t c = 0; c < n_keys; ++c) {
@@ -28,7 +29,7 @@ void BM_attention(benchmark::State& state, const nnb::OpsTable* ops) {
       k[i] = float((c * 31 + int(i) * 7) % 97) / 97.0f - 0.5f;
       v[i] = float((c * 17 + int(i) * 5) % 89) / 89.0f - 0.5f;
     }
-    for (int32_t l = 0; l < kLayers; ++l) kv.store_cell(l, c, k.data(), v.data());
+    for (int32_t l = 0; l < kLayers; ++l) kv.store(l, c, k.data(), v.data());  // sequence 0, position c
   }
   std::vector<float> q(size_t(kHeads) * kHeadDim, 0.01f), out(q.size());
   std::vector<float> scratch(size_t(nnb::attn_scratch_floats(1, n_keys)));
@@ -40,6 +41,7 @@ void BM_attention(benchmark::State& state, const nnb::OpsTable* ops) {
         a.q_stride = kHeads * kHeadDim;
         a.k = kv.k_head(l, h);
         a.v = kv.v_head(l, h);
+        a.f16 = type == nnb::KvType::F16;
         a.out = out.data() + size_t(h) * kHeadDim;
         a.out_stride = kHeads * kHeadDim;
         a.head_dim = kHeadDim;
@@ -52,7 +54,7 @@ void BM_attention(benchmark::State& state, const nnb::OpsTable* ops) {
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  const double bytes = 2.0 * kLayers * kHeads * double(n_keys) * kHeadDim * sizeof(float);
+  const double bytes = 2.0 * kLayers * kHeads * double(n_keys) * kHeadDim * double(kv.elem_bytes());
   state.counters["GB/s"] = benchmark::Counter(bytes * double(state.iterations()), benchmark::Counter::kIsRate,
                                               benchmark::Counter::kIs1000);
 }
@@ -69,11 +71,13 @@ void register_all() {
 #endif
   for (const Isa& isa : isas) {
     if (isa.ops == nullptr) continue;  // this CPU lacks the ISA
-    for (int64_t n : {128, 512, 2048})
-      benchmark::RegisterBenchmark((std::string("attention/") + isa.name + "/" + std::to_string(n)).c_str(),
-                                   BM_attention, isa.ops)
-          ->Arg(n)
-          ->Unit(benchmark::kMicrosecond);
+    for (nnb::KvType type : {nnb::KvType::F32, nnb::KvType::F16})
+      for (int64_t n : {128, 512, 2048})
+        benchmark::RegisterBenchmark(
+            (std::string("attention/") + isa.name + "/" + nnb::kv_type_name(type) + "/" + std::to_string(n)).c_str(),
+            BM_attention, isa.ops, type)
+            ->Arg(n)
+            ->Unit(benchmark::kMicrosecond);
   }
 }
 
