@@ -34,10 +34,11 @@ struct Reference {
   StopReason stop;
 };
 Reference engine_greedy(const Model& m, const std::string& prompt, int n_ctx, int n_predict,
-                        const std::string& reverse_prompt = "") {
+                        const std::string& reverse_prompt = "", KvType kv_type = KvType::F32) {
   ContextParams cp;
   cp.n_ctx = n_ctx;
   cp.n_threads = 1;
+  cp.kv_type = kv_type;
   Context ctx(m, cp);
   SamplerParams sp;
   sp.temp = 0;
@@ -129,6 +130,22 @@ TEST_F(GgmlBackendTest, GreedyComputeEqualsEngineGreedy) {
   const json m = meta(*c);
   EXPECT_EQ(m["input_tokens"], ref.prompt.size());
   EXPECT_EQ(m["output_tokens"], ref.tokens.size());
+}
+
+// The host's KV cache type (serve / run --kv-type) reaches the engine context of every graph:
+// the context says so in its log, and its greedy text is the engine's with that cache.
+TEST_F(GgmlBackendTest, HostKvTypeReachesTheEngineContext) {
+  const auto ref = engine_greedy(*model, kPrompt, 128, 24, "", KvType::F16);
+  GgmlBackendOptions o = cap.options();
+  o.kv_type = KvType::F16;
+  GgmlBackend b16({{"default", nn::GraphEncoding::GGML, nn::ExecutionTarget::AUTO, gen_model_path().string()}}, o);
+  auto g = b16.load_by_name("default", "");
+  auto c = greedy_ctx(*g, R"({"enable-debug-log": true})");
+  set_prompt(*c, kPrompt);
+  c->compute();
+  EXPECT_EQ(text(*c), ref.text);
+  EXPECT_EQ(cap.count(LogLevel::Debug, "f16 KV cache"), 1u);
+  EXPECT_EQ(cap.count(LogLevel::Debug, "f32 KV cache"), 0u);
 }
 
 TEST_F(GgmlBackendTest, StreamingPiecesConcatenateToComputeText) {

@@ -151,8 +151,9 @@ void GgmlExecutionContext::ensure_engine_context() {
   ctx_->set_abort_check(abort_check_);
   if (opts_.n_gpu_layers > 0 && ctx_->device().is_cpu())
     log(LogLevel::Note, "n-gpu-layers=" + std::to_string(opts_.n_gpu_layers) + ": this host computes on the CPU");
-  log(LogLevel::Debug, "engine context: n_ctx " + std::to_string(ctx_->n_ctx()) + ", threads " +
-                           std::to_string(ctx_->n_threads()) + ", device " + ctx_->device().describe() +
+  log(LogLevel::Debug, "engine context: n_ctx " + std::to_string(ctx_->n_ctx()) + ", " +
+                           kv_type_name(want.kv_type) + " KV cache, threads " + std::to_string(ctx_->n_threads()) +
+                           ", device " + ctx_->device().describe() +
                            (ctx_->n_device_layers() < model_->hparams().n_layer
                                 ? " for " + std::to_string(ctx_->n_device_layers()) + " layers, the rest on the CPU"
                                 : ""));
