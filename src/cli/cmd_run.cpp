@@ -111,6 +111,11 @@ std::shared_ptr<nn::Backend> make_backend(const RunOptions& o) {
   if (!o.n_gpu_layers.empty())
     bo.n_gpu_layers = o.n_gpu_layers == "-1" ? -1 : int32_t(parse_count("--n-gpu-layers", o.n_gpu_layers, INT32_MAX));
   bo.kv_type = parse_kv_type(o.kv_type);
+  try {
+    check_kv_type_for_device(o.kv_type, o.device);
+  } catch (const std::invalid_argument& e) {
+    usage_error(e.what());
+  }
   return std::make_shared<ggml::GgmlBackend>(std::move(specs), std::move(bo));
 }
 

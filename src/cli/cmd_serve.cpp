@@ -104,11 +104,8 @@ void run_serve(const ServeOptions& o) {
   bo.n_gpu_layers = o.n_gpu_layers;
   bo.kv_type = parse_kv_type(o.kv_type);
   // A device that cannot exist stops start-up (exit 1); what it is goes to the log.
-  const std::string chosen = describe_device_choice(o.device);
-  log_line("device " + o.device + ": " + chosen);
-  if (bo.kv_type != KvType::F32 && chosen.rfind("cpu", 0) != 0)
-    throw std::invalid_argument("--kv-type " + o.kv_type + ": only the CPU device has it, and --device " + o.device +
-                                " is " + chosen);
+  log_line("device " + o.device + ": " + describe_device_choice(o.device));
+  check_kv_type_for_device(o.kv_type, o.device);
   bo.default_options_json = o.nn_options;
   // Continuous batching: concurrent clients of a model generate in shared forward passes.
   if (o.batch_parallel < 0 || o.kv_cells < 0) throw std::invalid_argument("--batch-parallel and --kv-cells must be >= 0");

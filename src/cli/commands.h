@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "engine/runtime/context.h"  // KvType
 #include "engine/runtime/devices.h"
 
 namespace nnb::cli {
@@ -39,6 +40,17 @@ inline CLI::Validator device_spec_validator() {
         }
       },
       "auto|cpu|vulkan[:N]");
+}
+
+// --kv-type of a host (serve, run's local WASI-NN): a type other than f32 exists only on the CPU
+// device, so a --device that resolves to a GPU is refused before anything starts, naming both
+// (rather than every context failing later). Returns what the device spec resolves to.
+inline std::string check_kv_type_for_device(const std::string& kv_type, const std::string& device) {
+  const std::string chosen = describe_device_choice(device);
+  if (parse_kv_type(kv_type) != KvType::F32 && chosen.rfind("cpu", 0) != 0)
+    throw std::invalid_argument("--kv-type " + kv_type + ": only the CPU device has it, and --device " + device + " is " +
+                                chosen);
+  return chosen;
 }
 
 }  // namespace nnb::cli
