@@ -176,9 +176,7 @@ void add_bench(CLI::App& app) {
   c->add_option("-t,--threads", o->threads, "Threads (0: all cores)")->capture_default_str();
   o->device_opt = c->add_option("--device", o->device, "Device: auto (a GPU that can run the model, else the CPU), cpu, vulkan, vulkan:N (nnbridge info --devices)")->capture_default_str()->check(device_spec_validator());
   o->ngl_opt = c->add_option("-g,--n-gpu-layers", o->n_gpu_layers, "Layers on a GPU device, the rest on the CPU (-1: all)")->capture_default_str();
-  o->kv_type_opt = c->add_option("--kv-type", o->kv_type, "KV cache element type: f32 (exact agreement with f32-cache runs) or f16 (half the memory and the bytes attention reads per token; CPU device only)")
-                       ->capture_default_str()
-                       ->check(CLI::IsMember({"f32", "f16"}));
+  o->kv_type_opt = add_kv_type_option(c, o->kv_type, "");
   c->add_option("-r,--repetitions", o->reps, "Repetitions (figures are the mean)")->capture_default_str()->check(CLI::PositiveNumber);
   c->add_flag("--json", o->json, "One JSON object: pp_tokens_per_s, tg_tokens_per_s, peak_rss_bytes ...");
   c->add_flag("--membw", o->membw,

@@ -99,9 +99,7 @@ void add_generate(CLI::App& app) {
   c->add_option("-t,--threads", o->threads, "Threads (0: all cores)")->capture_default_str();
   c->add_option("--device", o->device, "Device: auto (a GPU that can run the model, else the CPU), cpu, vulkan, vulkan:N (nnbridge info --devices)")->capture_default_str()->check(device_spec_validator());
   c->add_option("-g,--n-gpu-layers", o->n_gpu_layers, "Layers on a GPU device, the rest on the CPU (-1: all)")->capture_default_str();
-  c->add_option("--kv-type", o->kv_type, "KV cache element type: f32 (exact agreement with f32-cache runs) or f16 (half the memory and the bytes attention reads per token; CPU device only)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"f32", "f16"}));
+  add_kv_type_option(c, o->kv_type, "");
   c->add_option("-c,--ctx-size", o->ctx_size, "Context size in tokens (0: the model's, at most 4096)")->capture_default_str();
   c->add_option("-r,--reverse-prompt", o->reverse_prompts, "Stop when the text ends with this (repeatable)");
   c->add_flag("--json", o->json, "Print one JSON object at the end instead of streaming");

@@ -215,11 +215,7 @@ void add_run(CLI::App& app) {
                              "Layers of local WASI-NN on a GPU device, the rest on the CPU (-1: all)")
                    ->allow_extra_args(false)
                    ->type_name("N");
-  o->kv_type_opt = c->add_option("--kv-type", o->kv_type,
-                                 "KV cache element type of local WASI-NN: f32, or f16 (half the memory and the bytes "
-                                 "attention reads per token; CPU device only)")
-                       ->allow_extra_args(false)
-                       ->check(CLI::IsMember({"f32", "f16"}));
+  o->kv_type_opt = add_kv_type_option(c, o->kv_type, " of local WASI-NN")->allow_extra_args(false);
   c->add_option("--max-call-depth", o->max_call_depth,
                 "Deepest wasm call nesting before a clean trap (0: default, 1000000; at most 16000000)")
       ->type_name("N");

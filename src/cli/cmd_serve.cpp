@@ -104,8 +104,9 @@ void run_serve(const ServeOptions& o) {
   bo.n_gpu_layers = o.n_gpu_layers;
   bo.kv_type = parse_kv_type(o.kv_type);
   // A device that cannot exist stops start-up (exit 1); what it is goes to the log.
-  log_line("device " + o.device + ": " + describe_device_choice(o.device));
-  check_kv_type_for_device(o.kv_type, o.device);
+  const std::string chosen = describe_device_choice(o.device);
+  log_line("device " + o.device + ": " + chosen);
+  check_kv_type_for_device(o.kv_type, o.device, chosen);
   bo.default_options_json = o.nn_options;
   // Continuous batching: concurrent clients of a model generate in shared forward passes.
   if (o.batch_parallel < 0 || o.kv_cells < 0) throw std::invalid_argument("--batch-parallel and --kv-cells must be >= 0");
@@ -221,9 +222,7 @@ void add_serve(CLI::App& app) {
   c->add_option("--n-gpu-layers", o->n_gpu_layers,
                 "Layers on a GPU device, the rest on the CPU (-1: all); a client's n-gpu-layers > 0 overrides it")
       ->capture_default_str();
-  c->add_option("--kv-type", o->kv_type, "KV cache element type of every context: f32 (exact agreement with f32-cache runs) or f16 (half the memory and the bytes attention reads per token; CPU device only)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"f32", "f16"}));
+  add_kv_type_option(c, o->kv_type, " of every context");
   c->add_option("--batch-parallel", o->batch_parallel,
                 "Contexts of one model generating at once in shared forward passes (continuous batching: a "
                 "context holds a slot while it generates and keeps its cache there while idle until another "

@@ -44,13 +44,26 @@ inline CLI::Validator device_spec_validator() {
 
 // --kv-type of a host (serve, run's local WASI-NN): a type other than f32 exists only on the CPU
 // device, so a --device that resolves to a GPU is refused before anything starts, naming both
-// (rather than every context failing later). Returns what the device spec resolves to.
-inline std::string check_kv_type_for_device(const std::string& kv_type, const std::string& device) {
-  const std::string chosen = describe_device_choice(device);
-  if (parse_kv_type(kv_type) != KvType::F32 && chosen.rfind("cpu", 0) != 0)
+// (rather than every context failing later). `chosen`: what the spec resolves to, when the
+// caller has it already; else it is looked up here, and only for a type other than f32 (it opens
+// the Vulkan driver).
+inline void check_kv_type_for_device(const std::string& kv_type, const std::string& device, std::string chosen = {}) {
+  if (parse_kv_type(kv_type) == KvType::F32) return;
+  if (chosen.empty()) chosen = describe_device_choice(device);
+  if (chosen.rfind("cpu", 0) != 0)
     throw std::invalid_argument("--kv-type " + kv_type + ": only the CPU device has it, and --device " + device + " is " +
                                 chosen);
-  return chosen;
+}
+
+// --kv-type on a command; `whose` says which caches it sets ("" for the command's own context).
+inline CLI::Option* add_kv_type_option(CLI::App* c, std::string& kv_type, const std::string& whose) {
+  return c
+      ->add_option("--kv-type", kv_type,
+                   "KV cache element type" + whose +
+                       ": f32 (exact agreement with f32-cache runs) or f16 (half the memory and the bytes attention "
+                       "reads per token; CPU device only)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({kv_type_name(KvType::F32), kv_type_name(KvType::F16)}));
 }
 
 }  // namespace nnb::cli
