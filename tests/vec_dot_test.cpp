@@ -331,14 +331,61 @@ TEST_P(VecDotPacked, SmallBatchKernelEqualsTheOneRowKernel) {
   if (!checked) GTEST_SKIP() << "no small-batch packed " << type_name(t) << " kernel on this CPU's paths";
 }
 
+// The rows entry (one token against a range of rows, results reduced four rows at a time) gives
+// each row the one-row kernel's bits, whatever the range's length and start.
+TEST_P(VecDotPacked, RowsKernelEqualsTheOneRowKernel) {
+  const GgmlType t = GetParam();
+  int checked = 0;
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    const PackedFormat* f = packed_format_for(t, isa);
+    if (!f || !f->dot_rows) continue;
+    std::mt19937 rng(9);
+    for (int64_t K : {int64_t(1024), int64_t(2816)}) {
+      constexpr int64_t kRows = 11;
+      const size_t rb = f->row_bytes(K);
+      std::vector<uint8_t> packed(rb * kRows);
+      for (int64_t r = 0; r < kRows; ++r) {
+        const Bytes w = random_raw_row(t, K, rng);
+        f->pack_rows(w.data(), w.size(), K, 0, 1, packed.data() + size_t(r) * rb);
+      }
+      std::vector<uint8_t> act(f->act_row_bytes(K));
+      f->prepare(random_floats(K, rng, 2.0f).data(), K, act.data());
+      std::vector<float> want(kRows);
+      for (int64_t r = 0; r < kRows; ++r) f->dot(K, &want[size_t(r)], packed.data() + size_t(r) * rb, act.data());
+      for (int64_t r0 : {0, 1, 3})
+        for (int64_t n = 1; r0 + n <= kRows; ++n) {
+          std::vector<float> got(kRows, std::nanf(""));
+          f->dot_rows(K, got.data() + r0, packed.data() + size_t(r0) * rb, rb, n, act.data());
+          for (int64_t r = 0; r < kRows; ++r) {
+            if (r < r0 || r >= r0 + n) {
+              EXPECT_TRUE(std::isnan(got[size_t(r)])) << "row " << r << " outside [" << r0 << ", " << r0 + n << ") written";
+              continue;
+            }
+            EXPECT_EQ(std::memcmp(&want[size_t(r)], &got[size_t(r)], sizeof(float)), 0)
+                << type_name(t) << " " << isa_name(isa) << " K=" << K << " rows [" << r0 << ", " << r0 + n << ") row " << r
+                << ": " << got[size_t(r)] << " vs " << want[size_t(r)];
+          }
+        }
+      ++checked;
+    }
+  }
+  if (!checked) GTEST_SKIP() << "no packed rows kernel for " << type_name(t) << " on this CPU's paths";
+}
+
 TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {
   for (GgmlType t : kTypes)
     for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
-      if (t != GgmlType::Q4_0 && t != GgmlType::Q4_K && t != GgmlType::Q5_K && t != GgmlType::Q6_K) EXPECT_EQ(packed_format_for(t, isa), nullptr) << type_name(t);
+      if (t != GgmlType::Q4_0 && t != GgmlType::Q4_K && t != GgmlType::Q5_K && t != GgmlType::Q6_K) {
+        EXPECT_EQ(packed_format_for(t, isa), nullptr) << type_name(t);
+      }
   EXPECT_EQ(packed_format_for(GgmlType::Q4_0, Isa::Scalar), nullptr);
   EXPECT_EQ(packed_format_for(GgmlType::Q4_K, Isa::Avx2), nullptr);  // too little gain for a copy
-  if (dot_kernel_for(GgmlType::Q4_0, Isa::Avx2)) EXPECT_NE(packed_format_for(GgmlType::Q4_0, Isa::Avx2), nullptr);
-  if (dot_kernel_for(GgmlType::Q4_K, Isa::Avx512)) EXPECT_NE(packed_format_for(GgmlType::Q4_K, Isa::Avx512), nullptr);
+  if (dot_kernel_for(GgmlType::Q4_0, Isa::Avx2)) {
+    EXPECT_NE(packed_format_for(GgmlType::Q4_0, Isa::Avx2), nullptr);
+  }
+  if (dot_kernel_for(GgmlType::Q4_K, Isa::Avx512)) {
+    EXPECT_NE(packed_format_for(GgmlType::Q4_K, Isa::Avx512), nullptr);
+  }
 }
 
 // Every byte of the weight blocks set to an extreme pattern (largest / smallest codes, K-quant

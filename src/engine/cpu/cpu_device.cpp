@@ -400,6 +400,10 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
       rb = c->row_bytes;
       if (c->format) dot = c->format->dot;
     }
+    if (copy[i] && copy[i]->format && copy[i]->format->dot_rows && n == 1) {  // a range of rows a call
+      copy[i]->format->dot_rows(K, o + r0, base + size_t(r0) * rb, rb, r1 - r0, F.data);
+      return;
+    }
     if (const PackedDotNFn dot_n = small_batch_kernel(copy[i]); dot_n && n > 1) {  // up to dot_n_max tokens a call
       for (int64_t r = r0; r < r1; ++r)
         for (int32_t t = 0, step = copy[i]->format->dot_n_max; t < n; t += step)

@@ -23,6 +23,10 @@ void avx512_packed_q5_K_dot_n(int64_t K, float* s, size_t s_stride, const void* 
 void avx512_packed_q6_K_dot(int64_t K, float* s, const void* row, const void* act);
 void avx512_packed_q6_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
                               int n);
+void avx512_packed_q4_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
+void avx512_packed_q4_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
+void avx512_packed_q5_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
+void avx512_packed_q6_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 }  // namespace kern
 #endif
 
@@ -252,6 +256,10 @@ const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
     t.f[1].dot_n = kern::avx512_packed_q4_K_dot_n;
     t.f[2].dot_n = kern::avx512_packed_q5_K_dot_n;
     t.f[3].dot_n = kern::avx512_packed_q6_K_dot_n;
+    t.f[0].dot_rows = kern::avx512_packed_q4_0_dot_rows;
+    t.f[1].dot_rows = kern::avx512_packed_q4_K_dot_rows;
+    t.f[2].dot_rows = kern::avx512_packed_q5_K_dot_rows;
+    t.f[3].dot_rows = kern::avx512_packed_q6_K_dot_rows;
     return t;
   }();
   static const Table avx2(kern::avx2_packed_q4_0_dot, nullptr, nullptr, nullptr);

@@ -55,6 +55,10 @@ using PackedDotFn = VecDotFn;
 using PackedDotNFn = void (*)(int64_t K, float* s, size_t s_stride, const void* row, const void* act,
                               size_t act_stride, int n);
 
+// s[r] = dot(packed weight row r at rows + r * row_bytes, act), r < n: one token against a range
+// of rows (generation), the same result per row as the one-row kernel, bit for bit.
+using PackedRowsFn = void (*)(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
+
 struct PackedFormat {
   GgmlType type;             // the stored type it repacks
   int64_t group;             // elements per group
@@ -67,7 +71,8 @@ struct PackedFormat {
   // Quantizes one activation row into the packed activation layout.
   void (*prepare)(const float* x, int64_t K, uint8_t* dst);
   PackedDotFn dot;
-  PackedDotNFn dot_n = nullptr;  // where a type has one
+  PackedDotNFn dot_n = nullptr;     // where a type has one
+  PackedRowsFn dot_rows = nullptr;  // where a type has one
   // The most tokens one dot_n call takes: 8 for Q4_0 on AVX-512 (pp8 773-879 vs 604-807 tokens/s
   // with 4), else 4 (the K-quants' per-token accumulators spill at 8: Q4_K pp8 416-615 vs 551-799).
   int dot_n_max = 4;

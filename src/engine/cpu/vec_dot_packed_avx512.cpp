@@ -20,6 +20,48 @@ __m256 dy_pairs(const uint8_t* p) {
                                   _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
 }
 
+// The lane sums of four vectors, [sum a, sum b, sum c, sum d]. Each sum takes the same additions in
+// the same order whatever the other three vectors are, so a row's result does not depend on which
+// rows or tokens share a call: dot, dot_n and dot_rows agree bit for bit. Four at once cost about
+// a third of four _mm512_reduce_add_ps; with rows of one or two groups (the 220M model's K = 1024)
+// the reduction was a fifth of a row's instructions.
+__m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  const auto half = [](__m512 v) {
+    return _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  };
+  const __m256 u = _mm256_hadd_ps(_mm256_hadd_ps(half(a), half(b)), _mm256_hadd_ps(half(c), half(d)));
+  return _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
+}
+
+float sum1(__m512 a) {
+  const __m512 z = _mm512_setzero_ps();
+  return _mm_cvtss_f32(sum4(a, z, z, z));
+}
+
+// s[t * stride] = the lane sum of v[t], t < N.
+template <int N>
+void store_sums(float* s, size_t stride, const __m512 (&v)[N]) {
+  const __m512 z = _mm512_setzero_ps();
+  for (int t = 0; t < N; t += 4) {
+    alignas(16) float r[4];
+    _mm_store_ps(r, sum4(v[t], t + 1 < N ? v[t + 1] : z, t + 2 < N ? v[t + 2] : z, t + 3 < N ? v[t + 3] : z));
+    for (int k = 0; k < 4 && t + k < N; ++k) s[size_t(t + k) * stride] = r[k];
+  }
+}
+
+// s[r] = the lane sum of row_vec(rows + r * rb), r < n: the dot_rows entry of every type (one
+// token against a range of rows, without a call or a full reduction per row).
+template <class RowVec>
+void sum_rows(float* s, const uint8_t* rows, size_t rb, int64_t n, RowVec row_vec) {
+  int64_t r = 0;
+  for (; r + 4 <= n; r += 4) {
+    const uint8_t* p = rows + size_t(r) * rb;
+    const __m512 a = row_vec(p), b = row_vec(p + rb), c = row_vec(p + 2 * rb), d = row_vec(p + 3 * rb);
+    _mm_storeu_ps(s + r, sum4(a, b, c, d));
+  }
+  for (; r < n; ++r) s[r] = sum1(row_vec(rows + size_t(r) * rb));
+}
+
 }  // namespace
 
 // Q4_0, per group of 16 blocks: the codes are unpacked once into eight registers (low and high
@@ -56,14 +98,14 @@ static void packed_q4_0_rows(int64_t K, float* s, size_t s_stride, const uint8_t
       acc[t][g & 1] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), acc[t][g & 1]);
     }
   }
-  for (int t = 0; t < N; ++t) s[t * s_stride] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
+  __m512 v[N];
+  for (int t = 0; t < N; ++t) v[t] = _mm512_add_ps(acc[t][0], acc[t][1]);
+  store_sums(s, s_stride, v);
 }
 
 // One row (generation): the same sums in four dpbusd chains, which dpbusd's latency needs when
 // no other token's chains interleave (the template above at N = 1 ran at 26 vs 45 GB/s).
-void avx512_packed_q4_0_dot(int64_t K, float* s, const void* vrow, const void* vact) {
-  const uint8_t* row = static_cast<const uint8_t*>(vrow);
-  const uint8_t* act = static_cast<const uint8_t*>(vact);
+static __m512 packed_q4_0_row(int64_t K, const uint8_t* row, const uint8_t* act) {
   const int64_t G = (K + 511) / 512;
   const uint8_t* scales = row + G * 256;
   const __m512i m4 = _mm512_set1_epi8(0x0F);
@@ -84,7 +126,16 @@ void avx512_packed_q4_0_dot(int64_t K, float* s, const void* vrow, const void* v
     if (g & 1) acc1 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc1);
     else acc0 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc0);
   }
-  *s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  return _mm512_add_ps(acc0, acc1);
+}
+
+void avx512_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act) {
+  *s = sum1(packed_q4_0_row(K, static_cast<const uint8_t*>(row), static_cast<const uint8_t*>(act)));
+}
+
+void avx512_packed_q4_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* vact) {
+  const uint8_t* act = static_cast<const uint8_t*>(vact);
+  sum_rows(s, static_cast<const uint8_t*>(rows), row_bytes, n, [&](const uint8_t* r) { return packed_q4_0_row(K, r, act); });
 }
 
 void avx512_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* vrow, const void* vact,
@@ -127,25 +178,32 @@ static void k4_codes(const uint8_t* c, int ch, __m512i& lo, __m512i& hi) {
   }
 }
 
-// One activation row's group result added to acc / acc_m: the lane sums (low- and high-nibble
-// sub-blocks) times the scales, the activation's sub-block sums times the mins, each times
-// d * d_y resp. dmin * d_y of the lane's super-block. mt: the group's scales; a: the row's group.
-static void k4_apply(__m512i lo_sum, __m512i hi_sum, const uint8_t* mt, const uint8_t* a, __m512& acc, __m512& acc_m) {
-  const __m512i d_lanes = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
-  const __m512i m_lanes = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
-  const __m512i q = _mm512_add_epi32(_mm512_mullo_epi32(lo_sum, u8x16_to_i32(mt)),
-                                     _mm512_mullo_epi32(hi_sum, u8x16_to_i32(mt + 16)));
-  const __m512i m = _mm512_add_epi32(_mm512_mullo_epi32(load512(a + 1024), u8x16_to_i32(mt + 32)),
-                                     _mm512_mullo_epi32(load512(a + 1088), u8x16_to_i32(mt + 48)));
-  // [d, dmin] of the four super-blocks times their d_y
-  const __m512 dd = _mm512_castps256_ps512(_mm256_mul_ps(f16x8(mt + 64), dy_pairs(a + 1152)));
-  acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(d_lanes, dd), _mm512_cvtepi32_ps(q), acc);
-  acc_m = _mm512_fmadd_ps(_mm512_permutexvar_ps(m_lanes, dd), _mm512_cvtepi32_ps(m), acc_m);
-}
+// A group's scales, converted once for every activation row (small batches): the 6-bit scales
+// and mins as int32 lanes, [d, dmin] of the four super-blocks as f32.
+struct K4Scales {
+  __m512i sc_lo, sc_hi, m_lo, m_hi;
+  __m256 dd;
+  explicit K4Scales(const uint8_t* mt)
+      : sc_lo(u8x16_to_i32(mt)), sc_hi(u8x16_to_i32(mt + 16)), m_lo(u8x16_to_i32(mt + 32)),
+        m_hi(u8x16_to_i32(mt + 48)), dd(f16x8(mt + 64)) {}
+  // One activation row's group result added to acc / acc_m: the lane sums (low- and high-nibble
+  // sub-blocks) times the scales, the activation's sub-block sums times the mins, each times
+  // d * d_y resp. dmin * d_y of the lane's super-block. a: the row's group.
+  void apply(__m512i lo_sum, __m512i hi_sum, const uint8_t* a, __m512& acc, __m512& acc_m) const {
+    const __m512i d_lanes = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
+    const __m512i m_lanes = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
+    const __m512i q = _mm512_add_epi32(_mm512_mullo_epi32(lo_sum, sc_lo), _mm512_mullo_epi32(hi_sum, sc_hi));
+    const __m512i m = _mm512_add_epi32(_mm512_mullo_epi32(load512(a + 1024), m_lo), _mm512_mullo_epi32(load512(a + 1088), m_hi));
+    // [d, dmin] of the four super-blocks times their d_y
+    const __m512 d = _mm512_castps256_ps512(_mm256_mul_ps(dd, dy_pairs(a + 1152)));
+    acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(d_lanes, d), _mm512_cvtepi32_ps(q), acc);
+    acc_m = _mm512_fmadd_ps(_mm512_permutexvar_ps(m_lanes, d), _mm512_cvtepi32_ps(m), acc_m);
+  }
+};
 
 // One row: the lane sums in four dpbusd chains (dpbusd's latency).
 template <bool kFive>
-static float packed_k4_dot(int64_t K, const uint8_t* row, const uint8_t* act) {
+static __m512 packed_k4_row(int64_t K, const uint8_t* row, const uint8_t* act) {
   constexpr int64_t kCodeBytes = kFive ? 640 : 512;
   const int64_t G = (K + 1023) / 1024;
   const uint8_t* meta = row + G * kCodeBytes;
@@ -163,9 +221,9 @@ static float packed_k4_dot(int64_t K, const uint8_t* row, const uint8_t* act) {
       hi0 = _mm512_dpbusd_epi32(hi0, h0, load512(a + 512 + 64 * ch));
       hi1 = _mm512_dpbusd_epi32(hi1, h1, load512(a + 512 + 64 * (ch + 1)));
     }
-    k4_apply(_mm512_add_epi32(lo0, lo1), _mm512_add_epi32(hi0, hi1), meta + g * 80, a, acc, acc_m);
+    K4Scales(meta + g * 80).apply(_mm512_add_epi32(lo0, lo1), _mm512_add_epi32(hi0, hi1), a, acc, acc_m);
   }
-  return _mm512_reduce_add_ps(acc) - _mm512_reduce_add_ps(acc_m);
+  return _mm512_sub_ps(acc, acc_m);
 }
 
 // The same for N = 2..4 activation rows (small batches): the codes of half a group (four
@@ -195,9 +253,12 @@ static void packed_k4_rows(int64_t K, float* s, size_t s_stride, const uint8_t* 
         }
       }
     }
-    for (int t = 0; t < N; ++t) k4_apply(lo_sum[t], hi_sum[t], meta + g * 80, act + t * act_stride + g * 1216, acc[t], acc_m[t]);
+    const K4Scales sc(meta + g * 80);
+    for (int t = 0; t < N; ++t) sc.apply(lo_sum[t], hi_sum[t], act + t * act_stride + g * 1216, acc[t], acc_m[t]);
   }
-  for (int t = 0; t < N; ++t) s[t * s_stride] = _mm512_reduce_add_ps(acc[t]) - _mm512_reduce_add_ps(acc_m[t]);
+  __m512 v[N];
+  for (int t = 0; t < N; ++t) v[t] = _mm512_sub_ps(acc[t], acc_m[t]);
+  store_sums(s, s_stride, v);
 }
 
 template <bool kFive>
@@ -206,7 +267,7 @@ static void packed_k4_dot_n(int64_t K, float* s, size_t s_stride, const void* vr
   const uint8_t* row = static_cast<const uint8_t*>(vrow);
   const uint8_t* act = static_cast<const uint8_t*>(vact);
   switch (n) {
-    case 1: *s = packed_k4_dot<kFive>(K, row, act); return;
+    case 1: *s = sum1(packed_k4_row<kFive>(K, row, act)); return;
     case 2: return packed_k4_rows<kFive, 2>(K, s, s_stride, row, act, act_stride);
     case 3: return packed_k4_rows<kFive, 3>(K, s, s_stride, row, act, act_stride);
     default: return packed_k4_rows<kFive, 4>(K, s, s_stride, row, act, act_stride);
@@ -223,16 +284,27 @@ void avx512_packed_q5_K_dot_n(int64_t K, float* s, size_t s_stride, const void* 
   packed_k4_dot_n<true>(K, s, s_stride, row, act, act_stride, n);
 }
 
-void avx512_packed_q4_K_dot(int64_t K, float* s, const void* vrow, const void* vact) {
-  const uint8_t* row = static_cast<const uint8_t*>(vrow);
-  const uint8_t* act = static_cast<const uint8_t*>(vact);
-  *s = packed_k4_dot<false>(K, row, act);
+void avx512_packed_q4_K_dot(int64_t K, float* s, const void* row, const void* act) {
+  *s = sum1(packed_k4_row<false>(K, static_cast<const uint8_t*>(row), static_cast<const uint8_t*>(act)));
 }
 
-void avx512_packed_q5_K_dot(int64_t K, float* s, const void* vrow, const void* vact) {
-  const uint8_t* row = static_cast<const uint8_t*>(vrow);
+void avx512_packed_q5_K_dot(int64_t K, float* s, const void* row, const void* act) {
+  *s = sum1(packed_k4_row<true>(K, static_cast<const uint8_t*>(row), static_cast<const uint8_t*>(act)));
+}
+
+template <bool kFive>
+static void packed_k4_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* vact) {
   const uint8_t* act = static_cast<const uint8_t*>(vact);
-  *s = packed_k4_dot<true>(K, row, act);
+  sum_rows(s, static_cast<const uint8_t*>(rows), row_bytes, n,
+           [&](const uint8_t* r) { return packed_k4_row<kFive>(K, r, act); });
+}
+
+void avx512_packed_q4_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
+  packed_k4_dot_rows<false>(K, s, rows, row_bytes, n, act);
+}
+
+void avx512_packed_q5_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
+  packed_k4_dot_rows<true>(K, s, rows, row_bytes, n, act);
 }
 
 // Q6_K, per super-block (group) of 16 sub-blocks of 16: lane l = sub-block l; its four chunks'
@@ -294,14 +366,14 @@ static void packed_q6_K_rows(int64_t K, float* s, size_t s_stride, const uint8_t
     const Q6KGroup grp(row, G, g);
     for (int t = 0; t < N; ++t) grp.accumulate(act + t * act_stride + g * 384, acc[t][g & 1]);
   }
-  for (int t = 0; t < N; ++t) s[t * s_stride] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
+  __m512 v[N];
+  for (int t = 0; t < N; ++t) v[t] = _mm512_add_ps(acc[t][0], acc[t][1]);
+  store_sums(s, s_stride, v);
 }
 
-void avx512_packed_q6_K_dot(int64_t K, float* s, const void* vrow, const void* vact) {
-  // Two groups per iteration (8 % faster than the template at N = 1, measured), each with its
-  // own accumulator: the same sums as the template.
-  const uint8_t* row = static_cast<const uint8_t*>(vrow);
-  const uint8_t* act = static_cast<const uint8_t*>(vact);
+// One row: two groups per iteration (8 % faster than the template at N = 1, measured), each with
+// its own accumulator: the same sums as the template.
+static __m512 packed_q6_K_row(int64_t K, const uint8_t* row, const uint8_t* act) {
   const int64_t G = K / 256;
   __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   int64_t g = 0;
@@ -310,7 +382,16 @@ void avx512_packed_q6_K_dot(int64_t K, float* s, const void* vrow, const void* v
     Q6KGroup(row, G, g + 1).accumulate(act + (g + 1) * 384, acc[1]);
   }
   if (g < G) Q6KGroup(row, G, g).accumulate(act + g * 384, acc[0]);
-  *s = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+  return _mm512_add_ps(acc[0], acc[1]);
+}
+
+void avx512_packed_q6_K_dot(int64_t K, float* s, const void* row, const void* act) {
+  *s = sum1(packed_q6_K_row(K, static_cast<const uint8_t*>(row), static_cast<const uint8_t*>(act)));
+}
+
+void avx512_packed_q6_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* vact) {
+  const uint8_t* act = static_cast<const uint8_t*>(vact);
+  sum_rows(s, static_cast<const uint8_t*>(rows), row_bytes, n, [&](const uint8_t* r) { return packed_q6_K_row(K, r, act); });
 }
 
 void avx512_packed_q6_K_dot_n(int64_t K, float* s, size_t s_stride, const void* vrow, const void* vact,
