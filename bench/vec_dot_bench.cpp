@@ -180,14 +180,14 @@ int main(int argc, char** argv) {
       }
     }
   }
-  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_0})
     for (nnb::Isa isa : {nnb::Isa::Avx2, nnb::Isa::Avx512})
       for (int64_t rows : {int64_t(4096), int64_t(256)})
         benchmark::RegisterBenchmark(("matvec/" + std::string(nnb::type_name(t)) + "/" + nnb::isa_name(isa) + "/rows:" +
                                       std::to_string(rows) + "/packed").c_str(),
                                      mat_vec_packed, t, isa, rows)
             ->Unit(benchmark::kMicrosecond);
-  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_0})
     for (int64_t rows : {int64_t(4096), int64_t(256)})
       for (int n : {1, 2, 4, 8})
         benchmark::RegisterBenchmark(("matvec_batch/" + std::string(nnb::type_name(t)) + "/avx512/rows:" +

@@ -375,17 +375,40 @@ TEST_P(VecDotPacked, RowsKernelEqualsTheOneRowKernel) {
 TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {
   for (GgmlType t : kTypes)
     for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
-      if (t != GgmlType::Q4_0 && t != GgmlType::Q4_K && t != GgmlType::Q5_K && t != GgmlType::Q6_K) {
+      if (t != GgmlType::Q4_0 && t != GgmlType::Q4_K && t != GgmlType::Q5_K && t != GgmlType::Q6_K &&
+          t != GgmlType::Q8_0) {
         EXPECT_EQ(packed_format_for(t, isa), nullptr) << type_name(t);
       }
   EXPECT_EQ(packed_format_for(GgmlType::Q4_0, Isa::Scalar), nullptr);
   EXPECT_EQ(packed_format_for(GgmlType::Q4_K, Isa::Avx2), nullptr);  // too little gain for a copy
+  EXPECT_EQ(packed_format_for(GgmlType::Q8_0, Isa::Avx2), nullptr);
   if (dot_kernel_for(GgmlType::Q4_0, Isa::Avx2)) {
     EXPECT_NE(packed_format_for(GgmlType::Q4_0, Isa::Avx2), nullptr);
   }
   if (dot_kernel_for(GgmlType::Q4_K, Isa::Avx512)) {
     EXPECT_NE(packed_format_for(GgmlType::Q4_K, Isa::Avx512), nullptr);
   }
+}
+
+// Q4_0 and Q8_0 store a last group of at most 8 blocks at half width (half_tail): the 220M
+// model's FFN width (2816 = 88 blocks, 5.5 groups) takes no padding blocks, and a row stays within
+// a cache line of the stored bytes plus its groups' scales.
+TEST(VecDotPackedLayout, HalfLastGroupTakesNoPaddingBlocks) {
+  int checked = 0;
+  for (Isa isa : {Isa::Avx2, Isa::Avx512})
+    for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0}) {
+      const PackedFormat* f = packed_format_for(t, isa);
+      if (!f) continue;
+      const size_t half_codes = t == GgmlType::Q4_0 ? 128 : 256;  // per half group
+      EXPECT_TRUE(f->half_last(2816));
+      EXPECT_EQ(f->row_bytes(2816), (5 * f->code_bytes + half_codes + 6 * f->scale_bytes + 63) / 64 * 64);
+      EXPECT_FALSE(f->half_last(1024));
+      EXPECT_EQ(f->row_bytes(1024), 2 * (f->code_bytes + f->scale_bytes));
+      EXPECT_FALSE(f->half_last(288 * 32)) << "18 of 16 + 16 blocks: past half";
+      EXPECT_TRUE(f->half_last(256)) << "a row of one half group";
+      ++checked;
+    }
+  if (!checked) GTEST_SKIP() << "no packed Q4_0 / Q8_0 format on this CPU's paths";
 }
 
 // Every byte of the weight blocks set to an extreme pattern (largest / smallest codes, K-quant
@@ -413,7 +436,8 @@ TEST_P(VecDotBlocks, ExtremeValues) {
 
 std::string param_name(const ::testing::TestParamInfo<GgmlType>& info) { return std::string(type_name(info.param)); }
 INSTANTIATE_TEST_SUITE_P(AllPairings, VecDot, ::testing::ValuesIn(kTypes), param_name);
-INSTANTIATE_TEST_SUITE_P(Types, VecDotPacked, ::testing::Values(GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K),
+INSTANTIATE_TEST_SUITE_P(Types, VecDotPacked,
+                         ::testing::Values(GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_0),
                          param_name);
 // kTypes minus F32, F16, BF16 (no integer path).
 INSTANTIATE_TEST_SUITE_P(BlockPairings, VecDotBlocks, ::testing::ValuesIn(kTypes + 3, kTypes + std::size(kTypes)),

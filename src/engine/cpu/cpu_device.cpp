@@ -24,7 +24,8 @@ namespace {
 // where the format has a small-batch kernel (dot_n). Measured on the 220M Q4_0 / Q4_K models,
 // 1 and 2 threads: one-row packed kernels 1.1-1.5x the GEMM at 8 tokens, even at 12, behind at
 // 16; the dot_n kernels (Q4_0, Q4_K, Q5_K, Q6_K on AVX-512) ahead at 12 (1.2-1.3x), even at 16,
-// behind from 24 (0.7-0.9x with 2 threads).
+// behind from 24 (0.7-0.9x with 2 threads); Q8_0's (220M Q8_0, 2 threads) 1.1-1.4x at 6-8 tokens,
+// 1.05x at 12, behind at 16 (0.9x).
 // NNB_GEMM_MIN=N sets one threshold for every matrix (tuning, tests).
 int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {
   static const int32_t v = [] {

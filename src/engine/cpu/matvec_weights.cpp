@@ -113,7 +113,7 @@ std::shared_ptr<const MatvecWeights> MatvecWeights::make(const Model& model, int
                  "half of the available memory (%zu MiB)%s\n",
                  all_bytes >> 20, avail >> 20,
                  jobs.empty() || total_of() > avail / 2 ? "; generation reads the stored weights in place"
-                                                        : "; only the packed Q4_0/Q4_K/Q5_K matrices are");
+                                                        : "; only the packed matrices are");
     if (total_of() > avail / 2) jobs.clear();
   }
   if (jobs.empty()) return nullptr;

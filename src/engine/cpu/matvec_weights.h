@@ -1,6 +1,6 @@
 // A model's weight matrices as the CPU's mat-vec products (generation, batches below the GEMM
 // threshold) read them: copied once into anonymous memory with transparent huge pages, in a
-// packed layout where one pays (vec_dot_packed.h: Q4_0, Q4_K, Q5_K, Q6_K) and verbatim
+// packed layout where one pays (vec_dot_packed.h: Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) and verbatim
 // otherwise.
 // Made when the first CPU context of a model needs them, kept with the model (Model::derived),
 // shared by every CPU context using it.

@@ -11,6 +11,10 @@ namespace nnb {
 #if defined(__x86_64__) || defined(_M_X64)
 namespace kern {
 void avx512_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act);
+void avx512_packed_q8_0_dot(int64_t K, float* s, const void* row, const void* act);
+void avx512_packed_q8_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
+                              int n);
+void avx512_packed_q8_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 void avx512_packed_q4_K_dot(int64_t K, float* s, const void* row, const void* act);
 void avx512_packed_q5_K_dot(int64_t K, float* s, const void* row, const void* act);
 void avx2_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act);
@@ -37,7 +41,13 @@ namespace {
 constexpr int64_t kQ4_0Group = 16 * QK4_0;
 
 void pack_q4_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
-void prepare_q4_0_act(const float* x, int64_t K, uint8_t* dst);
+// Q4_0 and Q8_0 take the same activation layout; only the bias of the stored codes differs.
+template <int kBias>
+void prepare_q8_act(const float* x, int64_t K, uint8_t* dst);
+
+// ---- Q8_0 ----------------------------------------------------------------------------------------
+
+void pack_q8_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 
 // ---- Q4_K ----------------------------------------------------------------------------------------
 
@@ -60,7 +70,15 @@ template <bool kFive>
 void pack_k4_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 void prepare_q4_K_act(const float* x, int64_t K, uint8_t* dst);
 
-const PackedFormat kQ4_0{GgmlType::Q4_0, kQ4_0Group, 256, 32, 640, pack_q4_0_rows, prepare_q4_0_act, nullptr};
+PackedFormat with_half_tail(PackedFormat f) {
+  f.half_tail = true;
+  return f;
+}
+
+const PackedFormat kQ4_0 =
+    with_half_tail({GgmlType::Q4_0, kQ4_0Group, 256, 32, 640, pack_q4_0_rows, prepare_q8_act<8>, nullptr});
+const PackedFormat kQ8_0 =
+    with_half_tail({GgmlType::Q8_0, kQ4_0Group, 512, 32, 640, pack_q8_0_rows, prepare_q8_act<128>, nullptr});
 const PackedFormat kQ4_K{GgmlType::Q4_K, kQ4_KGroup, 512, 80, 1216, pack_k4_rows<false>, prepare_q4_K_act, nullptr};
 const PackedFormat kQ5_K{GgmlType::Q5_K, kQ4_KGroup, 640, 80, 1216, pack_k4_rows<true>, prepare_q4_K_act, nullptr};
 
@@ -76,24 +94,54 @@ void pack_q4_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0,
   const size_t out_bytes = kQ4_0.row_bytes(K);
   for (int64_t r = r0; r < r1; ++r) {
     const block_q4_0* x = reinterpret_cast<const block_q4_0*>(src + size_t(r) * row_bytes);
-    uint8_t* codes = dst + size_t(r) * out_bytes;
-    uint8_t* scales = codes + size_t(G) * kQ4_0.code_bytes;
-    std::memset(codes, 0, out_bytes);
-    for (int64_t g = 0; g < G; ++g)
-      for (int b = 0; b < 16; ++b) {
+    uint8_t* scales = dst + size_t(r) * out_bytes;
+    uint8_t* codes = scales + kQ4_0.scales_area(K);
+    std::memset(scales, 0, out_bytes);
+    for (int64_t g = 0; g < G; ++g) {
+      const bool half = g == G - 1 && kQ4_0.half_last(K);
+      const size_t chunk = half ? 32 : 64;
+      for (int b = 0; b < (half ? 8 : 16); ++b) {
         const int64_t ib = g * 16 + b;
         uint8_t* c = codes + size_t(g) * 256 + size_t(b) * 4;
         if (ib >= nb) {  // padding: value 0 (d = 0 as well)
-          for (int ch = 0; ch < 4; ++ch) std::memset(c + 64 * ch, 0x88, 4);
+          for (int ch = 0; ch < 4; ++ch) std::memset(c + chunk * ch, 0x88, 4);
           continue;
         }
         std::memcpy(scales + size_t(g) * 32 + size_t(b) * 2, &x[ib].d, 2);
-        for (int ch = 0; ch < 4; ++ch) std::memcpy(c + 64 * ch, x[ib].qs + 4 * ch, 4);
+        for (int ch = 0; ch < 4; ++ch) std::memcpy(c + chunk * ch, x[ib].qs + 4 * ch, 4);
       }
+    }
   }
 }
 
-void prepare_q4_0_act(const float* x, int64_t K, uint8_t* dst) {
+// Codes of 16 Q8_0 blocks per group, each stored + 128 (unsigned, as dpbusd takes them; the 128
+// comes off as 128 * sum(q) of the activation): chunk c < 4 holds elements 4c + j, chunk 4 + c
+// elements 16 + 4c + j, of block b at byte 4b + j — the activation's lo / hi order.
+void pack_q8_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
+  const int64_t nb = K / QK8_0, G = kQ8_0.groups(K);
+  const size_t out_bytes = kQ8_0.row_bytes(K);
+  for (int64_t r = r0; r < r1; ++r) {
+    const block_q8_0* x = reinterpret_cast<const block_q8_0*>(src + size_t(r) * row_bytes);
+    uint8_t* scales = dst + size_t(r) * out_bytes;
+    uint8_t* codes = scales + kQ8_0.scales_area(K);
+    std::memset(scales, 0, out_bytes);
+    for (int64_t g = 0; g < G; ++g) {
+      const bool half = g == G - 1 && kQ8_0.half_last(K);
+      const size_t chunk = half ? 32 : 64;
+      for (int b = 0; b < (half ? 8 : 16); ++b) {
+        const int64_t ib = g * 16 + b;
+        uint8_t* c = codes + size_t(g) * 512 + size_t(b) * 4;
+        for (int ch = 0; ch < 8; ++ch)
+          for (int j = 0; j < 4; ++j)  // padding: value 0 (d = 0 as well)
+            c[chunk * ch + j] = ib < nb ? uint8_t(x[ib].qs[4 * ch + j] ^ 0x80) : 0x80;
+        if (ib < nb) std::memcpy(scales + size_t(g) * 32 + size_t(b) * 2, &x[ib].d, 2);
+      }
+    }
+  }
+}
+
+template <int kBias>
+void prepare_q8_act(const float* x, int64_t K, uint8_t* dst) {
   const int64_t nb = K / QK8_0;
   std::memset(dst, 0, kQ4_0.act_row_bytes(K));
   for (int64_t ib = 0; ib < nb; ++ib) {
@@ -104,7 +152,7 @@ void prepare_q4_0_act(const float* x, int64_t K, uint8_t* dst) {
     const float d = fp16_to_fp32(q.d);
     int32_t sum = 0;
     for (int j = 0; j < QK8_0; ++j) sum += q.qs[j];
-    const int32_t neg_bias = -8 * sum;
+    const int32_t neg_bias = -kBias * sum;
     std::memcpy(grp + 4 * b, &d, 4);
     std::memcpy(grp + 64 + 4 * b, &neg_bias, 4);
     for (int ch = 0; ch < 4; ++ch) {
@@ -126,8 +174,8 @@ void pack_k4_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, i
     uint8_t* out = dst + size_t(r) * out_bytes;
     std::memset(out, 0, out_bytes);  // padding super-blocks: codes, scales, mins and d all 0
     for (int64_t g = 0; g < G; ++g) {
-      uint8_t* codes = out + size_t(g) * f.code_bytes;
-      uint8_t* meta = out + size_t(G) * f.code_bytes + size_t(g) * f.scale_bytes;
+      uint8_t* codes = out + f.scales_area(K) + size_t(g) * f.code_bytes;
+      uint8_t* meta = out + size_t(g) * f.scale_bytes;
       for (int s = 0; s < 4 && g * 4 + s < nsb; ++s) {
         const Block& b = x[g * 4 + s];
         std::memcpy(meta + 64 + 4 * s, &b.d, 2);
@@ -202,7 +250,7 @@ void pack_q6_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0,
     for (int64_t g = 0; g < G; ++g) {
       uint8_t q[QK_K];
       q6_K_codes(x[g], q);
-      uint8_t* c = out + size_t(g) * kQ6_K.code_bytes;
+      uint8_t* c = out + kQ6_K.scales_area(K) + size_t(g) * kQ6_K.code_bytes;
       for (int l = 0; l < 16; ++l)
         for (int j = 0; j < 4; ++j) {
           const uint8_t* e = q + 16 * l + j;  // chunk k of lane l is e[4k]
@@ -210,7 +258,7 @@ void pack_q6_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0,
           c[64 + 4 * l + j] = uint8_t((e[4] & 0xF) | ((e[12] & 0xF) << 4));
           c[128 + 4 * l + j] = uint8_t((e[0] >> 4) | ((e[4] >> 4) << 2) | ((e[8] >> 4) << 4) | ((e[12] >> 4) << 6));
         }
-      uint8_t* meta = out + size_t(G) * kQ6_K.code_bytes + size_t(g) * kQ6_K.scale_bytes;
+      uint8_t* meta = out + size_t(g) * kQ6_K.scale_bytes;
       std::memcpy(meta, x[g].scales, 16);
       std::memcpy(meta + 16, &x[g].d, 2);
     }
@@ -237,20 +285,22 @@ void prepare_q6_K_act(const float* x, int64_t K, uint8_t* dst) {
 
 const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
 #if defined(__x86_64__) || defined(_M_X64)
-  // Kernels by ISA, in the order Q4_0, Q4_K, Q5_K, Q6_K (nullptr: none on that ISA, where a packed
-  // kernel gained too little over the one-row one to pay for a copy of the weights).
+  // Kernels by ISA, in the order Q4_0, Q4_K, Q5_K, Q6_K, Q8_0 (nullptr: none on that ISA, where a
+  // packed kernel gained too little over the one-row one to pay for a copy of the weights).
   struct Table {
-    PackedFormat f[4];
-    Table(PackedDotFn q4_0, PackedDotFn q4_K, PackedDotFn q5_K, PackedDotFn q6_K) : f{kQ4_0, kQ4_K, kQ5_K, kQ6_K} {
+    PackedFormat f[5];
+    Table(PackedDotFn q4_0, PackedDotFn q4_K, PackedDotFn q5_K, PackedDotFn q6_K, PackedDotFn q8_0)
+        : f{kQ4_0, kQ4_K, kQ5_K, kQ6_K, kQ8_0} {
       f[0].dot = q4_0;
       f[1].dot = q4_K;
       f[2].dot = q5_K;
       f[3].dot = q6_K;
+      f[4].dot = q8_0;
     }
   };
   static const Table avx512 = [] {
     Table t(kern::avx512_packed_q4_0_dot, kern::avx512_packed_q4_K_dot, kern::avx512_packed_q5_K_dot,
-            kern::avx512_packed_q6_K_dot);
+            kern::avx512_packed_q6_K_dot, kern::avx512_packed_q8_0_dot);
     t.f[0].dot_n = kern::avx512_packed_q4_0_dot_n;
     t.f[0].dot_n_max = 8;
     t.f[1].dot_n = kern::avx512_packed_q4_K_dot_n;
@@ -260,9 +310,12 @@ const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
     t.f[1].dot_rows = kern::avx512_packed_q4_K_dot_rows;
     t.f[2].dot_rows = kern::avx512_packed_q5_K_dot_rows;
     t.f[3].dot_rows = kern::avx512_packed_q6_K_dot_rows;
+    t.f[4].dot_n = kern::avx512_packed_q8_0_dot_n;
+    t.f[4].dot_n_max = 8;
+    t.f[4].dot_rows = kern::avx512_packed_q8_0_dot_rows;
     return t;
   }();
-  static const Table avx2(kern::avx2_packed_q4_0_dot, nullptr, nullptr, nullptr);
+  static const Table avx2(kern::avx2_packed_q4_0_dot, nullptr, nullptr, nullptr, nullptr);
   if (isa == Isa::Scalar || !dot_kernel_for(t, isa)) return nullptr;  // also: the CPU lacks the ISA
   const Table& table = isa == Isa::Avx512 ? avx512 : avx2;
   for (const PackedFormat& f : table.f)

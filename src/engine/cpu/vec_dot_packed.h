@@ -1,7 +1,8 @@
-// Weights repacked at load for mat-vec products (generation): Q4_0, Q4_K, Q5_K and Q6_K.
+// Weights repacked at load for mat-vec products (generation): Q4_0, Q8_0, Q4_K, Q5_K and Q6_K.
 //
 // Why: the stored block formats interleave scales with codes (Q4_0: 2 bytes of scale before
-// every 16 bytes of codes; Q4_K: 6-bit scales and mins packed three to two bytes), so the
+// every 16 bytes of codes, Q8_0 before every 32 signed ones, which dpbusd takes only after a
+// sign swap; Q4_K: 6-bit scales and mins packed three to two bytes), so the
 // one-row AVX-512 kernels spend most of their instructions moving codes into place and spreading
 // scales over lanes, around a few dpbusd. On one core that work, not memory, bounds generation:
 // 15-20 GB/s of weights even from L2, against 26-30 GB/s of DRAM read on the machines measured.
@@ -9,15 +10,22 @@
 // one block), so the int32 lanes of a dpbusd chain end as the blocks' sums and a few whole-register
 // operations per 16 blocks apply the scales.
 //
-// A packed row is its groups' codes, then their scales, padded to 64 bytes (rows are
-// consecutive, each 64-byte aligned). Blocks past the end of a row are padding that adds 0.
+// A packed row is its groups' scales, padded to 64 bytes, then their codes, padded to 64 bytes
+// (rows are consecutive, each 64-byte aligned), so a kernel reads a row front to back: with the
+// scales after the codes, it jumped to the row's end and back at every group, and two threads
+// streaming rows so ran 5-12 % slower (Q8_0 generation, 2 threads). Blocks past the end of a
+// row are padding that adds 0.
 //
 // Q4_0, groups of 16 blocks (512 elements):
 //   codes  [4][64]  byte 4b + j of chunk c = qs[4c + j] of block b: its low nibble is element
-//                   4c + j of the block, its high nibble element 16 + 4c + j (padding 0x88)
+//                   4c + j of the block, its high nibble element 16 + 4c + j (padding 0x88);
+//                   a last group of at most 8 blocks [4][32] (half_tail)
 //   scales [16]     fp16 d of block b (padding 0)
 //   activation, per group: f32 d[16] | int32 -8*sum(q)[16] | int8 lo[4][64] | int8 hi[4][64],
 //   lo holding element 4c + j of block b at 64c + 4b + j and hi element 16 + 4c + j
+// Q8_0, groups of 16 blocks: codes [8][64], byte 4b + j of chunk c = q + 128 of element 4c + j
+//   (c < 4) resp. 16 + 4(c - 4) + j of block b (padding 0x80), a half last group [8][32]; scales
+//   and activation as Q4_0's, with -128*sum(q) for the bias
 // Q4_K, groups of 4 super-blocks (1024 elements); lane l = 4s + L for super-block s and the
 // 32 code bytes qs[32L ..] shared by its sub-blocks 2L (low nibbles) and 2L+1 (high nibbles):
 //   codes  [8][64]  byte 4l + j of chunk c = qs[32L + 4c + j] of super-block s
@@ -73,17 +81,26 @@ struct PackedFormat {
   PackedDotFn dot;
   PackedDotNFn dot_n = nullptr;     // where a type has one
   PackedRowsFn dot_rows = nullptr;  // where a type has one
-  // The most tokens one dot_n call takes: 8 for Q4_0 on AVX-512 (pp8 773-879 vs 604-807 tokens/s
-  // with 4), else 4 (the K-quants' per-token accumulators spill at 8: Q4_K pp8 416-615 vs 551-799).
+  // The most tokens one dot_n call takes: 8 for Q4_0 and Q8_0 on AVX-512 (Q4_0 pp8 773-879 vs
+  // 604-807 tokens/s with 4), else 4 (the K-quants' per-token accumulators spill at 8: Q4_K pp8 416-615 vs 551-799).
   int dot_n_max = 4;
 
+  // Q4_0 and Q8_0: a last group holding at most half of its blocks stores its codes at half
+  // width, the first 32 bytes (lanes 0-7) of each 64-byte chunk, instead of padding blocks (the
+  // 220M model's FFN width, 2816 = 5.5 groups, padded w_down by 9 %, read at every token).
+  bool half_tail = false;
+
   int64_t groups(int64_t K) const { return (K + group - 1) / group; }
-  size_t row_bytes(int64_t K) const { return (size_t(groups(K)) * (code_bytes + scale_bytes) + 63) / 64 * 64; }
+  bool half_last(int64_t K) const { return half_tail && K - (groups(K) - 1) * group <= group / 2; }
+  // Bytes of a row's scales (padded to 64) and of its codes, which follow them.
+  size_t scales_area(int64_t K) const { return (size_t(groups(K)) * scale_bytes + 63) / 64 * 64; }
+  size_t codes_bytes(int64_t K) const { return size_t(groups(K)) * code_bytes - (half_last(K) ? code_bytes / 2 : 0); }
+  size_t row_bytes(int64_t K) const { return scales_area(K) + (codes_bytes(K) + 63) / 64 * 64; }
   size_t act_row_bytes(int64_t K) const { return size_t(groups(K)) * act_bytes; }
 };
 
 // The packed format of type t with a kernel on the active ISA, or nullptr: AVX-512 has Q4_0,
-// Q4_K, Q5_K and Q6_K, AVX2 Q4_0 (see vec_dot_packed_avx2.cpp), the scalar path none.
+// Q8_0, Q4_K, Q5_K and Q6_K, AVX2 Q4_0 (see vec_dot_packed_avx2.cpp), the scalar path none.
 const PackedFormat* packed_format(GgmlType t);
 const PackedFormat* packed_format_for(GgmlType t, Isa isa);
 

@@ -13,16 +13,20 @@ void avx2_packed_q4_0_dot(int64_t K, float* s, const void* vrow, const void* vac
   const uint8_t* row = static_cast<const uint8_t*>(vrow);
   const uint8_t* act = static_cast<const uint8_t*>(vact);
   const int64_t G = (K + 511) / 512;
-  const uint8_t* scales = row + G * 256;
+  const bool half = K - (G - 1) * 512 <= 256;  // the last group's codes are [4][32] (half_tail)
+  const uint8_t* scales = row;  // scales first, padded to 64 bytes, then the codes
+  const uint8_t* codes = row + (G * 32 + 63) / 64 * 64;
   const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t g = 0; g < G; ++g) {
-    const uint8_t* c = row + g * 256;
+    const uint8_t* c = codes + g * 256;
     const uint8_t* a = act + g * 640;
-    for (int h = 0; h < 2; ++h) {
+    const bool half_group = half && g == G - 1;
+    const int64_t chunk = half_group ? 32 : 64;
+    for (int h = 0; h < (half_group ? 1 : 2); ++h) {
       __m256i sum = load256(a + 64 + 32 * h);
       for (int ch = 0; ch < 4; ++ch) {
-        const __m256i v = load256(c + 64 * ch + 32 * h);
+        const __m256i v = load256(c + chunk * ch + 32 * h);
         const __m256i p = _mm256_add_epi16(
             _mm256_maddubs_epi16(_mm256_and_si256(v, m4), load256(a + 128 + 64 * ch + 32 * h)),
             _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), load256(a + 384 + 64 * ch + 32 * h)));

@@ -64,6 +64,32 @@ void sum_rows(float* s, const uint8_t* rows, size_t rb, int64_t n, RowVec row_ve
 
 }  // namespace
 
+// Q4_0 and Q8_0 rows: G groups of 16 blocks, the last at half width when it holds at most 8
+// (PackedFormat::half_tail); the scales follow the codes.
+struct Groups16 {
+  int64_t G;
+  bool half;     // the last group is [chunks][32]
+  int64_t full;  // groups at full width
+  const uint8_t* scales;  // fp16 [16] per group, first in the row (scales_first)
+  const uint8_t* codes;
+  Groups16(int64_t K, const uint8_t* row)
+      : G((K + 511) / 512), half(K - (G - 1) * 512 <= 256), full(G - half), scales(row),
+        codes(row + (size_t(G) * 32 + 63) / 64 * 64) {}
+};
+
+// The int32 lane sums of a half Q4_0 group (codes [4][32]) against one token: lanes 0-7 as a full
+// group's, 8-15 zero (what a padding block gives).
+static __m512i q4_0_half_sums(const uint8_t* c, const uint8_t* a) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  __m256i s0 = load256(a + 64), s1 = _mm256_setzero_si256();
+  for (int ch = 0; ch < 4; ++ch) {
+    const __m256i v = load256(c + 32 * ch);
+    s0 = _mm256_dpbusd_epi32(s0, _mm256_and_si256(v, m4), load256(a + 128 + 64 * ch));
+    s1 = _mm256_dpbusd_epi32(s1, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4), load256(a + 384 + 64 * ch));
+  }
+  return _mm512_zextsi256_si512(_mm256_add_epi32(s0, s1));
+}
+
 // Q4_0, per group of 16 blocks: the codes are unpacked once into eight registers (low and high
 // nibbles of four chunks); for each of the N activation rows eight dpbusd in two chains, the
 // first started from -8 * sum(q), leave int32 lane b as block b's exact sum, and one f32
@@ -73,20 +99,23 @@ void sum_rows(float* s, const uint8_t* rows, size_t rb, int64_t n, RowVec row_ve
 template <int N>
 static void packed_q4_0_rows(int64_t K, float* s, size_t s_stride, const uint8_t* row, const uint8_t* act,
                              size_t act_stride) {
-  const int64_t G = (K + 511) / 512;
-  const uint8_t* scales = row + G * 256;
+  const Groups16 gs(K, row);
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc[N][2];
   for (int t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
-  for (int64_t g = 0; g < G; ++g) {
-    const uint8_t* c = row + g * 256;
+  auto scale = [&](int64_t g, int t, __m512 dx, __m512i sum) {
+    const __m512 d = _mm512_mul_ps(dx, _mm512_loadu_ps(act + t * act_stride + g * 640));
+    acc[t][g & 1] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc[t][g & 1]);
+  };
+  for (int64_t g = 0; g < gs.full; ++g) {
+    const uint8_t* c = gs.codes + g * 256;
     __m512i lo[4], hi[4];
     for (int ch = 0; ch < 4; ++ch) {
       const __m512i v = load512(c + 64 * ch);
       lo[ch] = _mm512_and_si512(v, m4);
       hi[ch] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
     }
-    const __m512 dx = _mm512_cvtph_ps(load256(scales + g * 32));
+    const __m512 dx = _mm512_cvtph_ps(load256(gs.scales + g * 32));
     for (int t = 0; t < N; ++t) {
       const uint8_t* a = act + t * act_stride + g * 640;
       __m512i s0 = load512(a + 64), s1 = _mm512_setzero_si512();
@@ -94,9 +123,13 @@ static void packed_q4_0_rows(int64_t K, float* s, size_t s_stride, const uint8_t
         s0 = _mm512_dpbusd_epi32(s0, lo[ch], load512(a + 128 + 64 * ch));
         s1 = _mm512_dpbusd_epi32(s1, hi[ch], load512(a + 384 + 64 * ch));
       }
-      const __m512 d = _mm512_mul_ps(dx, _mm512_loadu_ps(a));
-      acc[t][g & 1] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), acc[t][g & 1]);
+      scale(g, t, dx, _mm512_add_epi32(s0, s1));
     }
+  }
+  if (gs.half) {
+    const int64_t g = gs.full;
+    const __m512 dx = _mm512_cvtph_ps(load256(gs.scales + g * 32));
+    for (int t = 0; t < N; ++t) scale(g, t, dx, q4_0_half_sums(gs.codes + g * 256, act + t * act_stride + g * 640));
   }
   __m512 v[N];
   for (int t = 0; t < N; ++t) v[t] = _mm512_add_ps(acc[t][0], acc[t][1]);
@@ -106,13 +139,20 @@ static void packed_q4_0_rows(int64_t K, float* s, size_t s_stride, const uint8_t
 // One row (generation): the same sums in four dpbusd chains, which dpbusd's latency needs when
 // no other token's chains interleave (the template above at N = 1 ran at 26 vs 45 GB/s).
 static __m512 packed_q4_0_row(int64_t K, const uint8_t* row, const uint8_t* act) {
-  const int64_t G = (K + 511) / 512;
-  const uint8_t* scales = row + G * 256;
+  const Groups16 gs(K, row);
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  for (int64_t g = 0; g < G; ++g) {
-    const uint8_t* c = row + g * 256;
+  // dx is loaded before the group's codes (the row is read front to back).
+  auto scale = [&](int64_t g, __m512 dx, __m512i sum) {
+    const __m512 d = _mm512_mul_ps(dx, _mm512_loadu_ps(act + g * 640));
+    if (g & 1) acc1 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc1);
+    else acc0 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc0);
+  };
+  auto dx_of = [&](int64_t g) { return _mm512_cvtph_ps(load256(gs.scales + g * 32)); };
+  for (int64_t g = 0; g < gs.full; ++g) {
+    const uint8_t* c = gs.codes + g * 256;
     const uint8_t* a = act + g * 640;
+    const __m512 dx = dx_of(g);
     __m512i s0 = load512(a + 64), s1 = _mm512_setzero_si512(), s2 = _mm512_setzero_si512(), s3 = _mm512_setzero_si512();
     for (int ch = 0; ch < 4; ch += 2) {
       const __m512i v0 = load512(c + 64 * ch), v1 = load512(c + 64 * (ch + 1));
@@ -121,11 +161,9 @@ static __m512 packed_q4_0_row(int64_t K, const uint8_t* row, const uint8_t* act)
       s2 = _mm512_dpbusd_epi32(s2, _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4), load512(a + 384 + 64 * ch));
       s3 = _mm512_dpbusd_epi32(s3, _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4), load512(a + 384 + 64 * (ch + 1)));
     }
-    const __m512i sum = _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3));
-    const __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(load256(scales + g * 32)), _mm512_loadu_ps(a));
-    if (g & 1) acc1 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc1);
-    else acc0 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc0);
+    scale(g, dx, _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3)));
   }
+  if (gs.half) scale(gs.full, dx_of(gs.full), q4_0_half_sums(gs.codes + gs.full * 256, act + gs.full * 640));
   return _mm512_add_ps(acc0, acc1);
 }
 
@@ -151,6 +189,109 @@ void avx512_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* 
     case 6: return packed_q4_0_rows<6>(K, s, s_stride, row, act, act_stride);
     case 7: return packed_q4_0_rows<7>(K, s, s_stride, row, act, act_stride);
     default: return packed_q4_0_rows<8>(K, s, s_stride, row, act, act_stride);
+  }
+}
+
+// The int32 lane sums of a half Q8_0 group (codes [8][32]) against one token, lanes 8-15 zero.
+static __m512i q8_0_half_sums(const uint8_t* c, const uint8_t* a) {
+  __m256i s0 = load256(a + 64), s1 = _mm256_setzero_si256();
+  for (int ch = 0; ch < 8; ch += 2) {
+    s0 = _mm256_dpbusd_epi32(s0, load256(c + 32 * ch), load256(a + 128 + 64 * ch));
+    s1 = _mm256_dpbusd_epi32(s1, load256(c + 32 * ch + 32), load256(a + 192 + 64 * ch));
+  }
+  return _mm512_zextsi256_si512(_mm256_add_epi32(s0, s1));
+}
+
+// Q8_0, per group of 16 blocks: the codes are stored + 128, so the eight chunks go to dpbusd as
+// loaded (no sign juggling, no 34-byte blocks straddling cache lines as in the one-row kernel);
+// the first chain starts from -128 * sum(q), and lane b ends as block b's exact sum. One f32
+// conversion and one FMA with d_x * d_y apply the scales, groups alternating between two
+// accumulators as in Q4_0. N > 1 keeps the eight code registers for up to 8 tokens; a row's
+// result is the same for every N, bit for bit.
+template <int N>
+static void packed_q8_0_rows(int64_t K, float* s, size_t s_stride, const uint8_t* row, const uint8_t* act,
+                             size_t act_stride) {
+  const Groups16 gs(K, row);
+  __m512 acc[N][2];
+  for (int t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+  auto scale = [&](int64_t g, int t, __m512 dx, __m512i sum) {
+    const __m512 d = _mm512_mul_ps(dx, _mm512_loadu_ps(act + t * act_stride + g * 640));
+    acc[t][g & 1] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc[t][g & 1]);
+  };
+  for (int64_t g = 0; g < gs.full; ++g) {
+    __m512i q[8];
+    for (int ch = 0; ch < 8; ++ch) q[ch] = load512(gs.codes + g * 512 + 64 * ch);
+    const __m512 dx = _mm512_cvtph_ps(load256(gs.scales + g * 32));
+    for (int t = 0; t < N; ++t) {
+      const uint8_t* a = act + t * act_stride + g * 640;
+      __m512i s0 = load512(a + 64), s1 = _mm512_setzero_si512();
+      for (int ch = 0; ch < 8; ch += 2) {
+        s0 = _mm512_dpbusd_epi32(s0, q[ch], load512(a + 128 + 64 * ch));
+        s1 = _mm512_dpbusd_epi32(s1, q[ch + 1], load512(a + 192 + 64 * ch));
+      }
+      scale(g, t, dx, _mm512_add_epi32(s0, s1));
+    }
+  }
+  if (gs.half) {
+    const int64_t g = gs.full;
+    const __m512 dx = _mm512_cvtph_ps(load256(gs.scales + g * 32));
+    for (int t = 0; t < N; ++t) scale(g, t, dx, q8_0_half_sums(gs.codes + g * 512, act + t * act_stride + g * 640));
+  }
+  __m512 v[N];
+  for (int t = 0; t < N; ++t) v[t] = _mm512_add_ps(acc[t][0], acc[t][1]);
+  store_sums(s, s_stride, v);
+}
+
+// One row: four dpbusd chains (see packed_q4_0_row), the same integer sums and float steps.
+static __m512 packed_q8_0_row(int64_t K, const uint8_t* row, const uint8_t* act) {
+  const Groups16 gs(K, row);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  // dx is loaded before the group's codes (the row is read front to back).
+  auto scale = [&](int64_t g, __m512 dx, __m512i sum) {
+    const __m512 d = _mm512_mul_ps(dx, _mm512_loadu_ps(act + g * 640));
+    if (g & 1) acc1 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc1);
+    else acc0 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc0);
+  };
+  auto dx_of = [&](int64_t g) { return _mm512_cvtph_ps(load256(gs.scales + g * 32)); };
+  for (int64_t g = 0; g < gs.full; ++g) {
+    const uint8_t* c = gs.codes + g * 512;
+    const uint8_t* a = act + g * 640;
+    const __m512 dx = dx_of(g);
+    __m512i s0 = load512(a + 64), s1 = _mm512_setzero_si512(), s2 = _mm512_setzero_si512(), s3 = _mm512_setzero_si512();
+    for (int ch = 0; ch < 8; ch += 4) {
+      s0 = _mm512_dpbusd_epi32(s0, load512(c + 64 * ch), load512(a + 128 + 64 * ch));
+      s1 = _mm512_dpbusd_epi32(s1, load512(c + 64 * ch + 64), load512(a + 192 + 64 * ch));
+      s2 = _mm512_dpbusd_epi32(s2, load512(c + 64 * ch + 128), load512(a + 256 + 64 * ch));
+      s3 = _mm512_dpbusd_epi32(s3, load512(c + 64 * ch + 192), load512(a + 320 + 64 * ch));
+    }
+    scale(g, dx, _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3)));
+  }
+  if (gs.half) scale(gs.full, dx_of(gs.full), q8_0_half_sums(gs.codes + gs.full * 512, act + gs.full * 640));
+  return _mm512_add_ps(acc0, acc1);
+}
+
+void avx512_packed_q8_0_dot(int64_t K, float* s, const void* row, const void* act) {
+  *s = sum1(packed_q8_0_row(K, static_cast<const uint8_t*>(row), static_cast<const uint8_t*>(act)));
+}
+
+void avx512_packed_q8_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* vact) {
+  const uint8_t* act = static_cast<const uint8_t*>(vact);
+  sum_rows(s, static_cast<const uint8_t*>(rows), row_bytes, n, [&](const uint8_t* r) { return packed_q8_0_row(K, r, act); });
+}
+
+void avx512_packed_q8_0_dot_n(int64_t K, float* s, size_t s_stride, const void* vrow, const void* vact,
+                              size_t act_stride, int n) {
+  const uint8_t* row = static_cast<const uint8_t*>(vrow);
+  const uint8_t* act = static_cast<const uint8_t*>(vact);
+  switch (n) {
+    case 1: return avx512_packed_q8_0_dot(K, s, row, act);
+    case 2: return packed_q8_0_rows<2>(K, s, s_stride, row, act, act_stride);
+    case 3: return packed_q8_0_rows<3>(K, s, s_stride, row, act, act_stride);
+    case 4: return packed_q8_0_rows<4>(K, s, s_stride, row, act, act_stride);
+    case 5: return packed_q8_0_rows<5>(K, s, s_stride, row, act, act_stride);
+    case 6: return packed_q8_0_rows<6>(K, s, s_stride, row, act, act_stride);
+    case 7: return packed_q8_0_rows<7>(K, s, s_stride, row, act, act_stride);
+    default: return packed_q8_0_rows<8>(K, s, s_stride, row, act, act_stride);
   }
 }
 
@@ -206,11 +347,13 @@ template <bool kFive>
 static __m512 packed_k4_row(int64_t K, const uint8_t* row, const uint8_t* act) {
   constexpr int64_t kCodeBytes = kFive ? 640 : 512;
   const int64_t G = (K + 1023) / 1024;
-  const uint8_t* meta = row + G * kCodeBytes;
+  const uint8_t* meta = row;  // 80 bytes per group, then the codes
+  const uint8_t* codes = row + (G * 80 + 63) / 64 * 64;
   __m512 acc = _mm512_setzero_ps(), acc_m = _mm512_setzero_ps();
   for (int64_t g = 0; g < G; ++g) {
-    const uint8_t* c = row + g * kCodeBytes;
+    const uint8_t* c = codes + g * kCodeBytes;
     const uint8_t* a = act + g * 1216;
+    const K4Scales sc(meta + g * 80);  // first: the row is read front to back
     __m512i lo0 = _mm512_setzero_si512(), lo1 = lo0, hi0 = lo0, hi1 = lo0;
     for (int ch = 0; ch < 8; ch += 2) {
       __m512i l0, h0, l1, h1;
@@ -221,7 +364,7 @@ static __m512 packed_k4_row(int64_t K, const uint8_t* row, const uint8_t* act) {
       hi0 = _mm512_dpbusd_epi32(hi0, h0, load512(a + 512 + 64 * ch));
       hi1 = _mm512_dpbusd_epi32(hi1, h1, load512(a + 512 + 64 * (ch + 1)));
     }
-    K4Scales(meta + g * 80).apply(_mm512_add_epi32(lo0, lo1), _mm512_add_epi32(hi0, hi1), a, acc, acc_m);
+    sc.apply(_mm512_add_epi32(lo0, lo1), _mm512_add_epi32(hi0, hi1), a, acc, acc_m);
   }
   return _mm512_sub_ps(acc, acc_m);
 }
@@ -234,11 +377,13 @@ static void packed_k4_rows(int64_t K, float* s, size_t s_stride, const uint8_t* 
                            size_t act_stride) {
   constexpr int64_t kCodeBytes = kFive ? 640 : 512;
   const int64_t G = (K + 1023) / 1024;
-  const uint8_t* meta = row + G * kCodeBytes;
+  const uint8_t* meta = row;  // 80 bytes per group, then the codes
+  const uint8_t* codes = row + (G * 80 + 63) / 64 * 64;
   __m512 acc[N], acc_m[N];
   for (int t = 0; t < N; ++t) acc[t] = acc_m[t] = _mm512_setzero_ps();
   for (int64_t g = 0; g < G; ++g) {
-    const uint8_t* c = row + g * kCodeBytes;
+    const uint8_t* c = codes + g * kCodeBytes;
+    const K4Scales sc(meta + g * 80);
     __m512i lo_sum[N], hi_sum[N];
     for (int t = 0; t < N; ++t) lo_sum[t] = hi_sum[t] = _mm512_setzero_si512();
     for (int half = 0; half < 2; ++half) {
@@ -253,7 +398,6 @@ static void packed_k4_rows(int64_t K, float* s, size_t s_stride, const uint8_t* 
         }
       }
     }
-    const K4Scales sc(meta + g * 80);
     for (int t = 0; t < N; ++t) sc.apply(lo_sum[t], hi_sum[t], act + t * act_stride + g * 1216, acc[t], acc_m[t]);
   }
   __m512 v[N];
@@ -340,8 +484,8 @@ struct Q6KGroup {
   __m512i scales;
   float dx;
   Q6KGroup(const uint8_t* row, int64_t G, int64_t g) {
-    const uint8_t* mt = row + G * 192 + g * 18;
-    q6_K_codes(row + g * 192, q);
+    const uint8_t* mt = row + g * 18;  // 18 bytes per group, then the codes
+    q6_K_codes(row + (G * 18 + 63) / 64 * 64 + g * 192, q);
     scales = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mt)));
     ggml_fp16_t h;
     std::memcpy(&h, mt + 16, 2);
