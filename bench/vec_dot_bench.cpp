@@ -6,12 +6,15 @@
 // mostly L3 / memory) and rows = 256 (the same row length, L2-resident, showing the kernel's
 // own speed). matvec_batch/<type>/avx512/rows:R/tokens:N: the packed small-batch kernels for N
 // tokens at once (batched serving). Filter with --benchmark_filter, e.g. 'q4_0/avx512'. Also quantize_act/<type>: the
-// activation quantizers (Q8_0, Q8_1, Q8_K) over 1M values.
+// activation quantizers (Q8_0, Q8_1, Q8_K) over 1M values. matvec_dram/<type>/K:<K>: one
+// thread streaming 512 MiB of rows from memory on the active ISA (see mat_vec_dram).
 #include <benchmark/benchmark.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -149,6 +152,85 @@ void mat_vec_packed_batch(benchmark::State& state, GgmlType t, nnb::Isa isa, int
   state.SetItemsProcessed(int64_t(state.iterations()) * rows * n);
 }
 
+// From memory, the way generation reads (matvec_dram/<type>/K:<K>): 512 MiB of rows of length
+// K in transparent huge pages (as MatvecWeights holds them), one thread, the packed kernel's
+// dot_rows over 16 rows a call where the active ISA has a packed format, else the one-row kernel;
+// GB/s of stored weight bytes, to set beside `nnbridge bench --membw`'s probe. The rows are one
+// quantized row repeated (the content does not change the kernels' work).
+class HugeBuffer {
+ public:
+  explicit HugeBuffer(size_t n) : n_(n) {
+    p_ = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p_ == MAP_FAILED) throw std::bad_alloc();
+    ::madvise(p_, n, MADV_HUGEPAGE);
+  }
+  ~HugeBuffer() { ::munmap(p_, n_); }
+  HugeBuffer(const HugeBuffer&) = delete;
+  HugeBuffer& operator=(const HugeBuffer&) = delete;
+  uint8_t* data() const { return static_cast<uint8_t*>(p_); }
+
+ private:
+  void* p_;
+  size_t n_;
+};
+
+void mat_vec_dram(benchmark::State& state, GgmlType t, int64_t K) {
+  const nnb::DotKernel* k = nnb::dot_kernel(t);
+  if (!k) {
+    state.SkipWithError("no kernel for this type");
+    return;
+  }
+  Lcg rng;
+  const size_t rb = nnb::row_size(t, K);
+  const int64_t rows = int64_t((size_t(512) << 20) / rb);
+  const std::vector<uint8_t> one = make_weights(t, 1, rng, K);
+  HugeBuffer w(rb * size_t(rows));
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(w.data() + size_t(r) * rb, one.data(), rb);
+  std::vector<float> a(static_cast<size_t>(K));
+  for (auto& v : a) v = rng.uniform();
+  std::vector<float> out(static_cast<size_t>(rows));
+  if (const nnb::PackedFormat* f = nnb::packed_format(t); f && f->dot_rows) {
+    const size_t prb = f->row_bytes(K);
+    HugeBuffer packed(prb * size_t(rows));
+    f->pack_rows(w.data(), rb, K, 0, rows, packed.data());
+    std::vector<uint8_t> act(f->act_row_bytes(K));
+    f->prepare(a.data(), K, act.data());
+    for (auto _ : state) {
+      for (int64_t r = 0; r < rows; r += 16)
+        f->dot_rows(K, out.data() + r, packed.data() + size_t(r) * prb, prb, std::min<int64_t>(16, rows - r), act.data());
+      benchmark::DoNotOptimize(out.data());
+      benchmark::ClobberMemory();
+    }
+    state.SetLabel("packed");
+  } else {
+    std::vector<uint8_t> y(nnb::row_size(k->vec_dot_type, K));
+    nnb::quantize_row_activation(k->vec_dot_type, a.data(), y.data(), K);
+    for (auto _ : state) {
+      for (int64_t r = 0; r < rows; ++r) k->vec_dot(K, &out[size_t(r)], w.data() + size_t(r) * rb, y.data());
+      benchmark::DoNotOptimize(out.data());
+      benchmark::ClobberMemory();
+    }
+    state.SetLabel("stored layout");
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(rb) * rows);
+}
+
+// The ceiling the matvec_dram figures compare with: a streaming sum over the same 512 MiB of
+// huge pages, eight accumulators (as `nnbridge bench --membw`'s probe, one thread).
+void dram_probe(benchmark::State& state) {
+  const size_t bytes = size_t(512) << 20, n = bytes / sizeof(uint64_t);
+  HugeBuffer buf(bytes);
+  auto* words = reinterpret_cast<uint64_t*>(buf.data());
+  for (size_t i = 0; i < n; ++i) words[i] = i;
+  for (auto _ : state) {
+    uint64_t a[8] = {};
+    for (size_t i = 0; i < n; i += 8)
+      for (int k = 0; k < 8; ++k) a[k] += words[i + size_t(k)];
+    for (uint64_t& x : a) benchmark::DoNotOptimize(x);
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes));
+}
+
 // Activation quantization (once per matrix product): 1M values per iteration, reported as
 // items (values) per second. Moved here from quants_test, which asserted nothing about it.
 void quantize_act(benchmark::State& state, GgmlType t) {
@@ -195,6 +277,12 @@ int main(int argc, char** argv) {
                                          .c_str(),
                                      mat_vec_packed_batch, t, nnb::Isa::Avx512, rows, n)
             ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("matvec_dram/probe", dram_probe)->Unit(benchmark::kMillisecond);
+  for (GgmlType t : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+    for (int64_t K : {int64_t(1024), int64_t(2816), int64_t(4096)})
+      benchmark::RegisterBenchmark(("matvec_dram/" + std::string(nnb::type_name(t)) + "/K:" + std::to_string(K)).c_str(),
+                                   mat_vec_dram, t, K)
+          ->Unit(benchmark::kMillisecond);
   for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K})
     benchmark::RegisterBenchmark((std::string("quantize_act/") + std::string(nnb::type_name(t))).c_str(), quantize_act, t)
         ->Unit(benchmark::kMicrosecond);
