@@ -85,9 +85,9 @@ static __m512i q4_0_half_sums(const uint8_t* c, const uint8_t* a) {
   for (int ch = 0; ch < 4; ++ch) {
     const __m256i v = load256(c + 32 * ch);
     s0 = _mm256_dpbusd_epi32(s0, _mm256_and_si256(v, m4), load256(a + 128 + 64 * ch));
-    s1 = _mm256_dpbusd_epi32(s1, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4), load256(a + 384 + 64 * ch));
+    s1 = _mm256_dpbusd_epi32(s1, _mm256_andnot_si256(m4, v), load256(a + 384 + 64 * ch));
   }
-  return _mm512_zextsi256_si512(_mm256_add_epi32(s0, s1));
+  return _mm512_zextsi256_si512(_mm256_add_epi32(s0, _mm256_srai_epi32(s1, 4)));
 }
 
 // Q4_0, per group of 16 blocks: the codes are unpacked once into eight registers (low and high
@@ -113,7 +113,7 @@ static void packed_q4_0_rows(int64_t K, float* s, size_t s_stride, const uint8_t
     for (int ch = 0; ch < 4; ++ch) {
       const __m512i v = load512(c + 64 * ch);
       lo[ch] = _mm512_and_si512(v, m4);
-      hi[ch] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+      hi[ch] = _mm512_andnot_si512(m4, v);  // 16 x the high nibble (see packed_q4_0_row)
     }
     const __m512 dx = _mm512_cvtph_ps(load256(gs.scales + g * 32));
     for (int t = 0; t < N; ++t) {
@@ -123,7 +123,7 @@ static void packed_q4_0_rows(int64_t K, float* s, size_t s_stride, const uint8_t
         s0 = _mm512_dpbusd_epi32(s0, lo[ch], load512(a + 128 + 64 * ch));
         s1 = _mm512_dpbusd_epi32(s1, hi[ch], load512(a + 384 + 64 * ch));
       }
-      scale(g, t, dx, _mm512_add_epi32(s0, s1));
+      scale(g, t, dx, _mm512_add_epi32(s0, _mm512_srai_epi32(s1, 4)));
     }
   }
   if (gs.half) {
@@ -138,6 +138,9 @@ static void packed_q4_0_rows(int64_t K, float* s, size_t s_stride, const uint8_t
 
 // One row (generation): the same sums in four dpbusd chains, which dpbusd's latency needs when
 // no other token's chains interleave (the template above at N = 1 ran at 26 vs 45 GB/s).
+// The high nibbles go to dpbusd in place, as 16 x their value (code & 0xF0: one operation where
+// shift-and-mask took two), and their chains' sum is divided by 16 once per group: exact, every
+// product being a multiple of 16, and far from int32's range (|sum| <= 16 * 4 * 15 * 127 * 4).
 static __m512 packed_q4_0_row(int64_t K, const uint8_t* row, const uint8_t* act) {
   const Groups16 gs(K, row);
   const __m512i m4 = _mm512_set1_epi8(0x0F);
@@ -158,10 +161,10 @@ static __m512 packed_q4_0_row(int64_t K, const uint8_t* row, const uint8_t* act)
       const __m512i v0 = load512(c + 64 * ch), v1 = load512(c + 64 * (ch + 1));
       s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v0, m4), load512(a + 128 + 64 * ch));
       s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(v1, m4), load512(a + 128 + 64 * (ch + 1)));
-      s2 = _mm512_dpbusd_epi32(s2, _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4), load512(a + 384 + 64 * ch));
-      s3 = _mm512_dpbusd_epi32(s3, _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4), load512(a + 384 + 64 * (ch + 1)));
+      s2 = _mm512_dpbusd_epi32(s2, _mm512_andnot_si512(m4, v0), load512(a + 384 + 64 * ch));
+      s3 = _mm512_dpbusd_epi32(s3, _mm512_andnot_si512(m4, v1), load512(a + 384 + 64 * (ch + 1)));
     }
-    scale(g, dx, _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3)));
+    scale(g, dx, _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_srai_epi32(_mm512_add_epi32(s2, s3), 4)));
   }
   if (gs.half) scale(gs.full, dx_of(gs.full), q4_0_half_sums(gs.codes + gs.full * 256, act + gs.full * 640));
   return _mm512_add_ps(acc0, acc1);
@@ -301,14 +304,18 @@ void avx512_packed_q8_0_dot_n(int64_t K, float* s, size_t s_stride, const void* 
 // and mins multiply them in int32 (exact: |sum| <= 31 * 127 * 32, times 63), and one FMA each
 // applies d * d_y and dmin * d_y, spread from the four super-blocks to their four lanes.
 
-// Chunk ch of a group's codes: the low-nibble and high-nibble sub-blocks' codes.
+// Chunk ch of a group's codes: the low-nibble and high-nibble sub-blocks' codes. Q4_K's high
+// nibbles stay in place, 16 x their value (one operation instead of a shift and a mask; their
+// sums are divided by 16 once per group, exactly: see hi_sums); Q5_K's get their fifth bit,
+// which would not fit a byte at 16 x.
 template <bool kFive>
 static void k4_codes(const uint8_t* c, int ch, __m512i& lo, __m512i& hi) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   const __m512i v = load512(c + 64 * ch);
   lo = _mm512_and_si512(v, m4);
-  hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+  if constexpr (!kFive) hi = _mm512_andnot_si512(m4, v);
   if constexpr (kFive) {
+    hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
     // A byte test of each plane against the chunk's bit picks the codes that get 16. (The
     // earlier layout, a 64-bit mask per chunk moved into a mask register through a general
     // register, ran 7-11 % slower from L2; GFNI's affine transform in place of the test, or a
@@ -317,6 +324,14 @@ static void k4_codes(const uint8_t* c, int ch, __m512i& lo, __m512i& hi) {
     lo = _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(load512(c + 512), bit), lo, b16);
     hi = _mm512_mask_add_epi8(hi, _mm512_test_epi8_mask(load512(c + 576), bit), hi, b16);
   }
+}
+
+// The high-nibble sub-blocks' lane sums from k4_codes' chains: Q4_K's are 16 x the sums (exact
+// multiples of 16, |sum| <= 16 * 15 * 128 * 32: far inside int32).
+template <bool kFive>
+static __m512i hi_sums(__m512i chains) {
+  if constexpr (kFive) return chains;
+  else return _mm512_srai_epi32(chains, 4);
 }
 
 // A group's scales, converted once for every activation row (small batches): the 6-bit scales
@@ -364,7 +379,7 @@ static __m512 packed_k4_row(int64_t K, const uint8_t* row, const uint8_t* act) {
       hi0 = _mm512_dpbusd_epi32(hi0, h0, load512(a + 512 + 64 * ch));
       hi1 = _mm512_dpbusd_epi32(hi1, h1, load512(a + 512 + 64 * (ch + 1)));
     }
-    sc.apply(_mm512_add_epi32(lo0, lo1), _mm512_add_epi32(hi0, hi1), a, acc, acc_m);
+    sc.apply(_mm512_add_epi32(lo0, lo1), hi_sums<kFive>(_mm512_add_epi32(hi0, hi1)), a, acc, acc_m);
   }
   return _mm512_sub_ps(acc, acc_m);
 }
@@ -398,7 +413,8 @@ static void packed_k4_rows(int64_t K, float* s, size_t s_stride, const uint8_t* 
         }
       }
     }
-    for (int t = 0; t < N; ++t) sc.apply(lo_sum[t], hi_sum[t], act + t * act_stride + g * 1216, acc[t], acc_m[t]);
+    for (int t = 0; t < N; ++t)
+      sc.apply(lo_sum[t], hi_sums<kFive>(hi_sum[t]), act + t * act_stride + g * 1216, acc[t], acc_m[t]);
   }
   __m512 v[N];
   for (int t = 0; t < N; ++t) v[t] = _mm512_sub_ps(acc[t], acc_m[t]);
