@@ -313,8 +313,9 @@ static void k4_codes(const uint8_t* c, int ch, __m512i& lo, __m512i& hi) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   const __m512i v = load512(c + 64 * ch);
   lo = _mm512_and_si512(v, m4);
-  if constexpr (!kFive) hi = _mm512_andnot_si512(m4, v);
-  if constexpr (kFive) {
+  if constexpr (!kFive) {
+    hi = _mm512_andnot_si512(m4, v);
+  } else {
     hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
     // A byte test of each plane against the chunk's bit picks the codes that get 16. (The
     // earlier layout, a 64-bit mask per chunk moved into a mask register through a general
