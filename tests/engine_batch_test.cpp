@@ -243,6 +243,47 @@ TEST(EngineBatch, DropAndForkFromASharedPrefixMatchAlone) {
 // (generated model, logits of sd 16): F32 weights max |d| 1.43e-3; Q4_0 0.188 (from position 0
 // on, where attention returns V itself: its f16 rounding moves activations across Q8_0 steps).
 // Bounds 4x those; a wrong load or conversion would be off by the logits' own scale.
+// Block placement (kv_cache.h): sequences growing side by side keep their blocks in runs, so
+// attention streams each sequence's cache in order instead of hopping between sequences' blocks
+// one by one; a sequence alone still gets blocks 0, 1, 2, ...
+TEST(EngineBatch, SequencesGrowingTogetherKeepTheirBlocksContiguous) {
+  KvCache kv(1, 64 * KvCache::kBlock, 1, 4);
+  const std::vector<float> row(4, 0.5f);
+  auto grow = [&](int32_t seq, int32_t n) {  // positions n_pos .. n_pos + n - 1, one at a time
+    for (int32_t i = 0; i < n; ++i) {
+      const int32_t pos = kv.n_pos(seq);
+      kv.store_cell(0, kv.reserve_cell(seq, pos), row.data(), row.data());
+      kv.set_n_pos(seq, pos + 1);
+    }
+  };
+  auto contiguous = [&](int32_t seq) {
+    const int32_t* bt = kv.block_table(seq);
+    const int32_t nb = (kv.n_pos(seq) + KvCache::kBlock - 1) / KvCache::kBlock;
+    for (int32_t i = 1; i < nb; ++i)
+      if (bt[i] != bt[i - 1] + 1) return false;
+    return true;
+  };
+  // Three sequences taking turns, 8 positions at a time: 10 blocks each.
+  for (int round = 0; round < 20; ++round)
+    for (int32_t seq = 0; seq < 3; ++seq) grow(seq, 8);
+  for (int32_t seq = 0; seq < 3; ++seq) {
+    EXPECT_TRUE(contiguous(seq)) << "sequence " << seq;
+    EXPECT_EQ(kv.n_pos(seq), 160);
+  }
+  EXPECT_EQ(kv.block_table(0)[0], 0);  // the first run starts at block 0
+  EXPECT_EQ(kv.block_table(1)[0], 32);  // the middle of blocks 1 .. 63
+  EXPECT_EQ(kv.block_table(2)[0], 16);  // the middle of 1 .. 31 (the lower of two equal runs)
+  // A sequence that runs into another's blocks continues elsewhere and keeps every position.
+  grow(0, 6 * KvCache::kBlock + 3);
+  EXPECT_EQ(kv.n_pos(0), 160 + 99);
+  EXPECT_EQ(kv.n_free_blocks(), 64 - 30 - 7);
+  for (int32_t seq = 0; seq < 3; ++seq) kv.drop_sequence(seq);
+  EXPECT_EQ(kv.n_free_blocks(), 64);
+  grow(5, 40);
+  EXPECT_EQ(kv.block_table(5)[0], 0);
+  EXPECT_TRUE(contiguous(5));
+}
+
 TEST(EngineBatch, F16CacheStaysCloseToF32) {
   NNB_FORCED_ISA_OR_SKIP();
   for (GgmlType type : kTypes) {

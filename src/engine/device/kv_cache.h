@@ -24,9 +24,12 @@
 // sharing their blocks, the partial last block included; a write into a shared block copies it
 // first (copy-on-write, all layers and heads), so whichever sequence writes first gets its own
 // copy and the other keeps the original. Dropping or truncating a sequence releases its blocks.
-// Blocks are taken lowest-numbered first: one sequence alone gets blocks 0, 1, 2, ... — the
-// contiguous layout of a single-sequence cache, touching memory in the same order (the
-// storage is mapped anonymous pages: they cost memory only once written).
+// A sequence's next block is the one right after its last when that is free, so its blocks form
+// runs that attention reads as one stream (8 sequences whose blocks alternate one by one read at
+// 9 GB/s where contiguous ones read at 13-17, one thread); a new run starts at block 0 when it is
+// free — one sequence alone gets blocks 0, 1, 2, ..., the contiguous layout of a single-sequence
+// cache — else in the middle of the longest run of free blocks, leaving room on both sides. The
+// storage is mapped anonymous pages: blocks cost memory only once written, wherever they are.
 //
 // Capacity: `capacity` cells (rounded up to whole blocks) shared by all sequences; one sequence
 // holds at most `capacity` positions. Cells are handed out a block at a time, so k sequences may
@@ -182,9 +185,9 @@ class KvCache {
     const size_t b = size_t(pos / kBlock);
     if (b > s.blocks.size()) throw std::logic_error("KV cell reserved out of order");
     if (b == s.blocks.size()) {
-      s.blocks.push_back(take_block());
+      s.blocks.push_back(take_block(s.blocks.empty() ? -1 : s.blocks.back()));
     } else if (refs_[size_t(s.blocks[b])] > 1) {
-      const int32_t copy = take_block();
+      const int32_t copy = take_block(b > 0 ? s.blocks[b - 1] : -1);
       copy_block(s.blocks[b], copy);
       if (copy_hook_) copy_hook_(s.blocks[b], copy);
       release(s.blocks[b]);
@@ -258,12 +261,30 @@ class KvCache {
     if (s.blocks.capacity() == 0) s.blocks.reserve(size_t(n_blocks()));
     return s;
   }
-  int32_t take_block() {
+  // A free block to follow block `after` of a sequence (-1: its first): see the header.
+  int32_t take_block(int32_t after) {
     if (free_.empty()) throw ContextFullError("context full: no free KV block");
-    const int32_t b = free_.back();
-    free_.pop_back();
+    const int32_t b = after >= 0 && after + 1 < n_blocks() && refs_[size_t(after) + 1] == 0 ? after + 1 : run_start();
+    const auto it = std::lower_bound(free_.begin(), free_.end(), b, std::greater<int32_t>());
+    free_.erase(it);  // *it == b: b is free
     refs_[size_t(b)] = 1;
     return b;
+  }
+  // Where a new run of blocks starts: block 0 when free, else the middle of the longest run of
+  // free blocks (the lowest of equal ones). free_ is not empty.
+  int32_t run_start() const {
+    if (refs_[0] == 0) return 0;
+    int32_t best = -1, best_len = 0, start = -1, len = 0;
+    for (auto it = free_.rbegin(); it != free_.rend(); ++it) {  // ascending
+      if (len > 0 && *it == start + len) {
+        ++len;
+      } else {
+        start = *it;
+        len = 1;
+      }
+      if (len > best_len) best = start, best_len = len;
+    }
+    return best + best_len / 2;
   }
   void release(int32_t b) {
     if (--refs_[size_t(b)] == 0)
@@ -304,7 +325,7 @@ class KvCache {
   size_t per_layer_;
   std::unique_ptr<uint8_t[], Unmap> data_;
   std::vector<int32_t> refs_;  // per physical block
-  std::vector<int32_t> free_;  // free physical blocks, descending (the lowest is taken first)
+  std::vector<int32_t> free_;  // free physical blocks, descending
   std::vector<Seq> seqs_;      // by sequence id
   std::function<void(int32_t, int32_t)> copy_hook_;
 };
