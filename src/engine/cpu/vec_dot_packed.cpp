@@ -40,14 +40,12 @@ namespace {
 
 constexpr int64_t kQ4_0Group = 16 * QK4_0;
 
-void pack_q4_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
-// Q4_0 and Q8_0 take the same activation layout; only the bias of the stored codes differs.
+// Q4_0 and Q8_0 (Q8_0 has the same groups, twice the code bytes): one packer, one activation
+// layout; they differ in the chunks per block, the stored form of a code and the bias.
+template <class Block, int kChunks, uint8_t kFlip, uint8_t kPad>
+void pack_groups16_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 template <int kBias>
 void prepare_q8_act(const float* x, int64_t K, uint8_t* dst);
-
-// ---- Q8_0 ----------------------------------------------------------------------------------------
-
-void pack_q8_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 
 // ---- Q4_K ----------------------------------------------------------------------------------------
 
@@ -76,9 +74,11 @@ PackedFormat with_half_tail(PackedFormat f) {
 }
 
 const PackedFormat kQ4_0 =
-    with_half_tail({GgmlType::Q4_0, kQ4_0Group, 256, 32, 640, pack_q4_0_rows, prepare_q8_act<8>, nullptr});
+    with_half_tail({GgmlType::Q4_0, kQ4_0Group, 256, 32, 640, pack_groups16_rows<block_q4_0, 4, 0x00, 0x88>,
+                    prepare_q8_act<8>, nullptr});
 const PackedFormat kQ8_0 =
-    with_half_tail({GgmlType::Q8_0, kQ4_0Group, 512, 32, 640, pack_q8_0_rows, prepare_q8_act<128>, nullptr});
+    with_half_tail({GgmlType::Q8_0, kQ4_0Group, 512, 32, 640, pack_groups16_rows<block_q8_0, 8, 0x80, 0x80>,
+                    prepare_q8_act<128>, nullptr});
 const PackedFormat kQ4_K{GgmlType::Q4_K, kQ4_KGroup, 512, 80, 1216, pack_k4_rows<false>, prepare_q4_K_act, nullptr};
 const PackedFormat kQ5_K{GgmlType::Q5_K, kQ4_KGroup, 640, 80, 1216, pack_k4_rows<true>, prepare_q4_K_act, nullptr};
 
@@ -89,51 +89,29 @@ void prepare_q6_K_act(const float* x, int64_t K, uint8_t* dst);
 
 const PackedFormat kQ6_K{GgmlType::Q6_K, QK_K, 192, 18, 384, pack_q6_K_rows, prepare_q6_K_act, nullptr};
 
-void pack_q4_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
-  const int64_t nb = K / QK4_0, G = kQ4_0.groups(K);
-  const size_t out_bytes = kQ4_0.row_bytes(K);
+// Byte 4b + j of chunk ch of a group is byte 4ch + j of block b's qs, XOR kFlip: Q4_0's code byte
+// as stored (its low nibble element 4ch + j, its high nibble 16 + 4ch + j), Q8_0's value + 128
+// (unsigned, as dpbusd takes it; the 128 comes off as 128 * sum(q) of the activation), chunk ch
+// < 4 holding elements 4ch + j and 4 + ch elements 16 + 4ch + j — the activation's lo / hi
+// order. Padding blocks hold kPad (value 0) and d = 0; a half last group has 32-byte chunks.
+template <class Block, int kChunks, uint8_t kFlip, uint8_t kPad>
+void pack_groups16_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
+  const PackedFormat& f = kChunks == 4 ? kQ4_0 : kQ8_0;
+  const int64_t nb = K / QK8_0, G = f.groups(K);
+  const size_t out_bytes = f.row_bytes(K);
   for (int64_t r = r0; r < r1; ++r) {
-    const block_q4_0* x = reinterpret_cast<const block_q4_0*>(src + size_t(r) * row_bytes);
+    const Block* x = reinterpret_cast<const Block*>(src + size_t(r) * row_bytes);
     uint8_t* scales = dst + size_t(r) * out_bytes;
-    uint8_t* codes = scales + kQ4_0.scales_area(K);
+    uint8_t* codes = scales + f.scales_area(K);
     std::memset(scales, 0, out_bytes);
     for (int64_t g = 0; g < G; ++g) {
-      const bool half = g == G - 1 && kQ4_0.half_last(K);
+      const bool half = g == G - 1 && f.half_last(K);
       const size_t chunk = half ? 32 : 64;
       for (int b = 0; b < (half ? 8 : 16); ++b) {
         const int64_t ib = g * 16 + b;
-        uint8_t* c = codes + size_t(g) * 256 + size_t(b) * 4;
-        if (ib >= nb) {  // padding: value 0 (d = 0 as well)
-          for (int ch = 0; ch < 4; ++ch) std::memset(c + chunk * ch, 0x88, 4);
-          continue;
-        }
-        std::memcpy(scales + size_t(g) * 32 + size_t(b) * 2, &x[ib].d, 2);
-        for (int ch = 0; ch < 4; ++ch) std::memcpy(c + chunk * ch, x[ib].qs + 4 * ch, 4);
-      }
-    }
-  }
-}
-
-// Codes of 16 Q8_0 blocks per group, each stored + 128 (unsigned, as dpbusd takes them; the 128
-// comes off as 128 * sum(q) of the activation): chunk c < 4 holds elements 4c + j, chunk 4 + c
-// elements 16 + 4c + j, of block b at byte 4b + j — the activation's lo / hi order.
-void pack_q8_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
-  const int64_t nb = K / QK8_0, G = kQ8_0.groups(K);
-  const size_t out_bytes = kQ8_0.row_bytes(K);
-  for (int64_t r = r0; r < r1; ++r) {
-    const block_q8_0* x = reinterpret_cast<const block_q8_0*>(src + size_t(r) * row_bytes);
-    uint8_t* scales = dst + size_t(r) * out_bytes;
-    uint8_t* codes = scales + kQ8_0.scales_area(K);
-    std::memset(scales, 0, out_bytes);
-    for (int64_t g = 0; g < G; ++g) {
-      const bool half = g == G - 1 && kQ8_0.half_last(K);
-      const size_t chunk = half ? 32 : 64;
-      for (int b = 0; b < (half ? 8 : 16); ++b) {
-        const int64_t ib = g * 16 + b;
-        uint8_t* c = codes + size_t(g) * 512 + size_t(b) * 4;
-        for (int ch = 0; ch < 8; ++ch)
-          for (int j = 0; j < 4; ++j)  // padding: value 0 (d = 0 as well)
-            c[chunk * ch + j] = ib < nb ? uint8_t(x[ib].qs[4 * ch + j] ^ 0x80) : 0x80;
+        uint8_t* c = codes + size_t(g) * f.code_bytes + size_t(b) * 4;
+        for (int ch = 0; ch < kChunks; ++ch)
+          for (int j = 0; j < 4; ++j) c[chunk * ch + j] = ib < nb ? uint8_t(x[ib].qs[4 * ch + j] ^ kFlip) : kPad;
         if (ib < nb) std::memcpy(scales + size_t(g) * 32 + size_t(b) * 2, &x[ib].d, 2);
       }
     }
@@ -282,6 +260,9 @@ void prepare_q6_K_act(const float* x, int64_t K, uint8_t* dst) {
 }
 
 }  // namespace
+
+bool PackedFormat::half_last(int64_t K) const { return half_tail && packed_half_last(K, group); }
+size_t PackedFormat::scales_area(int64_t K) const { return packed_scales_area(groups(K), scale_bytes); }
 
 const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
 #if defined(__x86_64__) || defined(_M_X64)

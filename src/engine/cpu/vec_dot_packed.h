@@ -67,6 +67,18 @@ using PackedDotNFn = void (*)(int64_t K, float* s, size_t s_stride, const void* 
 // of rows (generation), the same result per row as the one-row kernel, bit for bit.
 using PackedRowsFn = void (*)(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 
+// The layout rules the packers (PackedFormat) and the kernels, which get only K and a row, share:
+// the bytes of `groups` groups' scales at the start of a row, padded to 64; and whether a row of
+// K elements in groups of `group` ends in a group at most half full (half_tail formats store it at
+// half width). Static: the kernel files that include this are built with other ISA flags (see
+// vec_dot_impl.h), so no copy of these may be shared between files.
+static constexpr size_t packed_scales_area(int64_t groups, size_t scale_bytes) {
+  return (size_t(groups) * scale_bytes + 63) / 64 * 64;
+}
+static constexpr bool packed_half_last(int64_t K, int64_t group) {
+  return K - ((K + group - 1) / group - 1) * group <= group / 2;
+}
+
 struct PackedFormat {
   GgmlType type;             // the stored type it repacks
   int64_t group;             // elements per group
@@ -91,9 +103,9 @@ struct PackedFormat {
   bool half_tail = false;
 
   int64_t groups(int64_t K) const { return (K + group - 1) / group; }
-  bool half_last(int64_t K) const { return half_tail && K - (groups(K) - 1) * group <= group / 2; }
+  bool half_last(int64_t K) const;  // defined in vec_dot_packed.cpp, as scales_area (see above)
   // Bytes of a row's scales (padded to 64) and of its codes, which follow them.
-  size_t scales_area(int64_t K) const { return (size_t(groups(K)) * scale_bytes + 63) / 64 * 64; }
+  size_t scales_area(int64_t K) const;
   size_t codes_bytes(int64_t K) const { return size_t(groups(K)) * code_bytes - (half_last(K) ? code_bytes / 2 : 0); }
   size_t row_bytes(int64_t K) const { return scales_area(K) + (codes_bytes(K) + 63) / 64 * 64; }
   size_t act_row_bytes(int64_t K) const { return size_t(groups(K)) * act_bytes; }

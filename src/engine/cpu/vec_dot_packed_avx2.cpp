@@ -3,6 +3,7 @@
 // + madd for dpbusd. Q4_0 only: packed Q4_K / Q5_K kernels written the same way ran at 1.06 /
 // 1.1x the one-row AVX2 kernels (L2-resident, vec_dot_bench), too little for a second copy of
 // the weights.
+#include "engine/cpu/vec_dot_packed.h"
 #include "engine/cpu/vec_dot_x86.h"
 
 namespace nnb::kern {
@@ -13,9 +14,9 @@ void avx2_packed_q4_0_dot(int64_t K, float* s, const void* vrow, const void* vac
   const uint8_t* row = static_cast<const uint8_t*>(vrow);
   const uint8_t* act = static_cast<const uint8_t*>(vact);
   const int64_t G = (K + 511) / 512;
-  const bool half = K - (G - 1) * 512 <= 256;  // the last group's codes are [4][32] (half_tail)
+  const bool half = packed_half_last(K, 512);  // the last group's codes are [4][32] (half_tail)
   const uint8_t* scales = row;  // scales first, padded to 64 bytes, then the codes
-  const uint8_t* codes = row + (G * 32 + 63) / 64 * 64;
+  const uint8_t* codes = row + packed_scales_area(G, 32);
   const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t g = 0; g < G; ++g) {

@@ -1,4 +1,5 @@
 // AVX-512 (F/BW + VNNI) mat-vec kernels over packed rows (layouts: vec_dot_packed.h).
+#include "engine/cpu/vec_dot_packed.h"
 #include "engine/cpu/vec_dot_x86.h"
 
 // GCC 12 warns inside its own avx512fintrin.h (see vec_dot_avx512.cpp).
@@ -62,158 +63,85 @@ void sum_rows(float* s, const uint8_t* rows, size_t rb, int64_t n, RowVec row_ve
   for (; r < n; ++r) s[r] = sum1(row_vec(rows + size_t(r) * rb));
 }
 
-}  // namespace
-
 // Q4_0 and Q8_0 rows: G groups of 16 blocks, the last at half width when it holds at most 8
-// (PackedFormat::half_tail); the scales follow the codes.
+// (PackedFormat::half_tail); the scales come first.
 struct Groups16 {
   int64_t G;
   bool half;     // the last group is [chunks][32]
   int64_t full;  // groups at full width
-  const uint8_t* scales;  // fp16 [16] per group, first in the row (scales_first)
+  const uint8_t* scales;  // fp16 [16] per group, first in the row
   const uint8_t* codes;
   Groups16(int64_t K, const uint8_t* row)
-      : G((K + 511) / 512), half(K - (G - 1) * 512 <= 256), full(G - half), scales(row),
-        codes(row + (size_t(G) * 32 + 63) / 64 * 64) {}
+      : G((K + 511) / 512), half(packed_half_last(K, 512)), full(G - half), scales(row),
+        codes(row + packed_scales_area(G, 32)) {}
 };
 
-// The int32 lane sums of a half Q4_0 group (codes [4][32]) against one token: lanes 0-7 as a full
-// group's, 8-15 zero (what a padding block gives).
-static __m512i q4_0_half_sums(const uint8_t* c, const uint8_t* a) {
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
-  __m256i s0 = load256(a + 64), s1 = _mm256_setzero_si256();
-  for (int ch = 0; ch < 4; ++ch) {
-    const __m256i v = load256(c + 32 * ch);
-    s0 = _mm256_dpbusd_epi32(s0, _mm256_and_si256(v, m4), load256(a + 128 + 64 * ch));
-    s1 = _mm256_dpbusd_epi32(s1, _mm256_andnot_si256(m4, v), load256(a + 384 + 64 * ch));
-  }
-  return _mm512_zextsi256_si512(_mm256_add_epi32(s0, _mm256_srai_epi32(s1, 4)));
-}
-
-// Q4_0, per group of 16 blocks: the codes are unpacked once into eight registers (low and high
-// nibbles of four chunks); for each of the N activation rows eight dpbusd in two chains, the
-// first started from -8 * sum(q), leave int32 lane b as block b's exact sum, and one f32
-// conversion and one FMA with d_x * d_y apply the scales (groups alternate between two
-// accumulators). N > 1 (small batches, up to 8: the accumulators still fit the 32 registers) unpacks
-// each weight once for N tokens; a row's result is the same for every N, bit for bit.
-template <int N>
-static void packed_q4_0_rows(int64_t K, float* s, size_t s_stride, const uint8_t* row, const uint8_t* act,
-                             size_t act_stride) {
-  const Groups16 gs(K, row);
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
-  __m512 acc[N][2];
-  for (int t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
-  auto scale = [&](int64_t g, int t, __m512 dx, __m512i sum) {
-    const __m512 d = _mm512_mul_ps(dx, _mm512_loadu_ps(act + t * act_stride + g * 640));
-    acc[t][g & 1] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc[t][g & 1]);
-  };
-  for (int64_t g = 0; g < gs.full; ++g) {
-    const uint8_t* c = gs.codes + g * 256;
-    __m512i lo[4], hi[4];
+// A group's codes as eight registers of unsigned bytes, register k against the activation's
+// 64-byte chunk k (elements 4c + j of each block for k = c < 4, 16 + 4c + j for k = 4 + c): Q4_0's
+// low nibbles, then its high nibbles in place (code & 0xF0: 16 x their value, one operation where
+// shift-and-mask took two), Q8_0's eight stored chunks (+ 128). The two halves' int sums are
+// exact; combine() joins them, Q4_0 dividing the high half by 16 (exact: every product a multiple
+// of 16, |sum| <= 16 * 4 * 15 * 127 * 4, far inside int32). load_half() gives a half-width last
+// group's codes ([chunks][32]: lanes 0-7).
+struct Q4_0Codes {
+  static constexpr size_t kGroupBytes = 256;
+  static void load(const uint8_t* c, __m512i q[8]) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
     for (int ch = 0; ch < 4; ++ch) {
       const __m512i v = load512(c + 64 * ch);
-      lo[ch] = _mm512_and_si512(v, m4);
-      hi[ch] = _mm512_andnot_si512(m4, v);  // 16 x the high nibble (see packed_q4_0_row)
-    }
-    const __m512 dx = _mm512_cvtph_ps(load256(gs.scales + g * 32));
-    for (int t = 0; t < N; ++t) {
-      const uint8_t* a = act + t * act_stride + g * 640;
-      __m512i s0 = load512(a + 64), s1 = _mm512_setzero_si512();
-      for (int ch = 0; ch < 4; ++ch) {
-        s0 = _mm512_dpbusd_epi32(s0, lo[ch], load512(a + 128 + 64 * ch));
-        s1 = _mm512_dpbusd_epi32(s1, hi[ch], load512(a + 384 + 64 * ch));
-      }
-      scale(g, t, dx, _mm512_add_epi32(s0, _mm512_srai_epi32(s1, 4)));
+      q[ch] = _mm512_and_si512(v, m4);
+      q[4 + ch] = _mm512_andnot_si512(m4, v);
     }
   }
-  if (gs.half) {
-    const int64_t g = gs.full;
-    const __m512 dx = _mm512_cvtph_ps(load256(gs.scales + g * 32));
-    for (int t = 0; t < N; ++t) scale(g, t, dx, q4_0_half_sums(gs.codes + g * 256, act + t * act_stride + g * 640));
-  }
-  __m512 v[N];
-  for (int t = 0; t < N; ++t) v[t] = _mm512_add_ps(acc[t][0], acc[t][1]);
-  store_sums(s, s_stride, v);
-}
-
-// One row (generation): the same sums in four dpbusd chains, which dpbusd's latency needs when
-// no other token's chains interleave (the template above at N = 1 ran at 26 vs 45 GB/s).
-// The high nibbles go to dpbusd in place, as 16 x their value (code & 0xF0: one operation where
-// shift-and-mask took two), and their chains' sum is divided by 16 once per group: exact, every
-// product being a multiple of 16, and far from int32's range (|sum| <= 16 * 4 * 15 * 127 * 4).
-static __m512 packed_q4_0_row(int64_t K, const uint8_t* row, const uint8_t* act) {
-  const Groups16 gs(K, row);
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  // dx is loaded before the group's codes (the row is read front to back).
-  auto scale = [&](int64_t g, __m512 dx, __m512i sum) {
-    const __m512 d = _mm512_mul_ps(dx, _mm512_loadu_ps(act + g * 640));
-    if (g & 1) acc1 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc1);
-    else acc0 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum), acc0);
-  };
-  auto dx_of = [&](int64_t g) { return _mm512_cvtph_ps(load256(gs.scales + g * 32)); };
-  for (int64_t g = 0; g < gs.full; ++g) {
-    const uint8_t* c = gs.codes + g * 256;
-    const uint8_t* a = act + g * 640;
-    const __m512 dx = dx_of(g);
-    __m512i s0 = load512(a + 64), s1 = _mm512_setzero_si512(), s2 = _mm512_setzero_si512(), s3 = _mm512_setzero_si512();
-    for (int ch = 0; ch < 4; ch += 2) {
-      const __m512i v0 = load512(c + 64 * ch), v1 = load512(c + 64 * (ch + 1));
-      s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v0, m4), load512(a + 128 + 64 * ch));
-      s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(v1, m4), load512(a + 128 + 64 * (ch + 1)));
-      s2 = _mm512_dpbusd_epi32(s2, _mm512_andnot_si512(m4, v0), load512(a + 384 + 64 * ch));
-      s3 = _mm512_dpbusd_epi32(s3, _mm512_andnot_si512(m4, v1), load512(a + 384 + 64 * (ch + 1)));
+  static void load_half(const uint8_t* c, __m256i q[8]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int ch = 0; ch < 4; ++ch) {
+      const __m256i v = load256(c + 32 * ch);
+      q[ch] = _mm256_and_si256(v, m4);
+      q[4 + ch] = _mm256_andnot_si256(m4, v);
     }
-    scale(g, dx, _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_srai_epi32(_mm512_add_epi32(s2, s3), 4)));
   }
-  if (gs.half) scale(gs.full, dx_of(gs.full), q4_0_half_sums(gs.codes + gs.full * 256, act + gs.full * 640));
-  return _mm512_add_ps(acc0, acc1);
-}
+  static __m512i combine(__m512i lo, __m512i hi) { return _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 4)); }
+  static __m256i combine(__m256i lo, __m256i hi) { return _mm256_add_epi32(lo, _mm256_srai_epi32(hi, 4)); }
+};
 
-void avx512_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act) {
-  *s = sum1(packed_q4_0_row(K, static_cast<const uint8_t*>(row), static_cast<const uint8_t*>(act)));
-}
-
-void avx512_packed_q4_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* vact) {
-  const uint8_t* act = static_cast<const uint8_t*>(vact);
-  sum_rows(s, static_cast<const uint8_t*>(rows), row_bytes, n, [&](const uint8_t* r) { return packed_q4_0_row(K, r, act); });
-}
-
-void avx512_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* vrow, const void* vact,
-                              size_t act_stride, int n) {
-  const uint8_t* row = static_cast<const uint8_t*>(vrow);
-  const uint8_t* act = static_cast<const uint8_t*>(vact);
-  switch (n) {
-    case 1: return avx512_packed_q4_0_dot(K, s, row, act);
-    case 2: return packed_q4_0_rows<2>(K, s, s_stride, row, act, act_stride);
-    case 3: return packed_q4_0_rows<3>(K, s, s_stride, row, act, act_stride);
-    case 4: return packed_q4_0_rows<4>(K, s, s_stride, row, act, act_stride);
-    case 5: return packed_q4_0_rows<5>(K, s, s_stride, row, act, act_stride);
-    case 6: return packed_q4_0_rows<6>(K, s, s_stride, row, act, act_stride);
-    case 7: return packed_q4_0_rows<7>(K, s, s_stride, row, act, act_stride);
-    default: return packed_q4_0_rows<8>(K, s, s_stride, row, act, act_stride);
+struct Q8_0Codes {
+  static constexpr size_t kGroupBytes = 512;
+  static void load(const uint8_t* c, __m512i q[8]) {
+    for (int ch = 0; ch < 8; ++ch) q[ch] = load512(c + 64 * ch);
   }
-}
+  static void load_half(const uint8_t* c, __m256i q[8]) {
+    for (int ch = 0; ch < 8; ++ch) q[ch] = load256(c + 32 * ch);
+  }
+  static __m512i combine(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
+  static __m256i combine(__m256i a, __m256i b) { return _mm256_add_epi32(a, b); }
+};
 
-// The int32 lane sums of a half Q8_0 group (codes [8][32]) against one token, lanes 8-15 zero.
-static __m512i q8_0_half_sums(const uint8_t* c, const uint8_t* a) {
+}  // namespace
+
+// The int32 lane sums of a half last group against one token: lanes 0-7 as a full group's,
+// 8-15 zero (what a padding block gives).
+template <class Codes>
+static __m512i half_sums(const uint8_t* c, const uint8_t* a) {
+  __m256i q[8];
+  Codes::load_half(c, q);
   __m256i s0 = load256(a + 64), s1 = _mm256_setzero_si256();
-  for (int ch = 0; ch < 8; ch += 2) {
-    s0 = _mm256_dpbusd_epi32(s0, load256(c + 32 * ch), load256(a + 128 + 64 * ch));
-    s1 = _mm256_dpbusd_epi32(s1, load256(c + 32 * ch + 32), load256(a + 192 + 64 * ch));
+  for (int ch = 0; ch < 4; ++ch) {
+    s0 = _mm256_dpbusd_epi32(s0, q[ch], load256(a + 128 + 64 * ch));
+    s1 = _mm256_dpbusd_epi32(s1, q[4 + ch], load256(a + 384 + 64 * ch));
   }
-  return _mm512_zextsi256_si512(_mm256_add_epi32(s0, s1));
+  return _mm512_zextsi256_si512(Codes::combine(s0, s1));
 }
 
-// Q8_0, per group of 16 blocks: the codes are stored + 128, so the eight chunks go to dpbusd as
-// loaded (no sign juggling, no 34-byte blocks straddling cache lines as in the one-row kernel);
-// the first chain starts from -128 * sum(q), and lane b ends as block b's exact sum. One f32
-// conversion and one FMA with d_x * d_y apply the scales, groups alternating between two
-// accumulators as in Q4_0. N > 1 keeps the eight code registers for up to 8 tokens; a row's
-// result is the same for every N, bit for bit.
-template <int N>
-static void packed_q8_0_rows(int64_t K, float* s, size_t s_stride, const uint8_t* row, const uint8_t* act,
-                             size_t act_stride) {
+// Q4_0 and Q8_0, per group of 16 blocks: the codes are loaded once into eight registers; for each
+// of the N activation rows eight dpbusd in two chains, the first started from the bias (-8 resp.
+// -128 * sum(q)), leave int32 lane b as block b's exact sum, and one f32 conversion and one FMA
+// with d_x * d_y apply the scales (groups alternate between two accumulators). N > 1 (small
+// batches, up to 8: the accumulators still fit the 32 registers) reads each weight once for N
+// tokens; a row's result is the same for every N, bit for bit.
+template <class Codes, int N>
+static void packed16_rows(int64_t K, float* s, size_t s_stride, const uint8_t* row, const uint8_t* act,
+                          size_t act_stride) {
   const Groups16 gs(K, row);
   __m512 acc[N][2];
   for (int t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
@@ -223,30 +151,33 @@ static void packed_q8_0_rows(int64_t K, float* s, size_t s_stride, const uint8_t
   };
   for (int64_t g = 0; g < gs.full; ++g) {
     __m512i q[8];
-    for (int ch = 0; ch < 8; ++ch) q[ch] = load512(gs.codes + g * 512 + 64 * ch);
+    Codes::load(gs.codes + g * Codes::kGroupBytes, q);
     const __m512 dx = _mm512_cvtph_ps(load256(gs.scales + g * 32));
     for (int t = 0; t < N; ++t) {
       const uint8_t* a = act + t * act_stride + g * 640;
       __m512i s0 = load512(a + 64), s1 = _mm512_setzero_si512();
-      for (int ch = 0; ch < 8; ch += 2) {
+      for (int ch = 0; ch < 4; ++ch) {
         s0 = _mm512_dpbusd_epi32(s0, q[ch], load512(a + 128 + 64 * ch));
-        s1 = _mm512_dpbusd_epi32(s1, q[ch + 1], load512(a + 192 + 64 * ch));
+        s1 = _mm512_dpbusd_epi32(s1, q[4 + ch], load512(a + 384 + 64 * ch));
       }
-      scale(g, t, dx, _mm512_add_epi32(s0, s1));
+      scale(g, t, dx, Codes::combine(s0, s1));
     }
   }
   if (gs.half) {
     const int64_t g = gs.full;
     const __m512 dx = _mm512_cvtph_ps(load256(gs.scales + g * 32));
-    for (int t = 0; t < N; ++t) scale(g, t, dx, q8_0_half_sums(gs.codes + g * 512, act + t * act_stride + g * 640));
+    for (int t = 0; t < N; ++t)
+      scale(g, t, dx, half_sums<Codes>(gs.codes + g * Codes::kGroupBytes, act + t * act_stride + g * 640));
   }
   __m512 v[N];
   for (int t = 0; t < N; ++t) v[t] = _mm512_add_ps(acc[t][0], acc[t][1]);
   store_sums(s, s_stride, v);
 }
 
-// One row: four dpbusd chains (see packed_q4_0_row), the same integer sums and float steps.
-static __m512 packed_q8_0_row(int64_t K, const uint8_t* row, const uint8_t* act) {
+// One row (generation): the same sums in four dpbusd chains, which dpbusd's latency needs when
+// no other token's chains interleave (the template above at N = 1 ran at 26 vs 45 GB/s).
+template <class Codes>
+static __m512 packed16_row(int64_t K, const uint8_t* row, const uint8_t* act) {
   const Groups16 gs(K, row);
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   // dx is loaded before the group's codes (the row is read front to back).
@@ -257,45 +188,66 @@ static __m512 packed_q8_0_row(int64_t K, const uint8_t* row, const uint8_t* act)
   };
   auto dx_of = [&](int64_t g) { return _mm512_cvtph_ps(load256(gs.scales + g * 32)); };
   for (int64_t g = 0; g < gs.full; ++g) {
-    const uint8_t* c = gs.codes + g * 512;
     const uint8_t* a = act + g * 640;
     const __m512 dx = dx_of(g);
+    __m512i q[8];
+    Codes::load(gs.codes + g * Codes::kGroupBytes, q);
     __m512i s0 = load512(a + 64), s1 = _mm512_setzero_si512(), s2 = _mm512_setzero_si512(), s3 = _mm512_setzero_si512();
-    for (int ch = 0; ch < 8; ch += 4) {
-      s0 = _mm512_dpbusd_epi32(s0, load512(c + 64 * ch), load512(a + 128 + 64 * ch));
-      s1 = _mm512_dpbusd_epi32(s1, load512(c + 64 * ch + 64), load512(a + 192 + 64 * ch));
-      s2 = _mm512_dpbusd_epi32(s2, load512(c + 64 * ch + 128), load512(a + 256 + 64 * ch));
-      s3 = _mm512_dpbusd_epi32(s3, load512(c + 64 * ch + 192), load512(a + 320 + 64 * ch));
+    for (int ch = 0; ch < 4; ch += 2) {
+      s0 = _mm512_dpbusd_epi32(s0, q[ch], load512(a + 128 + 64 * ch));
+      s1 = _mm512_dpbusd_epi32(s1, q[ch + 1], load512(a + 192 + 64 * ch));
+      s2 = _mm512_dpbusd_epi32(s2, q[4 + ch], load512(a + 384 + 64 * ch));
+      s3 = _mm512_dpbusd_epi32(s3, q[5 + ch], load512(a + 448 + 64 * ch));
     }
-    scale(g, dx, _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3)));
+    scale(g, dx, Codes::combine(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3)));
   }
-  if (gs.half) scale(gs.full, dx_of(gs.full), q8_0_half_sums(gs.codes + gs.full * 512, act + gs.full * 640));
+  if (gs.half) scale(gs.full, dx_of(gs.full), half_sums<Codes>(gs.codes + gs.full * Codes::kGroupBytes, act + gs.full * 640));
   return _mm512_add_ps(acc0, acc1);
 }
 
-void avx512_packed_q8_0_dot(int64_t K, float* s, const void* row, const void* act) {
-  *s = sum1(packed_q8_0_row(K, static_cast<const uint8_t*>(row), static_cast<const uint8_t*>(act)));
-}
-
-void avx512_packed_q8_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* vact) {
+template <class Codes>
+static void packed16_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* vact) {
   const uint8_t* act = static_cast<const uint8_t*>(vact);
-  sum_rows(s, static_cast<const uint8_t*>(rows), row_bytes, n, [&](const uint8_t* r) { return packed_q8_0_row(K, r, act); });
+  sum_rows(s, static_cast<const uint8_t*>(rows), row_bytes, n, [&](const uint8_t* r) { return packed16_row<Codes>(K, r, act); });
 }
 
-void avx512_packed_q8_0_dot_n(int64_t K, float* s, size_t s_stride, const void* vrow, const void* vact,
-                              size_t act_stride, int n) {
+template <class Codes>
+static void packed16_dot_n(int64_t K, float* s, size_t s_stride, const void* vrow, const void* vact, size_t act_stride,
+                           int n) {
   const uint8_t* row = static_cast<const uint8_t*>(vrow);
   const uint8_t* act = static_cast<const uint8_t*>(vact);
   switch (n) {
-    case 1: return avx512_packed_q8_0_dot(K, s, row, act);
-    case 2: return packed_q8_0_rows<2>(K, s, s_stride, row, act, act_stride);
-    case 3: return packed_q8_0_rows<3>(K, s, s_stride, row, act, act_stride);
-    case 4: return packed_q8_0_rows<4>(K, s, s_stride, row, act, act_stride);
-    case 5: return packed_q8_0_rows<5>(K, s, s_stride, row, act, act_stride);
-    case 6: return packed_q8_0_rows<6>(K, s, s_stride, row, act, act_stride);
-    case 7: return packed_q8_0_rows<7>(K, s, s_stride, row, act, act_stride);
-    default: return packed_q8_0_rows<8>(K, s, s_stride, row, act, act_stride);
+    case 1: *s = sum1(packed16_row<Codes>(K, row, act)); return;
+    case 2: return packed16_rows<Codes, 2>(K, s, s_stride, row, act, act_stride);
+    case 3: return packed16_rows<Codes, 3>(K, s, s_stride, row, act, act_stride);
+    case 4: return packed16_rows<Codes, 4>(K, s, s_stride, row, act, act_stride);
+    case 5: return packed16_rows<Codes, 5>(K, s, s_stride, row, act, act_stride);
+    case 6: return packed16_rows<Codes, 6>(K, s, s_stride, row, act, act_stride);
+    case 7: return packed16_rows<Codes, 7>(K, s, s_stride, row, act, act_stride);
+    default: return packed16_rows<Codes, 8>(K, s, s_stride, row, act, act_stride);
   }
+}
+
+void avx512_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act) {
+  *s = sum1(packed16_row<Q4_0Codes>(K, static_cast<const uint8_t*>(row), static_cast<const uint8_t*>(act)));
+}
+void avx512_packed_q4_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
+  packed16_dot_rows<Q4_0Codes>(K, s, rows, row_bytes, n, act);
+}
+void avx512_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
+                              int n) {
+  packed16_dot_n<Q4_0Codes>(K, s, s_stride, row, act, act_stride, n);
+}
+
+void avx512_packed_q8_0_dot(int64_t K, float* s, const void* row, const void* act) {
+  *s = sum1(packed16_row<Q8_0Codes>(K, static_cast<const uint8_t*>(row), static_cast<const uint8_t*>(act)));
+}
+void avx512_packed_q8_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
+  packed16_dot_rows<Q8_0Codes>(K, s, rows, row_bytes, n, act);
+}
+void avx512_packed_q8_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
+                              int n) {
+  packed16_dot_n<Q8_0Codes>(K, s, s_stride, row, act, act_stride, n);
 }
 
 // Q4_K and Q5_K, per group of 4 super-blocks: sixteen dpbusd give each lane (4 code bytes of 4
@@ -364,7 +316,7 @@ static __m512 packed_k4_row(int64_t K, const uint8_t* row, const uint8_t* act) {
   constexpr int64_t kCodeBytes = kFive ? 640 : 512;
   const int64_t G = (K + 1023) / 1024;
   const uint8_t* meta = row;  // 80 bytes per group, then the codes
-  const uint8_t* codes = row + (G * 80 + 63) / 64 * 64;
+  const uint8_t* codes = row + packed_scales_area(G, 80);
   __m512 acc = _mm512_setzero_ps(), acc_m = _mm512_setzero_ps();
   for (int64_t g = 0; g < G; ++g) {
     const uint8_t* c = codes + g * kCodeBytes;
@@ -394,7 +346,7 @@ static void packed_k4_rows(int64_t K, float* s, size_t s_stride, const uint8_t* 
   constexpr int64_t kCodeBytes = kFive ? 640 : 512;
   const int64_t G = (K + 1023) / 1024;
   const uint8_t* meta = row;  // 80 bytes per group, then the codes
-  const uint8_t* codes = row + (G * 80 + 63) / 64 * 64;
+  const uint8_t* codes = row + packed_scales_area(G, 80);
   __m512 acc[N], acc_m[N];
   for (int t = 0; t < N; ++t) acc[t] = acc_m[t] = _mm512_setzero_ps();
   for (int64_t g = 0; g < G; ++g) {
@@ -502,7 +454,7 @@ struct Q6KGroup {
   float dx;
   Q6KGroup(const uint8_t* row, int64_t G, int64_t g) {
     const uint8_t* mt = row + g * 18;  // 18 bytes per group, then the codes
-    q6_K_codes(row + (G * 18 + 63) / 64 * 64 + g * 192, q);
+    q6_K_codes(row + packed_scales_area(G, 18) + g * 192, q);
     scales = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mt)));
     ggml_fp16_t h;
     std::memcpy(&h, mt + 16, 2);
