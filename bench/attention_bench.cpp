@@ -5,7 +5,8 @@
 // quantity that should approach memory bandwidth once contexts are long — and per-token time.
 //
 // One benchmark per (ISA, cache type, n_keys); filter with --benchmark_filter, e.g.
-// 'avx512/f16/512'.
+// 'avx512/f16/512'. attention_batch/<isa>/<type>/keys:N/seqs:8: one step of 8 sequences
+// generating together (a batching server's), their K and V far beyond the caches.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -59,6 +60,58 @@ void BM_attention(benchmark::State& state, const nnb::OpsTable* ops, nnb::KvType
                                               benchmark::Counter::kIs1000);
 }
 
+// Batched generation as a server runs it: `seqs` sequences of n_keys positions each, grown side by
+// side in a cache of 2048 positions per sequence (the server's --batch-parallel 8 sizing), one
+// query per sequence and head — the attention of one step of 8 clients generating together. The
+// K and V read (2 * 12 * 16 * seqs * n_keys * 256 bytes in f32) far exceed the L3 at 8 x 128.
+void BM_attention_batch(benchmark::State& state, const nnb::OpsTable* ops, nnb::KvType type, int32_t n_keys,
+                        int32_t seqs) {
+  nnb::KvCache kv(kLayers, 2048 * seqs, kHeads, kHeadDim, type);
+  std::vector<float> k(size_t(kHeads) * kHeadDim), v(k.size());
+  std::vector<uint16_t> k16(k.size()), v16(k.size());
+  for (int32_t c = 0; c < n_keys; ++c)
+    for (int32_t s = 0; s < seqs; ++s) {
+      for (size_t i = 0; i < k.size(); ++i) {
+        k[i] = float((c * 31 + s * 13 + int(i) * 7) % 97) / 97.0f - 0.5f;
+        v[i] = float((c * 17 + s * 11 + int(i) * 5) % 89) / 89.0f - 0.5f;
+        k16[i] = nnb::fp32_to_fp16(k[i]), v16[i] = nnb::fp32_to_fp16(v[i]);
+      }
+      const int32_t cell = kv.reserve_cell(s, c);
+      for (int32_t l = 0; l < kLayers; ++l)
+        if (type == nnb::KvType::F16) kv.store_cell(l, cell, k16.data(), v16.data());
+        else kv.store_cell(l, cell, k.data(), v.data());
+      kv.set_n_pos(s, c + 1);
+    }
+  std::vector<float> q(size_t(kHeads) * kHeadDim, 0.01f), out(q.size());
+  std::vector<float> scratch(size_t(nnb::attn_scratch_floats(1, n_keys)));
+  for (auto _ : state) {
+    for (int32_t l = 0; l < kLayers; ++l)
+      for (int32_t s = 0; s < seqs; ++s)
+        for (int32_t h = 0; h < kHeads; ++h) {
+          nnb::AttnArgs a;
+          a.q = q.data() + size_t(h) * kHeadDim;
+          a.q_stride = kHeads * kHeadDim;
+          a.k = kv.k_head(l, h);
+          a.v = kv.v_head(l, h);
+          a.f16 = type == nnb::KvType::F16;
+          a.blocks = kv.block_table(s);
+          a.out = out.data() + size_t(h) * kHeadDim;
+          a.out_stride = kHeads * kHeadDim;
+          a.head_dim = kHeadDim;
+          a.n_q = 1;
+          a.pos0 = n_keys - 1;
+          a.scale = 0.125f;
+          a.scratch = scratch.data();
+          ops->attend(a);
+        }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  const double bytes = 2.0 * kLayers * kHeads * double(seqs) * double(n_keys) * kHeadDim * double(kv.elem_bytes());
+  state.counters["GB/s"] = benchmark::Counter(bytes * double(state.iterations()), benchmark::Counter::kIsRate,
+                                              benchmark::Counter::kIs1000);
+}
+
 void register_all() {
   struct Isa {
     const char* name;
@@ -77,6 +130,13 @@ void register_all() {
             (std::string("attention/") + isa.name + "/" + nnb::kv_type_name(type) + "/" + std::to_string(n)).c_str(),
             BM_attention, isa.ops, type)
             ->Arg(n)
+            ->Unit(benchmark::kMicrosecond);
+    for (nnb::KvType type : {nnb::KvType::F32, nnb::KvType::F16})
+      for (int64_t n : {128, 512})
+        benchmark::RegisterBenchmark((std::string("attention_batch/") + isa.name + "/" + nnb::kv_type_name(type) +
+                                      "/keys:" + std::to_string(n) + "/seqs:8")
+                                         .c_str(),
+                                     BM_attention_batch, isa.ops, type, int32_t(n), 8)
             ->Unit(benchmark::kMicrosecond);
   }
 }

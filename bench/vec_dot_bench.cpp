@@ -7,7 +7,8 @@
 // own speed). matvec_batch/<type>/avx512/rows:R/tokens:N: the packed small-batch kernels for N
 // tokens at once (batched serving). Filter with --benchmark_filter, e.g. 'q4_0/avx512'. Also quantize_act/<type>: the
 // activation quantizers (Q8_0, Q8_1, Q8_K) over 1M values. matvec_dram/<type>/K:<K>: one
-// thread streaming 512 MiB of rows from memory on the active ISA (see mat_vec_dram).
+// thread streaming 512 MiB of rows from memory on the active ISA (see mat_vec_dram);
+// matvec_dram_batch/<type>/K:<K>/tokens:N the same through the small-batch kernels.
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 
@@ -215,6 +216,43 @@ void mat_vec_dram(benchmark::State& state, GgmlType t, int64_t K) {
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(rb) * rows);
 }
 
+// The same for a small batch (matvec_dram_batch/<type>/K:<K>/tokens:N): N activation rows
+// against every row streamed from memory, through dot_n as the CPU device calls it for a batching
+// server's steps (each row once, all N tokens, up to dot_n_max a call). Besides GB/s: items are
+// row-token products, comparable with matvec_batch's L2-resident figures.
+void mat_vec_dram_batch(benchmark::State& state, GgmlType t, int64_t K, int n) {
+  const nnb::PackedFormat* f = nnb::packed_format(t);
+  if (!f || !f->dot_n) {
+    state.SkipWithError("no packed small-batch kernel of this type on this CPU");
+    return;
+  }
+  Lcg rng;
+  const size_t rb = nnb::row_size(t, K), prb = f->row_bytes(K), arb = f->act_row_bytes(K);
+  const int64_t rows = int64_t((size_t(512) << 20) / prb);
+  const std::vector<uint8_t> one = make_weights(t, 1, rng, K);
+  std::vector<uint8_t> packed_one(prb);
+  f->pack_rows(one.data(), rb, K, 0, 1, packed_one.data());
+  HugeBuffer packed(prb * size_t(rows));
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(packed.data() + size_t(r) * prb, packed_one.data(), prb);
+  std::vector<float> a(static_cast<size_t>(K));
+  std::vector<uint8_t> act(arb * size_t(n));
+  for (int i = 0; i < n; ++i) {
+    for (auto& v : a) v = rng.uniform();
+    f->prepare(a.data(), K, act.data() + size_t(i) * arb);
+  }
+  std::vector<float> out(static_cast<size_t>(rows) * size_t(n));
+  for (auto _ : state) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int i = 0; i < n; i += f->dot_n_max)
+        f->dot_n(K, &out[size_t(i) * size_t(rows) + size_t(r)], size_t(rows), packed.data() + size_t(r) * prb,
+                 act.data() + size_t(i) * arb, arb, std::min(f->dot_n_max, n - i));
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(rb) * rows);
+  state.SetItemsProcessed(int64_t(state.iterations()) * rows * n);
+}
+
 // The ceiling the matvec_dram figures compare with: a streaming sum over the same 512 MiB of
 // huge pages, eight accumulators (as `nnbridge bench --membw`'s probe, one thread).
 void dram_probe(benchmark::State& state) {
@@ -283,6 +321,14 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark(("matvec_dram/" + std::string(nnb::type_name(t)) + "/K:" + std::to_string(K)).c_str(),
                                    mat_vec_dram, t, K)
           ->Unit(benchmark::kMillisecond);
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+    for (int64_t K : {int64_t(1024), int64_t(4096)})
+      for (int n : {4, 8})
+        benchmark::RegisterBenchmark(("matvec_dram_batch/" + std::string(nnb::type_name(t)) + "/K:" + std::to_string(K) +
+                                      "/tokens:" + std::to_string(n))
+                                         .c_str(),
+                                     mat_vec_dram_batch, t, K, n)
+            ->Unit(benchmark::kMillisecond);
   for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K})
     benchmark::RegisterBenchmark((std::string("quantize_act/") + std::string(nnb::type_name(t))).c_str(), quantize_act, t)
         ->Unit(benchmark::kMicrosecond);

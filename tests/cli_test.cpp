@@ -175,5 +175,26 @@ TEST_F(Cli, BenchMembwReportsTheBandwidthShare) {
   EXPECT_NE(remote.out.find("--membw"), std::string::npos) << remote.out;
 }
 
+// --sequences N: N sequences generated side by side, one batch of N per step; tg is their
+// aggregate rate and tg_step_ms the time of one step. Where the option cannot mean anything
+// (a share of bandwidth per token, a remote server) it is refused by name.
+TEST_F(Cli, BenchSequencesGeneratesSideBySide) {
+  const Proc r = run_cli("bench -m '" + *model_ + "' -p 0 -n 5 -t 1 --sequences 3 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["sequences"], 3);
+  const double tg = j["tg_tokens_per_s"].get<double>();
+  EXPECT_GT(tg, 0.0);
+  EXPECT_NEAR(j["tg_step_ms"].get<double>(), 3e3 / tg, 1e-9);
+  for (const std::string bad : {"-p 0 -n 4 --sequences 2 --membw", "--sequences 0"}) {
+    const Proc e = run_cli("bench -m '" + *model_ + "' " + bad, true);
+    EXPECT_EQ(e.status, 1) << bad;
+    EXPECT_NE(e.out.find(bad.find("membw") != std::string::npos ? "--membw" : "--sequences"), std::string::npos) << e.out;
+  }
+  const Proc remote = run_cli("bench --nn-rpc-uri unix:///nonexistent.sock --sequences 4", true);
+  EXPECT_EQ(remote.status, 1);
+  EXPECT_NE(remote.out.find("--sequences"), std::string::npos) << remote.out;
+}
+
 }  // namespace
 }  // namespace nnb

@@ -1,7 +1,10 @@
 // nnbridge bench: prompt-processing and generation speed of the engine, llama-bench style
 // (random tokens, fresh context per repetition), plus peak resident memory; with --membw also
 // this machine's memory read bandwidth at the same thread count, measured in the same run, and
-// the share of it that generation reaches (each token reads every weight once).
+// the share of it that generation reaches (each token reads every weight once). With
+// --sequences N, generation runs N sequences side by side in one context, one token of each per
+// forward pass (a batch of N, as a batching server's steps): the aggregate tokens/s and the
+// time of a step, the engine's side of `bench/serve-load` without HTTP or clients.
 #include <sys/mman.h>
 #include <sys/resource.h>
 
@@ -23,7 +26,7 @@ namespace {
 
 struct BenchOptions {
   std::string model;
-  int32_t n_prompt = 512, n_gen = 128, threads = 0, reps = 1;
+  int32_t n_prompt = 512, n_gen = 128, threads = 0, reps = 1, sequences = 1;
   std::string device = "auto";
   int32_t n_gpu_layers = -1;
   std::string kv_type = "f32";
@@ -86,8 +89,9 @@ void run_bench(const BenchOptions& o) {
   using Clock = std::chrono::steady_clock;
   auto model = Model::load(resolve_model(o.model));
   ContextParams cp;
-  cp.n_ctx = std::max(o.n_prompt + o.n_gen, 16);
-  cp.n_batch = std::max(o.n_prompt, 1);
+  // The cache is handed out in blocks of 16 cells per sequence (kv_cache.h).
+  cp.n_ctx = std::max({o.n_prompt + o.n_gen, o.sequences * ((o.n_gen + 15) / 16 * 16), 16});
+  cp.n_batch = std::max(o.n_prompt, o.sequences);
   cp.n_threads = o.threads;
   cp.device = o.device;
   cp.n_gpu_layers = o.n_gpu_layers;
@@ -113,7 +117,7 @@ void run_bench(const BenchOptions& o) {
       ctx.decode(p);
       pp_s += std::chrono::duration<double>(Clock::now() - t0).count();
     }
-    if (o.n_gen > 0) {
+    if (o.n_gen > 0 && o.sequences == 1) {
       ctx.clear();
       Token t = tok(rng);
       const auto t0 = Clock::now();
@@ -122,10 +126,20 @@ void run_bench(const BenchOptions& o) {
         t = tok(rng);
       }
       tg_s += std::chrono::duration<double>(Clock::now() - t0).count();
+    } else if (o.n_gen > 0) {
+      // Every step: position i of each sequence, its logits kept (as a server samples each).
+      for (int32_t q = 0; q < o.sequences; ++q) ctx.truncate(q, 0);
+      std::vector<BatchToken> step(size_t(o.sequences));
+      const auto t0 = Clock::now();
+      for (int i = 0; i < o.n_gen; ++i) {
+        for (int32_t q = 0; q < o.sequences; ++q) step[size_t(q)] = BatchToken{tok(rng), i, q, true};
+        ctx.decode(std::span<const BatchToken>(step));
+      }
+      tg_s += std::chrono::duration<double>(Clock::now() - t0).count();
     }
   }
   const double pp = pp_s > 0 ? double(o.n_prompt) * o.reps / pp_s : 0.0;
-  const double tg = tg_s > 0 ? double(o.n_gen) * o.reps / tg_s : 0.0;
+  const double tg = tg_s > 0 ? double(o.n_gen) * o.sequences * o.reps / tg_s : 0.0;
   const uint64_t peak_rss = peak_rss_bytes();  // before the probe's 1 GiB
   // Bytes a generated token reads: every weight once, except the token embedding table, of
   // which one row is read (unless it is also the output matrix).
@@ -144,6 +158,8 @@ void run_bench(const BenchOptions& o) {
     j["n_gen"] = o.n_gen;
     j["pp_tokens_per_s"] = pp;
     j["tg_tokens_per_s"] = tg;
+    j["sequences"] = o.sequences;
+    if (tg > 0) j["tg_step_ms"] = 1e3 * o.sequences / tg;
     j["peak_rss_bytes"] = peak_rss;
     j["weight_bytes"] = model->weight_bytes();
     j["tg_bytes_per_token"] = per_token;
@@ -156,7 +172,10 @@ void run_bench(const BenchOptions& o) {
     std::printf("model %s, %.1f M params, %.1f MiB weights, %s\n", model->name().c_str(),
                 double(model->n_params()) / 1e6, double(model->weight_bytes()) / 1048576.0, ctx.device().describe().c_str());
     std::printf("pp%-5d %10.2f tokens/s\n", o.n_prompt, pp);
-    std::printf("tg%-5d %10.2f tokens/s\n", o.n_gen, tg);
+    if (o.sequences == 1) std::printf("tg%-5d %10.2f tokens/s\n", o.n_gen, tg);
+    else
+      std::printf("tg%-5d %10.2f tokens/s, %d sequences side by side (%.2f ms a step)\n", o.n_gen, tg, o.sequences,
+                  tg > 0 ? 1e3 * o.sequences / tg : 0.0);
     std::printf("peak RSS %.1f MiB\n", double(peak_rss) / 1048576.0);
     if (bw > 0)
       std::printf("memory read bandwidth %.1f GB/s with %d threads; tg reads %.1f MiB per token: %.1f GB/s, %.0f%% of it\n",
@@ -178,6 +197,11 @@ void add_bench(CLI::App& app) {
   o->ngl_opt = c->add_option("-g,--n-gpu-layers", o->n_gpu_layers, "Layers on a GPU device, the rest on the CPU (-1: all)")->capture_default_str();
   o->kv_type_opt = add_kv_type_option(c, o->kv_type, "");
   c->add_option("-r,--repetitions", o->reps, "Repetitions (figures are the mean)")->capture_default_str()->check(CLI::PositiveNumber);
+  auto* seq_opt = c->add_option("--sequences", o->sequences,
+                                 "Generate N sequences side by side, one token of each per forward pass (a batching "
+                                 "server's steps): tg is then their aggregate tokens/s")
+                      ->capture_default_str()
+                      ->check(CLI::Range(1, 256));
   c->add_flag("--json", o->json, "One JSON object: pp_tokens_per_s, tg_tokens_per_s, peak_rss_bytes ...");
   c->add_flag("--membw", o->membw,
               "Also measure this machine's memory read bandwidth at the same thread count (1 GiB streaming sum, "
@@ -187,15 +211,19 @@ void add_bench(CLI::App& app) {
   c->add_flag("--wasmedge-protocol", o->wasmedge_protocol,
               "With --nn-rpc-uri: WASI-NN calls only, as a WasmEdge client (tokens via compute_single round trips)");
   o->connect_timeout_opt = add_connect_timeout_option(c, o->connect_timeout_s);
-  c->callback([o] {
+  c->callback([o, seq_opt] {
     if (o->uri.empty()) {
       // A flag that would silently do nothing is refused.
       if (o->connect_timeout_opt->count()) throw CLI::ValidationError("--connect-timeout", "needs --nn-rpc-uri");
+      // One step reads the weights once for all N tokens: a share of bandwidth per token would mislead.
+      if (o->membw && o->sequences > 1) throw CLI::ValidationError("--membw", "measures one sequence: not with --sequences > 1");
       return run_bench(*o);
     }
     // The server chooses its device (serve --device); a local choice here would do nothing.
     if (o->device_opt->count()) throw CLI::ValidationError("--device", "is the server's choice with --nn-rpc-uri (serve --device)");
     if (o->membw) throw CLI::ValidationError("--membw", "measures this machine: not with --nn-rpc-uri");
+    if (seq_opt->count())
+      throw CLI::ValidationError("--sequences", "is local only: against a server, bench/serve-load runs concurrent clients");
     if (o->kv_type_opt->count()) throw CLI::ValidationError("--kv-type", "is the server's choice with --nn-rpc-uri (serve --kv-type)");
     if (o->ngl_opt->count())
       throw CLI::ValidationError("--n-gpu-layers", "is the server's choice with --nn-rpc-uri (serve --n-gpu-layers)");
