@@ -8,9 +8,14 @@
 // tokens at once (batched serving). Filter with --benchmark_filter, e.g. 'q4_0/avx512'. Also quantize_act/<type>: the
 // activation quantizers (Q8_0, Q8_1, Q8_K) over 1M values. matvec_dram/<type>/K:<K>: one
 // thread streaming 512 MiB of rows from memory on the active ISA (see mat_vec_dram);
-// matvec_dram_batch/<type>/K:<K>/tokens:N the same through the small-batch kernels.
+// matvec_dram_batch/<type>/K:<K>/tokens:N the same through the small-batch kernels; vnni_peak
+// the core's dpbusd rate, the ceiling of the int8 kernels' arithmetic.
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstdint>
@@ -269,6 +274,38 @@ void dram_probe(benchmark::State& state) {
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes));
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// The core's int8 multiply-add peak (vnni_peak): 12 independent chains of AVX-512 VNNI dpbusd
+// (64 u8 x s8 products each), items = dpbusd per second. A packed group of 1024 weights costs one
+// token 16 of them, so 16 x a matvec_batch / matvec_dram_batch figure's items (x K / 1024) over
+// this one is the share of the peak that kernel reaches: what small batches (a batching server's
+// steps) can gain from the kernels at all, on this core.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_peak_avx512(benchmark::State& state) {
+  __m512i acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_epi32(i);
+  __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(2);
+  constexpr int64_t kIters = 1 << 16;
+  for (auto _ : state) {
+    for (int64_t k = 0; k < kIters; ++k) {
+      for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
+      __asm__ volatile("" : "+v"(a), "+v"(b));  // one iteration's operands are not the next's constants
+    }
+  }
+  __m512i sum = acc[0];
+  for (int i = 1; i < 12; ++i) sum = _mm512_add_epi32(sum, acc[i]);
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(int64_t(state.iterations()) * kIters * 12);
+}
+
+void vnni_peak(benchmark::State& state) {
+  if (!__builtin_cpu_supports("avx512vnni") || !__builtin_cpu_supports("avx512bw")) {
+    state.SkipWithError("this CPU has no AVX-512 VNNI");
+    return;
+  }
+  vnni_peak_avx512(state);
+}
+#endif
+
 // Activation quantization (once per matrix product): 1M values per iteration, reported as
 // items (values) per second. Moved here from quants_test, which asserted nothing about it.
 void quantize_act(benchmark::State& state, GgmlType t) {
@@ -316,6 +353,9 @@ int main(int argc, char** argv) {
                                      mat_vec_packed_batch, t, nnb::Isa::Avx512, rows, n)
             ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("matvec_dram/probe", dram_probe)->Unit(benchmark::kMillisecond);
+#if defined(__x86_64__) && defined(__GNUC__)
+  benchmark::RegisterBenchmark("vnni_peak", vnni_peak)->Unit(benchmark::kMicrosecond);
+#endif
   for (GgmlType t : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
     for (int64_t K : {int64_t(1024), int64_t(2816), int64_t(4096)})
       benchmark::RegisterBenchmark(("matvec_dram/" + std::string(nnb::type_name(t)) + "/K:" + std::to_string(K)).c_str(),
