@@ -20,12 +20,15 @@ namespace nnb {
 namespace {
 
 // Batches of at least GemmKernel::min_n rows use the GEMM kernels, or more for a matrix with a
-// packed copy, whose kernels read each weight once for the whole batch too: 12 tokens, or 16
+// packed copy, whose kernels read each weight once for the whole batch too: 12 tokens, or 20
 // where the format has a small-batch kernel (dot_n). Measured on the 220M Q4_0 / Q4_K models,
 // 1 and 2 threads: one-row packed kernels 1.1-1.5x the GEMM at 8 tokens, even at 12, behind at
-// 16; the dot_n kernels (Q4_0, Q4_K, Q5_K, Q6_K on AVX-512) ahead at 12 (1.2-1.3x), even at 16,
-// behind from 24 (0.7-0.9x with 2 threads); Q8_0's (220M Q8_0, 2 threads) 1.1-1.4x at 6-8 tokens,
-// 1.05x at 12, behind at 16 (0.9x).
+// 16; the dot_n kernels (Q4_0, Q4_K, Q5_K, Q6_K on AVX-512) ahead at 12 (1.2-1.3x) and at 16
+// (`bench --sequences 16`, NNB_GEMM_MIN=32 vs 16: Q4_K 1.14x with 2 threads, 1.17-1.19x with
+// one; Q4_0 1.07-1.09x / 0.99-1.10x; Q5_K 1.04-1.06x; Q6_K 0.97-1.08x; pp16 1.03-1.08x), even or
+// behind at 20 (Q4_K / Q5_K 0.93-0.97x), behind at 24 (Q4_0, Q5_K, Q6_K 0.86-0.93x). Q8_0's
+// (220M Q8_0, 2 threads) 1.1-1.4x at 6-8 tokens, 1.05x at 12, even or behind at 16 (0.9x; with
+// `--sequences 16` 0.98-1.04x): its threshold stays 16.
 // NNB_GEMM_MIN=N sets one threshold for every matrix (tuning, tests).
 int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {
   static const int32_t v = [] {
@@ -33,7 +36,7 @@ int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {
     return e && *e ? std::max(1, std::atoi(e)) : 0;
   }();
   if (v > 0) return v;
-  if (packed) return std::max(g.min_n, packed->dot_n ? 16 : 12);
+  if (packed) return std::max(g.min_n, !packed->dot_n ? 12 : packed->type == GgmlType::Q8_0 ? 16 : 20);
   return g.min_n;
 }
 
