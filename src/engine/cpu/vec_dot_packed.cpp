@@ -79,8 +79,8 @@ const PackedFormat kQ4_0 =
 const PackedFormat kQ8_0 =
     with_half_tail({GgmlType::Q8_0, kQ4_0Group, 512, 32, 640, pack_groups16_rows<block_q8_0, 8, 0x80, 0x80>,
                     prepare_q8_act<128>, nullptr});
-const PackedFormat kQ4_K{GgmlType::Q4_K, kQ4_KGroup, 512, 80, 1216, pack_k4_rows<false>, prepare_q4_K_act, nullptr};
-const PackedFormat kQ5_K{GgmlType::Q5_K, kQ4_KGroup, 640, 80, 1216, pack_k4_rows<true>, prepare_q4_K_act, nullptr};
+const PackedFormat kQ4_K{GgmlType::Q4_K, kQ4_KGroup, 512, 80, 1152, pack_k4_rows<false>, prepare_q4_K_act, nullptr};
+const PackedFormat kQ5_K{GgmlType::Q5_K, kQ4_KGroup, 640, 80, 1152, pack_k4_rows<true>, prepare_q4_K_act, nullptr};
 
 // ---- Q6_K ----------------------------------------------------------------------------------------
 
@@ -160,8 +160,8 @@ void pack_k4_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, i
         std::memcpy(meta + 64 + 4 * s + 2, &b.dmin, 2);
         for (int L = 0; L < 4; ++L) {
           const int l = 4 * s + L;
-          q4_K_scale_min(b.scales, 2 * L, &meta[l], &meta[32 + l]);
-          q4_K_scale_min(b.scales, 2 * L + 1, &meta[16 + l], &meta[48 + l]);
+          q4_K_scale_min(b.scales, 2 * L, &meta[l], &meta[32 + 2 * l]);
+          q4_K_scale_min(b.scales, 2 * L + 1, &meta[16 + l], &meta[32 + 2 * l + 1]);
           for (int ch = 0; ch < 8; ++ch) {
             std::memcpy(codes + size_t(ch) * 64 + size_t(l) * 4, b.qs + 32 * L + 4 * ch, 4);
             if constexpr (kFive) {
@@ -188,16 +188,16 @@ void prepare_q4_K_act(const float* x, int64_t K, uint8_t* dst) {
     quantize_row_activation(GgmlType::Q8_K, x + i * QK_K, &q, QK_K);
     uint8_t* grp = dst + size_t(i / 4) * kQ4_K.act_bytes;
     const int s = int(i % 4);
-    std::memcpy(grp + 1152 + 4 * s, &q.d, 4);
     for (int L = 0; L < 4; ++L) {
       const int l = 4 * s + L;
+      std::memcpy(grp + 1088 + 4 * l, &q.d, 4);
       for (int ch = 0; ch < 8; ++ch) {
         std::memcpy(grp + 64 * ch + 4 * l, q.qs + 64 * L + 4 * ch, 4);
         std::memcpy(grp + 512 + 64 * ch + 4 * l, q.qs + 64 * L + 32 + 4 * ch, 4);
       }
-      const int32_t lo = q.bsums[4 * L] + q.bsums[4 * L + 1], hi = q.bsums[4 * L + 2] + q.bsums[4 * L + 3];
-      std::memcpy(grp + 1024 + 4 * l, &lo, 4);
-      std::memcpy(grp + 1088 + 4 * l, &hi, 4);
+      // |sum| <= 32 * 128: int16
+      const int16_t sums[2] = {int16_t(q.bsums[4 * L] + q.bsums[4 * L + 1]), int16_t(q.bsums[4 * L + 2] + q.bsums[4 * L + 3])};
+      std::memcpy(grp + 1024 + 4 * l, sums, 4);
     }
   }
 }

@@ -29,11 +29,13 @@
 // Q4_K, groups of 4 super-blocks (1024 elements); lane l = 4s + L for super-block s and the
 // 32 code bytes qs[32L ..] shared by its sub-blocks 2L (low nibbles) and 2L+1 (high nibbles):
 //   codes  [8][64]  byte 4l + j of chunk c = qs[32L + 4c + j] of super-block s
-//   scales u8 sc_lo[16] | sc_hi[16] | m_lo[16] | m_hi[16] (6-bit scale / min of sub-block 2L
-//                   resp. 2L+1 of lane l) | fp16 (d, dmin)[4] of each super-block  (80 bytes)
+//   scales u8 sc_lo[16] | sc_hi[16] (6-bit scale of sub-block 2L resp. 2L+1 of lane l) |
+//                   u8 (m_lo, m_hi)[16] (their 6-bit mins, a pair per lane) | fp16 (d, dmin)[4]
+//                   of each super-block  (80 bytes)
 //   activation, per group: int8 lo[8][64] | int8 hi[8][64] (element 64L + 4c + j resp.
-//   64L + 32 + 4c + j of super-block s at 64c + 4l + j) | int32 sum_lo[16] | int32 sum_hi[16]
-//   (each sub-block's sum of q) | f32 d[4] | pad  (1216 bytes)
+//   64L + 32 + 4c + j of super-block s at 64c + 4l + j) | int16 (sum_lo, sum_hi)[16] (lane l's
+//   sub-blocks' sums of q, a pair per lane as the mins, so one dpwssd applies them) | f32 d[16]
+//   (d of lane l's super-block, already spread over the lanes)  (1152 bytes)
 // Q5_K: the same, with the codes' fifth bits after the nibbles (code bytes 640 per group):
 //   planes lo[64] | hi[64]: bit c of byte 4l + j = the fifth bit of chunk c's low- resp.
 //                   high-nibble code at that byte (qh bits 2L resp. 2L+1 of qh[4c + j])

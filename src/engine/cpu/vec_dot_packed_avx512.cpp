@@ -15,11 +15,6 @@ namespace {
 
 __m512i u8x16_to_i32(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 __m256 f16x8(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
-// The four super-blocks' d_y (f32 at p), each twice: [d_y0, d_y0, d_y1, d_y1, ...] to match [d, dmin] pairs.
-__m256 dy_pairs(const uint8_t* p) {
-  return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(reinterpret_cast<const float*>(p))),
-                                  _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
-}
 
 // The lane sums of four vectors, [sum a, sum b, sum c, sum d]. Each sum takes the same additions in
 // the same order whatever the other three vectors are, so a row's result does not depend on which
@@ -288,25 +283,32 @@ static __m512i hi_sums(__m512i chains) {
 }
 
 // A group's scales, converted once for every activation row (small batches): the 6-bit scales
-// and mins as int32 lanes, [d, dmin] of the four super-blocks as f32.
+// as int32 lanes, the mins as int16 pairs (lane l: sub-blocks 2L and 2L+1), d and dmin of each
+// lane's super-block as f32 lanes. (The earlier layout, mins as two int32 rows for two mullo per
+// row and token, and d_y spread over the lanes by permutes at every apply: Q5_K's small-batch
+// kernel 14 % slower from L1, its one-row one 9 % with one thread from memory; Q4_K the same
+// within 1-6 %.)
 struct K4Scales {
-  __m512i sc_lo, sc_hi, m_lo, m_hi;
-  __m256 dd;
+  __m512i sc_lo, sc_hi, mins;
+  __m512 d, dmin;
   explicit K4Scales(const uint8_t* mt)
-      : sc_lo(u8x16_to_i32(mt)), sc_hi(u8x16_to_i32(mt + 16)), m_lo(u8x16_to_i32(mt + 32)),
-        m_hi(u8x16_to_i32(mt + 48)), dd(f16x8(mt + 64)) {}
+      : sc_lo(u8x16_to_i32(mt)),
+        sc_hi(u8x16_to_i32(mt + 16)),
+        mins(_mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(mt + 32)))) {
+    const __m512 dd = _mm512_castps256_ps512(f16x8(mt + 64));  // [d, dmin] of the four super-blocks
+    d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6), dd);
+    dmin = _mm512_permutexvar_ps(_mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7), dd);
+  }
   // One activation row's group result added to acc / acc_m: the lane sums (low- and high-nibble
-  // sub-blocks) times the scales, the activation's sub-block sums times the mins, each times
-  // d * d_y resp. dmin * d_y of the lane's super-block. a: the row's group.
+  // sub-blocks) times the scales, the activation's sub-block sums times the mins (one dpwssd over
+  // the int16 pairs), each times d * d_y resp. dmin * d_y of the lane's super-block (d_y spread
+  // over the lanes by the activation's layout, so no lane moves here). a: the row's group.
   void apply(__m512i lo_sum, __m512i hi_sum, const uint8_t* a, __m512& acc, __m512& acc_m) const {
-    const __m512i d_lanes = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
-    const __m512i m_lanes = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
     const __m512i q = _mm512_add_epi32(_mm512_mullo_epi32(lo_sum, sc_lo), _mm512_mullo_epi32(hi_sum, sc_hi));
-    const __m512i m = _mm512_add_epi32(_mm512_mullo_epi32(load512(a + 1024), m_lo), _mm512_mullo_epi32(load512(a + 1088), m_hi));
-    // [d, dmin] of the four super-blocks times their d_y
-    const __m512 d = _mm512_castps256_ps512(_mm256_mul_ps(dd, dy_pairs(a + 1152)));
-    acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(d_lanes, d), _mm512_cvtepi32_ps(q), acc);
-    acc_m = _mm512_fmadd_ps(_mm512_permutexvar_ps(m_lanes, d), _mm512_cvtepi32_ps(m), acc_m);
+    const __m512i m = _mm512_dpwssd_epi32(_mm512_setzero_si512(), mins, load512(a + 1024));
+    const __m512 dy = _mm512_loadu_ps(reinterpret_cast<const float*>(a + 1088));
+    acc = _mm512_fmadd_ps(_mm512_mul_ps(d, dy), _mm512_cvtepi32_ps(q), acc);
+    acc_m = _mm512_fmadd_ps(_mm512_mul_ps(dmin, dy), _mm512_cvtepi32_ps(m), acc_m);
   }
 };
 
@@ -320,7 +322,7 @@ static __m512 packed_k4_row(int64_t K, const uint8_t* row, const uint8_t* act) {
   __m512 acc = _mm512_setzero_ps(), acc_m = _mm512_setzero_ps();
   for (int64_t g = 0; g < G; ++g) {
     const uint8_t* c = codes + g * kCodeBytes;
-    const uint8_t* a = act + g * 1216;
+    const uint8_t* a = act + g * 1152;
     const K4Scales sc(meta + g * 80);  // first: the row is read front to back
     __m512i lo0 = _mm512_setzero_si512(), lo1 = lo0, hi0 = lo0, hi1 = lo0;
     for (int ch = 0; ch < 8; ch += 2) {
@@ -360,7 +362,7 @@ static void packed_k4_rows(int64_t K, float* s, size_t s_stride, const uint8_t* 
       __m512i lo[2], hi[2];
       for (int k = 0; k < 2; ++k) k4_codes<kFive>(c, 2 * quarter + k, lo[k], hi[k]);
       for (int t = 0; t < N; ++t) {
-        const uint8_t* a = act + t * act_stride + g * 1216;
+        const uint8_t* a = act + t * act_stride + g * 1152;
         for (int k = 0; k < 2; ++k) {
           const int ch = 2 * quarter + k;
           lo_sum[t] = _mm512_dpbusd_epi32(lo_sum[t], lo[k], load512(a + 64 * ch));
@@ -369,7 +371,7 @@ static void packed_k4_rows(int64_t K, float* s, size_t s_stride, const uint8_t* 
       }
     }
     for (int t = 0; t < N; ++t)
-      sc.apply(lo_sum[t], hi_sums<kFive>(hi_sum[t]), act + t * act_stride + g * 1216, acc[t], acc_m[t]);
+      sc.apply(lo_sum[t], hi_sums<kFive>(hi_sum[t]), act + t * act_stride + g * 1152, acc[t], acc_m[t]);
   }
   __m512 v[N];
   for (int t = 0; t < N; ++t) v[t] = _mm512_sub_ps(acc[t], acc_m[t]);
