@@ -255,7 +255,7 @@ void prepare_q6_K_act(const float* x, int64_t K, uint8_t* dst) {
       const int32_t neg_bias = -32 * q.bsums[l];
       std::memcpy(a + 256 + 4 * l, &neg_bias, 4);
     }
-    std::memcpy(a + 320, &q.d, 4);
+    for (int l = 0; l < 16; ++l) std::memcpy(a + 320 + 4 * l, &q.d, 4);  // d_y in every lane
   }
 }
 

@@ -45,7 +45,7 @@
 //          2-bit tops of chunks 0..3 at bits 0-1, 2-3, 4-5, 6-7 (codes are value + 32)
 //   scales int8 sc[16] | fp16 d  (18 bytes)
 //   activation, per group: int8 q[4][64] (chunk c of lane l at 64c + 4l) | int32
-//   -32*sum(q)[16] | f32 d | pad  (384 bytes)
+//   -32*sum(q)[16] | f32 d[16] (the same d in every lane)  (384 bytes)
 // Activation values are those of quantize_row_activation (Q8_0 resp. Q8_K); results equal the
 // one-row kernels up to the order of the float additions.
 #pragma once

@@ -452,23 +452,25 @@ static __m512i q6_K_scaled_sums(const __m512i q[4], const uint8_t* a, const __m5
 namespace {
 // Group g of a row, unpacked once for every activation row: the codes, the int8 scales as
 // int32 lanes, d_x.
+// d_x comes in every lane straight from its fp16 (a word broadcast and one conversion) and the
+// activation holds d_y in every lane, so the product takes no scalar steps (the f32 product is the
+// one a scalar d_x * d_y gives).
 struct Q6KGroup {
   __m512i q[4];
   __m512i scales;
-  float dx;
+  __m512 dx;
   Q6KGroup(const uint8_t* row, int64_t G, int64_t g) {
     const uint8_t* mt = row + g * 18;  // 18 bytes per group, then the codes
     q6_K_codes(row + packed_scales_area(G, 18) + g * 192, q);
     scales = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mt)));
-    ggml_fp16_t h;
+    int16_t h;
     std::memcpy(&h, mt + 16, 2);
-    dx = h2f(h);
+    dx = _mm512_cvtph_ps(_mm256_set1_epi16(h));
   }
   // This group's part of one activation row's dot (a: the row's group g) added to acc.
   void accumulate(const uint8_t* a, __m512& acc) const {
-    float dy;
-    std::memcpy(&dy, a + 320, 4);
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(dx * dy), _mm512_cvtepi32_ps(q6_K_scaled_sums(q, a, scales)), acc);
+    const __m512 d = _mm512_mul_ps(dx, _mm512_loadu_ps(reinterpret_cast<const float*>(a + 320)));
+    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(q6_K_scaled_sums(q, a, scales)), acc);
   }
 };
 }  // namespace
