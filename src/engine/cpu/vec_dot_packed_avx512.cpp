@@ -451,10 +451,9 @@ static __m512i q6_K_scaled_sums(const __m512i q[4], const uint8_t* a, const __m5
 
 namespace {
 // Group g of a row, unpacked once for every activation row: the codes, the int8 scales as
-// int32 lanes, d_x.
-// d_x comes in every lane straight from its fp16 (a word broadcast and one conversion) and the
-// activation holds d_y in every lane, so the product takes no scalar steps (the f32 product is the
-// one a scalar d_x * d_y gives).
+// int32 lanes, d_x in every lane straight from its fp16 (a word broadcast and one conversion).
+// The activation holds d_y in every lane, so d_x * d_y takes no scalar steps (the f32 product a
+// scalar d_x * d_y gives: the scalar form ran 8-9 % slower with one thread).
 struct Q6KGroup {
   __m512i q[4];
   __m512i scales;
