@@ -186,6 +186,11 @@ TEST_F(Cli, BenchSequencesGeneratesSideBySide) {
   const double tg = j["tg_tokens_per_s"].get<double>();
   EXPECT_GT(tg, 0.0);
   EXPECT_NEAR(j["tg_step_ms"].get<double>(), 3e3 / tg, 1e-9);
+  // Repetitions with a prompt: each starts from an empty cache (the sequences' blocks of the
+  // previous repetition would otherwise leave the prompt no room).
+  const Proc reps = run_cli("bench -m '" + *model_ + "' -p 40 -n 17 -t 1 --sequences 4 -r 2 --json");
+  ASSERT_EQ(reps.status, 0) << reps.out;
+  EXPECT_GT(nlohmann::json::parse(reps.out)["pp_tokens_per_s"].get<double>(), 0.0);
   for (const std::string bad : {"-p 0 -n 4 --sequences 2 --membw", "--sequences 0"}) {
     const Proc e = run_cli("bench -m '" + *model_ + "' " + bad, true);
     EXPECT_EQ(e.status, 1) << bad;
