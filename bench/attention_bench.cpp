@@ -20,6 +20,27 @@ namespace {
 
 constexpr int32_t kLayers = 12, kHeads = 16, kHeadDim = 64, kCapacity = 4096;
 
+// One generated token's attention for head h of layer l of the 220M shape: query h of q, output
+// h of out; blocks: the sequence's block table (nullptr: blocks in order).
+void attend_head(const nnb::OpsTable* ops, const nnb::KvCache& kv, int32_t l, int32_t h, const int32_t* blocks,
+                 int32_t n_keys, const std::vector<float>& q, std::vector<float>& out, std::vector<float>& scratch) {
+  nnb::AttnArgs a;
+  a.q = q.data() + size_t(h) * kHeadDim;
+  a.q_stride = kHeads * kHeadDim;
+  a.k = kv.k_head(l, h);
+  a.v = kv.v_head(l, h);
+  a.f16 = kv.type() == nnb::KvType::F16;
+  a.blocks = blocks;
+  a.out = out.data() + size_t(h) * kHeadDim;
+  a.out_stride = kHeads * kHeadDim;
+  a.head_dim = kHeadDim;
+  a.n_q = 1;
+  a.pos0 = n_keys - 1;
+  a.scale = 0.125f;
+  a.scratch = scratch.data();
+  ops->attend(a);
+}
+
 void BM_attention(benchmark::State& state, const nnb::OpsTable* ops, nnb::KvType type) {
   const int32_t n_keys = int32_t(state.range(0));
   nnb::KvCache kv(kLayers, kCapacity, kHeads, kHeadDim, type);
@@ -36,22 +57,7 @@ void BM_attention(benchmark::State& state, const nnb::OpsTable* ops, nnb::KvType
   std::vector<float> scratch(size_t(nnb::attn_scratch_floats(1, n_keys)));
   for (auto _ : state) {
     for (int32_t l = 0; l < kLayers; ++l)
-      for (int32_t h = 0; h < kHeads; ++h) {
-        nnb::AttnArgs a;
-        a.q = q.data() + size_t(h) * kHeadDim;
-        a.q_stride = kHeads * kHeadDim;
-        a.k = kv.k_head(l, h);
-        a.v = kv.v_head(l, h);
-        a.f16 = type == nnb::KvType::F16;
-        a.out = out.data() + size_t(h) * kHeadDim;
-        a.out_stride = kHeads * kHeadDim;
-        a.head_dim = kHeadDim;
-        a.n_q = 1;
-        a.pos0 = n_keys - 1;
-        a.scale = 0.125f;
-        a.scratch = scratch.data();
-        ops->attend(a);
-      }
+      for (int32_t h = 0; h < kHeads; ++h) attend_head(ops, kv, l, h, nullptr, n_keys, q, out, scratch);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
@@ -87,23 +93,7 @@ void BM_attention_batch(benchmark::State& state, const nnb::OpsTable* ops, nnb::
   for (auto _ : state) {
     for (int32_t l = 0; l < kLayers; ++l)
       for (int32_t s = 0; s < seqs; ++s)
-        for (int32_t h = 0; h < kHeads; ++h) {
-          nnb::AttnArgs a;
-          a.q = q.data() + size_t(h) * kHeadDim;
-          a.q_stride = kHeads * kHeadDim;
-          a.k = kv.k_head(l, h);
-          a.v = kv.v_head(l, h);
-          a.f16 = type == nnb::KvType::F16;
-          a.blocks = kv.block_table(s);
-          a.out = out.data() + size_t(h) * kHeadDim;
-          a.out_stride = kHeads * kHeadDim;
-          a.head_dim = kHeadDim;
-          a.n_q = 1;
-          a.pos0 = n_keys - 1;
-          a.scale = 0.125f;
-          a.scratch = scratch.data();
-          ops->attend(a);
-        }
+        for (int32_t h = 0; h < kHeads; ++h) attend_head(ops, kv, l, h, kv.block_table(s), n_keys, q, out, scratch);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }

@@ -126,6 +126,29 @@ void mat_vec_packed(benchmark::State& state, GgmlType t, nnb::Isa isa, int64_t r
 // Rows of 1024 (the bench model's embedding): n tokens' activations stay in L1 as in the engine.
 constexpr int64_t kBatchK = 1024;
 
+// n random activation rows of length K in f's packed activation layout, arb bytes apart.
+std::vector<uint8_t> packed_activations(const nnb::PackedFormat* f, int64_t K, int n, Lcg& rng) {
+  const size_t arb = f->act_row_bytes(K);
+  std::vector<float> a(static_cast<size_t>(K));
+  std::vector<uint8_t> act(arb * size_t(n));
+  for (int i = 0; i < n; ++i) {
+    for (auto& v : a) v = rng.uniform();
+    f->prepare(a.data(), K, act.data() + size_t(i) * arb);
+  }
+  return act;
+}
+
+// out[i * rows + r] = row r . activation i for every row and all n tokens, as the CPU device calls
+// the small-batch kernel: each row once, up to dot_n_max tokens a call.
+void dot_n_all(const nnb::PackedFormat* f, int64_t K, const uint8_t* packed, int64_t rows, const uint8_t* act, int n,
+               float* out) {
+  const size_t prb = f->row_bytes(K), arb = f->act_row_bytes(K);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int i = 0; i < n; i += f->dot_n_max)
+      f->dot_n(K, out + size_t(i) * size_t(rows) + size_t(r), size_t(rows), packed + size_t(r) * prb,
+               act + size_t(i) * arb, arb, std::min(f->dot_n_max, n - i));
+}
+
 void mat_vec_packed_batch(benchmark::State& state, GgmlType t, nnb::Isa isa, int64_t rows, int n) {
   const nnb::PackedFormat* f = nnb::packed_format_for(t, isa);
   if (!f || !f->dot_n) {
@@ -134,23 +157,14 @@ void mat_vec_packed_batch(benchmark::State& state, GgmlType t, nnb::Isa isa, int
   }
   Lcg rng;
   const std::vector<uint8_t> w = make_weights(t, rows, rng, kBatchK);
-  const size_t prb = f->row_bytes(kBatchK), arb = f->act_row_bytes(kBatchK);
+  const size_t prb = f->row_bytes(kBatchK);
   std::vector<uint8_t> packed(prb * size_t(rows));
   f->pack_rows(w.data(), nnb::row_size(t, kBatchK), kBatchK, 0, rows, packed.data());
-  std::vector<float> a(kBatchK);
-  std::vector<uint8_t> act(arb * size_t(n));
-  for (int i = 0; i < n; ++i) {
-    for (auto& v : a) v = rng.uniform();
-    f->prepare(a.data(), kBatchK, act.data() + size_t(i) * arb);
-  }
+  const std::vector<uint8_t> act = packed_activations(f, kBatchK, n, rng);
   std::vector<float> out(static_cast<size_t>(rows) * size_t(n));
   for (auto _ : state) {
     if (n == 1 && f->dot_rows) f->dot_rows(kBatchK, out.data(), packed.data(), prb, rows, act.data());
-    else
-      for (int64_t r = 0; r < rows; ++r)
-        for (int i = 0; i < n; i += f->dot_n_max)
-          f->dot_n(kBatchK, &out[size_t(i) * size_t(rows) + size_t(r)], size_t(rows), packed.data() + size_t(r) * prb,
-                   act.data() + size_t(i) * arb, arb, std::min(f->dot_n_max, n - i));
+    else dot_n_all(f, kBatchK, packed.data(), rows, act.data(), n, out.data());
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
@@ -232,25 +246,17 @@ void mat_vec_dram_batch(benchmark::State& state, GgmlType t, int64_t K, int n) {
     return;
   }
   Lcg rng;
-  const size_t rb = nnb::row_size(t, K), prb = f->row_bytes(K), arb = f->act_row_bytes(K);
+  const size_t rb = nnb::row_size(t, K), prb = f->row_bytes(K);
   const int64_t rows = int64_t((size_t(512) << 20) / prb);
   const std::vector<uint8_t> one = make_weights(t, 1, rng, K);
   std::vector<uint8_t> packed_one(prb);
   f->pack_rows(one.data(), rb, K, 0, 1, packed_one.data());
   HugeBuffer packed(prb * size_t(rows));
   for (int64_t r = 0; r < rows; ++r) std::memcpy(packed.data() + size_t(r) * prb, packed_one.data(), prb);
-  std::vector<float> a(static_cast<size_t>(K));
-  std::vector<uint8_t> act(arb * size_t(n));
-  for (int i = 0; i < n; ++i) {
-    for (auto& v : a) v = rng.uniform();
-    f->prepare(a.data(), K, act.data() + size_t(i) * arb);
-  }
+  const std::vector<uint8_t> act = packed_activations(f, K, n, rng);
   std::vector<float> out(static_cast<size_t>(rows) * size_t(n));
   for (auto _ : state) {
-    for (int64_t r = 0; r < rows; ++r)
-      for (int i = 0; i < n; i += f->dot_n_max)
-        f->dot_n(K, &out[size_t(i) * size_t(rows) + size_t(r)], size_t(rows), packed.data() + size_t(r) * prb,
-                 act.data() + size_t(i) * arb, arb, std::min(f->dot_n_max, n - i));
+    dot_n_all(f, K, packed.data(), rows, act.data(), n, out.data());
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
