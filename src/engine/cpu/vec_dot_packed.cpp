@@ -140,7 +140,7 @@ void prepare_q8_act(const float* x, int64_t K, uint8_t* dst) {
   }
 }
 
-// Q4_K and Q5_K (kFive: the fifth bits become two bit planes after the codes).
+// Q4_K and Q5_K (kFive: the fifth bits become two bit planes before the codes).
 template <bool kFive>
 void pack_k4_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
   using Block = std::conditional_t<kFive, block_q5_K, block_q4_K>;
@@ -152,7 +152,8 @@ void pack_k4_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, i
     uint8_t* out = dst + size_t(r) * out_bytes;
     std::memset(out, 0, out_bytes);  // padding super-blocks: codes, scales, mins and d all 0
     for (int64_t g = 0; g < G; ++g) {
-      uint8_t* codes = out + f.scales_area(K) + size_t(g) * f.code_bytes;
+      uint8_t* planes = out + f.scales_area(K) + size_t(g) * f.code_bytes;  // Q5_K: first
+      uint8_t* codes = planes + (kFive ? 128 : 0);
       uint8_t* meta = out + size_t(g) * f.scale_bytes;
       for (int s = 0; s < 4 && g * 4 + s < nsb; ++s) {
         const Block& b = x[g * 4 + s];
@@ -166,7 +167,6 @@ void pack_k4_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, i
             std::memcpy(codes + size_t(ch) * 64 + size_t(l) * 4, b.qs + 32 * L + 4 * ch, 4);
             if constexpr (kFive) {
               // element j of the chunk: bit 2L of qh[4ch + j] for the low nibble, 2L+1 for the high
-              uint8_t* planes = codes + 512;
               for (int j = 0; j < 4; ++j) {
                 const uint8_t h = b.qh[4 * ch + j];
                 planes[4 * l + j] |= uint8_t(((h >> (2 * L)) & 1) << ch);

@@ -36,9 +36,14 @@
 //   64L + 32 + 4c + j of super-block s at 64c + 4l + j) | int16 (sum_lo, sum_hi)[16] (lane l's
 //   sub-blocks' sums of q, a pair per lane as the mins, so one dpwssd applies them) | f32 d[16]
 //   (d of lane l's super-block, already spread over the lanes)  (1152 bytes)
-// Q5_K: the same, with the codes' fifth bits after the nibbles (code bytes 640 per group):
+// Q5_K: the same, with the codes' fifth bits before the nibbles (code bytes 640 per group):
 //   planes lo[64] | hi[64]: bit c of byte 4l + j = the fifth bit of chunk c's low- resp.
-//                   high-nibble code at that byte (qh bits 2L resp. 2L+1 of qh[4c + j])
+//                   high-nibble code at that byte (qh bits 2L resp. 2L+1 of qh[4c + j]);
+//                   then codes [8][64] as Q4_K's. Before, not after: every chunk needs the
+//                   planes, and with them after the nibbles each group's first chunk read its
+//                   last 128 bytes, then went back — a row not read front to back, which one
+//                   core streamed from memory at 17-21 instead of 21-23 GB/s (K = 1024; 21-25
+//                   vs 28-30 at K = 4096), generation 161 vs 180 tokens/s with one thread.
 // Q6_K, groups of 1 super-block (256 elements); lane l = sub-block l (16 elements, 4 chunks):
 //   codes  lo02[64] | lo13[64] | top[64]: byte 4l + j of lo02 holds the low 4 bits of chunk 0's
 //          element j (low nibble) and chunk 2's (high), lo13 those of chunks 1 and 3, top the

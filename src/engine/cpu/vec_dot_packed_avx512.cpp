@@ -254,11 +254,12 @@ void avx512_packed_q8_0_dot_n(int64_t K, float* s, size_t s_stride, const void* 
 // Chunk ch of a group's codes: the low-nibble and high-nibble sub-blocks' codes. Q4_K's high
 // nibbles stay in place, 16 x their value (one operation instead of a shift and a mask; their
 // sums are divided by 16 once per group, exactly: see hi_sums); Q5_K's get their fifth bit,
-// which would not fit a byte at 16 x.
+// which would not fit a byte at 16 x. c: the group's code bytes (Q5_K: its two bit planes, then
+// the nibbles).
 template <bool kFive>
 static void k4_codes(const uint8_t* c, int ch, __m512i& lo, __m512i& hi) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
-  const __m512i v = load512(c + 64 * ch);
+  const __m512i v = load512(c + (kFive ? 128 : 0) + 64 * ch);
   lo = _mm512_and_si512(v, m4);
   if constexpr (!kFive) {
     hi = _mm512_andnot_si512(m4, v);
@@ -269,8 +270,8 @@ static void k4_codes(const uint8_t* c, int ch, __m512i& lo, __m512i& hi) {
     // register, ran 7-11 % slower from L2; GFNI's affine transform in place of the test, or a
     // shift + movepi8_mask, measured no faster resp. 25 % slower.)
     const __m512i bit = _mm512_set1_epi8(char(1 << ch)), b16 = _mm512_set1_epi8(0x10);
-    lo = _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(load512(c + 512), bit), lo, b16);
-    hi = _mm512_mask_add_epi8(hi, _mm512_test_epi8_mask(load512(c + 576), bit), hi, b16);
+    lo = _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(load512(c), bit), lo, b16);
+    hi = _mm512_mask_add_epi8(hi, _mm512_test_epi8_mask(load512(c + 64), bit), hi, b16);
   }
 }
 
