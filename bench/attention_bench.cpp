@@ -30,6 +30,8 @@ void attend_head(const nnb::OpsTable* ops, const nnb::KvCache& kv, int32_t l, in
   a.k = kv.k_head(l, h);
   a.v = kv.v_head(l, h);
   a.f16 = kv.type() == nnb::KvType::F16;
+  a.k_scales = kv.k_scales(l, h);
+  a.v_scales = kv.v_scales(l, h);
   a.blocks = blocks;
   a.out = out.data() + size_t(h) * kHeadDim;
   a.out_stride = kHeads * kHeadDim;
@@ -39,6 +41,11 @@ void attend_head(const nnb::OpsTable* ops, const nnb::KvCache& kv, int32_t l, in
   a.scale = 0.125f;
   a.scratch = scratch.data();
   ops->attend(a);
+}
+
+// Bytes read per cached value: the element, and for q8_0 its share of a 4-byte scale per 32.
+double bytes_per_value(const nnb::KvCache& kv) {
+  return double(kv.elem_bytes()) + (kv.type() == nnb::KvType::Q8_0 ? 4.0 / nnb::KvCache::kQ8Chunk : 0.0);
 }
 
 void BM_attention(benchmark::State& state, const nnb::OpsTable* ops, nnb::KvType type) {
@@ -61,7 +68,7 @@ void BM_attention(benchmark::State& state, const nnb::OpsTable* ops, nnb::KvType
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  const double bytes = 2.0 * kLayers * kHeads * double(n_keys) * kHeadDim * double(kv.elem_bytes());
+  const double bytes = 2.0 * kLayers * kHeads * double(n_keys) * kHeadDim * bytes_per_value(kv);
   state.counters["GB/s"] = benchmark::Counter(bytes * double(state.iterations()), benchmark::Counter::kIsRate,
                                               benchmark::Counter::kIs1000);
 }
@@ -85,7 +92,7 @@ void BM_attention_batch(benchmark::State& state, const nnb::OpsTable* ops, nnb::
       const int32_t cell = kv.reserve_cell(s, c);
       for (int32_t l = 0; l < kLayers; ++l)
         if (type == nnb::KvType::F16) kv.store_cell(l, cell, k16.data(), v16.data());
-        else kv.store_cell(l, cell, k.data(), v.data());
+        else kv.store_cell(l, cell, k.data(), v.data());  // f32 rows (q8_0: quantized there)
       kv.set_n_pos(s, c + 1);
     }
   std::vector<float> q(size_t(kHeads) * kHeadDim, 0.01f), out(q.size());
@@ -97,7 +104,7 @@ void BM_attention_batch(benchmark::State& state, const nnb::OpsTable* ops, nnb::
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  const double bytes = 2.0 * kLayers * kHeads * double(seqs) * double(n_keys) * kHeadDim * double(kv.elem_bytes());
+  const double bytes = 2.0 * kLayers * kHeads * double(seqs) * double(n_keys) * kHeadDim * bytes_per_value(kv);
   state.counters["GB/s"] = benchmark::Counter(bytes * double(state.iterations()), benchmark::Counter::kIsRate,
                                               benchmark::Counter::kIs1000);
 }
@@ -114,14 +121,14 @@ void register_all() {
 #endif
   for (const Isa& isa : isas) {
     if (isa.ops == nullptr) continue;  // this CPU lacks the ISA
-    for (nnb::KvType type : {nnb::KvType::F32, nnb::KvType::F16})
+    for (nnb::KvType type : {nnb::KvType::F32, nnb::KvType::F16, nnb::KvType::Q8_0})
       for (int64_t n : {128, 512, 2048})
         benchmark::RegisterBenchmark(
             (std::string("attention/") + isa.name + "/" + nnb::kv_type_name(type) + "/" + std::to_string(n)).c_str(),
             BM_attention, isa.ops, type)
             ->Arg(n)
             ->Unit(benchmark::kMicrosecond);
-    for (nnb::KvType type : {nnb::KvType::F32, nnb::KvType::F16})
+    for (nnb::KvType type : {nnb::KvType::F32, nnb::KvType::F16, nnb::KvType::Q8_0})
       for (int64_t n : {128, 512})
         benchmark::RegisterBenchmark((std::string("attention_batch/") + isa.name + "/" + nnb::kv_type_name(type) +
                                       "/keys:" + std::to_string(n) + "/seqs:8")

@@ -112,8 +112,8 @@ TEST_F(Cli, ServeRefusesImpossibleBatchSettingsByName) {
   }
 }
 
-// --kv-type f16: generation on the CPU with the 16-bit cache, reported in --json; an unknown
-// type is a usage error; a device without it (Vulkan) is refused by name, not silently f32.
+// --kv-type f16 / q8_0: generation on the CPU with the 16- or 8-bit cache, reported in --json; an
+// unknown type is a usage error; a device without it (Vulkan) is refused by name, not silently f32.
 TEST_F(Cli, KvTypeF16RunsOnTheCpuAndIsRefusedWhereItIsMissing) {
   Proc r = run_cli("bench -m '" + *model_ + "' -p 8 -n 4 --device cpu --kv-type f16 --json");
   ASSERT_EQ(r.status, 0) << r.out;
@@ -124,10 +124,25 @@ TEST_F(Cli, KvTypeF16RunsOnTheCpuAndIsRefusedWhereItIsMissing) {
   r = run_cli("bench -m '" + *model_ + "' --kv-type f8", true);
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("--kv-type"), std::string::npos) << r.out;
+  // q8_0: the same on the CPU; a model whose head dimension is not a multiple of 32 (n_embd 96,
+  // 4 heads: 24) is refused, naming the reason.
+  r = run_cli("generate -m '" + *model_ + "' -n 4 --temp 0 --device cpu --kv-type q8_0 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["tokens"].size(), 4u);
+  const std::string odd = (*dir_ / "hd24.gguf").string();
+  ASSERT_EQ(run_cli("mkmodel -o '" + odd + "' --type Q8_0 --n-embd 96 --n-head 4 --n-head-kv 4 --n-ff 128").status, 0);
+  r = run_cli("bench -m '" + odd + "' -p 8 -n 4 --kv-type q8_0", true);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("KV cache type q8_0 needs a head dimension that is a multiple of 32 (this model's is 24)"),
+            std::string::npos)
+      << r.out;
   if (test::vulkan_available()) {
     r = run_cli("bench -m '" + *model_ + "' -p 8 -n 4 --device vulkan --kv-type f16", true);
     EXPECT_EQ(r.status, 1);
     EXPECT_NE(r.out.find("KV cache type f16 is not implemented on vulkan"), std::string::npos) << r.out;
+    r = run_cli("bench -m '" + *model_ + "' -p 8 -n 4 --device vulkan --kv-type q8_0", true);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.out.find("KV cache type q8_0 is not implemented on vulkan"), std::string::npos) << r.out;
     const std::string sock = (*dir_ / "kv.sock").string();
     r = run_cli("serve --nn-rpc-uri 'unix://" + sock + "' --device vulkan --kv-type f16", true);
     EXPECT_EQ(r.status, 1);

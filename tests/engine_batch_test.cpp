@@ -152,10 +152,11 @@ TEST(EngineBatch, TwoSequencesInterleavedMatchAlone) {
 // first 20 positions (block 0 shared, block 1 shared and partial: whichever writes first copies
 // it) and continued with other tokens, sequence 3 forked at 16 (a block boundary): each equals
 // its full token list decoded alone; sequence 0 is unaffected by the fork.
-// With an f16 cache too (copy-on-write copies its blocks, of 2-byte elements).
+// With an f16 and a q8_0 cache too (copy-on-write copies their blocks: 2-byte elements, resp.
+// 1-byte ones and their scales).
 TEST(EngineBatch, DropAndForkFromASharedPrefixMatchAlone) {
   NNB_FORCED_ISA_OR_SKIP();
-  for (KvType kv_type : {KvType::F32, KvType::F16})
+  for (KvType kv_type : {KvType::F32, KvType::F16, KvType::Q8_0})
   for (GgmlType type : kTypes) {
     auto model = Model::load(make_model(type));
     const int V = model->hparams().n_vocab;
@@ -233,7 +234,10 @@ TEST(EngineBatch, DropAndForkFromASharedPrefixMatchAlone) {
     for (int s = 0; s < 4; ++s) ctx.drop_sequence(s);
     EXPECT_EQ(kv.n_free_blocks(), n_blocks);
     for (int32_t b = 0; b < n_blocks; ++b) EXPECT_EQ(kv.block_refs(b), 0);
-    check.print(kv_type == KvType::F16 ? "drop and fork, f16 cache" : "drop and fork", type);
+    check.print(kv_type == KvType::F16    ? "drop and fork, f16 cache"
+                : kv_type == KvType::Q8_0 ? "drop and fork, q8_0 cache"
+                                          : "drop and fork",
+                type);
   }
 }
 
@@ -284,6 +288,8 @@ TEST(EngineBatch, SequencesGrowingTogetherKeepTheirBlocksContiguous) {
   EXPECT_TRUE(contiguous(5));
 }
 
+// The 16- and 8-bit caches move the logits only by the rounding of K and V (bounds: a few times
+// the largest differences measured).
 TEST(EngineBatch, F16CacheStaysCloseToF32) {
   NNB_FORCED_ISA_OR_SKIP();
   for (GgmlType type : kTypes) {
@@ -298,6 +304,30 @@ TEST(EngineBatch, F16CacheStaysCloseToF32) {
     cp.kv_type = KvType::F16;
     const auto got = alone(*model, toks, 1, cp);
     Checker check{V, kBound, "f16 vs f32 cache"};
+    for (size_t i = 0; i < toks.size(); ++i) check(got[i].data(), want[i], "position " + std::to_string(i));
+    int same_argmax = 0;
+    for (size_t i = 0; i < toks.size(); ++i)
+      same_argmax += std::max_element(got[i].begin(), got[i].end()) - got[i].begin() ==
+                     std::max_element(want[i].begin(), want[i].end()) - want[i].begin();
+    std::printf("  greedy token equal at %d of %zu positions\n", same_argmax, toks.size());
+    check.print("one token at a time", type);
+  }
+}
+
+TEST(EngineBatch, Q8CacheStaysCloseToF32) {
+  NNB_FORCED_ISA_OR_SKIP();
+  for (GgmlType type : kTypes) {
+    const double kBound = 4 * (type == GgmlType::F32 ? 0.0541 : 0.274);
+    auto model = Model::load(make_model(type));
+    const int V = model->hparams().n_vocab;
+    const auto toks = some_tokens(*model, 60, 8);
+    ContextParams cp;
+    cp.n_ctx = 64;
+    cp.n_threads = 2;
+    const auto want = alone(*model, toks, 1, cp);
+    cp.kv_type = KvType::Q8_0;
+    const auto got = alone(*model, toks, 1, cp);
+    Checker check{V, kBound, "q8_0 vs f32 cache"};
     for (size_t i = 0; i < toks.size(); ++i) check(got[i].data(), want[i], "position " + std::to_string(i));
     int same_argmax = 0;
     for (size_t i = 0; i < toks.size(); ++i)

@@ -11,6 +11,7 @@
 #include "engine/device/kv_cache.h"
 #include "engine/cpu/ops.h"
 #include "engine/cpu/vec_dot.h"
+#include "engine/quant/quants.h"
 
 namespace nnb {
 namespace {
@@ -90,15 +91,44 @@ TEST(EngineOps, RmsNormSiluAdd) {
 }
 
 // Causal attention of n_q queries (positions pos0..) over a KV cache filled with random rows,
-// against a double-precision softmax; for an f16 cache, of the rows as the cache holds them
-// (rounded to f16), which every path must read back exactly.
+// against a double-precision softmax; for an f16 or q8_0 cache, of the rows as the cache holds
+// them (rounded to f16, resp. quantized as llama.cpp's q8_0 cache: int8 times the fp16 scale of
+// each 32 values), which every path must read back exactly. For q8_0 each chunk of 32 has its own
+// magnitude, so a scale applied to the wrong chunk or position shows.
 class EngineOpsAttention : public ::testing::TestWithParam<KvType> {};
+
+// x as a q8_0 cache holds it: blocks of 32 quantized as ggml-cpu's quantize_row_q8_0 and read back.
+std::vector<float> q8_0_roundtrip(const std::vector<float>& x) {
+  std::vector<block_q8_0> b(x.size() / 32);
+  quantize_row_activation(GgmlType::Q8_0, x.data(), b.data(), int64_t(x.size()));
+  std::vector<float> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = fp16_to_fp32(b[i / 32].d) * float(b[i / 32].qs[i % 32]);
+  return y;
+}
+
+// A q8_0 cache needs a head dimension that is a multiple of 32 (one scale per 32), and says so;
+// its storage is about a quarter of f32's (64 values: 64 bytes and two 4-byte scales, against 256).
+TEST(EngineOps, KvCacheQ8) {
+  try {
+    KvCache kv(1, 16, 2, 40, KvType::Q8_0);
+    FAIL() << "head_dim 40 accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("multiple of 32"), std::string::npos) << e.what();
+  }
+  KvCache f32(2, 64, 2, 64, KvType::F32), q8(2, 64, 2, 64, KvType::Q8_0);
+  EXPECT_EQ(q8.bytes() * 256, f32.bytes() * 72);
+  EXPECT_EQ(q8.k_scales(0, 0) == nullptr, false);
+  EXPECT_EQ(f32.k_scales(0, 0), nullptr);
+}
 
 TEST_P(EngineOpsAttention, MatchesReference) {
   const KvType type = GetParam();
+  // q8_0's rows are up to 6 times larger (the chunk magnitudes below), so are the f32 roundings.
+  const double tol = type == KvType::Q8_0 ? 6 * kAttnTol : kAttnTol;
   double worst = 0;
   std::mt19937 rng(11);
-  for (int hd : {8, 16, 64, 128, 40}) {
+  for (int hd : {8, 16, 64, 128, 40, 96}) {
+    if (type == KvType::Q8_0 && hd % 32 != 0) continue;  // refused by the cache (KvCacheQ8 below)
     for (auto [pos0, n_q] : {std::pair{0, 1}, {0, 5}, {13, 1}, {16, 4}, {37, 7}, {100, 3}, {250, 9}}) {
       SCOPED_TRACE("hd " + std::to_string(hd) + " pos0 " + std::to_string(pos0) + " n_q " + std::to_string(n_q));
       const int n_keys = pos0 + n_q, n_kv_heads = 2;
@@ -106,9 +136,19 @@ TEST_P(EngineOpsAttention, MatchesReference) {
       std::vector<std::vector<float>> K, Vv;
       for (int j = 0; j < n_keys; ++j) {
         auto k = randn(size_t(hd * n_kv_heads), rng), v = randn(size_t(hd * n_kv_heads), rng);
+        if (type == KvType::Q8_0)
+          for (size_t i = 0; i < k.size(); ++i) {
+            const float m[] = {0.3f, 2.5f, 1.0f, 6.0f};
+            k[i] *= m[(i / 32 + size_t(j)) % 4];
+            v[i] *= m[(i / 32 + 2 * size_t(j)) % 4];
+          }
         kv.store(0, j, k.data(), v.data());
         if (type == KvType::F16)
           for (size_t i = 0; i < k.size(); ++i) k[i] = fp16_to_fp32(fp32_to_fp16(k[i])), v[i] = fp16_to_fp32(fp32_to_fp16(v[i]));
+        if (type == KvType::Q8_0) {
+          k = q8_0_roundtrip(k);
+          v = q8_0_roundtrip(v);
+        }
         K.push_back(k);
         Vv.push_back(v);
       }
@@ -129,6 +169,8 @@ TEST_P(EngineOpsAttention, MatchesReference) {
         a.k = kv.k_head(0, h);
         a.v = kv.v_head(0, h);
         a.f16 = type == KvType::F16;
+        a.k_scales = kv.k_scales(0, h);
+        a.v_scales = kv.v_scales(0, h);
         a.out = out.data();
         a.out_stride = hd;
         a.head_dim = hd;
@@ -152,17 +194,17 @@ TEST_P(EngineOpsAttention, MatchesReference) {
           for (int d = 0; d < hd; ++d) {
             double want = 0;
             for (int j = 0; j <= last; ++j) want += s[size_t(j)] / sum * Vv[size_t(j)][size_t(h * hd + d)];
-            EXPECT_NEAR(out[size_t(t * hd + d)], want, kAttnTol) << "t " << t << " d " << d;
+            EXPECT_NEAR(out[size_t(t * hd + d)], want, tol) << "t " << t << " d " << d;
             worst = std::max(worst, std::abs(out[size_t(t * hd + d)] - want));
           }
         }
       }
     }
   }
-  std::printf("[ measured ] attention, %s cache: worst error %.3g (bound %.3g)\n", kv_type_name(type), worst, kAttnTol);
+  std::printf("[ measured ] attention, %s cache: worst error %.3g (bound %.3g)\n", kv_type_name(type), worst, tol);
 }
 
-INSTANTIATE_TEST_SUITE_P(CacheTypes, EngineOpsAttention, ::testing::Values(KvType::F32, KvType::F16),
+INSTANTIATE_TEST_SUITE_P(CacheTypes, EngineOpsAttention, ::testing::Values(KvType::F32, KvType::F16, KvType::Q8_0),
                          [](const auto& info) { return std::string(kv_type_name(info.param)); });
 
 // f32 -> f16 for an f16 KV cache: every path rounds as ggml's fp32_to_fp16 (to nearest even, as

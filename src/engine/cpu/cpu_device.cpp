@@ -101,7 +101,7 @@ class CpuDevice final : public Device {
   }
   void rope(Act dst, int32_t n_heads, int32_t rows) override;
   void kv_store(KvCache& kv, int layer, const int32_t* cells, int32_t rows) override {
-    if (kv.type() == KvType::F32) {
+    if (kv.type() != KvType::F16) {  // f32 rows, stored as they are or quantized (q8_0)
       for (int32_t i = 0; i < rows; ++i) kv.store_cell(layer, cells[i], row(Act::K, i), row(Act::V, i));
       return;
     }
@@ -481,6 +481,8 @@ void CpuDevice::attention(const KvCache& kv, int layer, std::span<const AttnJob>
       a.k = kv.k_head(layer, kvh);
       a.v = kv.v_head(layer, kvh);
       a.f16 = kv.type() == KvType::F16;
+      a.k_scales = kv.k_scales(layer, kvh);
+      a.v_scales = kv.v_scales(layer, kvh);
       a.blocks = J.blocks;
       a.out = attn + size_t(J.out_row) * Q + size_t(h) * hd;
       a.out_stride = Q;

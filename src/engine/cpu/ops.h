@@ -13,10 +13,14 @@ namespace nnb {
 struct AttnArgs {
   const float* q = nullptr;  // query t (head_dim floats) at q + t * q_stride
   int64_t q_stride = 0;
-  // Elements of the cache: float, or ggml_fp16_t when f16 (kv_cache.h).
+  // Elements of the cache: float, ggml_fp16_t when f16, int8_t when q8_0 (kv_cache.h).
   const void* k = nullptr;  // this KV head's keys: blocks of 16 positions, each [head_dim][16]
   const void* v = nullptr;  // this KV head's values: [position][head_dim], 16 rows per block
   bool f16 = false;
+  // q8_0 (head_dim a multiple of 32): the scales of this KV head, per block [head_dim/32][16]
+  // for the keys, per position [head_dim/32] for the values; nullptr for the other types.
+  const float* k_scales = nullptr;
+  const float* v_scales = nullptr;
   // The sequence's block table (kv_cache.h): its positions 16b .. 16b+15 are physical block
   // blocks[b] (keys at k + blocks[b]*16*head_dim, value rows at v + blocks[b]*16*head_dim).
   // nullptr: blocks in order (block b at b).

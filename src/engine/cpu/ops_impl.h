@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "engine/cpu/ops.h"
 #include "engine/quant/ggml_types.h"
@@ -32,6 +33,7 @@ struct ScalarS {
   static V set1(float f) { return f; }
   static V load(const float* p) { return *p; }
   static V load_f16(const uint16_t* p) { return fp16_to_fp32(*p); }
+  static V load_i8(const int8_t* p) { return float(*p); }
   static void store(float* p, V v) { *p = v; }
   static void store_f16(uint16_t* p, V v) { *p = fp32_to_fp16(v); }
   static V add(V a, V b) { return a + b; }
@@ -126,6 +128,7 @@ struct Ops {
   // A vector of cached keys or values (E: the cache's element type, float or f16) as f32.
   static V ld(const float* p) { return S::load(p); }
   static V ld(const uint16_t* p) { return S::load_f16(p); }
+  static V ld(const int8_t* p) { return S::load_i8(p); }
 
   // scores[t][j] = scale * q_t . k_j for the T queries and all keys 0 .. n_keys (rounded up to 16).
   template <int T, class E>
@@ -258,12 +261,94 @@ struct Ops {
     }
   }
 
+  // q8_0 cache: the scores as scores(), one chunk of 32 dimensions at a time, each chunk's sums
+  // times its 16 keys' scales (a vector, laid out as the keys).
+  template <int T>
+  static void scores_q8(const AttnArgs& a, int n_keys, float* sc, int64_t ld) {
+    const int hd = a.head_dim, nc = hd / 32;
+    constexpr int U = T == 1 ? 4 : T == 2 ? 2 : 1;  // partial sums, as scores()
+    const float* q[T];
+    for (int t = 0; t < T; ++t) q[t] = a.q + int64_t(t) * a.q_stride;
+    const V vscale = S::set1(a.scale);
+    for (int j0 = 0; j0 < n_keys; j0 += 16) {
+      const int64_t b = block_of(a, j0);
+      const int8_t* kb = static_cast<const int8_t*>(a.k) + b * 16 * hd;  // [hd][16]
+      const float* ks = a.k_scales + b * 16 * nc;                         // [nc][16]
+      V tot[T][NV];
+      for (int t = 0; t < T; ++t)
+        for (int v = 0; v < NV; ++v) tot[t][v] = S::zero();
+      for (int c = 0; c < nc; ++c) {
+        V acc[T][NV][U];
+        for (int t = 0; t < T; ++t)
+          for (int v = 0; v < NV; ++v)
+            for (int u = 0; u < U; ++u) acc[t][v][u] = S::zero();
+        for (int d = 32 * c; d < 32 * c + 32; d += U)
+          for (int u = 0; u < U; ++u) {
+            V kv[NV];
+            for (int v = 0; v < NV; ++v) kv[v] = Ops::ld(kb + (d + u) * 16 + v * W);
+            for (int t = 0; t < T; ++t) {
+              const V qd = S::set1(q[t][d + u]);
+              for (int v = 0; v < NV; ++v) acc[t][v][u] = S::fma(qd, kv[v], acc[t][v][u]);
+            }
+          }
+        for (int t = 0; t < T; ++t)
+          for (int v = 0; v < NV; ++v) {
+            V sum = acc[t][v][0];
+            for (int u = 1; u < U; ++u) sum = S::add(sum, acc[t][v][u]);
+            tot[t][v] = S::fma(sum, S::load(ks + c * 16 + v * W), tot[t][v]);
+          }
+      }
+      for (int t = 0; t < T; ++t)
+        for (int v = 0; v < NV; ++v) S::store(sc + t * ld + j0 + v * W, S::mul(tot[t][v], vscale));
+    }
+  }
+
+  // q8_0 cache: out_t = sum_j p_tj v_j / sum_t, one chunk of 32 dimensions at a time, p_tj times
+  // the chunk's scale of value row j (one query: even and odd keys into separate sums, as
+  // weighted_values()).
+  template <int T>
+  static void weighted_values_q8(const AttnArgs& a, int n_keys, const float* p, int64_t ld, const float* inv) {
+    const int hd = a.head_dim, nc = hd / 32;
+    constexpr int CV = 32 / W;  // vectors per chunk
+    constexpr int P = T == 1 ? 2 : 1;
+    for (int c = 0; c < nc; ++c) {
+      V acc[P][T][CV];
+      for (int k = 0; k < P; ++k)
+        for (int t = 0; t < T; ++t)
+          for (int v = 0; v < CV; ++v) acc[k][t][v] = S::zero();
+      for (int j0 = 0; j0 < n_keys; j0 += 16) {
+        const int64_t b = block_of(a, j0);
+        const int8_t* vb = static_cast<const int8_t*>(a.v) + b * 16 * hd + 32 * c;  // row j0 of this block
+        const float* vs = a.v_scales + b * 16 * nc + c;                            // row j: vs[j * nc]
+        const int nj = std::min(16, n_keys - j0);
+        for (int j = 0; j < nj; ++j) {
+          const int8_t* vr = vb + int64_t(j) * hd;
+          V vv[CV];
+          for (int v = 0; v < CV; ++v) vv[v] = Ops::ld(vr + v * W);
+          for (int t = 0; t < T; ++t) {
+            const V pj = S::set1(p[t * ld + j0 + j] * vs[j * nc]);
+            for (int v = 0; v < CV; ++v) acc[j % P][t][v] = S::fma(pj, vv[v], acc[j % P][t][v]);
+          }
+        }
+      }
+      for (int t = 0; t < T; ++t) {
+        const V s = S::set1(inv[t]);
+        for (int v = 0; v < CV; ++v) {
+          V sum = acc[0][t][v];
+          if constexpr (P == 2) sum = S::add(sum, acc[1][t][v]);
+          S::store(a.out + t * a.out_stride + 32 * c + v * W, S::mul(sum, s));
+        }
+      }
+    }
+  }
+
   template <int T, class E>
   static void attend_block(const AttnArgs& a) {
     const int n_keys = a.pos0 + T;
     const int64_t ld = (int64_t(n_keys) + 15) / 16 * 16;
     float* sc = a.scratch;
-    scores<T, E>(a, n_keys, sc, ld);
+    if constexpr (std::is_same_v<E, int8_t>) scores_q8<T>(a, n_keys, sc, ld);
+    else scores<T, E>(a, n_keys, sc, ld);
     // A sliding window masks the keys before pos - window + 1: out of the maximum (a score far
     // below any real one), then exactly 0 after the exponentials, as llama.cpp's -inf mask.
     if (a.softcap > 0)
@@ -284,11 +369,13 @@ struct Ops {
       }
       inv[t] = 1.0f / sum;
     }
-    weighted_values<T, E>(a, n_keys, sc, ld, inv);
+    if constexpr (std::is_same_v<E, int8_t>) weighted_values_q8<T>(a, n_keys, sc, ld, inv);
+    else weighted_values<T, E>(a, n_keys, sc, ld, inv);
   }
 
   static void attend(const AttnArgs& a) {
-    if (a.f16) attend_as<uint16_t>(a);
+    if (a.k_scales) attend_as<int8_t>(a);
+    else if (a.f16) attend_as<uint16_t>(a);
     else attend_as<float>(a);
   }
   template <class E>

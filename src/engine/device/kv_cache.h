@@ -1,14 +1,21 @@
 // The key/value cache of one context, shared by the context's sequences. Kept in f32 by default
-// (llama.cpp's golden runs use an f32 cache, which makes results comparable), or in f16
+// (llama.cpp's golden runs use an f32 cache, which makes results comparable), in f16
 // (KvType::F16, llama.cpp's default cache type): half the memory, and half the bytes attention
 // reads every token — with several sequences generating at once, or long contexts, as many as
-// the weights. The CPU device converts on store and on load; the Vulkan device keeps f32 only.
+// the weights —, or in 8 bits (KvType::Q8_0, llama.cpp's `-ctk q8_0 -ctv q8_0`): int8 values
+// with one scale per 32 of a head's dimensions, rounded as ggml's quantize_row_q8_0 (the scale
+// through fp16), so the values attention reads are those of llama.cpp's q8_0 cache; 72 bytes
+// per 64 values against 256 in f32. The CPU device converts on store and on load; the Vulkan
+// device keeps f32 only.
 //
 // Layouts are chosen for the attention kernels (ops.h), which stream them front to back:
 //   K, per layer and KV head: blocks of 16 positions, each block [head_dim][16] (the 16
 //      positions of one dimension side by side), so 16 scores are one vector of multiply-adds
 //      over the head dimension, without horizontal sums;
 //   V, per layer and KV head: [position][head_dim], rows read in order (16 rows per block).
+//   Q8_0 scales (f32, each the fp16 value ggml stores), per layer and KV head, in a separate
+//   area: K's per block [head_dim / 32][16] (the 16 positions' scales of one chunk of 32
+//   dimensions side by side, as the keys), V's per cell [head_dim / 32].
 //
 // Sequences: a block table ("paged" cache, as vLLM's PagedAttention). The storage is a pool of
 // physical blocks of 16 cells; block b occupies the same place in every layer and head (K block
@@ -50,17 +57,18 @@
 #include <sys/mman.h>
 
 #include "engine/quant/ggml_types.h"
+#include "engine/quant/quants.h"
 
 namespace nnb {
 
 // Element type of the cached keys and values.
-enum class KvType : uint8_t { F32, F16 };
-inline const char* kv_type_name(KvType t) { return t == KvType::F16 ? "f16" : "f32"; }
-// "f32" or "f16"; anything else: std::invalid_argument naming the choices.
+enum class KvType : uint8_t { F32, F16, Q8_0 };
+inline const char* kv_type_name(KvType t) { return t == KvType::F16 ? "f16" : t == KvType::Q8_0 ? "q8_0" : "f32"; }
+// "f32", "f16" or "q8_0"; anything else: std::invalid_argument naming the choices.
 inline KvType parse_kv_type(const std::string& s) {
-  if (s == "f32") return KvType::F32;
-  if (s == "f16") return KvType::F16;
-  throw std::invalid_argument("KV cache type '" + s + "': f32 or f16");
+  for (KvType t : {KvType::F32, KvType::F16, KvType::Q8_0})
+    if (s == kv_type_name(t)) return t;
+  throw std::invalid_argument("KV cache type '" + s + "': f32, f16 or q8_0");
 }
 
 // A decode would need more positions than the context holds (per sequence, or blocks of the
@@ -76,9 +84,12 @@ class KvCache {
   // in use, which the blocks bound).
   static constexpr int32_t kMaxSeq = 1 << 16;
 
+  static constexpr int32_t kQ8Chunk = 32;  // dimensions per Q8_0 scale
+
+  // Throws std::invalid_argument for Q8_0 with a head dimension that is not a multiple of 32.
   KvCache(int32_t n_layer, int32_t capacity, int32_t n_head_kv, int32_t head_dim, KvType type = KvType::F32)
       : type_(type),
-        elem_(type == KvType::F16 ? 2 : 4),
+        elem_(type == KvType::F16 ? 2 : type == KvType::Q8_0 ? 1 : 4),
         capacity_(capacity),
         cap16_((capacity + kBlock - 1) / kBlock * kBlock),
         n_head_kv_(n_head_kv),
@@ -92,10 +103,16 @@ class KvCache {
     // freed one mmap'd block it raises its mmap threshold to that size, and later caches come
     // from the heap arenas — zeroed by memset, and kept there after free (a server's RSS grew
     // ~10 MB with every burst of 32 clients that way).
-    const size_t len = (2 * size_t(n_layer) * per_layer_ + 16) * elem_;
+    if (type == KvType::Q8_0 && head_dim % kQ8Chunk != 0)
+      throw std::invalid_argument("KV cache type q8_0 needs a head dimension that is a multiple of 32 (this model's is " +
+                                  std::to_string(head_dim) + "): use f16 or f32");
+    // The scales after the values, 64-byte aligned.
+    const size_t values = (2 * size_t(n_layer) * per_layer_ * elem_ + 63) / 64 * 64;
+    const size_t len = values + scale_floats() * sizeof(float) + 64;
     void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     data_ = std::unique_ptr<uint8_t[], Unmap>(static_cast<uint8_t*>(p), Unmap{len});
+    scales_ = type == KvType::Q8_0 ? reinterpret_cast<float*>(data_.get() + values) : nullptr;
     free_.reserve(size_t(n_blocks()));
     for (int32_t b = n_blocks() - 1; b >= 0; --b) free_.push_back(b);
   }
@@ -203,7 +220,7 @@ class KvCache {
   void set_n_pos(int32_t seq, int32_t n) { seq_slot(seq).n_pos = n; }
 
   // ---- storage -----------------------------------------------------------------------------
-  // Elements are of type(): float, or ggml_fp16_t for F16.
+  // Elements are of type(): float, ggml_fp16_t for F16, int8_t for Q8_0.
   // K of one KV head: the physical blocks, each [head_dim][16].
   void* k_head(int layer, int32_t h) { return data_.get() + (layer_offset(layer, 0) + head_offset(h)) * elem_; }
   const void* k_head(int layer, int32_t h) const {
@@ -215,16 +232,23 @@ class KvCache {
     return data_.get() + (layer_offset(layer, 1) + head_offset(h)) * elem_;
   }
 
-  // Stores the K and V rows (n_head_kv * head_dim elements each, heads in order, of type()) in a cell.
+  // Q8_0's scales of one KV head (nullptr for the other types): K's blocks, each [head_dim/32][16],
+  // and V's cells, each [head_dim/32] (see the header).
+  const float* k_scales(int layer, int32_t h) const { return scales_ ? scales_ + scale_offset(layer, 0, h) : nullptr; }
+  const float* v_scales(int layer, int32_t h) const { return scales_ ? scales_ + scale_offset(layer, 1, h) : nullptr; }
+
+  // Stores the K and V rows (n_head_kv * head_dim elements each, heads in order) in a cell: of
+  // type() for F32 and F16, f32 for Q8_0 (quantized here).
   void store_cell(int layer, int32_t cell, const void* k, const void* v) {
     if (type_ == KvType::F16) store_rows(layer, cell, static_cast<const ggml_fp16_t*>(k), static_cast<const ggml_fp16_t*>(v));
+    else if (type_ == KvType::Q8_0) store_q8(layer, cell, static_cast<const float*>(k), static_cast<const float*>(v));
     else store_rows(layer, cell, static_cast<const float*>(k), static_cast<const float*>(v));
   }
   // Sequence 0, position pos (tests): reserves the cell and stores the f32 rows, converted to
   // type(); n_used() is not changed.
   void store(int layer, int32_t pos, const float* k, const float* v) {
     const int32_t cell = reserve_cell(0, pos);
-    if (type_ == KvType::F32) return store_cell(layer, cell, k, v);
+    if (type_ != KvType::F16) return store_cell(layer, cell, k, v);
     std::vector<ggml_fp16_t> k16(static_cast<size_t>(width())), v16(static_cast<size_t>(width()));
     for (size_t i = 0; i < k16.size(); ++i) k16[i] = fp32_to_fp16(k[i]), v16[i] = fp32_to_fp16(v[i]);
     store_cell(layer, cell, k16.data(), v16.data());
@@ -233,14 +257,17 @@ class KvCache {
   // Element d of K / V for head h at position pos of a sequence, as f32 (tests, debugging).
   float k_at(int layer, int32_t h, int32_t pos, int32_t d, int32_t seq = 0) const {
     const size_t b = size_t(seqs_.at(size_t(seq)).blocks.at(size_t(pos / kBlock)));
-    return element(k_head(layer, h), (b * size_t(head_dim_) + size_t(d)) * kBlock + size_t(pos % kBlock));
+    const size_t lane = size_t(pos % kBlock);
+    const float x = element(k_head(layer, h), (b * size_t(head_dim_) + size_t(d)) * kBlock + lane);
+    return scales_ ? x * k_scales(layer, h)[(b * size_t(n_chunks()) + size_t(d / kQ8Chunk)) * kBlock + lane] : x;
   }
   float v_at(int layer, int32_t h, int32_t pos, int32_t d, int32_t seq = 0) const {
-    const size_t b = size_t(seqs_.at(size_t(seq)).blocks.at(size_t(pos / kBlock)));
-    return element(v_head(layer, h), (b * kBlock + size_t(pos % kBlock)) * size_t(head_dim_) + size_t(d));
+    const size_t cell = size_t(seqs_.at(size_t(seq)).blocks.at(size_t(pos / kBlock))) * kBlock + size_t(pos % kBlock);
+    const float x = element(v_head(layer, h), cell * size_t(head_dim_) + size_t(d));
+    return scales_ ? x * v_scales(layer, h)[cell * size_t(n_chunks()) + size_t(d / kQ8Chunk)] : x;
   }
 
-  size_t bytes() const { return 2 * size_t(n_layer_) * per_layer_ * elem_; }
+  size_t bytes() const { return 2 * size_t(n_layer_) * per_layer_ * elem_ + scale_floats() * sizeof(float); }
 
  private:
   struct Unmap {
@@ -253,6 +280,14 @@ class KvCache {
   };
   size_t layer_offset(int layer, int kv) const { return (2 * size_t(layer) + size_t(kv)) * per_layer_; }
   size_t head_offset(int32_t h) const { return size_t(h) * size_t(cap16_) * size_t(head_dim_); }
+  int32_t n_chunks() const { return head_dim_ / kQ8Chunk; }
+  // Q8_0 scales: per layer, K / V and head, cap16 * head_dim / 32 floats.
+  size_t scale_floats() const {
+    return type_ == KvType::Q8_0 ? 2 * size_t(n_layer_) * size_t(n_head_kv_) * size_t(cap16_) * size_t(n_chunks()) : 0;
+  }
+  size_t scale_offset(int layer, int kv, int32_t h) const {
+    return ((2 * size_t(layer) + size_t(kv)) * size_t(n_head_kv_) + size_t(h)) * size_t(cap16_) * size_t(n_chunks());
+  }
 
   Seq& seq_slot(int32_t seq) {
     if (size_t(seq) >= seqs_.size()) seqs_.resize(size_t(seq) + 1);
@@ -298,7 +333,37 @@ class KvCache {
         uint8_t* v = static_cast<uint8_t*>(v_head(l, h));
         std::memcpy(k + size_t(to) * n, k + size_t(from) * n, n);
         std::memcpy(v + size_t(to) * n, v + size_t(from) * n, n);
+        if (scales_) {  // a block's scales: 16 * head_dim/32 floats of K and of V
+          const size_t m = size_t(kBlock) * size_t(n_chunks());
+          float* ks = scales_ + scale_offset(l, 0, h);
+          float* vs = scales_ + scale_offset(l, 1, h);
+          std::memcpy(ks + size_t(to) * m, ks + size_t(from) * m, m * sizeof(float));
+          std::memcpy(vs + size_t(to) * m, vs + size_t(from) * m, m * sizeof(float));
+        }
       }
+  }
+  // A head's K and V rows quantized as llama.cpp's q8_0 cache stores them (ggml-cpu's
+  // quantize_row_q8_0, the x86 rules: quantize_row_activation), the blocks' int8 values and
+  // fp16 scales put in this cache's layout.
+  void store_q8(int layer, int32_t cell, const float* k, const float* v) {
+    const size_t b = size_t(cell / kBlock), lane = size_t(cell % kBlock), nc = size_t(n_chunks());
+    q8_.resize(nc);
+    for (int32_t h = 0; h < n_head_kv_; ++h) {
+      int8_t* kh = static_cast<int8_t*>(k_head(layer, h)) + b * size_t(head_dim_) * kBlock + lane;
+      float* ks = scales_ + scale_offset(layer, 0, h) + b * nc * kBlock + lane;
+      quantize_row_activation(GgmlType::Q8_0, k + size_t(h) * size_t(head_dim_), q8_.data(), head_dim_);
+      for (size_t c = 0; c < nc; ++c) {
+        ks[c * kBlock] = fp16_to_fp32(q8_[c].d);
+        for (size_t i = 0; i < size_t(kQ8Chunk); ++i) kh[(c * kQ8Chunk + i) * kBlock] = q8_[c].qs[i];
+      }
+      int8_t* vh = static_cast<int8_t*>(v_head(layer, h)) + size_t(cell) * size_t(head_dim_);
+      float* vs = scales_ + scale_offset(layer, 1, h) + size_t(cell) * nc;
+      quantize_row_activation(GgmlType::Q8_0, v + size_t(h) * size_t(head_dim_), q8_.data(), head_dim_);
+      for (size_t c = 0; c < nc; ++c) {
+        vs[c] = fp16_to_fp32(q8_[c].d);
+        std::memcpy(vh + c * kQ8Chunk, q8_[c].qs, size_t(kQ8Chunk));
+      }
+    }
   }
   template <class T>
   void store_rows(int layer, int32_t cell, const T* k, const T* v) {
@@ -312,7 +377,9 @@ class KvCache {
     }
   }
   float element(const void* base, size_t i) const {
-    return type_ == KvType::F16 ? fp16_to_fp32(static_cast<const ggml_fp16_t*>(base)[i]) : static_cast<const float*>(base)[i];
+    if (type_ == KvType::F16) return fp16_to_fp32(static_cast<const ggml_fp16_t*>(base)[i]);
+    if (type_ == KvType::Q8_0) return float(static_cast<const int8_t*>(base)[i]);
+    return static_cast<const float*>(base)[i];
   }
 
   KvType type_;
@@ -324,6 +391,8 @@ class KvCache {
   int32_t n_layer_;
   size_t per_layer_;
   std::unique_ptr<uint8_t[], Unmap> data_;
+  float* scales_ = nullptr;  // Q8_0: inside data_'s mapping, after the values
+  std::vector<block_q8_0> q8_;  // Q8_0: one head row's blocks while storing
   std::vector<int32_t> refs_;  // per physical block
   std::vector<int32_t> free_;  // free physical blocks, descending
   std::vector<Seq> seqs_;      // by sequence id
