@@ -106,15 +106,16 @@ std::vector<float> q8_0_roundtrip(const std::vector<float>& x) {
   return y;
 }
 
-// A q8_0 cache needs a head dimension that is a multiple of 32 (one scale per 32), and says so;
+// A q8_0 cache needs a head dimension that is a multiple of 32 (one scale per 32; at most 512), and says so;
 // its storage is about a quarter of f32's (64 values: 64 bytes and two 4-byte scales, against 256).
 TEST(EngineOps, KvCacheQ8) {
-  try {
-    KvCache kv(1, 16, 2, 40, KvType::Q8_0);
-    FAIL() << "head_dim 40 accepted";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("multiple of 32"), std::string::npos) << e.what();
-  }
+  for (int32_t hd : {40, 544})
+    try {
+      KvCache kv(1, 16, 2, hd, KvType::Q8_0);
+      FAIL() << "head_dim " << hd << " accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("multiple of 32, at most 512"), std::string::npos) << e.what();
+    }
   KvCache f32(2, 64, 2, 64, KvType::F32), q8(2, 64, 2, 64, KvType::Q8_0);
   EXPECT_EQ(q8.bytes() * 256, f32.bytes() * 72);
   EXPECT_EQ(q8.k_scales(0, 0) == nullptr, false);
@@ -160,6 +161,8 @@ TEST_P(EngineOpsAttention, MatchesReference) {
           }
       const int h = 1;
       const auto q = randn(size_t(n_q * hd), rng, 2.0f);
+      // q8_0: the queries are quantized as well for the scores (as llama.cpp does over such a cache).
+      const auto qr = type == KvType::Q8_0 ? q8_0_roundtrip(q) : q;
       const float scale = 1.0f / std::sqrt(float(hd));
       for (const OpsTable* o : tables()) {
         std::vector<float> out(size_t(n_q * hd), NAN), scratch(size_t(attn_scratch_floats(n_q, n_keys)));
@@ -185,7 +188,7 @@ TEST_P(EngineOpsAttention, MatchesReference) {
           double mx = -1e300;
           for (int j = 0; j <= last; ++j) {
             double dot = 0;
-            for (int d = 0; d < hd; ++d) dot += double(q[size_t(t * hd + d)]) * K[size_t(j)][size_t(h * hd + d)];
+            for (int d = 0; d < hd; ++d) dot += double(qr[size_t(t * hd + d)]) * K[size_t(j)][size_t(h * hd + d)];
             s[size_t(j)] = dot * scale;
             mx = std::max(mx, s[size_t(j)]);
           }

@@ -16,6 +16,17 @@ struct Avx2S {
   static V load_i8(const int8_t* p) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
   }
+  // int32 lanes += k[4i..4i+3] . q (see Avx512S): |k| times q with k's sign (maddubs takes an
+  // unsigned operand; pairs stay within int16: 2 * 127 * 128), then pairs of int16 summed.
+  using VI = __m256i;
+  static VI i8_bias(int32_t) { return _mm256_setzero_si256(); }
+  static VI dot_i8x4(VI acc, const int8_t* k, int32_t q4) {
+    const __m256i kv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k));
+    const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(kv), _mm256_sign_epi8(_mm256_set1_epi32(q4), kv));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+  }
+  static VI add_i(VI a, VI b) { return _mm256_add_epi32(a, b); }
+  static V cvt_i(VI a) { return _mm256_cvtepi32_ps(a); }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
   static void store_f16(uint16_t* p, V v) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));

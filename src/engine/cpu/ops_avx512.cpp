@@ -22,6 +22,17 @@ struct Avx512S {
   static V load_i8(const int8_t* p) {
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
   }
+  // int32 lanes (one per key) for the q8_0 cache's scores: lane i += k[4i..4i+3] . q (4 int8 in
+  // q4). VNNI's dpbusd takes unsigned k: k + 128 (a sign flip), so the lanes start from
+  // i8_bias(sum of q) = -128 * sum.
+  using VI = __m512i;
+  static VI i8_bias(int32_t qsum) { return _mm512_set1_epi32(-128 * qsum); }
+  static VI dot_i8x4(VI acc, const int8_t* k, int32_t q4) {
+    const __m512i ku = _mm512_xor_si512(_mm512_loadu_si512(k), _mm512_set1_epi8(char(0x80)));
+    return _mm512_dpbusd_epi32(acc, ku, _mm512_set1_epi32(q4));
+  }
+  static VI add_i(VI a, VI b) { return _mm512_add_epi32(a, b); }
+  static V cvt_i(VI a) { return _mm512_cvtepi32_ps(a); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static void store_f16(uint16_t* p, V v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));

@@ -12,6 +12,7 @@
 
 #include "engine/cpu/ops.h"
 #include "engine/quant/ggml_types.h"
+#include "engine/quant/quants.h"
 
 namespace nnb::ops_detail {
 namespace {
@@ -34,6 +35,15 @@ struct ScalarS {
   static V load(const float* p) { return *p; }
   static V load_f16(const uint16_t* p) { return fp16_to_fp32(*p); }
   static V load_i8(const int8_t* p) { return float(*p); }
+  using VI = int32_t;
+  static VI i8_bias(int32_t) { return 0; }
+  static VI dot_i8x4(VI acc, const int8_t* k, int32_t q4) {
+    int8_t q[4];
+    std::memcpy(q, &q4, 4);
+    return acc + k[0] * q[0] + k[1] * q[1] + k[2] * q[2] + k[3] * q[3];
+  }
+  static VI add_i(VI a, VI b) { return a + b; }
+  static V cvt_i(VI a) { return float(a); }
   static void store(float* p, V v) { *p = v; }
   static void store_f16(uint16_t* p, V v) { *p = fp32_to_fp16(v); }
   static V add(V a, V b) { return a + b; }
@@ -119,6 +129,7 @@ struct Ops {
   }
 
   // ---- attention ----------------------------------------------------------------------------
+  static constexpr int kMaxQ8Chunks = 16;  // q8_0 cache: head_dim <= 512 (kv_cache.h)
   static constexpr int NV = 16 / W;  // vectors per block of 16 key positions
 
   // Physical block of the keys j0 .. j0+15 (j0 a multiple of 16): the only place where the
@@ -261,42 +272,55 @@ struct Ops {
     }
   }
 
-  // q8_0 cache: the scores as scores(), one chunk of 32 dimensions at a time, each chunk's sums
-  // times its 16 keys' scales (a vector, laid out as the keys).
+  // q8_0 cache: the scores as llama.cpp computes them over such a cache: each query quantized
+  // to q8_0 too (ggml-cpu's rules), each chunk of 32 dimensions an exact int32 dot product (keys
+  // stored [hd/4][16][4]: 4 dimensions of 16 keys in 64 bytes, one VNNI dpbusd where there is
+  // one), times the query's and the 16 keys' scales.
   template <int T>
   static void scores_q8(const AttnArgs& a, int n_keys, float* sc, int64_t ld) {
+    using VI = typename S::VI;
     const int hd = a.head_dim, nc = hd / 32;
-    constexpr int U = T == 1 ? 4 : T == 2 ? 2 : 1;  // partial sums, as scores()
-    const float* q[T];
-    for (int t = 0; t < T; ++t) q[t] = a.q + int64_t(t) * a.q_stride;
+    constexpr int U = T == 1 ? 2 : 1;  // int32 partial sums (dpbusd latency)
+    block_q8_0 qb[T][kMaxQ8Chunks];
+    int32_t qsum[T][kMaxQ8Chunks];
+    for (int t = 0; t < T; ++t) {
+      quantize_row_activation(GgmlType::Q8_0, a.q + int64_t(t) * a.q_stride, qb[t], hd);
+      for (int c = 0; c < nc; ++c) {
+        qsum[t][c] = 0;
+        for (int i = 0; i < 32; ++i) qsum[t][c] += qb[t][c].qs[i];
+      }
+    }
     const V vscale = S::set1(a.scale);
     for (int j0 = 0; j0 < n_keys; j0 += 16) {
       const int64_t b = block_of(a, j0);
-      const int8_t* kb = static_cast<const int8_t*>(a.k) + b * 16 * hd;  // [hd][16]
+      const int8_t* kb = static_cast<const int8_t*>(a.k) + b * 16 * hd;  // [hd/4][16][4]
       const float* ks = a.k_scales + b * 16 * nc;                         // [nc][16]
       V tot[T][NV];
       for (int t = 0; t < T; ++t)
         for (int v = 0; v < NV; ++v) tot[t][v] = S::zero();
       for (int c = 0; c < nc; ++c) {
-        V acc[T][NV][U];
-        for (int t = 0; t < T; ++t)
-          for (int v = 0; v < NV; ++v)
-            for (int u = 0; u < U; ++u) acc[t][v][u] = S::zero();
-        for (int d = 32 * c; d < 32 * c + 32; d += U)
-          for (int u = 0; u < U; ++u) {
-            V kv[NV];
-            for (int v = 0; v < NV; ++v) kv[v] = Ops::ld(kb + (d + u) * 16 + v * W);
-            for (int t = 0; t < T; ++t) {
-              const V qd = S::set1(q[t][d + u]);
-              for (int v = 0; v < NV; ++v) acc[t][v][u] = S::fma(qd, kv[v], acc[t][v][u]);
-            }
-          }
+        VI acc[T][NV][U];
         for (int t = 0; t < T; ++t)
           for (int v = 0; v < NV; ++v) {
-            V sum = acc[t][v][0];
-            for (int u = 1; u < U; ++u) sum = S::add(sum, acc[t][v][u]);
-            tot[t][v] = S::fma(sum, S::load(ks + c * 16 + v * W), tot[t][v]);
+            acc[t][v][0] = S::i8_bias(qsum[t][c]);
+            for (int u = 1; u < U; ++u) acc[t][v][u] = S::i8_bias(0);
           }
+        for (int g = 0; g < 8; g += U)
+          for (int u = 0; u < U; ++u)
+            for (int t = 0; t < T; ++t) {
+              int32_t q4;
+              std::memcpy(&q4, qb[t][c].qs + 4 * (g + u), 4);
+              for (int v = 0; v < NV; ++v)
+                acc[t][v][u] = S::dot_i8x4(acc[t][v][u], kb + ((8 * c + g + u) * 16 + v * W) * 4, q4);
+            }
+        for (int t = 0; t < T; ++t) {
+          const V dq = S::set1(fp16_to_fp32(qb[t][c].d));
+          for (int v = 0; v < NV; ++v) {
+            VI sum = acc[t][v][0];
+            for (int u = 1; u < U; ++u) sum = S::add_i(sum, acc[t][v][u]);
+            tot[t][v] = S::fma(S::cvt_i(sum), S::mul(S::load(ks + c * 16 + v * W), dq), tot[t][v]);
+          }
+        }
       }
       for (int t = 0; t < T; ++t)
         for (int v = 0; v < NV; ++v) S::store(sc + t * ld + j0 + v * W, S::mul(tot[t][v], vscale));

@@ -13,6 +13,8 @@
 //      positions of one dimension side by side), so 16 scores are one vector of multiply-adds
 //      over the head dimension, without horizontal sums;
 //   V, per layer and KV head: [position][head_dim], rows read in order (16 rows per block).
+//   K in Q8_0, per block [head_dim / 4][16][4] instead: 4 dimensions of the 16 positions in 64
+//      bytes, the operand of an int8 dot-product instruction (4 products per 32-bit lane);
 //   Q8_0 scales (f32, each the fp16 value ggml stores), per layer and KV head, in a separate
 //   area: K's per block [head_dim / 32][16] (the 16 positions' scales of one chunk of 32
 //   dimensions side by side, as the keys), V's per cell [head_dim / 32].
@@ -103,9 +105,9 @@ class KvCache {
     // freed one mmap'd block it raises its mmap threshold to that size, and later caches come
     // from the heap arenas — zeroed by memset, and kept there after free (a server's RSS grew
     // ~10 MB with every burst of 32 clients that way).
-    if (type == KvType::Q8_0 && head_dim % kQ8Chunk != 0)
-      throw std::invalid_argument("KV cache type q8_0 needs a head dimension that is a multiple of 32 (this model's is " +
-                                  std::to_string(head_dim) + "): use f16 or f32");
+    if (type == KvType::Q8_0 && (head_dim % kQ8Chunk != 0 || head_dim > 512))
+      throw std::invalid_argument("KV cache type q8_0 needs a head dimension that is a multiple of 32, at most 512 (this "
+                                  "model's is " + std::to_string(head_dim) + "): use f16 or f32");
     // The scales after the values, 64-byte aligned.
     const size_t values = (2 * size_t(n_layer) * per_layer_ * elem_ + 63) / 64 * 64;
     const size_t len = values + scale_floats() * sizeof(float) + 64;
@@ -258,8 +260,10 @@ class KvCache {
   float k_at(int layer, int32_t h, int32_t pos, int32_t d, int32_t seq = 0) const {
     const size_t b = size_t(seqs_.at(size_t(seq)).blocks.at(size_t(pos / kBlock)));
     const size_t lane = size_t(pos % kBlock);
-    const float x = element(k_head(layer, h), (b * size_t(head_dim_) + size_t(d)) * kBlock + lane);
-    return scales_ ? x * k_scales(layer, h)[(b * size_t(n_chunks()) + size_t(d / kQ8Chunk)) * kBlock + lane] : x;
+    if (scales_)
+      return element(k_head(layer, h), b * size_t(head_dim_) * kBlock + q8_k_index(d, lane)) *
+             k_scales(layer, h)[(b * size_t(n_chunks()) + size_t(d / kQ8Chunk)) * kBlock + lane];
+    return element(k_head(layer, h), (b * size_t(head_dim_) + size_t(d)) * kBlock + lane);
   }
   float v_at(int layer, int32_t h, int32_t pos, int32_t d, int32_t seq = 0) const {
     const size_t cell = size_t(seqs_.at(size_t(seq)).blocks.at(size_t(pos / kBlock))) * kBlock + size_t(pos % kBlock);
@@ -281,6 +285,8 @@ class KvCache {
   size_t layer_offset(int layer, int kv) const { return (2 * size_t(layer) + size_t(kv)) * per_layer_; }
   size_t head_offset(int32_t h) const { return size_t(h) * size_t(cap16_) * size_t(head_dim_); }
   int32_t n_chunks() const { return head_dim_ / kQ8Chunk; }
+  // Q8_0 K: dimension d of the position in lane `lane` within a block ([head_dim/4][16][4]).
+  static size_t q8_k_index(int32_t d, size_t lane) { return (size_t(d / 4) * kBlock + lane) * 4 + size_t(d % 4); }
   // Q8_0 scales: per layer, K / V and head, cap16 * head_dim / 32 floats.
   size_t scale_floats() const {
     return type_ == KvType::Q8_0 ? 2 * size_t(n_layer_) * size_t(n_head_kv_) * size_t(cap16_) * size_t(n_chunks()) : 0;
@@ -349,12 +355,12 @@ class KvCache {
     const size_t b = size_t(cell / kBlock), lane = size_t(cell % kBlock), nc = size_t(n_chunks());
     q8_.resize(nc);
     for (int32_t h = 0; h < n_head_kv_; ++h) {
-      int8_t* kh = static_cast<int8_t*>(k_head(layer, h)) + b * size_t(head_dim_) * kBlock + lane;
+      int8_t* kh = static_cast<int8_t*>(k_head(layer, h)) + b * size_t(head_dim_) * kBlock;
       float* ks = scales_ + scale_offset(layer, 0, h) + b * nc * kBlock + lane;
       quantize_row_activation(GgmlType::Q8_0, k + size_t(h) * size_t(head_dim_), q8_.data(), head_dim_);
       for (size_t c = 0; c < nc; ++c) {
         ks[c * kBlock] = fp16_to_fp32(q8_[c].d);
-        for (size_t i = 0; i < size_t(kQ8Chunk); ++i) kh[(c * kQ8Chunk + i) * kBlock] = q8_[c].qs[i];
+        for (int32_t i = 0; i < kQ8Chunk; ++i) kh[q8_k_index(int32_t(c) * kQ8Chunk + i, lane)] = q8_[c].qs[i];
       }
       int8_t* vh = static_cast<int8_t*>(v_head(layer, h)) + size_t(cell) * size_t(head_dim_);
       float* vs = scales_ + scale_offset(layer, 1, h) + size_t(cell) * nc;
