@@ -88,7 +88,8 @@ class KvCache {
 
   static constexpr int32_t kQ8Chunk = 32;  // dimensions per Q8_0 scale
 
-  // Throws std::invalid_argument for Q8_0 with a head dimension that is not a multiple of 32.
+  // Throws std::invalid_argument for Q8_0 with a head dimension that is not a multiple of 32 or
+  // above 512 (the attention kernels' bound).
   KvCache(int32_t n_layer, int32_t capacity, int32_t n_head_kv, int32_t head_dim, KvType type = KvType::F32)
       : type_(type),
         elem_(type == KvType::F16 ? 2 : type == KvType::Q8_0 ? 1 : 4),
@@ -223,7 +224,7 @@ class KvCache {
 
   // ---- storage -----------------------------------------------------------------------------
   // Elements are of type(): float, ggml_fp16_t for F16, int8_t for Q8_0.
-  // K of one KV head: the physical blocks, each [head_dim][16].
+  // K of one KV head: the physical blocks, each [head_dim][16] (Q8_0: [head_dim/4][16][4]).
   void* k_head(int layer, int32_t h) { return data_.get() + (layer_offset(layer, 0) + head_offset(h)) * elem_; }
   const void* k_head(int layer, int32_t h) const {
     return data_.get() + (layer_offset(layer, 0) + head_offset(h)) * elem_;
