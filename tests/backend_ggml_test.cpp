@@ -135,17 +135,50 @@ TEST_F(GgmlBackendTest, GreedyComputeEqualsEngineGreedy) {
 // The host's KV cache type (serve / run --kv-type) reaches the engine context of every graph:
 // the context says so in its log, and its greedy text is the engine's with that cache.
 TEST_F(GgmlBackendTest, HostKvTypeReachesTheEngineContext) {
-  const auto ref = engine_greedy(*model, kPrompt, 128, 24, "", KvType::F16);
-  GgmlBackendOptions o = cap.options();
-  o.kv_type = KvType::F16;
-  GgmlBackend b16({{"default", nn::GraphEncoding::GGML, nn::ExecutionTarget::AUTO, gen_model_path().string()}}, o);
-  auto g = b16.load_by_name("default", "");
-  auto c = greedy_ctx(*g, R"({"enable-debug-log": true})");
-  set_prompt(*c, kPrompt);
-  c->compute();
-  EXPECT_EQ(text(*c), ref.text);
-  EXPECT_EQ(cap.count(LogLevel::Debug, "f16 KV cache"), 1u);
+  ModelSpec spec;  // head dimension 32: q8_0 takes it (the shared model's 16 it refuses, below)
+  spec.n_head = 2;
+  spec.n_head_kv = 1;
+  spec.seed = 12;
+  const auto path = test::scratch_dir("backend_ggml_hd32") / "hd32.gguf";
+  write_model(spec, path);
+  auto hd32 = Model::load(path.string());
+  for (KvType kv : {KvType::F16, KvType::Q8_0}) {
+    const std::string name = kv_type_name(kv);
+    SCOPED_TRACE(name);
+    const auto ref = engine_greedy(*hd32, kPrompt, 128, 24, "", kv);
+    GgmlBackendOptions o = cap.options();
+    o.kv_type = kv;
+    GgmlBackend b({{"default", nn::GraphEncoding::GGML, nn::ExecutionTarget::AUTO, path.string()}}, o);
+    auto g = b.load_by_name("default", "");
+    const size_t before = cap.count(LogLevel::Debug, name + " KV cache");
+    auto c = greedy_ctx(*g, R"({"enable-debug-log": true})");
+    set_prompt(*c, kPrompt);
+    c->compute();
+    EXPECT_EQ(text(*c), ref.text);
+    EXPECT_EQ(cap.count(LogLevel::Debug, name + " KV cache"), before + 1);
+  }
   EXPECT_EQ(cap.count(LogLevel::Debug, "f32 KV cache"), 0u);
+}
+
+// A host cache type the model cannot have (q8_0 with a head dimension of 16) is refused when the
+// graph is loaded (and when a preload is described at start-up), with a message naming both,
+// not at each context, and never a silent f32 cache.
+TEST_F(GgmlBackendTest, HostQ8KvTypeRefusesAModelWhoseHeadsDoNotFit) {
+  GgmlBackendOptions o = cap.options();
+  o.kv_type = KvType::Q8_0;
+  GgmlBackend b({{"default", nn::GraphEncoding::GGML, nn::ExecutionTarget::AUTO, gen_model_path().string()}}, o);
+  for (int how = 0; how < 2; ++how)
+    try {
+      if (how == 0) b.load_by_name("default", "");
+      else b.describe_preload("default");
+      FAIL() << "a q8_0 cache accepted over 16-dimension heads";
+    } catch (const nn::Error& e) {
+      EXPECT_EQ(e.code(), Errno::InvalidArgument);
+      EXPECT_NE(std::string(e.what()).find("KV cache type q8_0 (--kv-type) needs a head dimension that is a multiple of "
+                                           "32, at most 512; this model's is 16"),
+                std::string::npos)
+          << e.what();
+    }
 }
 
 TEST_F(GgmlBackendTest, StreamingPiecesConcatenateToComputeText) {

@@ -42,8 +42,20 @@ std::string GgmlBackend::device_for(nn::ExecutionTarget target) const {
   return rt_->device;
 }
 
+// The host's KV cache type (--kv-type) fits every model but one: q8_0 keeps a scale per 32 of a
+// head's dimensions, so a model with other heads is refused when its graph is made (and named
+// at start-up for a preload), not at each context.
+static void check_kv_type_fits(const Model& model, KvType kv, const std::string& name) {
+  const int32_t hd = model.hparams().head_dim;
+  if (kv == KvType::Q8_0 && (hd % KvCache::kQ8Chunk != 0 || hd > 512))
+    throw Error(Errno::InvalidArgument, "model '" + name + "': the host's KV cache type q8_0 (--kv-type) needs a head "
+                                        "dimension that is a multiple of 32, at most 512; this model's is " +
+                                        std::to_string(hd));
+}
+
 std::shared_ptr<GgmlGraph> GgmlBackend::make_graph(std::string name, std::shared_ptr<const Model> model,
                                                    std::string_view config, nn::ExecutionTarget target) {
+  check_kv_type_fits(*model, rt_->kv_type, name);
   GgmlOptions defaults;
   defaults.device = device_for(target);
   apply_options_json(defaults, rt_->default_options_json);  // checked in the constructor
@@ -66,6 +78,7 @@ std::string GgmlBackend::describe_preload(std::string_view name) {
   auto it = preloads_.find(name);
   if (it == preloads_.end()) throw Error(Errno::NotFound, "no model named '" + std::string(name) + "'");
   const auto model = models_.get(it->second.path);
+  check_kv_type_fits(*model, rt_->kv_type, std::string(name));
   const Hparams& hp = model->hparams();
   // The most common weight type names the model's quantization ("Q4_K", "F16" ...).
   std::map<std::string, size_t> bytes_by_type;
