@@ -159,6 +159,73 @@ TEST(Batcher, PromptChunksAreSmallOnlyWhileAnotherSlotIsInUse) {
   EXPECT_EQ(a->n_past(), 255);
 }
 
+// A slot allowed to (its context's cache-prompt) takes the beginning its prompt shares with
+// another admitted slot's cache — here an idle one's, whose client is done for now — instead of
+// evaluating it: only the rest goes through a step, the blocks are shared (copy-on-write), and
+// its greedy tokens are those of the same prompt alone, also after the donor has closed. A common
+// beginning shorter than a block, or a slot not allowed to, shares nothing.
+TEST(Batcher, SlotsShareAPromptBeginningWhenAllowed) {
+  auto model = Model::load(model_path());
+  BatcherParams bp;
+  bp.context.n_ctx = 4 * 128;
+  bp.context.n_threads = 1;
+  bp.max_slots = 4;
+  bp.prompt_chunk = 16;
+  auto batcher = Batcher::make(*model, bp);
+  const auto reqs = requests(*model);
+  const std::vector<Token>& p = reqs[4].prompt;  // 90 tokens
+  ASSERT_GE(p.size(), 40u);
+  Request donor_req{std::vector<Token>(p.begin(), p.begin() + 40), 5, {}};
+  Request q{std::vector<Token>(p.begin(), p.begin() + 37), 10, {}};
+  for (int i = 0; i < 13; ++i) q.prompt.push_back(Token(5 + i * 7));
+
+  auto a = batcher->open(128);
+  a->set_prefix_sharing(true);
+  generate(*a, donor_req);
+  a->idle();
+  const int32_t a_pos = a->n_past();
+  EXPECT_EQ(batcher->n_blocks_used(), (a_pos + 15) / 16);
+
+  auto b = batcher->open(128);
+  b->set_prefix_sharing(true);
+  SamplerParams sp;
+  sp.temp = 0;
+  Sampler sampler(sp, model->hparams().n_vocab);
+  GenerationParams gp;
+  gp.n_predict = q.n_predict;
+  Generation gen(*b, sampler, gp);
+  const int64_t tokens_before = batcher->n_step_tokens();
+  gen.start(q.prompt);
+  EXPECT_EQ(b->last_shared(), 37);
+  EXPECT_EQ(batcher->n_step_tokens() - tokens_before, 13);  // only what follows the shared part
+  EXPECT_EQ(b->n_past(), 50);
+  // Two whole blocks shared; the third (positions 32-36 shared, then written by b) copied.
+  EXPECT_EQ(batcher->n_blocks_used(), (a_pos + 15) / 16 + (50 + 15) / 16 - 2);
+  a.reset();  // the donor goes; b's blocks stay referenced
+  while (gen.next()) {
+  }
+  EXPECT_EQ(gen.tokens(), alone(*model, q));
+
+  // Not allowed: the same prompt is evaluated whole.
+  auto c = batcher->open(128);
+  const int64_t before_c = batcher->n_step_tokens();
+  c->decode(q.prompt);
+  EXPECT_EQ(c->last_shared(), 0);
+  EXPECT_EQ(batcher->n_step_tokens() - before_c, 50);
+  // Allowed, but only 10 tokens in common with b's cache: less than a block, nothing shared.
+  auto d = batcher->open(128);
+  d->set_prefix_sharing(true);
+  std::vector<Token> r(q.prompt.begin(), q.prompt.begin() + 10);
+  r.push_back(Token(4));
+  r.push_back(Token(6));
+  d->decode(r);
+  EXPECT_EQ(d->last_shared(), 0);
+  b.reset();
+  c.reset();
+  d.reset();
+  EXPECT_EQ(batcher->n_blocks_used(), 0);
+}
+
 TEST(Batcher, AdmissionAndLimits) {
   auto model = Model::load(model_path());
   BatcherParams bp;
@@ -368,6 +435,35 @@ TEST(BackendBatching, OverflowComputesAloneWhenAsked) {
     EXPECT_EQ(errno_of([&] { c->compute(); }), Errno::Success) << ctx_size;
     EXPECT_EQ(str(c->get_output(0)), str(want->get_output(0)));
   }
+}
+
+// With cache-prompt, a context's first prompt takes the beginning it shares with another
+// context's batch slot (the same system prompt) rather than evaluating it, and answers as the
+// same prompt does alone; without cache-prompt nothing is shared.
+TEST(BackendBatching, CachePromptSharesAnotherContextsPromptBeginning) {
+  auto plain = backend(0);
+  auto batched = backend(4);
+  const std::string system = "You are a small model. You answer in short sentences and you count well. ";
+  const std::string q1 = system + "How many legs has a cat?", q2 = system + "Name a colour.";
+  auto answer = [](GgmlBackend& be, const std::string& prompt, bool cache_prompt) {
+    auto g = be.load_by_name("default", "");
+    auto c = g->init_execution_context();
+    c->set_input(1, tensor(json{{"temp", 0}, {"n-predict", 10}, {"ctx-size", 256}, {"cache-prompt", cache_prompt}}.dump()));
+    c->set_input(0, tensor(prompt));
+    c->compute();
+    return std::pair(str(c->get_output(0)), json::parse(str(c->get_output(1))).value("reused_tokens", -1));
+  };
+  auto g = batched->load_by_name("default", "");
+  auto first = g->init_execution_context();  // stays open: its slot keeps the system prompt
+  first->set_input(1, tensor(json{{"temp", 0}, {"n-predict", 10}, {"ctx-size", 256}, {"cache-prompt", true}}.dump()));
+  first->set_input(0, tensor(q1));
+  first->compute();
+  EXPECT_EQ(str(first->get_output(0)), answer(*plain, q1, true).first);
+
+  const auto [text, reused] = answer(*batched, q2, true);
+  EXPECT_EQ(text, answer(*plain, q2, true).first);
+  EXPECT_GE(reused, 16);  // at least a block of the system prompt
+  EXPECT_EQ(answer(*batched, q2, false).second, -1);  // no cache-prompt: no reuse reported
 }
 
 TEST(BackendBatching, CachePromptReusesTheSlot) {

@@ -283,10 +283,16 @@ void GgmlExecutionContext::start_on(Sequence& seq) {
     while (size_t(reuse) < n && kv_tokens_[size_t(reuse)] == prompt_[size_t(reuse)]) ++reuse;
   }
   kv_tokens_.clear();  // until this start has succeeded, the cache is in no known state
+  // A batch slot may also take the prompt's beginning from another context's slot (batcher.h).
+  BatchSlot* const slot = slot_ && &seq == slot_.get() ? slot_.get() : nullptr;
+  if (slot) slot->set_prefix_sharing(opts_.cache_prompt);
   gen->start(prompt_, reuse);
-  if (gen->reused() > 0)
-    log(LogLevel::Debug, "cache-prompt: " + std::to_string(gen->reused()) + " of " + std::to_string(prompt_.size()) +
-                             " prompt tokens reused");
+  const int32_t shared = slot ? slot->last_shared() : 0;
+  reused_ = gen->reused() + shared;
+  if (reused_ > 0)
+    log(LogLevel::Debug, "cache-prompt: " + std::to_string(reused_) + " of " + std::to_string(prompt_.size()) +
+                             " prompt tokens reused" +
+                             (shared > 0 ? " (" + std::to_string(shared) + " from another context's batch slot)" : ""));
   gen_ = std::move(gen);
   prompt_pending_ = false;
   last_piece_.clear();
@@ -436,7 +442,7 @@ std::vector<uint8_t> GgmlExecutionContext::metadata() const {
   // An nnbridge addition (COMPAT §4 allows keys): how the last run ended, once it has. This is
   // how a client speaking only WasmEdge's protocol learns more than errno 100 / 101.
   if (stop_) j["stop_reason"] = std::string(nn::stop_reason_name(*stop_));
-  if (opts_.cache_prompt && gen_) j["reused_tokens"] = gen_->reused();  // nnbridge: prompt tokens not evaluated
+  if (opts_.cache_prompt && gen_) j["reused_tokens"] = reused_;  // nnbridge: prompt tokens not evaluated
   return bytes(j.dump());
 }
 

@@ -83,6 +83,7 @@ class GgmlExecutionContext : public nn::ExecutionContext {
 
   std::vector<Token> prompt_;
   bool prompt_pending_ = false;  // set by set_input, consumed when a generation starts
+  int32_t reused_ = 0;  // prompt tokens the last start did not evaluate (its cache, or a shared slot's)
 
   std::unique_ptr<Context> ctx_;
   ContextParams ctx_params_;

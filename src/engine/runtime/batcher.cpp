@@ -91,6 +91,7 @@ void Batcher::reclaim_locked(BatchSlot& victim) {
   seq_used_[size_t(victim.seq_)] = false;
   blocks_reserved_ -= victim.blocks_;
   victim.seq_ = -1;
+  victim.cached_.clear();
   std::erase(expected_, &victim);
 }
 
@@ -129,6 +130,7 @@ void Batcher::submit(Submission& s) {
     else done_cv_.wait(lk);
   }
   if (s.error) std::rethrow_exception(s.error);
+  s.slot->cached_.insert(s.slot->cached_.end(), s.tokens, s.tokens + s.n);
 }
 
 void Batcher::close(BatchSlot& slot) {
@@ -143,6 +145,33 @@ void Batcher::truncate(BatchSlot& slot, int32_t n) {
   if (slot.seq_ < 0) return;  // reclaimed: nothing is cached
   std::lock_guard<std::mutex> ck(ctx_mu_);
   ctx_->truncate(slot.seq_, n);
+  if (size_t(std::max(n, 0)) < slot.cached_.size()) slot.cached_.resize(size_t(std::max(n, 0)));
+}
+
+int32_t Batcher::share_prefix(BatchSlot& slot, std::span<const Token> tokens) {
+  std::lock_guard<std::mutex> lk(mu_);
+  const int32_t have = int32_t(slot.cached_.size());
+  if (slot.seq_ < 0 || have != slot.n_past_ || tokens.empty()) return 0;
+  const int32_t limit = have + int32_t(tokens.size()) - 1;  // the last token is evaluated
+  auto at = [&](int32_t i) { return i < have ? slot.cached_[size_t(i)] : tokens[size_t(i - have)]; };
+  const BatchSlot* donor = nullptr;
+  int32_t best = have + kMinShared - 1;
+  for (const BatchSlot* o : slots_) {
+    if (o == &slot || o->seq_ < 0) continue;
+    const int32_t m = std::min(limit, int32_t(o->cached_.size()));
+    int32_t n = 0;
+    while (n < m && o->cached_[size_t(n)] == at(n)) ++n;
+    if (n > best) donor = o, best = n;
+  }
+  if (!donor) return 0;
+  {
+    // A step may be running: the cache is the leader's until it ends. The donor's positions
+    // below its cached_ size are not written by it (only later ones are).
+    std::lock_guard<std::mutex> ck(ctx_mu_);
+    ctx_->fork_sequence(donor->seq_, slot.seq_, best);
+  }
+  slot.cached_.assign(donor->cached_.begin(), donor->cached_.begin() + best);
+  return best - have;
 }
 
 void Batcher::lead(std::unique_lock<std::mutex>& lk) {
@@ -245,7 +274,9 @@ void BatchSlot::decode(std::span<const Token> tokens) {
                            " tokens exceed the context size " + std::to_string(n_ctx_));
   logits_.resize(size_t(n_vocab));
   has_logits_ = false;
-  for (int32_t off = 0; off < n;) {
+  last_shared_ = share_prefix_ ? batcher_->share_prefix(*this, tokens) : 0;
+  n_past_ += last_shared_;
+  for (int32_t off = last_shared_; off < n;) {
     if (abort_check_ && abort_check_())
       throw CancelledError("cancelled after " + std::to_string(off) + " of " + std::to_string(n) + " tokens");
     const int32_t len = std::min(batcher_->prompt_chunk_for(*this), n - off);

@@ -29,6 +29,14 @@
 // (or a reclaimed slot's acquire()) throw BatcherBusyError naming the limit. Closing a slot
 // frees its cells.
 // Cancellation: a slot polls its abort check before each chunk, on its own thread.
+//
+// Shared prefixes: a slot that allows it (set_prefix_sharing: its context's cache-prompt) and is
+// about to evaluate tokens whose beginning another admitted slot already holds — the same system
+// prompt, an earlier turn of a conversation another context had — takes those positions from that
+// slot's cache instead (KvCache::fork: the blocks are shared, copy-on-write) and evaluates only
+// the rest. At least kMinShared positions beyond its own, and always its last token (its logits).
+// Opt-in, as cache-prompt itself: the shared positions were computed in other batches, which
+// round differently from evaluating them again.
 #pragma once
 
 #include <chrono>
@@ -39,6 +47,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -85,6 +94,10 @@ class Batcher : public std::enable_shared_from_this<Batcher> {
   // exceeds the whole budget.
   std::unique_ptr<BatchSlot> open(int32_t n_ctx);
 
+  // Fewest positions worth taking from another slot (one block: a shorter share would cost a
+  // block copy at the next write for little saved work).
+  static constexpr int32_t kMinShared = KvCache::kBlock;
+
   const Model& model() const { return model_; }
   const BatcherParams& params() const { return params_; }
   int32_t n_threads() const { return ctx_->n_threads(); }
@@ -123,6 +136,11 @@ class Batcher : public std::enable_shared_from_this<Batcher> {
   int32_t prompt_chunk_for(const BatchSlot& slot) const;
   void close(BatchSlot& slot);
   void truncate(BatchSlot& slot, int32_t n);
+  // The positions `slot` (admitted, holding n_past_ positions) takes from another slot's cache
+  // ahead of evaluating `tokens`: the longest common beginning of its tokens followed by `tokens`
+  // with another admitted slot's, when that adds at least kMinShared positions and leaves the
+  // last token to evaluate; 0 when there is none. Forks it into the slot's sequence.
+  int32_t share_prefix(BatchSlot& slot, std::span<const Token> tokens);
   // Marks the slot in use, admitting it again if it was reclaimed (mu_ held). Returns whether
   // its cache survived.
   bool acquire_locked(BatchSlot& slot);
@@ -165,6 +183,11 @@ class BatchSlot : public Sequence {
   const Model& model() const override { return batcher_->model(); }
   void set_abort_check(std::function<bool()> check) override { abort_check_ = std::move(check); }
 
+  // Whether decode() may take positions from another slot's cache (see Batcher; off by default).
+  void set_prefix_sharing(bool on) { share_prefix_ = on; }
+  // Positions the last decode() took from another slot instead of evaluating them.
+  int32_t last_shared() const { return last_shared_; }
+
   // The client is done for now (its generation ended): the next step need not wait for it,
   // and its cells may be reclaimed for another slot. Its next decode() or acquire() ends this.
   void idle();
@@ -186,6 +209,11 @@ class BatchSlot : public Sequence {
   bool active_ = false;
   uint64_t last_use_ = 0;
   int32_t n_past_ = 0;
+  // The tokens at positions 0 .. n_past-1 as far as steps have evaluated them (guarded by mu_:
+  // other slots read them to share a prefix).
+  std::vector<Token> cached_;
+  bool share_prefix_ = false;
+  int32_t last_shared_ = 0;
   std::vector<float> logits_;  // written by a step's leader while this slot waits
   bool has_logits_ = false;
   std::function<bool()> abort_check_;
