@@ -223,6 +223,28 @@ TEST_F(HttpApi, ChatUsesTheTemplateAndStreamsLikeTheNonStreamedAnswer) {
   EXPECT_EQ(ev.items.back()["choices"][0]["finish_reason"], "length");
 }
 
+// A completion whose prompt begins as the previous one's (the next turn, the same long system
+// prompt) reuses the pooled context's cache: usage says how many prompt tokens came from it, and
+// the answer is the one the backend gives the prompt alone.
+TEST_F(HttpApi, AFollowUpPromptReusesThePooledContextsCache) {
+  start();
+  const std::string first = std::string(kPrompt) + " and then the llama walked to the river";
+  auto r1 = post("/v1/completions", {{"prompt", first}, {"max_tokens", 8}, {"temperature", 0}});
+  ASSERT_TRUE(r1);
+  ASSERT_EQ(r1->status, 200) << r1->body;
+  const json j1 = json::parse(r1->body);
+  EXPECT_EQ(j1["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+  const std::string second = first + " to drink";
+  auto r2 = post("/v1/completions", {{"prompt", second}, {"max_tokens", 8}, {"temperature", 0}});
+  ASSERT_TRUE(r2);
+  ASSERT_EQ(r2->status, 200) << r2->body;
+  const json j2 = json::parse(r2->body);
+  const int cached = j2["usage"]["prompt_tokens_details"]["cached_tokens"];
+  EXPECT_GE(cached, j1["usage"]["prompt_tokens"].get<int>() - 1);  // the first prompt, and maybe its answer's start
+  EXPECT_LT(cached, j2["usage"]["prompt_tokens"].get<int>());
+  EXPECT_EQ(j2["choices"][0]["text"], direct(second, 8));
+}
+
 TEST_F(HttpApi, StopSequencesEndTheAnswerBeforeThem) {
   start();
   const std::string full = direct(kPrompt, 24);

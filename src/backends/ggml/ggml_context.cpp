@@ -418,7 +418,13 @@ void GgmlExecutionContext::compute_single() {
 void GgmlExecutionContext::fini_single() {
   auto lk = enter();
   end_generation();
-  if (seq_) seq_->truncate(0);  // the cache allocation (or slot) is kept for the next stream, its contents not
+  // WasmEdge's fini_single frees the stream's state: the cache allocation (or slot) is kept for
+  // the next stream, its contents not — unless cache-prompt (nnbridge's option) asks for them to
+  // be reused, as the HTTP API's pooled contexts do after each streamed completion.
+  if (seq_ && !opts_.cache_prompt) {
+    seq_->truncate(0);
+    kv_tokens_.clear();
+  }
 }
 
 void GgmlExecutionContext::set_abort_check(std::function<bool()> check) {
