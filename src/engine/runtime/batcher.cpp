@@ -274,7 +274,8 @@ void BatchSlot::decode(std::span<const Token> tokens) {
                            " tokens exceed the context size " + std::to_string(n_ctx_));
   logits_.resize(size_t(n_vocab));
   has_logits_ = false;
-  last_shared_ = share_prefix_ ? batcher_->share_prefix(*this, tokens) : 0;
+  // (Fewer tokens than kMinShared + 1, e.g. a generated token, cannot share enough: no lookup.)
+  last_shared_ = share_prefix_ && n > Batcher::kMinShared ? batcher_->share_prefix(*this, tokens) : 0;
   n_past_ += last_shared_;
   for (int32_t off = last_shared_; off < n;) {
     if (abort_check_ && abort_check_())
