@@ -62,7 +62,7 @@ inline CLI::Option* add_kv_type_option(CLI::App* c, std::string& kv_type, const 
                    "KV cache element type" + whose +
                        ": f32 (exact agreement with f32-cache runs), f16 (half the memory and the bytes attention "
                        "reads per token) or q8_0 (8-bit values with a scale per 32, as llama.cpp's q8_0 cache: about "
-                       "a quarter; head dimensions a multiple of 32); f16 and q8_0 on the CPU device only")
+                       "a quarter; head dimensions a multiple of 32, at most 512); f16 and q8_0 on the CPU device only")
       ->capture_default_str()
       ->check(CLI::IsMember({kv_type_name(KvType::F32), kv_type_name(KvType::F16), kv_type_name(KvType::Q8_0)}));
 }

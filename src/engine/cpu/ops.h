@@ -14,7 +14,7 @@ struct AttnArgs {
   const float* q = nullptr;  // query t (head_dim floats) at q + t * q_stride
   int64_t q_stride = 0;
   // Elements of the cache: float, ggml_fp16_t when f16, int8_t when q8_0 (kv_cache.h).
-  const void* k = nullptr;  // this KV head's keys: blocks of 16 positions, each [head_dim][16]
+  const void* k = nullptr;  // this KV head's keys: blocks of 16 positions, each [head_dim][16] (q8_0: [head_dim/4][16][4])
   const void* v = nullptr;  // this KV head's values: [position][head_dim], 16 rows per block
   bool f16 = false;
   // q8_0 (head_dim a multiple of 32): the scales of this KV head, per block [head_dim/32][16]
