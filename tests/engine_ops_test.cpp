@@ -102,7 +102,7 @@ std::vector<float> q8_0_roundtrip(const std::vector<float>& x) {
   std::vector<block_q8_0> b(x.size() / 32);
   quantize_row_activation(GgmlType::Q8_0, x.data(), b.data(), int64_t(x.size()));
   std::vector<float> y(x.size());
-  for (size_t i = 0; i < x.size(); ++i) y[i] = fp16_to_fp32(b[i / 32].d) * float(b[i / 32].qs[i % 32]);
+  dequantize_row(GgmlType::Q8_0, b.data(), y.data(), int64_t(y.size()));
   return y;
 }
 

@@ -42,12 +42,12 @@ std::string GgmlBackend::device_for(nn::ExecutionTarget target) const {
   return rt_->device;
 }
 
-// The host's KV cache type (--kv-type) fits every model but one: q8_0 keeps a scale per 32 of a
-// head's dimensions, so a model with other heads is refused when its graph is made (and named
-// at start-up for a preload), not at each context.
+// The host's KV cache type (--kv-type) must hold the model's heads (q8_0 keeps a scale per 32 of
+// a head's dimensions): a model it cannot is refused when its graph is made (and named at
+// start-up for a preload), not at each context.
 static void check_kv_type_fits(const Model& model, KvType kv, const std::string& name) {
   const int32_t hd = model.hparams().head_dim;
-  if (kv == KvType::Q8_0 && (hd % KvCache::kQ8Chunk != 0 || hd > 512))
+  if (!KvCache::holds(kv, hd))
     throw Error(Errno::InvalidArgument, "model '" + name + "': the host's KV cache type q8_0 (--kv-type) needs a head "
                                         "dimension that is a multiple of 32, at most 512; this model's is " +
                                         std::to_string(hd));

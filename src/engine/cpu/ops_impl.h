@@ -129,7 +129,7 @@ struct Ops {
   }
 
   // ---- attention ----------------------------------------------------------------------------
-  static constexpr int kMaxQ8Chunks = 16;  // q8_0 cache: head_dim <= 512 (kv_cache.h)
+  static constexpr int kMaxQ8Chunks = 16;  // q8_0 cache: head_dim <= KvCache::kQ8MaxHeadDim = 512
   static constexpr int NV = 16 / W;  // vectors per block of 16 key positions
 
   // Physical block of the keys j0 .. j0+15 (j0 a multiple of 16): the only place where the

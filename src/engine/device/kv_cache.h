@@ -87,9 +87,14 @@ class KvCache {
   static constexpr int32_t kMaxSeq = 1 << 16;
 
   static constexpr int32_t kQ8Chunk = 32;  // dimensions per Q8_0 scale
+  static constexpr int32_t kQ8MaxHeadDim = 512;  // the attention kernels' bound (ops_impl.h)
+  // Whether a cache of type t can hold heads of head_dim dimensions: Q8_0 needs whole chunks of
+  // 32, at most kQ8MaxHeadDim; the other types take any.
+  static bool holds(KvType t, int32_t head_dim) {
+    return t != KvType::Q8_0 || (head_dim % kQ8Chunk == 0 && head_dim <= kQ8MaxHeadDim);
+  }
 
-  // Throws std::invalid_argument for Q8_0 with a head dimension that is not a multiple of 32 or
-  // above 512 (the attention kernels' bound).
+  // Throws std::invalid_argument for a head dimension the type cannot hold (holds()).
   KvCache(int32_t n_layer, int32_t capacity, int32_t n_head_kv, int32_t head_dim, KvType type = KvType::F32)
       : type_(type),
         elem_(type == KvType::F16 ? 2 : type == KvType::Q8_0 ? 1 : 4),
@@ -106,7 +111,7 @@ class KvCache {
     // freed one mmap'd block it raises its mmap threshold to that size, and later caches come
     // from the heap arenas — zeroed by memset, and kept there after free (a server's RSS grew
     // ~10 MB with every burst of 32 clients that way).
-    if (type == KvType::Q8_0 && (head_dim % kQ8Chunk != 0 || head_dim > 512))
+    if (!holds(type, head_dim))
       throw std::invalid_argument("KV cache type q8_0 needs a head dimension that is a multiple of 32, at most 512 (this "
                                   "model's is " + std::to_string(head_dim) + "): use f16 or f32");
     // The scales after the values, 64-byte aligned.
