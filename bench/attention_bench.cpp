@@ -7,8 +7,12 @@
 // One benchmark per (ISA, cache type, n_keys); filter with --benchmark_filter, e.g.
 // 'avx512/f16/512'. attention_batch/<isa>/<type>/keys:N/seqs:8: one step of 8 sequences
 // generating together (a batching server's), their K and V far beyond the caches.
+// attention_prompt/<isa>/<type>/512: a 512-token prompt's causal attention for one layer (every
+// query of every head, in blocks of 4 as the engine issues them): prompt processing's share,
+// reported as query-key pairs per second.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -109,6 +113,46 @@ void BM_attention_batch(benchmark::State& state, const nnb::OpsTable* ops, nnb::
                                               benchmark::Counter::kIs1000);
 }
 
+void BM_attention_prompt(benchmark::State& state, const nnb::OpsTable* ops, nnb::KvType type) {
+  const int32_t n = int32_t(state.range(0));
+  nnb::KvCache kv(1, kCapacity, kHeads, kHeadDim, type);
+  std::vector<float> k(size_t(kHeads) * kHeadDim), v(k.size());
+  for (int32_t c = 0; c < n; ++c) {
+    for (size_t i = 0; i < k.size(); ++i) {
+      k[i] = float((c * 31 + int(i) * 7) % 97) / 97.0f - 0.5f;
+      v[i] = float((c * 17 + int(i) * 5) % 89) / 89.0f - 0.5f;
+    }
+    kv.store(0, c, k.data(), v.data());
+  }
+  std::vector<float> q(size_t(n) * kHeads * kHeadDim), out(q.size());
+  for (size_t i = 0; i < q.size(); ++i) q[i] = float(int(i % 53) - 26) / 53.0f;
+  std::vector<float> scratch(size_t(nnb::attn_scratch_floats(4, n)));
+  for (auto _ : state) {
+    for (int32_t h = 0; h < kHeads; ++h)
+      for (int32_t t0 = 0; t0 < n; t0 += 4) {
+        nnb::AttnArgs a;
+        a.q = q.data() + size_t(t0) * kHeads * kHeadDim + size_t(h) * kHeadDim;
+        a.q_stride = kHeads * kHeadDim;
+        a.k = kv.k_head(0, h);
+        a.v = kv.v_head(0, h);
+        a.f16 = kv.type() == nnb::KvType::F16;
+        a.k_scales = kv.k_scales(0, h);
+        a.v_scales = kv.v_scales(0, h);
+        a.out = out.data() + size_t(t0) * kHeads * kHeadDim + size_t(h) * kHeadDim;
+        a.out_stride = kHeads * kHeadDim;
+        a.head_dim = kHeadDim;
+        a.n_q = std::min(4, n - t0);
+        a.pos0 = t0;
+        a.scale = 0.125f;
+        a.scratch = scratch.data();
+        ops->attend(a);
+      }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * kHeads * int64_t(n) * (n + 1) / 2);
+}
+
 void register_all() {
   struct Isa {
     const char* name;
@@ -135,6 +179,12 @@ void register_all() {
                                          .c_str(),
                                      BM_attention_batch, isa.ops, type, int32_t(n), 8)
             ->Unit(benchmark::kMicrosecond);
+    for (nnb::KvType type : {nnb::KvType::F32, nnb::KvType::F16})
+      benchmark::RegisterBenchmark(
+          (std::string("attention_prompt/") + isa.name + "/" + nnb::kv_type_name(type) + "/512").c_str(),
+          BM_attention_prompt, isa.ops, type)
+          ->Arg(512)
+          ->Unit(benchmark::kMicrosecond);
   }
 }
 

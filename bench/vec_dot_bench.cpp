@@ -9,7 +9,10 @@
 // activation quantizers (Q8_0, Q8_1, Q8_K) over 1M values. matvec_dram/<type>/K:<K>: one
 // thread streaming 512 MiB of rows from memory on the active ISA (see mat_vec_dram);
 // matvec_dram_batch/<type>/K:<K>/tokens:N the same through the small-batch kernels; vnni_peak
-// the core's dpbusd rate, the ceiling of the int8 kernels' arithmetic.
+// the core's dpbusd rate, the ceiling of the int8 kernels' arithmetic. gemm/<type>/<isa>: the
+// prompt-processing kernels (vec_dot_gemm.h) as the engine runs them: 16 panels of K = 1024
+// packed and each run against 512 prepared activation rows (L2-resident); items/s counts
+// weight-row x token products, so the AVX2 / AVX-512 ratio of a type reads off directly.
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 
@@ -26,6 +29,7 @@
 
 #include "engine/quant/quants.h"
 #include "engine/cpu/vec_dot.h"
+#include "engine/cpu/vec_dot_gemm.h"
 #include "engine/cpu/vec_dot_packed.h"
 
 namespace {
@@ -328,6 +332,37 @@ void quantize_act(benchmark::State& state, GgmlType t) {
   state.SetItemsProcessed(int64_t(state.iterations()) * n);
 }
 
+void gemm(benchmark::State& state, GgmlType t, nnb::Isa isa) {
+  const nnb::GemmKernel* g = nnb::gemm_kernel_for(t, isa);
+  if (!g) {
+    state.SkipWithError("no GEMM kernel of this type on this ISA (or the CPU lacks it)");
+    return;
+  }
+  constexpr int64_t K = 1024, n = 512, panels = 16;
+  const int64_t rows = panels * g->rows;
+  Lcg rng;
+  const std::vector<uint8_t> w = make_weights(t, rows, rng, K);
+  const size_t rb = nnb::row_size(t, K), ab = nnb::gemm_act_bytes(g->act, K);
+  std::vector<uint8_t> act(ab * n + 64);
+  uint8_t* a = act.data() + (64 - reinterpret_cast<uintptr_t>(act.data()) % 64) % 64;
+  std::vector<float> x(K);
+  for (int64_t i = 0; i < n; ++i) {
+    for (auto& v : x) v = rng.uniform();
+    nnb::gemm_prepare(g->act, x.data(), K, a + size_t(i) * ab);
+  }
+  std::vector<uint8_t> panel(g->panel_bytes(K));
+  std::vector<float> out(size_t(rows) * n);
+  for (auto _ : state) {
+    for (int64_t p = 0; p < panels; ++p) {
+      g->pack(w.data() + size_t(p * g->rows) * rb, rb, K, panel.data());
+      g->compute(panel.data(), K, a, ab, n, out.data() + p * g->rows, rows);
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * rows * n);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -375,6 +410,11 @@ int main(int argc, char** argv) {
                                          .c_str(),
                                      mat_vec_dram_batch, t, K, n)
             ->Unit(benchmark::kMillisecond);
+  for (GgmlType t : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+    for (nnb::Isa isa : {nnb::Isa::Avx2, nnb::Isa::Avx512})
+      benchmark::RegisterBenchmark(("gemm/" + std::string(nnb::type_name(t)) + "/" + nnb::isa_name(isa)).c_str(), gemm, t,
+                                   isa)
+          ->Unit(benchmark::kMillisecond);
   for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K})
     benchmark::RegisterBenchmark((std::string("quantize_act/") + std::string(nnb::type_name(t))).c_str(), quantize_act, t)
         ->Unit(benchmark::kMicrosecond);
