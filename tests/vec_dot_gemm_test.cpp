@@ -35,7 +35,9 @@ TEST(GemmDispatch, KernelsExactlyWhereDocumented) {
   for (GgmlType t : kGemmTypes) {
     EXPECT_EQ(gemm_kernel(t) != nullptr, simd) << type_name(t) << " on " << isa_name(active_isa());
     for (Isa isa : {Isa::Avx512, Isa::Avx2})
-      if (dot_kernel_for(t, isa)) EXPECT_NE(gemm_kernel_for(t, isa), nullptr) << type_name(t) << " " << isa_name(isa);
+      if (dot_kernel_for(t, isa)) {
+        EXPECT_NE(gemm_kernel_for(t, isa), nullptr) << type_name(t) << " " << isa_name(isa);
+      }
     EXPECT_EQ(gemm_kernel_for(t, Isa::Scalar), nullptr) << type_name(t);
   }
   for (GgmlType t : kPerRowOnly)
@@ -53,6 +55,52 @@ std::vector<float> random_floats(int64_t n, std::mt19937& rng, float scale = 1.0
 // ISA, length and token count here (1.87e-7, F32 on AVX-512 and AVX2 alike; the AVX2 quantized
 // types 5.1e-8 .. 7.8e-8; printed by each run).
 constexpr double kGemmTol = 7.5e-7;
+
+// Runs the GEMM kernel g (per-row kernel dk) over M weight rows w (quantized, K elements each)
+// and n activation rows x, and checks every output against the per-row kernel on
+// quantize_row_activation rows; returns the worst |d| / sum|w*a|.
+double check_against_per_row(GgmlType t, const GemmKernel* g, const DotKernel* dk, const std::vector<uint8_t>& w, int M,
+                             int64_t K, const std::vector<float>& x, int n) {
+  const size_t rb = row_size(t, K);
+  std::vector<float> wf(size_t(K) * size_t(M));
+  for (int r = 0; r < M; ++r) dequantize_row(t, w.data() + rb * size_t(r), wf.data() + size_t(r) * size_t(K), K);
+  // Reference: per-row kernel on quantize_row_activation rows.
+  const GgmlType vt = dk->vec_dot_type;
+  const size_t vrb = vt == GgmlType::F32 ? size_t(K) * 4 : row_size(vt, K);
+  std::vector<uint8_t> va(vrb * size_t(n));
+  std::vector<float> vaf(size_t(K) * size_t(n));
+  for (int i = 0; i < n; ++i) {
+    if (vt == GgmlType::F32) std::memcpy(va.data() + vrb * size_t(i), x.data() + size_t(i) * size_t(K), vrb);
+    else quantize_row_activation(vt, x.data() + size_t(i) * size_t(K), va.data() + vrb * size_t(i), K);
+    dequantize_row(vt, va.data() + vrb * size_t(i), vaf.data() + size_t(i) * size_t(K), K);
+  }
+  // GEMM.
+  const size_t ab = gemm_act_bytes(g->act, K);
+  EXPECT_EQ(ab % 64, 0u);
+  std::vector<uint8_t> ga(ab * size_t(n) + 64);
+  uint8_t* gap = ga.data() + (64 - reinterpret_cast<uintptr_t>(ga.data()) % 64) % 64;
+  for (int i = 0; i < n; ++i) gemm_prepare(g->act, x.data() + size_t(i) * size_t(K), K, gap + ab * size_t(i));
+  std::vector<uint8_t> panel(g->panel_bytes(K));
+  std::vector<float> out(size_t(M) * size_t(n), NAN);
+  for (int p = 0; p < M / g->rows; ++p) {
+    g->pack(w.data() + rb * size_t(p * g->rows), rb, K, panel.data());
+    g->compute(panel.data(), K, gap, ab, n, out.data() + p * g->rows, M);
+  }
+  double worst = 0;
+  for (int i = 0; i < n; ++i) {
+    for (int r = 0; r < M; ++r) {
+      float ref;
+      dk->vec_dot(K, &ref, w.data() + rb * size_t(r), va.data() + vrb * size_t(i));
+      double mag = 0;
+      for (int64_t k = 0; k < K; ++k)
+        mag += std::abs(double(wf[size_t(r) * size_t(K) + size_t(k)]) * vaf[size_t(i) * size_t(K) + size_t(k)]);
+      const float got = out[size_t(i) * size_t(M) + size_t(r)];
+      EXPECT_NEAR(got, ref, kGemmTol * mag + 1e-30) << "row " << r << " token " << i;
+      if (mag > 0) worst = std::max(worst, std::fabs(double(got) - ref) / mag);
+    }
+  }
+  return worst;
+}
 
 class Gemm : public ::testing::TestWithParam<std::tuple<GgmlType, Isa>> {};
 
@@ -81,11 +129,9 @@ TEST_P(Gemm, MatchesPerRowKernels) {
     const int M = 2 * g->rows;
     const size_t rb = row_size(t, K);
     std::vector<uint8_t> w(rb * size_t(M));
-    std::vector<float> wf(size_t(K) * size_t(M));
     for (int r = 0; r < M; ++r) {
       auto f = random_floats(K, rng, r % 5 == 0 ? 0.01f : 1.0f);
       quantize_row(t, f.data(), w.data() + rb * size_t(r), K);
-      dequantize_row(t, w.data() + rb * size_t(r), wf.data() + size_t(r) * size_t(K), K);
     }
     for (int n : {1, 3, 8, 13, 21}) {
       SCOPED_TRACE(std::string(type_name(t)) + " K=" + std::to_string(K) + " n=" + std::to_string(n));
@@ -94,42 +140,49 @@ TEST_P(Gemm, MatchesPerRowKernels) {
         auto f = random_floats(K, rng, i % 4 == 1 ? 30.0f : 1.0f);
         std::copy(f.begin(), f.end(), x.begin() + size_t(i) * size_t(K));
       }
-      // Reference: per-row kernel on quantize_row_activation rows.
-      const GgmlType vt = dk->vec_dot_type;
-      const size_t vrb = vt == GgmlType::F32 ? size_t(K) * 4 : row_size(vt, K);
-      std::vector<uint8_t> va(vrb * size_t(n));
-      std::vector<float> vaf(size_t(K) * size_t(n));
-      for (int i = 0; i < n; ++i) {
-        if (vt == GgmlType::F32) std::memcpy(va.data() + vrb * size_t(i), x.data() + size_t(i) * size_t(K), vrb);
-        else quantize_row_activation(vt, x.data() + size_t(i) * size_t(K), va.data() + vrb * size_t(i), K);
-        dequantize_row(vt, va.data() + vrb * size_t(i), vaf.data() + size_t(i) * size_t(K), K);
-      }
-      // GEMM.
-      const size_t ab = gemm_act_bytes(g->act, K);
-      ASSERT_EQ(ab % 64, 0u);
-      std::vector<uint8_t> ga(ab * size_t(n) + 64);
-      uint8_t* gap = ga.data() + (64 - reinterpret_cast<uintptr_t>(ga.data()) % 64) % 64;
-      for (int i = 0; i < n; ++i) gemm_prepare(g->act, x.data() + size_t(i) * size_t(K), K, gap + ab * size_t(i));
-      std::vector<uint8_t> panel(g->panel_bytes(K));
-      std::vector<float> out(size_t(M) * size_t(n), NAN);
-      for (int p = 0; p < M / g->rows; ++p) {
-        g->pack(w.data() + rb * size_t(p * g->rows), rb, K, panel.data());
-        g->compute(panel.data(), K, gap, ab, n, out.data() + p * g->rows, M);
-      }
-      for (int i = 0; i < n; ++i) {
-        for (int r = 0; r < M; ++r) {
-          float ref;
-          dk->vec_dot(K, &ref, w.data() + rb * size_t(r), va.data() + vrb * size_t(i));
-          double mag = 0;
-          for (int64_t k = 0; k < K; ++k)
-            mag += std::abs(double(wf[size_t(r) * size_t(K) + size_t(k)]) * vaf[size_t(i) * size_t(K) + size_t(k)]);
-          const float got = out[size_t(i) * size_t(M) + size_t(r)];
-          ASSERT_NEAR(got, ref, kGemmTol * mag + 1e-30) << "row " << r << " token " << i;
-          if (mag > 0) worst = std::max(worst, std::fabs(double(got) - ref) / mag);
-        }
-      }
+      worst = std::max(worst, check_against_per_row(t, g, dk, w, M, K, x, n));
     }
   }
+}
+
+// The integer sums at the ends of their ranges: every weight byte 0xFF (the largest values,
+// scales and mins; Q6_K's scales also at -128) against activations whose quantized values are
+// all -128 or +-127, so an int16 step sum or an int32 super-block sum that overflowed would show.
+TEST_P(Gemm, ExtremeValuesStayExact) {
+  const auto [t, isa] = GetParam();
+  const GemmKernel* g = gemm_kernel_for(t, isa);
+  if (!g) GTEST_SKIP() << "this CPU lacks " << isa_name(isa);
+  if (g->act == GemmAct::F32 || g->act == GemmAct::F16R || g->act == GemmAct::BF16R) GTEST_SKIP() << "a float type";
+  const DotKernel* dk = dot_kernel_for(t, isa);
+  const int64_t K = 512;
+  const int M = 2 * g->rows;
+  const size_t rb = row_size(t, K), bb = traits(t).type_size;
+  std::vector<uint8_t> w(rb * size_t(M), 0xFF);
+  const ggml_fp16_t d = fp32_to_fp16(0.01f), dmin = fp32_to_fp16(0.02f);
+  for (size_t b = 0; b < w.size() / bb; ++b) {
+    uint8_t* blk = w.data() + b * bb;
+    const int r = int(b * bb / rb);
+    if (t == GgmlType::Q6_K) {
+      if (r % 2) std::memset(reinterpret_cast<block_q6_K*>(blk)->scales, 0x80, 16);
+      std::memcpy(&reinterpret_cast<block_q6_K*>(blk)->d, &d, 2);
+    } else if (t == GgmlType::Q4_K || t == GgmlType::Q5_K) {
+      std::memcpy(blk, &d, 2);  // d, dmin lead both layouts
+      std::memcpy(blk + 2, &dmin, 2);
+    } else {
+      std::memcpy(blk, &d, 2);  // the 32-element types: d first
+    }
+  }
+  const int n = 5;
+  std::vector<float> x(size_t(K) * n);
+  for (int64_t k = 0; k < K; ++k) {
+    x[size_t(k)] = -1.0f;                                // all -128
+    x[size_t(K + k)] = 1.0f;                             // all -128 too (Q8_K), +127 (Q8_0)
+    x[size_t(2 * K + k)] = k % 2 ? 1.0f : -1.0f;         // +-127 / -128
+    x[size_t(3 * K + k)] = k % 7 == 0 ? -1.0f : 0.99f;   // mostly 126-127, some -128
+    x[size_t(4 * K + k)] = k % 3 == 0 ? 0.5f : -1.0f;
+  }
+  SCOPED_TRACE(std::string(type_name(t)) + " " + std::string(isa_name(isa)));
+  check_against_per_row(t, g, dk, w, M, K, x, n);
 }
 
 std::string type_param_name(const ::testing::TestParamInfo<std::tuple<GgmlType, Isa>>& i) {

@@ -30,7 +30,9 @@ size_t gemm_act_bytes(GemmAct a, int64_t K) {
     case GemmAct::F16R:
     case GemmAct::BF16R: return round64(size_t(K) * 4);
     case GemmAct::Q8_0: return round64(size_t(K) + size_t(K / 32) * 8);
-    case GemmAct::Q8_K: return round64(size_t(K) + size_t(K / 256) * 4 + size_t(K / 16) * 8 + size_t(K / 32) * 4);
+    case GemmAct::Q8_K:
+      return round64(size_t(K) + size_t(K / 256) * 4 + size_t(K / 16) * 8 + size_t(K / 32) * 4 + size_t(K / 16) * 2 +
+                     size_t(K / 32) * 2);
   }
   return 0;
 }
@@ -75,6 +77,8 @@ void gemm_prepare(GemmAct a, const float* x, int64_t K, uint8_t* dst) {
       int32_t* ns16 = reinterpret_cast<int32_t*>(dst + K + nb * 4);
       float* fs16 = reinterpret_cast<float*>(dst + K + nb * 4 + (K / 16) * 4);
       float* fs32 = reinterpret_cast<float*>(dst + K + nb * 4 + (K / 16) * 8);
+      int16_t* is16 = reinterpret_cast<int16_t*>(dst + K + nb * 4 + (K / 16) * 8 + (K / 32) * 4);
+      int16_t* is32 = is16 + K / 16;
       for (int64_t b = 0; b < nb; ++b) {
         quantize_row_activation(GgmlType::Q8_K, x + b * QK_K, &blk, QK_K);
         std::memcpy(q + b * QK_K, blk.qs, QK_K);
@@ -82,8 +86,13 @@ void gemm_prepare(GemmAct a, const float* x, int64_t K, uint8_t* dst) {
         for (int j = 0; j < QK_K / 16; ++j) {
           ns16[b * 16 + j] = -int32_t(blk.bsums[j]);
           fs16[b * 16 + j] = float(blk.bsums[j]);
+          is16[b * 16 + j] = blk.bsums[j];
         }
-        for (int j = 0; j < QK_K / 32; ++j) fs32[b * 8 + j] = float(int32_t(blk.bsums[2 * j]) + blk.bsums[2 * j + 1]);
+        for (int j = 0; j < QK_K / 32; ++j) {
+          const int32_t s32 = int32_t(blk.bsums[2 * j]) + blk.bsums[2 * j + 1];  // |s32| <= 32 * 128
+          fs32[b * 8 + j] = float(s32);
+          is32[b * 8 + j] = int16_t(s32);
+        }
       }
       return;
     }
