@@ -205,10 +205,12 @@ struct Ops {
   }
 
   // out_t = sum_j p_tj v_j / sum_t over keys 0 .. n_keys, DV vectors of the head at a time.
+  // AVX2 (16 registers) with 3-4 queries takes 2: T x 4 accumulators and 4 values spilled
+  // (prompt attention 20 % slower, attention_prompt in bench/attention_bench).
   template <int T, class E>
   static void weighted_values(const AttnArgs& a, int n_keys, const float* p, int64_t ld, const float* inv) {
     const int hd = a.head_dim;
-    constexpr int DV = W == 1 ? 8 : 4;
+    constexpr int DV = W == 1 ? 8 : (W == 8 && T > 2) ? 2 : 4;
     for (int d0 = 0; d0 < hd; d0 += DV * W) {
       const int nv = std::min(DV, (hd - d0) / W);
       V acc[T][DV];
