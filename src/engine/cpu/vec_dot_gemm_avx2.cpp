@@ -134,13 +134,14 @@ constexpr int kH = 2;  // registers per step
 // p[c][h] = sum over the G steps at w (kH registers each) of the int16 pair sums of weight
 // register h times token c's 4 activation bytes at a[c] + 4 s; G is as many steps as the value
 // range keeps below 2^15. Signed weights (Sgn: Q8_0, IQ4_NL) lose their sign to the activation
-// bytes, maddubs' second operand. Unrolled 4 steps at a time: GCC's full unroll of 8 schedules
-// every weight load first and spills (20-25 % slower).
+// bytes, maddubs' second operand. Unrolled 2 steps at a time: GCC's full unroll of 8 schedules
+// every weight load first and spills (20-25 % slower); 4 at a time, Q4_0 7 % and Q5_K 12 %
+// slower, the others the same (gemm/<type>/avx2).
 template <int C, int G, bool Sgn>
 inline __attribute__((always_inline)) void sum_steps(const uint8_t* w, const int8_t* const a[C], __m256i p[C][kH]) {
   for (int c = 0; c < C; ++c)
     for (int h = 0; h < kH; ++h) p[c][h] = _mm256_setzero_si256();
-#pragma GCC unroll 4
+#pragma GCC unroll 2
   for (int s = 0; s < G; ++s) {
     __m256i wv[kH], ws[kH];
     for (int h = 0; h < kH; ++h) {
@@ -264,8 +265,8 @@ struct B32 {
 };
 
 // Tiles of 3 tokens: 6 int16 sums, 6 int32 sums, 2 weights and a broadcast fit the 16
-// registers (gemm/<type>/avx2 in bench/vec_dot_bench: Q4_0 with 2 / 3 / 4 tokens 101 / 110 / 91
-// M products/s; Q8_0 59 / 60 / 62).
+// registers (gemm/<type>/avx2 in bench/vec_dot_bench, steps unrolled 4 at a time: Q4_0 with
+// 2 / 3 / 4 tokens 101 / 110 / 91 M products/s; Q8_0 59 / 60 / 62).
 template <int Shift, int G>
 void compute_b32(const void* panel, int64_t K, const uint8_t* act, size_t stride, int64_t n, float* out,
                  int64_t ldo) {
@@ -307,8 +308,8 @@ struct KLayout {
   // 2G products of at most 15 (31, 63) * 128 stay below 2^15
   // Tokens per tile: Q4_K's 3 keep 6 int16 sums, 6 int32 sums, 2 weights and a broadcast in
   // registers; with their shorter int16 sums Q5_K and Q6_K spill either way, and ran fastest
-  // with 4 (gemm/<type>/avx2 in bench/vec_dot_bench: Q4_K 3 / 4 tokens 120 / 93 M products/s,
-  // Q5_K 70 / 82, Q6_K 76 / 87; 2, 5 and 6 slower).
+  // with 4 (gemm/<type>/avx2 in bench/vec_dot_bench, steps unrolled 4 at a time: Q4_K 3 / 4
+  // tokens 120 / 93 M products/s, Q5_K 70 / 82, Q6_K 76 / 87; 2, 5 and 6 slower).
   static constexpr int tile = T == GgmlType::Q4_K ? 3 : 4;
   static constexpr size_t sc = 64 * kH * 32, off = sc + S * kH * 32, d = off + S / 2 * kH * 32, bytes = d + 2 * kH * 32;
 };
