@@ -1,6 +1,6 @@
 // AVX2/FMA GEMM kernels (see vec_dot_gemm.h): the AVX-512 file's algorithm for CPUs without
 // AVX-512 (Intel client cores, AMD Zen 2/3), same activation layouts, same exact integer block
-// sums, same float steps per block / sub-block.
+// sums, same float steps per block; the K-quants' sub-block scales apply in int32 here (below).
 //
 // A separate file rather than the AVX-512 one over shared SIMD traits: the integer core is a
 // different instruction sequence, not a narrower register. AVX2 has no dpbusd; its u8 x s8 dot
@@ -296,9 +296,6 @@ void compute_b32(const void* panel, int64_t K, const uint8_t* act, size_t stride
 // Activations (GemmAct::Q8_K): int8 q[K] | float d[K/256] | int32 -sum(q)[K/16] |
 // float sum(q)[K/16] | float sum(q)[K/32] | int16 sum(q)[K/16] | int16 sum(q)[K/32]. Q8_K values
 // lie in [-128, 127].
-
-
-
 template <GgmlType T>
 struct KLayout {
   static constexpr bool six = T == GgmlType::Q6_K;
