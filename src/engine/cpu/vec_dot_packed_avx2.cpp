@@ -42,22 +42,45 @@ void avx2_packed_q4_0_dot(int64_t K, float* s, const void* vrow, const void* vac
 // Q4_K, on the AVX-512 packed layout (vec_dot_packed.h: per group of 4 super-blocks, lane l of
 // a 64-byte chunk holds 4 code bytes of sub-block pair l % 4 of super-block l / 4), each half
 // (lanes 0-7, 8-15) on its own: the low and high nibbles' products accumulate in int16 over the
-// group's 8 chunks (each int16 2 x 8 products of at most 15 x 128: <= 30,720), then one madd by
+// group's 8 chunks (each int16 2 x 8 products of at most 15 x 128, <= 30,720), then one madd by
 // the sub-block's scale, doubled to an int16 pair, gives scale x sum per lane, exactly the
-// AVX-512 kernel's value; mins, d and dmin as there. (The earlier AVX2 form of that kernel,
-// madd by ones at every chunk and the scales in float, ran only 1.06x the one-row kernel.)
+// AVX-512 kernel's value; mins, d and dmin as there. (The earlier AVX2 form of that kernel, madd
+// by ones at every chunk and the scales in float, ran only 1.06x the one-row kernel. Q5_K the
+// same way, its fifth bits by a byte test of the bit planes and int16 sums over 4 chunks: 19 ->
+// 23 GB/s from L2 but tg 1 thread 125 -> 128 t/s, too little for a copy of the weights.)
+
+// Shuffles taking byte i of 16 scale bytes (in both 128-bit halves) to the int16 pair (s, s)
+// in lane i - 8h, for the lanes of half h.
+struct DoubledScales {
+  __m256i dup[2];
+  DoubledScales()
+      : dup{_mm256_setr_epi8(0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3, -1, 4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6,
+                             -1, 7, -1, 7, -1),
+            _mm256_setr_epi8(8, -1, 8, -1, 9, -1, 9, -1, 10, -1, 10, -1, 11, -1, 11, -1, 12, -1, 12, -1, 13, -1, 13, -1,
+                             14, -1, 14, -1, 15, -1, 15, -1)} {}
+  __m256i operator()(__m256i bytes16x2, int h) const { return _mm256_shuffle_epi8(bytes16x2, dup[h]); }
+};
+
+// acc += d_y * (d * q - dmin * m) for half h of a group: q the lanes' scaled sums, m the mins
+// against the activation's sub-block sums; d, dmin of super-blocks 2h, 2h+1 spread over lanes
+// 0-3 and 4-7.
+static inline void k4_apply(__m256i q, const uint8_t* mt, const uint8_t* a, int h, __m256& acc) {
+  const __m256i mins = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mt + 32 + 16 * h)));
+  const __m256i m = _mm256_madd_epi16(mins, load256(a + 1024 + 32 * h));
+  const __m256 dd = _mm256_castps128_ps256(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mt + 64 + 8 * h))));
+  const __m256 d = _mm256_permutevar8x32_ps(dd, _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2));
+  const __m256 dmin = _mm256_permutevar8x32_ps(dd, _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3));
+  const __m256 f = _mm256_fmsub_ps(d, _mm256_cvtepi32_ps(q), _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(m)));
+  acc = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(a + 1088 + 32 * h)), f, acc);
+}
+
+// The Q4_K kernel: a row's 8 lane sums (the two halves added).
 static __m256 packed_q4_K_row(int64_t K, const uint8_t* row, const uint8_t* act) {
   const int64_t G = (K + 1023) / 1024;
   const uint8_t* meta = row;  // 80 bytes per group, then the codes
   const uint8_t* codes = row + packed_scales_area(G, 80);
   const __m256i m4 = _mm256_set1_epi8(0x0F);
-  // Byte i of the 16 scale bytes to int16 pair (s, s) in lane i - 8h.
-  const __m256i dup[2] = {
-      _mm256_setr_epi8(0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3, -1, 4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7,
-                       -1, 7, -1),
-      _mm256_setr_epi8(8, -1, 8, -1, 9, -1, 9, -1, 10, -1, 10, -1, 11, -1, 11, -1, 12, -1, 12, -1, 13, -1, 13, -1, 14, -1,
-                       14, -1, 15, -1, 15, -1)};
-  const __m256i spread_d = _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2), spread_m = _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3);
+  const DoubledScales doubled_scales;
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t g = 0; g < G; ++g) {
     const uint8_t* mt = meta + g * 80;
@@ -70,19 +93,12 @@ static __m256 packed_q4_K_row(int64_t K, const uint8_t* row, const uint8_t* act)
       for (int ch = 0; ch < 8; ++ch) {
         const __m256i v = load256(c + 64 * ch + 32 * h);
         p_lo = _mm256_add_epi16(p_lo, _mm256_maddubs_epi16(_mm256_and_si256(v, m4), load256(a + 64 * ch + 32 * h)));
-        p_hi = _mm256_add_epi16(
-            p_hi, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), load256(a + 512 + 64 * ch + 32 * h)));
+        p_hi = _mm256_add_epi16(p_hi, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+                                                           load256(a + 512 + 64 * ch + 32 * h)));
       }
-      const __m256i q = _mm256_add_epi32(_mm256_madd_epi16(p_lo, _mm256_shuffle_epi8(sc_lo, dup[h])),
-                                         _mm256_madd_epi16(p_hi, _mm256_shuffle_epi8(sc_hi, dup[h])));
-      const __m256i mins = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mt + 32 + 16 * h)));
-      const __m256i m = _mm256_madd_epi16(mins, load256(a + 1024 + 32 * h));
-      // [d, dmin] of super-blocks 2h, 2h+1, spread over lanes 0-3 and 4-7
-      const __m256 dd = _mm256_castps128_ps256(
-          _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mt + 64 + 8 * h))));
-      const __m256 d = _mm256_permutevar8x32_ps(dd, spread_d), dmin = _mm256_permutevar8x32_ps(dd, spread_m);
-      const __m256 f = _mm256_fmsub_ps(d, _mm256_cvtepi32_ps(q), _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(m)));
-      acc[h] = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(a + 1088 + 32 * h)), f, acc[h]);
+      const __m256i q = _mm256_add_epi32(_mm256_madd_epi16(p_lo, doubled_scales(sc_lo, h)),
+                                         _mm256_madd_epi16(p_hi, doubled_scales(sc_hi, h)));
+      k4_apply(q, mt, a, h, acc[h]);
     }
   }
   return _mm256_add_ps(acc[0], acc[1]);
