@@ -119,7 +119,7 @@ struct PackedFormat {
 };
 
 // The packed format of type t with a kernel on the active ISA, or nullptr: AVX-512 has Q4_0,
-// Q8_0, Q4_K, Q5_K and Q6_K, AVX2 Q4_0 (see vec_dot_packed_avx2.cpp), the scalar path none.
+// Q8_0, Q4_K, Q5_K and Q6_K, AVX2 Q4_0 and Q4_K (see vec_dot_packed_avx2.cpp), the scalar path none.
 const PackedFormat* packed_format(GgmlType t);
 const PackedFormat* packed_format_for(GgmlType t, Isa isa);
 
