@@ -146,8 +146,9 @@ TEST_P(Gemm, MatchesPerRowKernels) {
 }
 
 // The integer sums at the ends of their ranges: every weight byte 0xFF (the largest values,
-// scales and mins; Q6_K's scales also at -128) against activations whose quantized values are
-// all -128 or +-127, so an int16 step sum or an int32 super-block sum that overflowed would show.
+// scales and mins; Q6_K's scales also at -128) against activations whose quantized values all
+// sit at the ends of their range (+-127, Q8_0's -127..127 and Q8_K's), so an int16 step sum or
+// an int32 super-block sum that overflowed would show.
 TEST_P(Gemm, ExtremeValuesStayExact) {
   const auto [t, isa] = GetParam();
   const GemmKernel* g = gemm_kernel_for(t, isa);
@@ -175,10 +176,10 @@ TEST_P(Gemm, ExtremeValuesStayExact) {
   const int n = 5;
   std::vector<float> x(size_t(K) * n);
   for (int64_t k = 0; k < K; ++k) {
-    x[size_t(k)] = -1.0f;                                // all -128
-    x[size_t(K + k)] = 1.0f;                             // all -128 too (Q8_K), +127 (Q8_0)
-    x[size_t(2 * K + k)] = k % 2 ? 1.0f : -1.0f;         // +-127 / -128
-    x[size_t(3 * K + k)] = k % 7 == 0 ? -1.0f : 0.99f;   // mostly 126-127, some -128
+    x[size_t(k)] = -1.0f;                               // all at one end
+    x[size_t(K + k)] = 1.0f;                            // the other
+    x[size_t(2 * K + k)] = k % 2 ? 1.0f : -1.0f;        // alternating
+    x[size_t(3 * K + k)] = k % 7 == 0 ? -1.0f : 0.99f;  // mostly 126, some at the other end
     x[size_t(4 * K + k)] = k % 3 == 0 ? 0.5f : -1.0f;
   }
   SCOPED_TRACE(std::string(type_name(t)) + " " + std::string(isa_name(isa)));
