@@ -104,6 +104,56 @@ static __m256 packed_q4_K_row(int64_t K, const uint8_t* row, const uint8_t* act)
   return _mm256_add_ps(acc[0], acc[1]);
 }
 
+// The same for N = 2..4 tokens of a small batch: each chunk's codes unpacked once for all;
+// every token's operations and their order are the one-row kernel's, so its result is too.
+template <int N>
+static void packed_q4_K_rows(int64_t K, float* s, size_t s_stride, const uint8_t* row, const uint8_t* act,
+                             size_t act_stride) {
+  const int64_t G = (K + 1023) / 1024;
+  const uint8_t* meta = row;
+  const uint8_t* codes = row + packed_scales_area(G, 80);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const DoubledScales doubled_scales;
+  __m256 acc[N][2];
+  for (int t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  for (int64_t g = 0; g < G; ++g) {
+    const uint8_t* mt = meta + g * 80;
+    const uint8_t* c = codes + g * 512;
+    const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mt)));
+    const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mt + 16)));
+    for (int h = 0; h < 2; ++h) {
+      __m256i p_lo[N], p_hi[N];
+      for (int t = 0; t < N; ++t) p_lo[t] = p_hi[t] = _mm256_setzero_si256();
+      for (int ch = 0; ch < 8; ++ch) {
+        const __m256i v = load256(c + 64 * ch + 32 * h);
+        const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        for (int t = 0; t < N; ++t) {
+          const uint8_t* a = act + t * act_stride + g * 1152;
+          p_lo[t] = _mm256_add_epi16(p_lo[t], _mm256_maddubs_epi16(lo, load256(a + 64 * ch + 32 * h)));
+          p_hi[t] = _mm256_add_epi16(p_hi[t], _mm256_maddubs_epi16(hi, load256(a + 512 + 64 * ch + 32 * h)));
+        }
+      }
+      const __m256i s_lo = doubled_scales(sc_lo, h), s_hi = doubled_scales(sc_hi, h);
+      for (int t = 0; t < N; ++t)
+        k4_apply(_mm256_add_epi32(_mm256_madd_epi16(p_lo[t], s_lo), _mm256_madd_epi16(p_hi[t], s_hi)), mt,
+                 act + t * act_stride + g * 1152, h, acc[t][h]);
+    }
+  }
+  for (int t = 0; t < N; ++t) s[t * s_stride] = hsum_f32_8(_mm256_add_ps(acc[t][0], acc[t][1]));
+}
+
+void avx2_packed_q4_K_dot_n(int64_t K, float* s, size_t s_stride, const void* vrow, const void* vact, size_t act_stride,
+                            int n) {
+  const uint8_t* row = static_cast<const uint8_t*>(vrow);
+  const uint8_t* act = static_cast<const uint8_t*>(vact);
+  switch (n) {
+    case 1: *s = hsum_f32_8(packed_q4_K_row(K, row, act)); return;
+    case 2: return packed_q4_K_rows<2>(K, s, s_stride, row, act, act_stride);
+    case 3: return packed_q4_K_rows<3>(K, s, s_stride, row, act, act_stride);
+    default: return packed_q4_K_rows<4>(K, s, s_stride, row, act, act_stride);
+  }
+}
+
 void avx2_packed_q4_K_dot(int64_t K, float* s, const void* row, const void* act) {
   *s = hsum_f32_8(packed_q4_K_row(K, static_cast<const uint8_t*>(row), static_cast<const uint8_t*>(act)));
 }
