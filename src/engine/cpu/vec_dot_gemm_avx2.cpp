@@ -343,18 +343,6 @@ __m256i unpack_k32(const uint8_t* blk, int c) {
   }
 }
 
-// The 6-bit scale and min of sub-block j from a Q4_K / Q5_K super-block's scales[12] (which
-// follow d and dmin in both layouts).
-inline void k4_scale_min(const uint8_t* sc, int j, int& s, int& m) {
-  if (j < 4) {
-    s = sc[j] & 63;
-    m = sc[j + 4] & 63;
-  } else {
-    s = (sc[j + 4] & 0xF) | ((sc[j - 4] >> 6) << 4);
-    m = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
-  }
-}
-
 // Scales and offsets of one row's super-block: sc[S], off[S], d, dmin.
 template <GgmlType T>
 void k_row_scales(const uint8_t* blk, int16_t* sc, int16_t* off, float& d, float& dmin) {
@@ -373,7 +361,7 @@ void k_row_scales(const uint8_t* blk, int16_t* sc, int16_t* off, float& d, float
     dmin = h2f(hm);
     for (int j = 0; j < 8; ++j) {
       int s, m;
-      k4_scale_min(blk + 4, j, s, m);
+      k4_scale_min(blk + 4, j, s, m);  // scales[12] follow d and dmin in both layouts
       sc[j] = int16_t(s);
       off[j] = int16_t(m);
     }

@@ -335,13 +335,7 @@ void k_scales(const uint8_t* blk, float* ds, float* dm) {
     const float fd = h2f(d), fm = h2f(dmin);
     for (int j = 0; j < 8; ++j) {
       int s, m;
-      if (j < 4) {
-        s = sc[j] & 63;
-        m = sc[j + 4] & 63;
-      } else {
-        s = (sc[j + 4] & 0xF) | ((sc[j - 4] >> 6) << 4);
-        m = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
-      }
+      k4_scale_min(sc, j, s, m);
       ds[j] = fd * float(s);
       dm[j] = fm * float(m);
     }

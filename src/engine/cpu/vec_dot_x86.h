@@ -121,6 +121,18 @@ static inline __m256i maddubs_ss8(__m256i x, __m256i y) {
   return _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
 }
 
+// The 6-bit scale s and min m of sub-block j (0..7) from a Q4_K / Q5_K block's 12 packed scale
+// bytes (ggml's get_scale_min_k4), for the panel packers.
+static inline void k4_scale_min(const uint8_t* sc, int j, int& s, int& m) {
+  if (j < 4) {
+    s = sc[j] & 63;
+    m = sc[j + 4] & 63;
+  } else {
+    s = (sc[j + 4] & 0xF) | ((sc[j - 4] >> 6) << 4);
+    m = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+  }
+}
+
 // Q4_K / Q5_K scale bytes (12, packed 6-bit) -> 16 bytes: scales[0..7], mins[0..7]; the SIMD
 // form of unpack_k4_scales. Building them in general-purpose registers and reloading them as a
 // vector stalled on store forwarding. Reads 16 bytes: the 4 after the scales are the block's
