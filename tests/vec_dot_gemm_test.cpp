@@ -219,9 +219,15 @@ TEST(GemmPrepare, SameValuesAsActivationQuantization) {
     std::vector<block_q8_K> ref(size_t(K / 256));
     quantize_row_activation(GgmlType::Q8_K, x.data(), ref.data(), K);
     const float* d = reinterpret_cast<const float*>(a.data() + K);
+    // int16 sums per 16 and per 32 values (the AVX2 kernels' offsets) after the float fields
+    const int16_t* s16 = reinterpret_cast<const int16_t*>(a.data() + K + (K / 256) * 4 + (K / 16) * 8 + (K / 32) * 4);
+    const int16_t* s32 = s16 + K / 16;
     for (int64_t b = 0; b < K / 256; ++b) {
       EXPECT_EQ(std::memcmp(a.data() + b * 256, ref[size_t(b)].qs, 256), 0);
       EXPECT_EQ(d[b], ref[size_t(b)].d);
+      for (int j = 0; j < 16; ++j) EXPECT_EQ(s16[b * 16 + j], ref[size_t(b)].bsums[j]);
+      for (int j = 0; j < 8; ++j)
+        EXPECT_EQ(s32[b * 8 + j], ref[size_t(b)].bsums[2 * j] + ref[size_t(b)].bsums[2 * j + 1]);
     }
   }
   {
