@@ -1,6 +1,7 @@
-// AVX2 (+FMA, F16C) mat-vec kernel over packed Q4_0 rows (layout: vec_dot_packed.h): the
-// AVX-512 algorithm on the two 256-bit halves of each 64-byte vector (lanes 0-7, 8-15), maddubs
-// + madd for dpbusd; Q4_K with int16 sums over a group and int32 scales (below).
+// AVX2 (+FMA, F16C) mat-vec kernels over packed Q4_0 and Q4_K rows (layouts: vec_dot_packed.h,
+// the AVX-512 ones): the AVX-512 algorithms on the two 256-bit halves of each 64-byte vector
+// (lanes 0-7, 8-15), maddubs for dpbusd, with the products summed in int16 over as many chunks
+// as their range allows before one madd (below).
 #include "engine/cpu/vec_dot_packed.h"
 #include "engine/cpu/vec_dot_x86.h"
 
