@@ -28,9 +28,9 @@ namespace {
 // one; Q4_0 1.07-1.09x / 0.99-1.10x; Q5_K 1.04-1.06x; Q6_K 0.97-1.08x; pp16 1.03-1.08x), even or
 // behind at 20 (Q4_K / Q5_K 0.93-0.97x), behind at 24 (Q4_0, Q5_K, Q6_K 0.86-0.93x). Q8_0's
 // (220M Q8_0, 2 threads) 1.1-1.4x at 6-8 tokens, 1.05x at 12, even or behind at 16 (0.9x; with
-// `--sequences 16` 0.98-1.04x): its threshold stays 16. AVX2's packed Q4_K small-batch kernel
-// is still ahead of the AVX2 GEMM at 20 tokens (pp20 1.16x) and even at 24; the threshold is
-// the same for both ISAs.
+// `--sequences 16` 0.98-1.04x): its threshold stays 16. On AVX2 (one threshold for both ISAs):
+// the packed Q4_K small-batch kernel is still ahead of the AVX2 GEMM at 20 tokens (pp20 1.16x)
+// and even at 24; Q4_0's is even at 12-16 and behind at 20 (0.86x).
 // NNB_GEMM_MIN=N sets one threshold for every matrix (tuning, tests).
 int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {
   static const int32_t v = [] {

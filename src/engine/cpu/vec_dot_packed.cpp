@@ -19,6 +19,8 @@ void avx512_packed_q4_K_dot(int64_t K, float* s, const void* row, const void* ac
 void avx512_packed_q5_K_dot(int64_t K, float* s, const void* row, const void* act);
 void avx2_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act);
 void avx2_packed_q4_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
+void avx2_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
+                            int n);
 void avx2_packed_q4_K_dot(int64_t K, float* s, const void* row, const void* act);
 void avx2_packed_q4_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 void avx2_packed_q4_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
@@ -304,6 +306,7 @@ const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
   static const Table avx2 = [] {
     Table t(kern::avx2_packed_q4_0_dot, kern::avx2_packed_q4_K_dot, nullptr, nullptr, nullptr);
     t.f[0].dot_rows = kern::avx2_packed_q4_0_dot_rows;
+    t.f[0].dot_n = kern::avx2_packed_q4_0_dot_n;
     t.f[1].dot_rows = kern::avx2_packed_q4_K_dot_rows;
     t.f[1].dot_n = kern::avx2_packed_q4_K_dot_n;
     return t;
