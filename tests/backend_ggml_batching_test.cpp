@@ -74,6 +74,15 @@ std::vector<Token> generate(Sequence& seq, const Request& r, bool* cancelled = n
   return gen.tokens();
 }
 
+// A batcher of `slots` slots sharing n_ctx KV cells, computing on `threads` threads.
+BatcherParams batcher_params(int32_t n_ctx, int32_t threads, int32_t slots) {
+  BatcherParams bp;
+  bp.context.n_ctx = n_ctx;
+  bp.context.n_threads = threads;
+  bp.max_slots = slots;
+  return bp;
+}
+
 std::vector<Token> alone(const Model& m, const Request& r) {
   ContextParams cp;
   cp.n_ctx = 256;
@@ -87,12 +96,7 @@ std::vector<Token> alone(const Model& m, const Request& r) {
 TEST(Batcher, ConcurrentGenerationsMatchAlone) {
   auto model = Model::load(model_path());
   const auto reqs = requests(*model);
-  BatcherParams bp;
-  bp.context.n_ctx = 8 * 256;
-  bp.context.n_threads = 2;
-  bp.max_slots = 8;
-  bp.prompt_chunk = 16;
-  auto batcher = Batcher::make(*model, bp);
+  auto batcher = Batcher::make(*model, batcher_params(8 * 256, 2, 8));
 
   std::vector<std::vector<Token>> got(reqs.size());
   std::vector<int> cancelled(reqs.size(), 0);
@@ -137,12 +141,9 @@ TEST(Batcher, ConcurrentGenerationsMatchAlone) {
 // each step), whether or not that slot is submitting right now.
 TEST(Batcher, PromptChunksAreSmallOnlyWhileAnotherSlotIsInUse) {
   auto model = Model::load(model_path());
-  BatcherParams bp;
-  bp.context.n_ctx = 4 * 256;
+  BatcherParams bp = batcher_params(4 * 256, 1, 4);
   bp.context.n_batch = 128;
-  bp.context.n_threads = 1;
-  bp.max_slots = 4;
-  bp.prompt_chunk = 16;
+  bp.prompt_chunk = 16;  // the chunk this test measures (also the default)
   auto batcher = Batcher::make(*model, bp);
   auto a = batcher->open(256);
   auto steps_for = [&](BatchSlot& s, int n) {
@@ -166,12 +167,7 @@ TEST(Batcher, PromptChunksAreSmallOnlyWhileAnotherSlotIsInUse) {
 // beginning shorter than a block, or a slot not allowed to, shares nothing.
 TEST(Batcher, SlotsShareAPromptBeginningWhenAllowed) {
   auto model = Model::load(model_path());
-  BatcherParams bp;
-  bp.context.n_ctx = 4 * 128;
-  bp.context.n_threads = 1;
-  bp.max_slots = 4;
-  bp.prompt_chunk = 16;
-  auto batcher = Batcher::make(*model, bp);
+  auto batcher = Batcher::make(*model, batcher_params(4 * 128, 1, 4));
   const auto reqs = requests(*model);
   const std::vector<Token>& p = reqs[4].prompt;  // 90 tokens
   ASSERT_GE(p.size(), 40u);
@@ -252,11 +248,7 @@ TEST(Batcher, SlotsShareAPromptBeginningWhenAllowed) {
 
 TEST(Batcher, AdmissionAndLimits) {
   auto model = Model::load(model_path());
-  BatcherParams bp;
-  bp.context.n_ctx = 512;
-  bp.context.n_threads = 1;
-  bp.max_slots = 3;
-  auto batcher = Batcher::make(*model, bp);
+  auto batcher = Batcher::make(*model, batcher_params(512, 1, 3));
   auto a = batcher->open(256);
   auto b = batcher->open(200);  // 13 blocks: 208 cells
   EXPECT_EQ(batcher->n_cells_reserved(), 256 + 208);
