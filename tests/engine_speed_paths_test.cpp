@@ -14,6 +14,7 @@
 #include "engine/runtime/context.h"
 #include "engine/model/model_gen.h"
 #include "engine/cpu/matvec_weights.h"
+#include "engine/cpu/row_prefetch.h"
 #include "engine/cpu/threadpool.h"
 #include "engine/cpu/vec_dot.h"
 #include "engine/cpu/vec_dot_gemm.h"
@@ -189,6 +190,70 @@ TEST(EngineSpeedPaths, MatvecCopiesAreSharedAndAgreeWithTheStoredWeights) {
       EXPECT_LE(worst / (1 + scale), 1e-5) << "packed vs stored layout";
     }
   }
+}
+
+// Row prefetch (row_prefetch.h) moves no result: with NNB_PREFETCH=8192 every one-token and
+// small-batch product gives the same logits, bit for bit, as with it off, through each kind of
+// row stream (packed with dot_rows and dot_n, verbatim F16); "auto" measures (the logits are
+// the same again, whatever it chose), and an unreadable setting is measured as "auto".
+TEST(EngineSpeedPaths, RowPrefetchChangesNoResult) {
+  NNB_FORCED_ISA_OR_SKIP();
+  for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16}) {
+    SCOPED_TRACE(type_name(t));
+    auto model = Model::load(make_model(std::string("prefetch_") + std::string(type_name(t)), t));
+    const int V = model->hparams().n_vocab;
+    auto run = [&](const char* setting, const char* described) {
+      ::setenv("NNB_PREFETCH", setting, 1);
+      ContextParams cp;
+      cp.n_ctx = 64;
+      cp.n_threads = 2;
+      Context ctx(*model, cp);
+      ::unsetenv("NNB_PREFETCH");
+      const auto toks = tokens(*model, 30);
+      std::vector<float> all;
+      // One token a step (dot_rows / the one-row kernel), past the tuner's skipped and paired steps.
+      const size_t steps = PrefetchTuner::kSkip + 2 * PrefetchTuner::kPairs + 2;
+      for (size_t i = 0; i < steps; ++i) {
+        ctx.decode(std::span<const Token>(&toks[i], 1));
+        all.insert(all.end(), ctx.logits(), ctx.logits() + V);
+      }
+      ctx.decode(std::span<const Token>(&toks[steps], 4), /*all_logits=*/true);  // a small batch: dot_n
+      for (int i = 0; i < 4; ++i) all.insert(all.end(), ctx.logits_at(i), ctx.logits_at(i) + V);
+      const std::string d = ctx.device().describe();
+      if (described) {
+        EXPECT_NE(d.find(described), std::string::npos) << d;
+      }
+      EXPECT_EQ(d.find("being measured"), std::string::npos) << "decided after the paired steps: " << d;
+      return all;
+    };
+    const auto off = run("0", nullptr), on = run("8192", "rows prefetched 8192 B ahead");
+    EXPECT_EQ(on, off) << "prefetching changes no result";
+    EXPECT_EQ(run("auto", nullptr), off);
+    EXPECT_EQ(run("8 KiB", nullptr), off);  // not understood: named on stderr, measured
+  }
+}
+
+// The tuner's choice from given step times: kept when the steps with it are faster or within
+// 2 %, dropped when they are slower; a fixed setting is never timed.
+TEST(EngineSpeedPaths, PrefetchTunerKeepsTheFasterSetting) {
+  auto tune = [](double with, double without) {
+    PrefetchTuner t(-1);
+    for (int step = 0; !t.decided(); ++step) {
+      EXPECT_LT(step, 100) << "decides within its steps";
+      if (step >= 100) break;
+      t.step_begins();
+      if (t.timing()) t.add(t.ahead() ? with : without);
+    }
+    return t.ahead();
+  };
+  EXPECT_EQ(tune(1.0, 1.3), kRowPrefetchBytes);
+  EXPECT_EQ(tune(1.01, 1.0), kRowPrefetchBytes);  // even: the prefetch stays
+  EXPECT_EQ(tune(1.2, 1.0), 0u);
+  PrefetchTuner fixed(4096);
+  EXPECT_TRUE(fixed.decided());
+  fixed.step_begins();
+  EXPECT_FALSE(fixed.timing());
+  EXPECT_EQ(fixed.ahead(), 4096u);
 }
 
 TEST(EngineSpeedPaths, GenerationAllocatesNothingPerToken) {

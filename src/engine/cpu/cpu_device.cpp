@@ -1,6 +1,7 @@
 #include "engine/cpu/cpu_device.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +11,7 @@
 
 #include "engine/cpu/matvec_weights.h"
 #include "engine/cpu/ops.h"
+#include "engine/cpu/row_prefetch.h"
 #include "engine/cpu/threadpool.h"
 #include "engine/cpu/vec_dot.h"
 #include "engine/cpu/vec_dot_gemm.h"
@@ -78,7 +80,10 @@ class CpuDevice final : public Device {
   CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads, int32_t first_layer);
 
   std::string describe() const override {
-    return std::string("cpu ") + isa_name(active_isa()) + ", " + std::to_string(pool_.size()) + " threads";
+    std::string d = std::string("cpu ") + isa_name(active_isa()) + ", " + std::to_string(pool_.size()) + " threads";
+    if (prefetch_.ahead()) d += ", rows prefetched " + std::to_string(prefetch_.ahead()) + " B ahead";
+    if (!prefetch_.decided()) d += " (row prefetch being measured)";
+    return d;
   }
   int32_t n_threads() const override { return pool_.size(); }
   bool is_cpu() const override { return true; }
@@ -192,6 +197,7 @@ class CpuDevice final : public Device {
   float* row(Act a, int32_t i) { return act_[int(a)].as<float>() + size_t(i) * size_t(width_[int(a)]); }
   // Products of up to 3 matrices with the same input, in one parallel region.
   void products(const Matrix* const* w, float* const* out, int count, Act in, int32_t n);
+  void products_untimed(const Matrix* const* w, float* const* out, int count, Act in, int32_t n);
 
   const Hparams& hp_;
   const OpsTable& op_;
@@ -207,6 +213,7 @@ class CpuDevice final : public Device {
   std::vector<uint16_t> kv16_;    // a K and a V row in f16, on their way into an f16 cache
   size_t attn_floats_ = 0;        // offset of the panel in a thread buffer
   std::shared_ptr<const MatvecWeights> matvec_;  // the mat-vec copies of the weights, or null
+  PrefetchTuner prefetch_;                        // how far ahead the mat-vec rows are prefetched
 };
 
 CpuDevice::CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int32_t n_threads, int32_t first_layer)
@@ -245,6 +252,7 @@ CpuDevice::CpuDevice(const Model& model, int32_t max_rows, int32_t max_keys, int
 // RoPE angles computed as ggml does: theta advances by repeated multiplication with
 // base^(-2/n_rot), scaled by freq_scale and divided by the frequency factors.
 void CpuDevice::set_positions(const int32_t* pos, int32_t n) {
+  if (n == 1) prefetch_.step_begins();
   const int32_t half = hp_.n_rot / 2;
   const float theta_scale = std::pow(hp_.rope_freq_base, -2.0f / float(hp_.n_rot));
   const auto& ff = rope_freq_factors_;
@@ -298,7 +306,15 @@ void CpuDevice::matmul(std::span<const MatJob> jobs, Act in, int32_t rows) {
   products(w, out, int(jobs.size()), in, rows);
 }
 
+// One-token products are timed while the prefetch tuner measures (row_prefetch.h).
 void CpuDevice::products(const Matrix* const* w, float* const* out, int count, Act in_act, int32_t n) {
+  if (n != 1 || !prefetch_.timing()) return products_untimed(w, out, count, in_act, n);
+  const auto t0 = std::chrono::steady_clock::now();
+  products_untimed(w, out, count, in_act, n);
+  prefetch_.add(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+void CpuDevice::products_untimed(const Matrix* const* w, float* const* out, int count, Act in_act, int32_t n) {
   const float* in = row(in_act, 0);
   const int64_t K = w[0]->ne0;
   constexpr int kMax = 3;
@@ -391,34 +407,35 @@ void CpuDevice::products(const Matrix* const* w, float* const* out, int count, A
     else pool_.parallel_for(n, 1, prep);
   }
 
-  // Rows r of matrix i through the dot kernels, for every row of the batch.
+  // Rows r of matrix i through the dot kernels, for every row of the batch, prefetching the
+  // rows ahead where the copy's calibration found that it pays (row_prefetch.h).
+  const size_t ahead = prefetch_.ahead();
   auto dot_rows = [&](int i, int64_t r0, int64_t r1) {
     const Matrix& m = *w[i];
     const int64_t M = m.ne1;
     const Fmt& F = fmts[dot_fmt[i]];
     float* o = out[i];
     // The stored rows, or their mat-vec copy: packed (its own kernel) or verbatim.
-    const uint8_t* base = m.data;
-    size_t rb = m.row_bytes;
-    VecDotFn dot = kern[i]->vec_dot;
-    if (const MatvecWeights::View* c = copy[i]) {
-      base = c->data;
-      rb = c->row_bytes;
-      if (c->format) dot = c->format->dot;
-    }
-    if (copy[i] && copy[i]->format && copy[i]->format->dot_rows && n == 1) {  // a range of rows a call
-      copy[i]->format->dot_rows(K, o + r0, base + size_t(r0) * rb, rb, r1 - r0, F.data);
+    const RowStream s = row_stream(m, copy[i], kern[i]->vec_dot);
+    if (n == 1) {
+      stream_rows(s, r0, r1, o + r0, F.data, ahead);
       return;
     }
-    if (const PackedDotNFn dot_n = small_batch_kernel(copy[i]); dot_n && n > 1) {  // up to dot_n_max tokens a call
-      for (int64_t r = r0; r < r1; ++r)
+    const uint8_t* base = s.data;
+    const size_t rb = s.row_bytes;
+    if (const PackedDotNFn dot_n = small_batch_kernel(copy[i])) {  // up to dot_n_max tokens a call
+      for (int64_t r = r0; r < r1; ++r) {
+        if (ahead) prefetch_lines(base + size_t(r) * rb + ahead, rb);
         for (int32_t t = 0, step = copy[i]->format->dot_n_max; t < n; t += step)
           dot_n(K, o + size_t(t) * size_t(M) + r, size_t(M), base + size_t(r) * rb, F.data + size_t(t) * F.stride,
                 F.stride, std::min(step, n - t));
+      }
       return;
     }
+    const VecDotFn dot = copy[i] && copy[i]->format ? copy[i]->format->dot : kern[i]->vec_dot;
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* wr = base + size_t(r) * rb;
+      if (ahead) prefetch_lines(wr + ahead, rb);
       for (int32_t t = 0; t < n; ++t) dot(K, o + size_t(t) * size_t(M) + r, wr, F.data + size_t(t) * F.stride);
     }
   };

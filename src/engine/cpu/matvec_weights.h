@@ -21,6 +21,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "engine/cpu/row_prefetch.h"
 #include "engine/cpu/vec_dot_packed.h"
 #include "engine/model/model.h"
 
@@ -55,5 +56,10 @@ class MatvecWeights {
   void* mem_ = nullptr;  // one anonymous mapping for all of them
   size_t bytes_ = 0;
 };
+
+// m's rows as the one-token mat-vec reads them: its copy c, packed (through the format's
+// dot_rows, or its one-row kernel where it has none) or verbatim, or without a copy the stored
+// rows; stored_dot is the kernel for rows in m's own type.
+RowStream row_stream(const Matrix& m, const MatvecWeights::View* c, VecDotFn stored_dot);
 
 }  // namespace nnb

@@ -1,0 +1,84 @@
+#include "engine/cpu/row_prefetch.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace nnb {
+
+void stream_rows(const RowStream& s, int64_t r0, int64_t r1, float* out, const uint8_t* act, size_t ahead) {
+  const uint8_t* base = s.data;
+  const size_t rb = s.row_bytes;
+  if (s.format && !ahead) {
+    s.format->dot_rows(s.K, out, base + size_t(r0) * rb, rb, r1 - r0, act);
+    return;
+  }
+  if (s.format) {
+    for (int64_t r = r0; r < r1; r += 4) {
+      const int64_t n = std::min<int64_t>(4, r1 - r);
+      prefetch_lines(base + size_t(r) * rb + ahead, size_t(n) * rb);
+      s.format->dot_rows(s.K, out + (r - r0), base + size_t(r) * rb, rb, n, act);
+    }
+    return;
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = base + size_t(r) * rb;
+    if (ahead) prefetch_lines(row + ahead, rb);
+    s.dot(s.K, out + (r - r0), row, act);
+  }
+}
+
+namespace {
+
+// NNB_PREFETCH: unset, empty or "auto" → measure (-1); "0" → off; a byte count → that distance.
+// Anything else is named on stderr once and measured.
+long prefetch_setting() {
+  const char* e = std::getenv("NNB_PREFETCH");
+  if (!e || !*e || std::strcmp(e, "auto") == 0) return -1;
+  char* end = nullptr;
+  const long v = std::strtol(e, &end, 10);
+  if (*end == '\0' && v >= 0 && v <= (1L << 20)) return v;
+  static const bool warned = [&] {
+    std::fprintf(stderr, "nnbridge: warning: NNB_PREFETCH=%s not understood (auto, 0, or bytes up to 1 MiB); measuring\n",
+                 e);
+    return true;
+  }();
+  (void)warned;
+  return -1;
+}
+
+}  // namespace
+
+PrefetchTuner::PrefetchTuner() { init(prefetch_setting()); }
+
+void PrefetchTuner::init(long fixed) {
+  decided_ = fixed >= 0;
+  ahead_ = decided_ ? size_t(fixed) : kRowPrefetchBytes;
+}
+
+void PrefetchTuner::step_begins() {
+  if (decided_) return;
+  ++step_;
+  if (step_ <= kSkip) {  // the steps before step kSkip are not timed; step kSkip is the first
+    current_ = 0;
+    ahead_ = kRowPrefetchBytes;
+    return;
+  }
+  // Steps kSkip, kSkip + 2, ... ran with the prefetch, the ones between without.
+  const bool ended_with = (step_ - 1 - kSkip) % 2 == 0;
+  if (ended_with) {
+    on_ = current_;
+  } else if (current_ > 0 && on_ > 0) {
+    ratios_[size_t(pairs_++)] = on_ / current_;
+  }
+  current_ = 0;
+  ahead_ = ended_with ? 0 : kRowPrefetchBytes;
+  if (pairs_ == kPairs) {
+    std::sort(ratios_.begin(), ratios_.end());
+    ahead_ = ratios_[kPairs / 2] <= 1.02 ? kRowPrefetchBytes : 0;
+    decided_ = true;
+  }
+}
+
+}  // namespace nnb
