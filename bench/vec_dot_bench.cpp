@@ -7,7 +7,8 @@
 // own speed). matvec_batch/<type>/avx512/rows:R/tokens:N: the packed small-batch kernels for N
 // tokens at once (batched serving). Filter with --benchmark_filter, e.g. 'q4_0/avx512'. Also quantize_act/<type>: the
 // activation quantizers (Q8_0, Q8_1, Q8_K) over 1M values. matvec_dram/<type>/K:<K>: one
-// thread streaming 512 MiB of rows from memory on the active ISA (see mat_vec_dram);
+// thread streaming 512 MiB of rows from memory on the active ISA, without and with the row
+// prefetch (/prefetch; see mat_vec_dram);
 // matvec_dram_batch/<type>/K:<K>/tokens:N the same through the small-batch kernels; vnni_peak
 // the core's dpbusd rate, the ceiling of the int8 kernels' arithmetic. gemm/<type>/<isa>: the
 // prompt-processing kernels (vec_dot_gemm.h) as the engine runs them: 16 panels of K = 1024
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "engine/quant/quants.h"
+#include "engine/cpu/row_prefetch.h"
 #include "engine/cpu/vec_dot.h"
 #include "engine/cpu/vec_dot_gemm.h"
 #include "engine/cpu/vec_dot_packed.h"
@@ -176,11 +178,13 @@ void mat_vec_packed_batch(benchmark::State& state, GgmlType t, nnb::Isa isa, int
   state.SetItemsProcessed(int64_t(state.iterations()) * rows * n);
 }
 
-// From memory, the way generation reads (matvec_dram/<type>/K:<K>): 512 MiB of rows of length
-// K in transparent huge pages (as MatvecWeights holds them), one thread, the packed kernel's
-// dot_rows over 16 rows a call where the active ISA has a packed format, else the one-row kernel;
-// GB/s of stored weight bytes, to set beside `nnbridge bench --membw`'s probe. The rows are one
-// quantized row repeated (the content does not change the kernels' work).
+// From memory, the way generation reads (matvec_dram/<type>/K:<K>[/prefetch]): 512 MiB of rows
+// of length K in transparent huge pages (as MatvecWeights holds them), one thread, through the
+// CPU device's stream_rows 16 rows at a time (the packed kernel's dot_rows where the active ISA
+// has a packed format, else the one-row kernel), without or with the row prefetch
+// (row_prefetch.h, kRowPrefetchBytes ahead); GB/s of stored weight bytes, to set beside
+// `nnbridge bench --membw`'s probe. The rows are one quantized row repeated (the content does
+// not change the kernels' work).
 class HugeBuffer {
  public:
   explicit HugeBuffer(size_t n) : n_(n) {
@@ -198,7 +202,7 @@ class HugeBuffer {
   size_t n_;
 };
 
-void mat_vec_dram(benchmark::State& state, GgmlType t, int64_t K) {
+void mat_vec_dram(benchmark::State& state, GgmlType t, int64_t K, size_t ahead) {
   const nnb::DotKernel* k = nnb::dot_kernel(t);
   if (!k) {
     state.SkipWithError("no kernel for this type");
@@ -213,29 +217,27 @@ void mat_vec_dram(benchmark::State& state, GgmlType t, int64_t K) {
   std::vector<float> a(static_cast<size_t>(K));
   for (auto& v : a) v = rng.uniform();
   std::vector<float> out(static_cast<size_t>(rows));
-  if (const nnb::PackedFormat* f = nnb::packed_format(t); f && f->dot_rows) {
-    const size_t prb = f->row_bytes(K);
-    HugeBuffer packed(prb * size_t(rows));
+  const nnb::PackedFormat* f = nnb::packed_format(t);
+  if (f && !f->dot_rows) f = nullptr;
+  const size_t prb = f ? f->row_bytes(K) : rb;
+  HugeBuffer packed(f ? prb * size_t(rows) : 64);
+  std::vector<uint8_t> act;
+  if (f) {
     f->pack_rows(w.data(), rb, K, 0, rows, packed.data());
-    std::vector<uint8_t> act(f->act_row_bytes(K));
+    act.resize(f->act_row_bytes(K));
     f->prepare(a.data(), K, act.data());
-    for (auto _ : state) {
-      for (int64_t r = 0; r < rows; r += 16)
-        f->dot_rows(K, out.data() + r, packed.data() + size_t(r) * prb, prb, std::min<int64_t>(16, rows - r), act.data());
-      benchmark::DoNotOptimize(out.data());
-      benchmark::ClobberMemory();
-    }
-    state.SetLabel("packed");
   } else {
-    std::vector<uint8_t> y(nnb::row_size(k->vec_dot_type, K));
-    nnb::quantize_row_activation(k->vec_dot_type, a.data(), y.data(), K);
-    for (auto _ : state) {
-      for (int64_t r = 0; r < rows; ++r) k->vec_dot(K, &out[size_t(r)], w.data() + size_t(r) * rb, y.data());
-      benchmark::DoNotOptimize(out.data());
-      benchmark::ClobberMemory();
-    }
-    state.SetLabel("stored layout");
+    act.resize(nnb::row_size(k->vec_dot_type, K));
+    nnb::quantize_row_activation(k->vec_dot_type, a.data(), act.data(), K);
   }
+  const nnb::RowStream s{f, k->vec_dot, K, f ? packed.data() : w.data(), prb, rows};
+  for (auto _ : state) {
+    for (int64_t r = 0; r < rows; r += 16)
+      nnb::stream_rows(s, r, std::min<int64_t>(r + 16, rows), out.data() + r, act.data(), ahead);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(f ? "packed" : "stored layout");
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(rb) * rows);
 }
 
@@ -269,16 +271,20 @@ void mat_vec_dram_batch(benchmark::State& state, GgmlType t, int64_t K, int n) {
 }
 
 // The ceiling the matvec_dram figures compare with: a streaming sum over the same 512 MiB of
-// huge pages, eight accumulators (as `nnbridge bench --membw`'s probe, one thread).
-void dram_probe(benchmark::State& state) {
+// huge pages, eight accumulators, without or with a prefetch of the line kRowPrefetchBytes
+// ahead (as `nnbridge bench --membw`'s probe, which keeps the better of the two; one thread).
+void dram_probe(benchmark::State& state, bool prefetch) {
   const size_t bytes = size_t(512) << 20, n = bytes / sizeof(uint64_t);
   HugeBuffer buf(bytes);
   auto* words = reinterpret_cast<uint64_t*>(buf.data());
   for (size_t i = 0; i < n; ++i) words[i] = i;
+  constexpr size_t ahead = nnb::kRowPrefetchBytes / sizeof(uint64_t);
   for (auto _ : state) {
     uint64_t a[8] = {};
-    for (size_t i = 0; i < n; i += 8)
+    for (size_t i = 0; i < n; i += 8) {
+      if (prefetch) __builtin_prefetch(words + i + ahead, 0, 3);
       for (int k = 0; k < 8; ++k) a[k] += words[i + size_t(k)];
+    }
     for (uint64_t& x : a) benchmark::DoNotOptimize(x);
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes));
@@ -393,15 +399,19 @@ int main(int argc, char** argv) {
                                          .c_str(),
                                      mat_vec_packed_batch, t, nnb::Isa::Avx512, rows, n)
             ->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark("matvec_dram/probe", dram_probe)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("matvec_dram/probe", dram_probe, false)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("matvec_dram/probe/prefetch", dram_probe, true)->Unit(benchmark::kMillisecond);
 #if defined(__x86_64__) && defined(__GNUC__)
   benchmark::RegisterBenchmark("vnni_peak", vnni_peak)->Unit(benchmark::kMicrosecond);
 #endif
   for (GgmlType t : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
     for (int64_t K : {int64_t(1024), int64_t(2816), int64_t(4096)})
-      benchmark::RegisterBenchmark(("matvec_dram/" + std::string(nnb::type_name(t)) + "/K:" + std::to_string(K)).c_str(),
-                                   mat_vec_dram, t, K)
-          ->Unit(benchmark::kMillisecond);
+      for (size_t ahead : {size_t(0), nnb::kRowPrefetchBytes})
+        benchmark::RegisterBenchmark(("matvec_dram/" + std::string(nnb::type_name(t)) + "/K:" + std::to_string(K) +
+                                      (ahead ? "/prefetch" : ""))
+                                         .c_str(),
+                                     mat_vec_dram, t, K, ahead)
+            ->Unit(benchmark::kMillisecond);
   for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
     for (int64_t K : {int64_t(1024), int64_t(4096)})
       for (int n : {4, 8})
