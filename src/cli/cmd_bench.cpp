@@ -51,9 +51,9 @@ uint64_t peak_rss_bytes() {
 // streaming sum over 1 GiB (far beyond the caches), each thread summing its own contiguous
 // part with 8 independent accumulators so the loads, not the adds, are the limit; every other
 // pass also prefetches the line 8 KiB ahead, as the CPU device may read the mat-vec rows
-// (engine/cpu/row_prefetch.h, kRowPrefetchBytes: on a Zen 5 VM one thread's sum went from 20-27 to 29 GB/s with it, and the
-// prefetched kernels read faster than the plain probe). The buffer is anonymous memory,
-// touched before timing and unmapped afterwards.
+// (engine/cpu/row_prefetch.h, kRowPrefetchBytes: on a Zen 5 VM one thread's sum went from
+// 20-27 to 29-33 GB/s with it, and the prefetched kernels outran the plain probe). The buffer
+// is anonymous memory, touched before timing and unmapped afterwards.
 double read_bandwidth(int threads) {
   constexpr size_t kBytes = size_t(1) << 30;
   void* mem = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

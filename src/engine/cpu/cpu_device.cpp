@@ -408,7 +408,7 @@ void CpuDevice::products_untimed(const Matrix* const* w, float* const* out, int 
   }
 
   // Rows r of matrix i through the dot kernels, for every row of the batch, prefetching the
-  // rows ahead where the copy's calibration found that it pays (row_prefetch.h).
+  // rows ahead unless this device's tuner found that it does not pay (row_prefetch.h).
   const size_t ahead = prefetch_.ahead();
   auto dot_rows = [&](int i, int64_t r0, int64_t r1) {
     const Matrix& m = *w[i];
