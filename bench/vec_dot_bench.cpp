@@ -230,7 +230,7 @@ void mat_vec_dram(benchmark::State& state, GgmlType t, int64_t K, size_t ahead) 
     act.resize(nnb::row_size(k->vec_dot_type, K));
     nnb::quantize_row_activation(k->vec_dot_type, a.data(), act.data(), K);
   }
-  const nnb::RowStream s{f, k->vec_dot, K, f ? packed.data() : w.data(), prb, rows};
+  const nnb::RowStream s{f, f ? f->dot : k->vec_dot, K, f ? packed.data() : w.data(), prb, rows};
   for (auto _ : state) {
     for (int64_t r = 0; r < rows; r += 16)
       nnb::stream_rows(s, r, std::min<int64_t>(r + 16, rows), out.data() + r, act.data(), ahead);

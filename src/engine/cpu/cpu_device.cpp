@@ -432,11 +432,10 @@ void CpuDevice::products_untimed(const Matrix* const* w, float* const* out, int 
       }
       return;
     }
-    const VecDotFn dot = copy[i] && copy[i]->format ? copy[i]->format->dot : kern[i]->vec_dot;
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* wr = base + size_t(r) * rb;
       if (ahead) prefetch_lines(wr + ahead, rb);
-      for (int32_t t = 0; t < n; ++t) dot(K, o + size_t(t) * size_t(M) + r, wr, F.data + size_t(t) * F.stride);
+      for (int32_t t = 0; t < n; ++t) s.dot(K, o + size_t(t) * size_t(M) + r, wr, F.data + size_t(t) * F.stride);
     }
   };
 

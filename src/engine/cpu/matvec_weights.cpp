@@ -148,8 +148,8 @@ std::shared_ptr<const MatvecWeights> MatvecWeights::make(const Model& model, int
 
 RowStream row_stream(const Matrix& m, const MatvecWeights::View* c, VecDotFn stored_dot) {
   if (!c) return {nullptr, stored_dot, m.ne0, m.data, m.row_bytes, m.ne1};
-  if (c->format && c->format->dot_rows) return {c->format, nullptr, m.ne0, c->data, c->row_bytes, m.ne1};
-  return {nullptr, c->format ? c->format->dot : stored_dot, m.ne0, c->data, c->row_bytes, m.ne1};
+  const PackedFormat* f = c->format;
+  return {f && f->dot_rows ? f : nullptr, f ? f->dot : stored_dot, m.ne0, c->data, c->row_bytes, m.ne1};
 }
 
 }  // namespace nnb

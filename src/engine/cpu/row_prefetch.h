@@ -32,11 +32,11 @@ inline void prefetch_lines(const uint8_t* p, size_t bytes) {
   for (size_t x = 0; x < bytes; x += 64) __builtin_prefetch(p + x, 0, 3);
 }
 
-// One matrix's rows as the one-token mat-vec reads them: packed (format->dot_rows) or in a
-// row-at-a-time layout (dot).
+// One matrix's rows as the mat-vec kernels read them: a range at a time (format->dot_rows)
+// where the layout has it, and always one row a call (dot).
 struct RowStream {
   const PackedFormat* format;  // with dot_rows; nullptr: `dot` one row a call
-  VecDotFn dot;
+  VecDotFn dot;                // the one-row kernel of the rows' layout
   int64_t K;
   const uint8_t* data;  // row r at data + r * row_bytes
   size_t row_bytes;
