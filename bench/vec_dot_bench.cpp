@@ -5,11 +5,13 @@
 // One benchmark per (type, ISA, rows): rows = 4096 (n = 4096, the usual hidden size; 9-64 MB,
 // mostly L3 / memory) and rows = 256 (the same row length, L2-resident, showing the kernel's
 // own speed). matvec_batch/<type>/avx512/rows:R/tokens:N: the packed small-batch kernels for N
-// tokens at once (batched serving). Filter with --benchmark_filter, e.g. 'q4_0/avx512'. Also quantize_act/<type>: the
+// tokens at once (batched serving; Q4_K on AVX-512: its 16-row panels). Filter with
+// --benchmark_filter, e.g. 'q4_0/avx512'. Also quantize_act/<type>: the
 // activation quantizers (Q8_0, Q8_1, Q8_K) over 1M values. matvec_dram/<type>/K:<K>: one
 // thread streaming 512 MiB of rows from memory on the active ISA, without and with the row
 // prefetch (/prefetch; see mat_vec_dram);
-// matvec_dram_batch/<type>/K:<K>/tokens:N the same through the small-batch kernels; vnni_peak
+// matvec_dram_batch/<type>/K:<K>/tokens:N[/prefetch] the same through the small-batch kernels
+// (the device's stream_rows_batch); vnni_peak
 // the core's dpbusd rate, the ceiling of the int8 kernels' arithmetic. gemm/<type>/<isa>: the
 // prompt-processing kernels (vec_dot_gemm.h) as the engine runs them: 16 panels of K = 1024
 // packed and each run against 512 prepared activation rows (L2-resident); items/s counts
@@ -119,7 +121,9 @@ void mat_vec_packed(benchmark::State& state, GgmlType t, nnb::Isa isa, int64_t r
   f->prepare(a.data(), kN, act.data());
   std::vector<float> out(static_cast<size_t>(rows));
   for (auto _ : state) {
-    for (int64_t r = 0; r < rows; ++r) f->dot(kN, &out[size_t(r)], packed.data() + size_t(r) * prb, act.data());
+    if (f->panel > 1) f->dot_rows(kN, out.data(), packed.data(), prb, rows, act.data());  // no one-row kernel
+    else
+      for (int64_t r = 0; r < rows; ++r) f->dot(kN, &out[size_t(r)], packed.data() + size_t(r) * prb, act.data());
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
@@ -144,20 +148,20 @@ std::vector<uint8_t> packed_activations(const nnb::PackedFormat* f, int64_t K, i
   return act;
 }
 
-// out[i * rows + r] = row r . activation i for every row and all n tokens, as the CPU device calls
-// the small-batch kernel: each row once, up to dot_n_max tokens a call.
+// out[i * rows + r] = row r . activation i for every row and all n tokens, through the CPU
+// device's stream_rows_batch (each row or panel once, all n tokens), 16 rows a call as the
+// device's threads take them.
 void dot_n_all(const nnb::PackedFormat* f, int64_t K, const uint8_t* packed, int64_t rows, const uint8_t* act, int n,
-               float* out) {
-  const size_t prb = f->row_bytes(K), arb = f->act_row_bytes(K);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int i = 0; i < n; i += f->dot_n_max)
-      f->dot_n(K, out + size_t(i) * size_t(rows) + size_t(r), size_t(rows), packed + size_t(r) * prb,
-               act + size_t(i) * arb, arb, std::min(f->dot_n_max, n - i));
+               float* out, size_t ahead = 0) {
+  const nnb::RowStream s{f, f->dot, K, packed, f->row_bytes(K), rows};
+  for (int64_t r = 0; r < rows; r += 16)
+    nnb::stream_rows_batch(s, r, std::min<int64_t>(r + 16, rows), out + r, size_t(rows), act, f->act_row_bytes(K), n,
+                           ahead);
 }
 
 void mat_vec_packed_batch(benchmark::State& state, GgmlType t, nnb::Isa isa, int64_t rows, int n) {
   const nnb::PackedFormat* f = nnb::packed_format_for(t, isa);
-  if (!f || !f->dot_n) {
+  if (!f || !(f->dot_n || f->dot_panel)) {
     state.SkipWithError("no packed small-batch kernel of this type on this ISA");
     return;
   }
@@ -210,7 +214,7 @@ void mat_vec_dram(benchmark::State& state, GgmlType t, int64_t K, size_t ahead) 
   }
   Lcg rng;
   const size_t rb = nnb::row_size(t, K);
-  const int64_t rows = int64_t((size_t(512) << 20) / rb);
+  int64_t rows = int64_t((size_t(512) << 20) / rb);
   const std::vector<uint8_t> one = make_weights(t, 1, rng, K);
   HugeBuffer w(rb * size_t(rows));
   for (int64_t r = 0; r < rows; ++r) std::memcpy(w.data() + size_t(r) * rb, one.data(), rb);
@@ -220,6 +224,7 @@ void mat_vec_dram(benchmark::State& state, GgmlType t, int64_t K, size_t ahead) 
   const nnb::PackedFormat* f = nnb::packed_format(t);
   if (f && !f->dot_rows) f = nullptr;
   const size_t prb = f ? f->row_bytes(K) : rb;
+  rows = rows / 16 * 16;  // whole panels
   HugeBuffer packed(f ? prb * size_t(rows) : 64);
   std::vector<uint8_t> act;
   if (f) {
@@ -242,27 +247,29 @@ void mat_vec_dram(benchmark::State& state, GgmlType t, int64_t K, size_t ahead) 
 }
 
 // The same for a small batch (matvec_dram_batch/<type>/K:<K>/tokens:N): N activation rows
-// against every row streamed from memory, through dot_n as the CPU device calls it for a batching
-// server's steps (each row once, all N tokens, up to dot_n_max a call). Besides GB/s: items are
-// row-token products, comparable with matvec_batch's L2-resident figures.
-void mat_vec_dram_batch(benchmark::State& state, GgmlType t, int64_t K, int n) {
+// against every row streamed from memory, through the CPU device's stream_rows_batch as it runs a
+// batching server's steps (each row or panel once, all N tokens), without and with the row
+// prefetch. Besides GB/s: items are row-token products, comparable with matvec_batch's
+// L2-resident figures.
+void mat_vec_dram_batch(benchmark::State& state, GgmlType t, int64_t K, int n, size_t ahead) {
   const nnb::PackedFormat* f = nnb::packed_format(t);
-  if (!f || !f->dot_n) {
+  if (!f || !(f->dot_n || f->dot_panel)) {
     state.SkipWithError("no packed small-batch kernel of this type on this CPU");
     return;
   }
   Lcg rng;
   const size_t rb = nnb::row_size(t, K), prb = f->row_bytes(K);
-  const int64_t rows = int64_t((size_t(512) << 20) / prb);
-  const std::vector<uint8_t> one = make_weights(t, 1, rng, K);
-  std::vector<uint8_t> packed_one(prb);
-  f->pack_rows(one.data(), rb, K, 0, 1, packed_one.data());
+  const int64_t rows = int64_t((size_t(512) << 20) / prb) / 16 * 16;
+  // 16 random rows (a panel), repeated.
+  const std::vector<uint8_t> some = make_weights(t, 16, rng, K);
+  std::vector<uint8_t> packed_some(prb * 16);
+  f->pack_rows(some.data(), rb, K, 0, 16, packed_some.data());
   HugeBuffer packed(prb * size_t(rows));
-  for (int64_t r = 0; r < rows; ++r) std::memcpy(packed.data() + size_t(r) * prb, packed_one.data(), prb);
+  for (int64_t r = 0; r < rows; r += 16) std::memcpy(packed.data() + size_t(r) * prb, packed_some.data(), prb * 16);
   const std::vector<uint8_t> act = packed_activations(f, K, n, rng);
   std::vector<float> out(static_cast<size_t>(rows) * size_t(n));
   for (auto _ : state) {
-    dot_n_all(f, K, packed.data(), rows, act.data(), n, out.data());
+    dot_n_all(f, K, packed.data(), rows, act.data(), n, out.data(), ahead);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
@@ -413,13 +420,14 @@ int main(int argc, char** argv) {
                                      mat_vec_dram, t, K, ahead)
             ->Unit(benchmark::kMillisecond);
   for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
-    for (int64_t K : {int64_t(1024), int64_t(4096)})
+    for (int64_t K : {int64_t(1024), int64_t(2816), int64_t(4096)})
       for (int n : {4, 8})
-        benchmark::RegisterBenchmark(("matvec_dram_batch/" + std::string(nnb::type_name(t)) + "/K:" + std::to_string(K) +
-                                      "/tokens:" + std::to_string(n))
-                                         .c_str(),
-                                     mat_vec_dram_batch, t, K, n)
-            ->Unit(benchmark::kMillisecond);
+        for (size_t ahead : {size_t(0), nnb::kRowPrefetchBytes})
+          benchmark::RegisterBenchmark(("matvec_dram_batch/" + std::string(nnb::type_name(t)) + "/K:" +
+                                        std::to_string(K) + "/tokens:" + std::to_string(n) + (ahead ? "/prefetch" : ""))
+                                           .c_str(),
+                                       mat_vec_dram_batch, t, K, n, ahead)
+              ->Unit(benchmark::kMillisecond);
   for (GgmlType t : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
     for (nnb::Isa isa : {nnb::Isa::Avx2, nnb::Isa::Avx512})
       benchmark::RegisterBenchmark(("gemm/" + std::string(nnb::type_name(t)) + "/" + nnb::isa_name(isa)).c_str(), gemm, t,

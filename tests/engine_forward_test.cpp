@@ -107,10 +107,11 @@ const Bounds kBounds[] = {
     // whose other order of float additions flips a rounding at step 3 (0.86 / 0.26, 1.057 of
     // llama.cpp's distance to f64).
     {"synth-4M-Q3_K_M", 2.7e-5, 7.6e-6, 0.86, 0.26, {NONE, {kNoFlip, kNoFlip, 3}}, 0, 1.057},
-    // Q4_K_M: token by token, the packed kernels (AVX-512, AVX2: the same lane values) flip one
-    // rounding at step 4 (1.05 / 0.27, and closer to f64 than llama.cpp is). (The AVX2 GEMM
-    // flipped it too while it applied the sub-block scales in float.)
-    {"synth-4M-Q4_K_M", 2.3e-5, 7.2e-6, 1.05, 0.27, {NONE, {kNoFlip, 4, 4}}, 0, 1.0},
+    // Q4_K_M: token by token, the packed kernels (AVX2's per-row ones; AVX-512's 16-row panels,
+    // which serve its batches too, so there both paths) flip one rounding at step 4 (1.05 / 0.27,
+    // and closer to f64 than llama.cpp is). (The AVX2 GEMM flipped it too while it applied the
+    // sub-block scales in float.)
+    {"synth-4M-Q4_K_M", 2.3e-5, 7.2e-6, 1.05, 0.27, {{kNoFlip, kNoFlip, 4}, {kNoFlip, 4, 4}}, 0, 1.0},
     // Q5_K_M: token by token, AVX2's one-row kernels and AVX-512's packed ones (since their
     // reduction four rows at a time, another order of the final additions) flip one rounding at
     // step 4 (0.92 / 0.27).

@@ -255,7 +255,7 @@ TEST_P(VecDotPacked, MatchesTheOneRowKernel) {
   int checked = 0;
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
     const PackedFormat* f = packed_format_for(t, isa);
-    if (!f) continue;
+    if (!f || f->panel > 1) continue;  // panel formats: VecDotPanels below
     EXPECT_EQ(f->type, t);
     const DotKernel* one = dot_kernel_for(t, isa);
     ASSERT_NE(one, nullptr);
@@ -302,7 +302,7 @@ TEST_P(VecDotPacked, SmallBatchKernelEqualsTheOneRowKernel) {
   int checked = 0;
   for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
     const PackedFormat* f = packed_format_for(t, isa);
-    if (!f || !f->dot_n) continue;
+    if (!f || !f->dot_n || f->panel > 1) continue;
     std::mt19937 rng(5);
     for (int64_t K : {int64_t(1024), int64_t(11008)}) {
       const Bytes w = random_raw_row(t, K, rng);
@@ -338,7 +338,7 @@ TEST_P(VecDotPacked, RowsKernelEqualsTheOneRowKernel) {
   int checked = 0;
   for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
     const PackedFormat* f = packed_format_for(t, isa);
-    if (!f || !f->dot_rows) continue;
+    if (!f || !f->dot_rows || f->panel > 1) continue;
     std::mt19937 rng(9);
     for (int64_t K : {int64_t(1024), int64_t(2816)}) {
       constexpr int64_t kRows = 11;
@@ -372,6 +372,82 @@ TEST_P(VecDotPacked, RowsKernelEqualsTheOneRowKernel) {
   if (!checked) GTEST_SKIP() << "no packed rows kernel for " << type_name(t) << " on this CPU's paths";
 }
 
+// Panel formats (Q4_K on AVX-512: 16 rows interleaved): each row of a random matrix through
+// dot_rows against the stored one-row kernel of the same ISA, within the packed formats' bound,
+// for lengths of 1 to 43 super-blocks; then dot_panel for 1 to 9 tokens: every token's 16
+// results the bits dot_rows gives it alone (so a batched step decodes exactly as one sequence),
+// written at s[t * stride + i] and nowhere else.
+TEST(VecDotPanels, MatchTheOneRowKernelForEveryTokenCount) {
+  int checked = 0;
+  for (Isa isa : {Isa::Avx2, Isa::Avx512})
+    for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_0}) {
+      const PackedFormat* f = packed_format_for(t, isa);
+      if (!f || f->panel == 1) continue;
+      ASSERT_TRUE(f->dot_rows && f->dot_panel && !f->dot && !f->dot_n) << type_name(t);
+      EXPECT_TRUE(f->fits(32) && !f->fits(33) && !f->fits(8));
+      const DotKernel* one = dot_kernel_for(t, isa);
+      ASSERT_NE(one, nullptr);
+      const GgmlType vt = expected_vec_dot_type(t);
+      std::mt19937 rng(31);
+      for (int64_t K : {int64_t(256), int64_t(1024), int64_t(2816), int64_t(11008)}) {
+        const int64_t M = 2 * f->panel;
+        const size_t rb = row_size(t, K), prb = f->row_bytes(K);
+        ASSERT_EQ(prb * size_t(f->panel) % 64, 0u);  // panels stay aligned
+        Bytes w;
+        for (int64_t r = 0; r < M; ++r) {
+          const Bytes row = random_raw_row(t, K, rng);
+          w.insert(w.end(), row.begin(), row.end());
+        }
+        std::vector<uint8_t> packed(prb * size_t(M), 0xAB);
+        f->pack_rows(w.data(), rb, K, 0, M, packed.data());
+        constexpr int kTokens = 9;
+        const size_t ab = f->act_row_bytes(K);
+        std::vector<uint8_t> act(ab * kTokens, 0xCD);
+        std::vector<std::vector<float>> alone(kTokens, std::vector<float>(size_t(M), std::nanf("")));
+        for (int tok = 0; tok < kTokens; ++tok) {
+          const auto a = random_floats(K, rng, 2.0f);
+          f->prepare(a.data(), K, act.data() + size_t(tok) * ab);
+          f->dot_rows(K, alone[size_t(tok)].data(), packed.data(), prb, M, act.data() + size_t(tok) * ab);
+          if (tok > 1) continue;  // against the stored kernel: two tokens
+          const Bytes y = quantized(vt, a);
+          const auto yf = dequantized(vt, y, K);
+          for (int64_t r = 0; r < M; ++r) {
+            const Bytes xr(w.begin() + r * int64_t(rb), w.begin() + (r + 1) * int64_t(rb));
+            const auto xf = dequantized(t, xr, K);
+            double mag = 0.0;
+            for (int64_t i = 0; i < K; ++i) mag += std::fabs(double(xf[size_t(i)]) * double(yf[size_t(i)]));
+            float want = std::nanf("");
+            one->vec_dot(K, &want, xr.data(), y.data());
+            const float got = alone[size_t(tok)][size_t(r)];
+            EXPECT_NEAR(got, want, 8e-6 * mag + 1e-30) << type_name(t) << " " << isa_name(isa) << " K=" << K << " row " << r;
+            if (mag > 0) note(std::string(type_name(t)) + " panels " + isa_name(isa) + " vs one-row", std::fabs(got - want) / mag);
+          }
+        }
+        for (int n = 1; n <= kTokens; ++n) {
+          const size_t stride = size_t(f->panel) + 3;
+          std::vector<float> got(stride * kTokens, std::nanf(""));
+          // panel 1, prefetching past the end on odd n (a prefetch never faults, nor changes a result)
+          f->dot_panel(K, got.data(), stride, packed.data() + prb * size_t(f->panel), act.data(), ab, n,
+                       n % 2 ? 8192 : 0);
+          for (int tok = 0; tok < kTokens; ++tok)
+            for (size_t i = 0; i < stride; ++i) {
+              const float g = got[size_t(tok) * stride + i];
+              if (tok >= n || i >= size_t(f->panel)) {
+                EXPECT_TRUE(std::isnan(g)) << "n=" << n << " token " << tok << " slot " << i << " written";
+                continue;
+              }
+              const float want = alone[size_t(tok)][size_t(f->panel) + i];
+              EXPECT_EQ(std::memcmp(&want, &g, sizeof g), 0)
+                  << type_name(t) << " " << isa_name(isa) << " K=" << K << " n=" << n << " token " << tok << " row " << i
+                  << ": " << g << " vs " << want;
+            }
+        }
+        ++checked;
+      }
+    }
+  if (!checked) GTEST_SKIP() << "no panel format on this CPU's paths";
+}
+
 TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {
   for (GgmlType t : kTypes)
     for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
@@ -388,7 +464,8 @@ TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {
     EXPECT_NE(packed_format_for(GgmlType::Q4_K, Isa::Avx2), nullptr);
   }
   if (dot_kernel_for(GgmlType::Q4_K, Isa::Avx512)) {
-    EXPECT_NE(packed_format_for(GgmlType::Q4_K, Isa::Avx512), nullptr);
+    ASSERT_NE(packed_format_for(GgmlType::Q4_K, Isa::Avx512), nullptr);
+    EXPECT_EQ(packed_format_for(GgmlType::Q4_K, Isa::Avx512)->panel, 16);
   }
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -33,6 +34,12 @@ namespace {
 // `--sequences 16` 0.98-1.04x): its threshold stays 16. On AVX2 (one threshold for both ISAs):
 // the packed Q4_K small-batch kernel is still ahead of the AVX2 GEMM at 20 tokens (pp20 1.16x)
 // and even at 24; Q4_0's is even at 12-16 and behind at 20 (0.86x).
+// Panel formats (Q4_K on AVX-512) never take the GEMM: their kernel reads each panel once for
+// all tokens, like the GEMM, without packing it per call, and ran ahead of it at every prompt
+// length measured (220M Q4_K_M, 2 threads, Q4_K's threshold 12 vs never, 2 rounds: pp32 1,641 vs
+// 2,539-2,651, pp128 2,287-2,411 vs 2,405-2,649, pp512 2,268-2,277 vs 2,340-2,372 t/s). A
+// fused product (Q, K, V) takes the GEMM only when all its matrices do, so a Q6_K V beside Q4_K
+// Q and K goes through its small-batch kernel then (counted in those figures).
 // NNB_GEMM_MIN=N sets one threshold for every matrix (tuning, tests).
 int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {
   static const int32_t v = [] {
@@ -40,6 +47,7 @@ int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {
     return e && *e ? std::max(1, std::atoi(e)) : 0;
   }();
   if (v > 0) return v;
+  if (packed && packed->dot_panel) return INT32_MAX;  // panels beat the GEMM at every batch size (above)
   if (packed) return std::max(g.min_n, !packed->dot_n ? 12 : packed->type == GgmlType::Q8_0 ? 16 : 20);
   return g.min_n;
 }
@@ -71,9 +79,6 @@ class Buffer {
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
 };
-
-// The small-batch kernel of a packed copy, or nullptr.
-PackedDotNFn small_batch_kernel(const MatvecWeights::View* c) { return c && c->format ? c->format->dot_n : nullptr; }
 
 class CpuDevice final : public Device {
  public:
@@ -421,30 +426,16 @@ void CpuDevice::products_untimed(const Matrix* const* w, float* const* out, int 
       stream_rows(s, r0, r1, o + r0, F.data, ahead);
       return;
     }
-    const uint8_t* base = s.data;
-    const size_t rb = s.row_bytes;
-    if (const PackedDotNFn dot_n = small_batch_kernel(copy[i])) {  // up to dot_n_max tokens a call
-      for (int64_t r = r0; r < r1; ++r) {
-        if (ahead) prefetch_lines(base + size_t(r) * rb + ahead, rb);
-        for (int32_t t = 0, step = copy[i]->format->dot_n_max; t < n; t += step)
-          dot_n(K, o + size_t(t) * size_t(M) + r, size_t(M), base + size_t(r) * rb, F.data + size_t(t) * F.stride,
-                F.stride, std::min(step, n - t));
-      }
-      return;
-    }
-    for (int64_t r = r0; r < r1; ++r) {
-      const uint8_t* wr = base + size_t(r) * rb;
-      if (ahead) prefetch_lines(wr + ahead, rb);
-      for (int32_t t = 0; t < n; ++t) s.dot(K, o + size_t(t) * size_t(M) + r, wr, F.data + size_t(t) * F.stride);
-    }
+    stream_rows_batch(s, r0, r1, o + r0, size_t(M), F.data, F.stride, n, ahead);
   };
 
   if (!gemm) {
+    // Each matrix starts on a multiple of 16 rows, so chunks (multiples of 16) start on panels.
     int64_t off[kMax + 1] = {0};
-    for (int i = 0; i < count; ++i) off[i + 1] = off[i] + w[i]->ne1;
+    for (int i = 0; i < count; ++i) off[i + 1] = off[i] + (w[i]->ne1 + 15) / 16 * 16;
     pool_.parallel_for(off[count], 16, [&](int64_t b, int64_t e, int) {
       for (int i = 0; i < count; ++i) {
-        const int64_t lo = std::max(b, off[i]), hi = std::min(e, off[i + 1]);
+        const int64_t lo = std::max(b, off[i]), hi = std::min({e, off[i + 1], off[i] + w[i]->ne1});
         if (lo < hi) dot_rows(i, lo - off[i], hi - off[i]);
       }
     });

@@ -92,6 +92,7 @@ std::shared_ptr<const MatvecWeights> MatvecWeights::make(const Model& model, int
     for (const Job& j : jobs)
       if (j.m == &m) return;
     const PackedFormat* f = packed_format(m.type);
+    if (f && !f->fits(m.ne1)) f = nullptr;  // a panel format, rows not a multiple of its panel
     jobs.push_back({&m, f, f ? f->row_bytes(m.ne0) : m.row_bytes});
   };
   for (size_t l = size_t(std::max(first_layer, 0)); l < model.layers().size(); ++l) {
@@ -149,7 +150,7 @@ std::shared_ptr<const MatvecWeights> MatvecWeights::make(const Model& model, int
 RowStream row_stream(const Matrix& m, const MatvecWeights::View* c, VecDotFn stored_dot) {
   if (!c) return {nullptr, stored_dot, m.ne0, m.data, m.row_bytes, m.ne1};
   const PackedFormat* f = c->format;
-  return {f && f->dot_rows ? f : nullptr, f ? f->dot : stored_dot, m.ne0, c->data, c->row_bytes, m.ne1};
+  return {f, f ? f->dot : stored_dot, m.ne0, c->data, c->row_bytes, m.ne1};
 }
 
 }  // namespace nnb

@@ -35,7 +35,7 @@ inline void prefetch_lines(const uint8_t* p, size_t bytes) {
 // One matrix's rows as the mat-vec kernels read them: a range at a time (format->dot_rows)
 // where the layout has it, and always one row a call (dot).
 struct RowStream {
-  const PackedFormat* format;  // with dot_rows; nullptr: `dot` one row a call
+  const PackedFormat* format;  // the packed layout's (nullptr: stored or verbatim rows, `dot` one row a call)
   VecDotFn dot;                // the one-row kernel of the rows' layout
   int64_t K;
   const uint8_t* data;  // row r at data + r * row_bytes
@@ -47,6 +47,14 @@ struct RowStream {
 // four rows (packed: one dot_rows call) or every row are preceded by the prefetch of their
 // bytes that far further on; with 0 a packed range is one dot_rows call.
 void stream_rows(const RowStream& s, int64_t r0, int64_t r1, float* out, const uint8_t* act, size_t ahead);
+
+// The same for n tokens (a small batch): out[t * out_stride + r - r0] = row r against prepared
+// activation t (act + t * act_stride). Each row (or panel) is read once for all n: through the
+// format's dot_panel (panel formats: r0, r1 on panel bounds) or dot_n (up to dot_n_max tokens a
+// call), else the one-row kernel per token; with ahead > 0 every row preceded by the prefetch of
+// its bytes that far further on (panels: the kernel prefetches as it reads).
+void stream_rows_batch(const RowStream& s, int64_t r0, int64_t r1, float* out, size_t out_stride, const uint8_t* act,
+                       size_t act_stride, int n, size_t ahead);
 
 // Chooses the prefetch distance from the device's own one-token steps: after kSkip steps (the
 // first ones fault pages in and warm the caches) it runs kPairs pairs of steps, one with the

@@ -15,7 +15,9 @@ void avx512_packed_q8_0_dot(int64_t K, float* s, const void* row, const void* ac
 void avx512_packed_q8_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
                               int n);
 void avx512_packed_q8_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx512_packed_q4_K_dot(int64_t K, float* s, const void* row, const void* act);
+void avx512_q4_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                           int n, size_t ahead);
+void avx512_q4_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 void avx512_packed_q5_K_dot(int64_t K, float* s, const void* row, const void* act);
 void avx2_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act);
 void avx2_packed_q4_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
@@ -27,15 +29,12 @@ void avx2_packed_q4_K_dot_n(int64_t K, float* s, size_t s_stride, const void* ro
                             int n);
 void avx512_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
                               int n);
-void avx512_packed_q4_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
-                              int n);
 void avx512_packed_q5_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
                               int n);
 void avx512_packed_q6_K_dot(int64_t K, float* s, const void* row, const void* act);
 void avx512_packed_q6_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
                               int n);
 void avx512_packed_q4_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx512_packed_q4_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 void avx512_packed_q5_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 void avx512_packed_q6_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 }  // namespace kern
@@ -87,6 +86,14 @@ const PackedFormat kQ8_0 =
     with_half_tail({GgmlType::Q8_0, kQ4_0Group, 512, 32, 640, pack_groups16_rows<block_q8_0, 8, 0x80, 0x80>,
                     prepare_q8_act<128>, nullptr});
 const PackedFormat kQ4_K{GgmlType::Q4_K, kQ4_KGroup, 512, 80, 1152, pack_k4_rows<false>, prepare_q4_K_act, nullptr};
+void pack_q4_K_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
+void prepare_q4_K_panel_act(const float* x, int64_t K, uint8_t* dst);
+PackedFormat q4_K_panels() {
+  PackedFormat f{GgmlType::Q4_K, QK_K, 148, 0, 320, pack_q4_K_panels, prepare_q4_K_panel_act, nullptr};
+  f.panel = 16;
+  return f;
+}
+const PackedFormat kQ4_KPanels = q4_K_panels();
 const PackedFormat kQ5_K{GgmlType::Q5_K, kQ4_KGroup, 640, 80, 1152, pack_k4_rows<true>, prepare_q4_K_act, nullptr};
 
 // ---- Q6_K ----------------------------------------------------------------------------------------
@@ -209,6 +216,42 @@ void prepare_q4_K_act(const float* x, int64_t K, uint8_t* dst) {
   }
 }
 
+// Q4_K panels: rows r0 .. r1 (multiples of 16) in panels of 16 (vec_dot_packed.h).
+void pack_q4_K_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
+  const int64_t nsb = K / QK_K;
+  const size_t out_row = kQ4_KPanels.row_bytes(K);
+  for (int64_t r = r0; r < r1; r += 16) {
+    uint8_t* panel = dst + size_t(r) * out_row;
+    for (int64_t i = 0; i < nsb; ++i) {
+      uint8_t* sb = panel + size_t(i) * 16 * kQ4_KPanels.code_bytes;
+      for (int k = 0; k < 16; ++k) {
+        const block_q4_K& b = reinterpret_cast<const block_q4_K*>(src + size_t(r + k) * row_bytes)[i];
+        for (int j = 0; j < 8; ++j) q4_K_scale_min(b.scales, j, &sb[16 * j + k], &sb[128 + 16 * j + k]);
+        std::memcpy(sb + 256 + 2 * k, &b.d, 2);
+        std::memcpy(sb + 288 + 2 * k, &b.dmin, 2);
+        for (int p = 0; p < 4; ++p)
+          for (int t = 0; t < 8; ++t) std::memcpy(sb + 320 + (p * 8 + t) * 64 + 4 * k, b.qs + 32 * p + 4 * t, 4);
+      }
+    }
+  }
+}
+
+void prepare_q4_K_panel_act(const float* x, int64_t K, uint8_t* dst) {
+  const int64_t nsb = K / QK_K;
+  std::memset(dst, 0, kQ4_KPanels.act_row_bytes(K));
+  for (int64_t i = 0; i < nsb; ++i) {
+    block_q8_K q;
+    quantize_row_activation(GgmlType::Q8_K, x + i * QK_K, &q, QK_K);
+    uint8_t* a = dst + size_t(i) * kQ4_KPanels.act_bytes;
+    std::memcpy(a, q.qs, QK_K);
+    std::memcpy(a + 256, &q.d, 4);
+    for (int j = 0; j < 8; ++j) {
+      const float sum = float(q.bsums[2 * j] + q.bsums[2 * j + 1]);
+      std::memcpy(a + 260 + 4 * j, &sum, 4);
+    }
+  }
+}
+
 // The 256 6-bit codes (value + 32, 0..63) of a Q6_K block in element order (ggml's layout: per
 // half of 128, ql holds the low 4 bits of elements l and l + 64 in one byte, of l + 32 and
 // l + 96 in another, and qh their top 2 bits, 2 bits each).
@@ -287,15 +330,16 @@ const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
     }
   };
   static const Table avx512 = [] {
-    Table t(kern::avx512_packed_q4_0_dot, kern::avx512_packed_q4_K_dot, kern::avx512_packed_q5_K_dot,
-            kern::avx512_packed_q6_K_dot, kern::avx512_packed_q8_0_dot);
+    Table t(kern::avx512_packed_q4_0_dot, nullptr, kern::avx512_packed_q5_K_dot, kern::avx512_packed_q6_K_dot,
+            kern::avx512_packed_q8_0_dot);
     t.f[0].dot_n = kern::avx512_packed_q4_0_dot_n;
     t.f[0].dot_n_max = 8;
-    t.f[1].dot_n = kern::avx512_packed_q4_K_dot_n;
+    t.f[1] = kQ4_KPanels;
+    t.f[1].dot_panel = kern::avx512_q4_K_panel_dot;
+    t.f[1].dot_rows = kern::avx512_q4_K_panel_dot_rows;
     t.f[2].dot_n = kern::avx512_packed_q5_K_dot_n;
     t.f[3].dot_n = kern::avx512_packed_q6_K_dot_n;
     t.f[0].dot_rows = kern::avx512_packed_q4_0_dot_rows;
-    t.f[1].dot_rows = kern::avx512_packed_q4_K_dot_rows;
     t.f[2].dot_rows = kern::avx512_packed_q5_K_dot_rows;
     t.f[3].dot_rows = kern::avx512_packed_q6_K_dot_rows;
     t.f[4].dot_n = kern::avx512_packed_q8_0_dot_n;
@@ -314,7 +358,7 @@ const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
   if (isa == Isa::Scalar || !dot_kernel_for(t, isa)) return nullptr;  // also: the CPU lacks the ISA
   const Table& table = isa == Isa::Avx512 ? avx512 : avx2;
   for (const PackedFormat& f : table.f)
-    if (f.type == t && f.dot) return &f;
+    if (f.type == t && (f.dot || f.dot_panel)) return &f;
 #endif
   (void)t;
   (void)isa;

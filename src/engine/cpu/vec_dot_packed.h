@@ -36,7 +36,20 @@
 //   64L + 32 + 4c + j of super-block s at 64c + 4l + j) | int16 (sum_lo, sum_hi)[16] (lane l's
 //   sub-blocks' sums of q, a pair per lane as the mins, so one dpwssd applies them) | f32 d[16]
 //   (d of lane l's super-block, already spread over the lanes)  (1152 bytes)
-// Q5_K: the same, with the codes' fifth bits before the nibbles (code bytes 640 per group):
+// Q4_K panels (AVX-512; rows interleaved, not blocks): 16 consecutive rows share one panel, per
+// super-block (256 elements) 2368 bytes, the scales first:
+//   scales u8 [8][16] (6-bit scale of sub-block j of row r at 16j + r) | mins u8 [8][16] |
+//          fp16 d[16] | fp16 dmin[16]   (320 bytes)
+//   codes  [4][8][64]: pair p, step t: bytes 4r .. 4r+3 = qs[32p + 4t ..] of row r, whose low
+//          nibbles are elements 64p + 4t + k (sub-block 2p), high ones 64p + 32 + 4t + k (2p+1)
+//   A 64-byte chunk holds 4 codes of each of 16 rows, so one dpbusd against 4 activation bytes
+//   broadcast gives the 16 rows' partial sums: the lanes end as 16 rows' results, no horizontal
+//   sums, and a small batch reuses each chunk for every token (the per-row formats above need a
+//   full activation vector per dpbusd and a reduction per row and token). 148 bytes per row and
+//   super-block (the stored 144 plus the scales unpacked), against 160 for the per-row Q4_K
+//   layout at K = 1024. A matrix takes it only when its rows are a multiple of 16.
+//   activation, per super-block: int8 q[256] | f32 d | f32 sum(q)[8] (per 32) | pad  (320 bytes)
+// Q5_K: the same as Q4_K's per-row layout, with the codes' fifth bits before the nibbles (code bytes 640 per group):
 //   planes lo[64] | hi[64]: bit c of byte 4l + j = the fifth bit of chunk c's low- resp.
 //                   high-nibble code at that byte (qh bits 2L resp. 2L+1 of qh[4c + j]);
 //                   then codes [8][64] as Q4_K's. Before, not after: every chunk needs the
@@ -71,8 +84,18 @@ using PackedDotNFn = void (*)(int64_t K, float* s, size_t s_stride, const void* 
                               size_t act_stride, int n);
 
 // s[r] = dot(packed weight row r at rows + r * row_bytes, act), r < n: one token against a range
-// of rows (generation), the same result per row as the one-row kernel, bit for bit.
+// of rows (generation), the same result per row as the one-row kernel, bit for bit. Panel
+// formats: rows starts a panel and n is a multiple of the panel's rows.
 using PackedRowsFn = void (*)(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
+
+// Panel formats: s[t * s_stride + i] = dot(row i of the panel, activation row t at act + t *
+// act_stride), i < PackedFormat::panel, any n >= 1; each token's result the same, bit for bit,
+// whatever n (and dot_rows' for that token). With ahead > 0 the kernel touches the bytes that
+// far beyond each part of the panel it reads (row_prefetch.h's distance): with several tokens
+// the hardware prefetchers fall behind (Q4_K, K = 4096, 4 tokens from memory: 88 M
+// row-products/s without, 172-234 with 2-4 super-blocks ahead).
+using PackedDotPanelFn = void (*)(int64_t K, float* s, size_t s_stride, const void* panel, const void* act,
+                                  size_t act_stride, int n, size_t ahead);
 
 // The layout rules the packers (PackedFormat) and the kernels, which get only K and a row, share:
 // the bytes of `groups` groups' scales at the start of a row, padded to 64; and whether a row of
@@ -100,6 +123,10 @@ struct PackedFormat {
   PackedDotFn dot;
   PackedDotNFn dot_n = nullptr;     // where a type has one
   PackedRowsFn dot_rows = nullptr;  // where a type has one
+  // Rows interleaved per panel (1: per-row formats). A panel format has dot_rows and dot_panel,
+  // no one-row dot nor dot_n; code_bytes is then a row's share of a group's bytes.
+  int panel = 1;
+  PackedDotPanelFn dot_panel = nullptr;
   // The most tokens one dot_n call takes: 8 for Q4_0 and Q8_0 on AVX-512 (Q4_0 pp8 773-879 vs
   // 604-807 tokens/s with 4), else 4 (the K-quants' per-token accumulators spill at 8: Q4_K pp8 416-615 vs 551-799).
   int dot_n_max = 4;
@@ -114,12 +141,16 @@ struct PackedFormat {
   // Bytes of a row's scales (padded to 64) and of its codes, which follow them.
   size_t scales_area(int64_t K) const;
   size_t codes_bytes(int64_t K) const { return size_t(groups(K)) * code_bytes - (half_last(K) ? code_bytes / 2 : 0); }
-  size_t row_bytes(int64_t K) const { return scales_area(K) + (codes_bytes(K) + 63) / 64 * 64; }
+  size_t row_bytes(int64_t K) const {
+    return panel > 1 ? size_t(groups(K)) * code_bytes : scales_area(K) + (codes_bytes(K) + 63) / 64 * 64;
+  }
+  // Whether a matrix of that many rows can take the format.
+  bool fits(int64_t rows) const { return rows % panel == 0; }
   size_t act_row_bytes(int64_t K) const { return size_t(groups(K)) * act_bytes; }
 };
 
 // The packed format of type t with a kernel on the active ISA, or nullptr: AVX-512 has Q4_0,
-// Q8_0, Q4_K, Q5_K and Q6_K, AVX2 Q4_0 and Q4_K (see vec_dot_packed_avx2.cpp), the scalar path none.
+// Q8_0, Q4_K (panels), Q5_K and Q6_K, AVX2 Q4_0 and Q4_K (per row) (see vec_dot_packed_avx2.cpp), the scalar path none.
 const PackedFormat* packed_format(GgmlType t);
 const PackedFormat* packed_format_for(GgmlType t, Isa isa);
 

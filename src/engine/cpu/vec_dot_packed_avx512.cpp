@@ -245,7 +245,9 @@ void avx512_packed_q8_0_dot_n(int64_t K, float* s, size_t s_stride, const void* 
   packed16_dot_n<Q8_0Codes>(K, s, s_stride, row, act, act_stride, n);
 }
 
-// Q4_K and Q5_K, per group of 4 super-blocks: sixteen dpbusd give each lane (4 code bytes of 4
+// Q5_K (and the per-row Q4_K layout these kernels were first written for: Q4_K now takes 16-row
+// panels on AVX-512, vec_dot_panel_avx512.cpp, so only kFive = true is instantiated here; AVX2
+// reads that layout for Q4_K), per group of 4 super-blocks: sixteen dpbusd give each lane (4 code bytes of 4
 // sub-block pairs) the exact sums of its low-nibble sub-block and its high-nibble one (Q5_K:
 // each code gets its fifth bit, 16, from one of two bit planes); the 6-bit scales multiply them
 // in f32 (exactly), the mins the activation's sub-block sums in int32, and d, dmin and d_y,
@@ -398,18 +400,9 @@ static void packed_k4_dot_n(int64_t K, float* s, size_t s_stride, const void* vr
   }
 }
 
-void avx512_packed_q4_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
-                              int n) {
-  packed_k4_dot_n<false>(K, s, s_stride, row, act, act_stride, n);
-}
-
 void avx512_packed_q5_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
                               int n) {
   packed_k4_dot_n<true>(K, s, s_stride, row, act, act_stride, n);
-}
-
-void avx512_packed_q4_K_dot(int64_t K, float* s, const void* row, const void* act) {
-  *s = sum1(packed_k4_row<false>(K, static_cast<const uint8_t*>(row), static_cast<const uint8_t*>(act)));
 }
 
 void avx512_packed_q5_K_dot(int64_t K, float* s, const void* row, const void* act) {
@@ -421,10 +414,6 @@ static void packed_k4_dot_rows(int64_t K, float* s, const void* rows, size_t row
   const uint8_t* act = static_cast<const uint8_t*>(vact);
   sum_rows(s, static_cast<const uint8_t*>(rows), row_bytes, n,
            [&](const uint8_t* r) { return packed_k4_row<kFive>(K, r, act); });
-}
-
-void avx512_packed_q4_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  packed_k4_dot_rows<false>(K, s, rows, row_bytes, n, act);
 }
 
 void avx512_packed_q5_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
