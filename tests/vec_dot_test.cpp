@@ -372,9 +372,9 @@ TEST_P(VecDotPacked, RowsKernelEqualsTheOneRowKernel) {
   if (!checked) GTEST_SKIP() << "no packed rows kernel for " << type_name(t) << " on this CPU's paths";
 }
 
-// Panel formats (Q4_K on AVX-512: 16 rows interleaved): each row of a random matrix through
-// dot_rows against the stored one-row kernel of the same ISA, within the packed formats' bound,
-// for lengths of 1 to 43 super-blocks; then dot_panel for 1 to 9 tokens: every token's 16
+// Panel formats (Q4_K, Q5_K and Q6_K on AVX-512: 16 rows interleaved): each row of a random
+// matrix through dot_rows against the stored one-row kernel of the same ISA, within the packed
+// formats' bound, for lengths of 1 to 43 super-blocks; then dot_panel for 1 to 9 tokens: every token's 16
 // results the bits dot_rows gives it alone (so a batched step decodes exactly as one sequence),
 // written at s[t * stride + i] and nowhere else.
 TEST(VecDotPanels, MatchTheOneRowKernelForEveryTokenCount) {
@@ -463,10 +463,11 @@ TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {
     EXPECT_NE(packed_format_for(GgmlType::Q4_0, Isa::Avx2), nullptr);
     EXPECT_NE(packed_format_for(GgmlType::Q4_K, Isa::Avx2), nullptr);
   }
-  if (dot_kernel_for(GgmlType::Q4_K, Isa::Avx512)) {
-    ASSERT_NE(packed_format_for(GgmlType::Q4_K, Isa::Avx512), nullptr);
-    EXPECT_EQ(packed_format_for(GgmlType::Q4_K, Isa::Avx512)->panel, 16);
-  }
+  if (dot_kernel_for(GgmlType::Q4_K, Isa::Avx512))
+    for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+      ASSERT_NE(packed_format_for(t, Isa::Avx512), nullptr) << type_name(t);
+      EXPECT_EQ(packed_format_for(t, Isa::Avx512)->panel, 16) << type_name(t);
+    }
 }
 
 // Q4_0 and Q8_0 store a last group of at most 8 blocks at half width (half_tail): the 220M
@@ -515,8 +516,8 @@ TEST_P(VecDotBlocks, ExtremeValues) {
 
 std::string param_name(const ::testing::TestParamInfo<GgmlType>& info) { return std::string(type_name(info.param)); }
 INSTANTIATE_TEST_SUITE_P(AllPairings, VecDot, ::testing::ValuesIn(kTypes), param_name);
-INSTANTIATE_TEST_SUITE_P(Types, VecDotPacked,
-                         ::testing::Values(GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_0),
+INSTANTIATE_TEST_SUITE_P(Types, VecDotPacked,  // the per-row formats (Q5_K, Q6_K: panels only)
+                         ::testing::Values(GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q8_0),
                          param_name);
 // kTypes minus F32, F16, BF16 (no integer path).
 INSTANTIATE_TEST_SUITE_P(BlockPairings, VecDotBlocks, ::testing::ValuesIn(kTypes + 3, kTypes + std::size(kTypes)),

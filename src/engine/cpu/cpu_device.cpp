@@ -34,12 +34,15 @@ namespace {
 // `--sequences 16` 0.98-1.04x): its threshold stays 16. On AVX2 (one threshold for both ISAs):
 // the packed Q4_K small-batch kernel is still ahead of the AVX2 GEMM at 20 tokens (pp20 1.16x)
 // and even at 24; Q4_0's is even at 12-16 and behind at 20 (0.86x).
-// Panel formats (Q4_K on AVX-512) never take the GEMM: their kernel reads each panel once for
-// all tokens, like the GEMM, without packing it per call, and ran ahead of it at every prompt
-// length measured (220M Q4_K_M, 2 threads, Q4_K's threshold 12 vs never, 2 rounds: pp32 1,641 vs
-// 2,539-2,651, pp128 2,287-2,411 vs 2,405-2,649, pp512 2,268-2,277 vs 2,340-2,372 t/s). A
-// fused product (Q, K, V) takes the GEMM only when all its matrices do, so a Q6_K V beside Q4_K
-// Q and K goes through its small-batch kernel then (counted in those figures).
+// Panel formats (Q4_K, Q5_K, Q6_K on AVX-512) read each panel once for all tokens, like the
+// GEMM, without packing it per call. Q4_K's and Q5_K's never take the GEMM: they ran ahead of
+// it at every prompt length measured (220M models, 2 threads, 2 rounds; Q4_K_M, GEMM from 12
+// tokens vs never: pp32 1,641 vs 2,539-2,651, pp128 2,287-2,411 vs 2,405-2,649, pp512
+// 2,268-2,277 vs 2,340-2,372 t/s; Q5_K_M, GEMM always vs never: pp32 1,408-1,446 vs
+// 1,752-2,105, pp128 1,899-2,103 vs 2,035-2,359, pp512 1,720-1,833 vs 1,783-2,194). Q6_K's
+// GEMM catches up at 40-48 tokens (pp32 1,154-1,175 vs 1,262-1,640, pp40 1,237-1,341 vs
+// 1,226-1,249, pp48 1,376-1,404 vs 1,201-1,420, pp128 2,079-2,126 vs 1,587-1,717): from 40.
+// A fused product (Q, K, V) takes the GEMM only when all its matrices do.
 // NNB_GEMM_MIN=N sets one threshold for every matrix (tuning, tests).
 int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {
   static const int32_t v = [] {
@@ -47,7 +50,7 @@ int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {
     return e && *e ? std::max(1, std::atoi(e)) : 0;
   }();
   if (v > 0) return v;
-  if (packed && packed->dot_panel) return INT32_MAX;  // panels beat the GEMM at every batch size (above)
+  if (packed && packed->dot_panel) return packed->type == GgmlType::Q6_K ? 40 : INT32_MAX;  // see above
   if (packed) return std::max(g.min_n, !packed->dot_n ? 12 : packed->type == GgmlType::Q8_0 ? 16 : 20);
   return g.min_n;
 }

@@ -18,7 +18,12 @@ void avx512_packed_q8_0_dot_rows(int64_t K, float* s, const void* rows, size_t r
 void avx512_q4_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
                            int n, size_t ahead);
 void avx512_q4_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx512_packed_q5_K_dot(int64_t K, float* s, const void* row, const void* act);
+void avx512_q5_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                           int n, size_t ahead);
+void avx512_q5_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
+void avx512_q6_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                           int n, size_t ahead);
+void avx512_q6_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 void avx2_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act);
 void avx2_packed_q4_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 void avx2_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
@@ -29,14 +34,7 @@ void avx2_packed_q4_K_dot_n(int64_t K, float* s, size_t s_stride, const void* ro
                             int n);
 void avx512_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
                               int n);
-void avx512_packed_q5_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
-                              int n);
-void avx512_packed_q6_K_dot(int64_t K, float* s, const void* row, const void* act);
-void avx512_packed_q6_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
-                              int n);
 void avx512_packed_q4_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx512_packed_q5_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx512_packed_q6_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 }  // namespace kern
 #endif
 
@@ -70,8 +68,7 @@ void q4_K_scale_min(const uint8_t* q, int j, uint8_t* sc, uint8_t* m) {
   }
 }
 
-template <bool kFive>
-void pack_k4_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
+void pack_q4_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 void prepare_q4_K_act(const float* x, int64_t K, uint8_t* dst);
 
 PackedFormat with_half_tail(PackedFormat f) {
@@ -85,23 +82,27 @@ const PackedFormat kQ4_0 =
 const PackedFormat kQ8_0 =
     with_half_tail({GgmlType::Q8_0, kQ4_0Group, 512, 32, 640, pack_groups16_rows<block_q8_0, 8, 0x80, 0x80>,
                     prepare_q8_act<128>, nullptr});
-const PackedFormat kQ4_K{GgmlType::Q4_K, kQ4_KGroup, 512, 80, 1152, pack_k4_rows<false>, prepare_q4_K_act, nullptr};
-void pack_q4_K_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
+const PackedFormat kQ4_K{GgmlType::Q4_K, kQ4_KGroup, 512, 80, 1152, pack_q4_K_rows, prepare_q4_K_act, nullptr};
+template <bool kFive>
+void pack_k4_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 void prepare_q4_K_panel_act(const float* x, int64_t K, uint8_t* dst);
-PackedFormat q4_K_panels() {
-  PackedFormat f{GgmlType::Q4_K, QK_K, 148, 0, 320, pack_q4_K_panels, prepare_q4_K_panel_act, nullptr};
+PackedFormat k4_panels(bool five) {
+  PackedFormat f{five ? GgmlType::Q5_K : GgmlType::Q4_K, QK_K, five ? 180u : 148u, 0, 320,
+                 five ? pack_k4_panels<true> : pack_k4_panels<false>, prepare_q4_K_panel_act, nullptr};
   f.panel = 16;
   return f;
 }
-const PackedFormat kQ4_KPanels = q4_K_panels();
-const PackedFormat kQ5_K{GgmlType::Q5_K, kQ4_KGroup, 640, 80, 1152, pack_k4_rows<true>, prepare_q4_K_act, nullptr};
+const PackedFormat kQ4_KPanels = k4_panels(false);
+const PackedFormat kQ5_KPanels = k4_panels(true);
+void pack_q6_K_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
+void prepare_q6_K_panel_act(const float* x, int64_t K, uint8_t* dst);
+PackedFormat q6_K_panels() {
+  PackedFormat f{GgmlType::Q6_K, QK_K, 212, 0, 384, pack_q6_K_panels, prepare_q6_K_panel_act, nullptr};
+  f.panel = 16;
+  return f;
+}
+const PackedFormat kQ6_KPanels = q6_K_panels();
 
-// ---- Q6_K ----------------------------------------------------------------------------------------
-
-void pack_q6_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
-void prepare_q6_K_act(const float* x, int64_t K, uint8_t* dst);
-
-const PackedFormat kQ6_K{GgmlType::Q6_K, QK_K, 192, 18, 384, pack_q6_K_rows, prepare_q6_K_act, nullptr};
 
 // Byte 4b + j of chunk ch of a group is byte 4ch + j of block b's qs, XOR kFlip: Q4_0's code byte
 // as stored (its low nibble element 4ch + j, its high nibble 16 + 4ch + j), Q8_0's value + 128
@@ -154,40 +155,27 @@ void prepare_q8_act(const float* x, int64_t K, uint8_t* dst) {
   }
 }
 
-// Q4_K and Q5_K (kFive: the fifth bits become two bit planes before the codes).
-template <bool kFive>
-void pack_k4_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
-  using Block = std::conditional_t<kFive, block_q5_K, block_q4_K>;
-  const PackedFormat& f = kFive ? kQ5_K : kQ4_K;
+// Q4_K per row (the AVX2 kernels' layout).
+void pack_q4_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
+  const PackedFormat& f = kQ4_K;
   const int64_t nsb = K / QK_K, G = f.groups(K);
   const size_t out_bytes = f.row_bytes(K);
   for (int64_t r = r0; r < r1; ++r) {
-    const Block* x = reinterpret_cast<const Block*>(src + size_t(r) * row_bytes);
+    const block_q4_K* x = reinterpret_cast<const block_q4_K*>(src + size_t(r) * row_bytes);
     uint8_t* out = dst + size_t(r) * out_bytes;
     std::memset(out, 0, out_bytes);  // padding super-blocks: codes, scales, mins and d all 0
     for (int64_t g = 0; g < G; ++g) {
-      uint8_t* planes = out + f.scales_area(K) + size_t(g) * f.code_bytes;  // Q5_K: first
-      uint8_t* codes = planes + (kFive ? 128 : 0);
+      uint8_t* codes = out + f.scales_area(K) + size_t(g) * f.code_bytes;
       uint8_t* meta = out + size_t(g) * f.scale_bytes;
       for (int s = 0; s < 4 && g * 4 + s < nsb; ++s) {
-        const Block& b = x[g * 4 + s];
+        const block_q4_K& b = x[g * 4 + s];
         std::memcpy(meta + 64 + 4 * s, &b.d, 2);
         std::memcpy(meta + 64 + 4 * s + 2, &b.dmin, 2);
         for (int L = 0; L < 4; ++L) {
           const int l = 4 * s + L;
           q4_K_scale_min(b.scales, 2 * L, &meta[l], &meta[32 + 2 * l]);
           q4_K_scale_min(b.scales, 2 * L + 1, &meta[16 + l], &meta[32 + 2 * l + 1]);
-          for (int ch = 0; ch < 8; ++ch) {
-            std::memcpy(codes + size_t(ch) * 64 + size_t(l) * 4, b.qs + 32 * L + 4 * ch, 4);
-            if constexpr (kFive) {
-              // element j of the chunk: bit 2L of qh[4ch + j] for the low nibble, 2L+1 for the high
-              for (int j = 0; j < 4; ++j) {
-                const uint8_t h = b.qh[4 * ch + j];
-                planes[4 * l + j] |= uint8_t(((h >> (2 * L)) & 1) << ch);
-                planes[64 + 4 * l + j] |= uint8_t(((h >> (2 * L + 1)) & 1) << ch);
-              }
-            }
-          }
+          for (int ch = 0; ch < 8; ++ch) std::memcpy(codes + size_t(ch) * 64 + size_t(l) * 4, b.qs + 32 * L + 4 * ch, 4);
         }
       }
     }
@@ -216,21 +204,39 @@ void prepare_q4_K_act(const float* x, int64_t K, uint8_t* dst) {
   }
 }
 
-// Q4_K panels: rows r0 .. r1 (multiples of 16) in panels of 16 (vec_dot_packed.h).
-void pack_q4_K_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
+// Q4_K and Q5_K panels: rows r0 .. r1 (multiples of 16) in panels of 16 (vec_dot_packed.h).
+template <bool kFive>
+void pack_k4_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
+  using Block = std::conditional_t<kFive, block_q5_K, block_q4_K>;
+  const PackedFormat& f = kFive ? kQ5_KPanels : kQ4_KPanels;
   const int64_t nsb = K / QK_K;
-  const size_t out_row = kQ4_KPanels.row_bytes(K);
+  const size_t out_row = f.row_bytes(K);
   for (int64_t r = r0; r < r1; r += 16) {
     uint8_t* panel = dst + size_t(r) * out_row;
     for (int64_t i = 0; i < nsb; ++i) {
-      uint8_t* sb = panel + size_t(i) * 16 * kQ4_KPanels.code_bytes;
+      uint8_t* sb = panel + size_t(i) * 16 * f.code_bytes;
+      std::memset(sb, 0, 16 * f.code_bytes);
+      uint8_t* planes = sb + 320;  // Q5_K: [8][64]
+      uint8_t* codes = planes + (kFive ? 512 : 0);
       for (int k = 0; k < 16; ++k) {
-        const block_q4_K& b = reinterpret_cast<const block_q4_K*>(src + size_t(r + k) * row_bytes)[i];
+        const Block& b = reinterpret_cast<const Block*>(src + size_t(r + k) * row_bytes)[i];
         for (int j = 0; j < 8; ++j) q4_K_scale_min(b.scales, j, &sb[16 * j + k], &sb[128 + 16 * j + k]);
         std::memcpy(sb + 256 + 2 * k, &b.d, 2);
         std::memcpy(sb + 288 + 2 * k, &b.dmin, 2);
         for (int p = 0; p < 4; ++p)
-          for (int t = 0; t < 8; ++t) std::memcpy(sb + 320 + (p * 8 + t) * 64 + 4 * k, b.qs + 32 * p + 4 * t, 4);
+          for (int t = 0; t < 8; ++t) {
+            std::memcpy(codes + (p * 8 + t) * 64 + 4 * k, b.qs + 32 * p + 4 * t, 4);
+            if constexpr (kFive) {
+              // chunk ci = 8p + t: plane ci / 4, bits 2(ci % 4) (low code) and 2(ci % 4) + 1 (high);
+              // the fifth bit of element 4t + e of sub-block 2p (2p + 1) is bit 2p (2p + 1) of qh[4t + e]
+              const int ci = p * 8 + t;
+              for (int e = 0; e < 4; ++e) {
+                const uint8_t h = b.qh[4 * t + e];
+                planes[64 * (ci / 4) + 4 * k + e] |= uint8_t(((h >> (2 * p)) & 1) << (2 * (ci % 4)));
+                planes[64 * (ci / 4) + 4 * k + e] |= uint8_t(((h >> (2 * p + 1)) & 1) << (2 * (ci % 4) + 1));
+              }
+            }
+          }
       }
     }
   }
@@ -268,46 +274,51 @@ void q6_K_codes(const block_q6_K& b, uint8_t q[QK_K]) {
   }
 }
 
-void pack_q6_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
-  const int64_t G = K / QK_K;
-  const size_t out_bytes = kQ6_K.row_bytes(K);
-  for (int64_t r = r0; r < r1; ++r) {
-    const block_q6_K* x = reinterpret_cast<const block_q6_K*>(src + size_t(r) * row_bytes);
-    uint8_t* out = dst + size_t(r) * out_bytes;
-    std::memset(out, 0, out_bytes);
-    for (int64_t g = 0; g < G; ++g) {
-      uint8_t q[QK_K];
-      q6_K_codes(x[g], q);
-      uint8_t* c = out + kQ6_K.scales_area(K) + size_t(g) * kQ6_K.code_bytes;
-      for (int l = 0; l < 16; ++l)
-        for (int j = 0; j < 4; ++j) {
-          const uint8_t* e = q + 16 * l + j;  // chunk k of lane l is e[4k]
-          c[4 * l + j] = uint8_t((e[0] & 0xF) | ((e[8] & 0xF) << 4));
-          c[64 + 4 * l + j] = uint8_t((e[4] & 0xF) | ((e[12] & 0xF) << 4));
-          c[128 + 4 * l + j] = uint8_t((e[0] >> 4) | ((e[4] >> 4) << 2) | ((e[8] >> 4) << 4) | ((e[12] >> 4) << 6));
+// Q6_K panels: rows r0 .. r1 (multiples of 16) in panels of 16 (vec_dot_packed.h).
+void pack_q6_K_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
+  const int64_t nsb = K / QK_K;
+  const size_t out_row = kQ6_KPanels.row_bytes(K);
+  for (int64_t r = r0; r < r1; r += 16) {
+    uint8_t* panel = dst + size_t(r) * out_row;
+    for (int64_t i = 0; i < nsb; ++i) {
+      uint8_t* sb = panel + size_t(i) * 16 * kQ6_KPanels.code_bytes;
+      std::memset(sb, 0, 16 * kQ6_KPanels.code_bytes);
+      uint8_t* lo = sb + 320;
+      uint8_t* top = lo + 2048;
+      for (int k = 0; k < 16; ++k) {
+        const block_q6_K& b = reinterpret_cast<const block_q6_K*>(src + size_t(r + k) * row_bytes)[i];
+        uint8_t q[QK_K];
+        q6_K_codes(b, q);
+        for (int j = 0; j < 16; ++j) sb[16 * j + k] = uint8_t(b.scales[j]);
+        std::memcpy(sb + 256 + 2 * k, &b.d, 2);
+        for (int e = 0; e < 4; ++e) {
+          for (int st = 0; st < 32; ++st)  // lo register st: steps st (low nibbles) and st + 32
+            lo[64 * st + 4 * k + e] = uint8_t((q[4 * st + e] & 0xF) | ((q[4 * (st + 32) + e] & 0xF) << 4));
+          for (int m = 0; m < 16; ++m)  // top register m: steps m, m + 16, m + 32, m + 48
+            top[64 * m + 4 * k + e] = uint8_t((q[4 * m + e] >> 4) | ((q[4 * (m + 16) + e] >> 4) << 2) |
+                                              ((q[4 * (m + 32) + e] >> 4) << 4) | ((q[4 * (m + 48) + e] >> 4) << 6));
         }
-      uint8_t* meta = out + size_t(g) * kQ6_K.scale_bytes;
-      std::memcpy(meta, x[g].scales, 16);
-      std::memcpy(meta + 16, &x[g].d, 2);
+      }
     }
   }
 }
 
-void prepare_q6_K_act(const float* x, int64_t K, uint8_t* dst) {
-  const int64_t G = K / QK_K;
-  std::memset(dst, 0, kQ6_K.act_row_bytes(K));
-  for (int64_t g = 0; g < G; ++g) {
+void prepare_q6_K_panel_act(const float* x, int64_t K, uint8_t* dst) {
+  const int64_t nsb = K / QK_K;
+  std::memset(dst, 0, kQ6_KPanels.act_row_bytes(K));
+  for (int64_t i = 0; i < nsb; ++i) {
     block_q8_K q;
-    quantize_row_activation(GgmlType::Q8_K, x + g * QK_K, &q, QK_K);
-    uint8_t* a = dst + size_t(g) * kQ6_K.act_bytes;
-    for (int l = 0; l < 16; ++l) {
-      for (int k = 0; k < 4; ++k) std::memcpy(a + 64 * k + 4 * l, q.qs + 16 * l + 4 * k, 4);
-      const int32_t neg_bias = -32 * q.bsums[l];
-      std::memcpy(a + 256 + 4 * l, &neg_bias, 4);
+    quantize_row_activation(GgmlType::Q8_K, x + i * QK_K, &q, QK_K);
+    uint8_t* a = dst + size_t(i) * kQ6_KPanels.act_bytes;
+    std::memcpy(a, q.qs, QK_K);
+    for (int j = 0; j < 16; ++j) {
+      const int32_t bias = -32 * int32_t(q.bsums[j]);
+      std::memcpy(a + 256 + 4 * j, &bias, 4);
     }
-    for (int l = 0; l < 16; ++l) std::memcpy(a + 320 + 4 * l, &q.d, 4);  // d_y in every lane
+    std::memcpy(a + 320, &q.d, 4);
   }
 }
+
 
 }  // namespace
 
@@ -321,7 +332,7 @@ const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
   struct Table {
     PackedFormat f[5];
     Table(PackedDotFn q4_0, PackedDotFn q4_K, PackedDotFn q5_K, PackedDotFn q6_K, PackedDotFn q8_0)
-        : f{kQ4_0, kQ4_K, kQ5_K, kQ6_K, kQ8_0} {
+        : f{kQ4_0, kQ4_K, kQ5_KPanels, kQ6_KPanels, kQ8_0} {
       f[0].dot = q4_0;
       f[1].dot = q4_K;
       f[2].dot = q5_K;
@@ -330,18 +341,19 @@ const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
     }
   };
   static const Table avx512 = [] {
-    Table t(kern::avx512_packed_q4_0_dot, nullptr, kern::avx512_packed_q5_K_dot, kern::avx512_packed_q6_K_dot,
-            kern::avx512_packed_q8_0_dot);
+    Table t(kern::avx512_packed_q4_0_dot, nullptr, nullptr, nullptr, kern::avx512_packed_q8_0_dot);
     t.f[0].dot_n = kern::avx512_packed_q4_0_dot_n;
     t.f[0].dot_n_max = 8;
+    t.f[0].dot_rows = kern::avx512_packed_q4_0_dot_rows;
     t.f[1] = kQ4_KPanels;
     t.f[1].dot_panel = kern::avx512_q4_K_panel_dot;
     t.f[1].dot_rows = kern::avx512_q4_K_panel_dot_rows;
-    t.f[2].dot_n = kern::avx512_packed_q5_K_dot_n;
-    t.f[3].dot_n = kern::avx512_packed_q6_K_dot_n;
-    t.f[0].dot_rows = kern::avx512_packed_q4_0_dot_rows;
-    t.f[2].dot_rows = kern::avx512_packed_q5_K_dot_rows;
-    t.f[3].dot_rows = kern::avx512_packed_q6_K_dot_rows;
+    t.f[2] = kQ5_KPanels;
+    t.f[2].dot_panel = kern::avx512_q5_K_panel_dot;
+    t.f[2].dot_rows = kern::avx512_q5_K_panel_dot_rows;
+    t.f[3] = kQ6_KPanels;
+    t.f[3].dot_panel = kern::avx512_q6_K_panel_dot;
+    t.f[3].dot_rows = kern::avx512_q6_K_panel_dot_rows;
     t.f[4].dot_n = kern::avx512_packed_q8_0_dot_n;
     t.f[4].dot_n_max = 8;
     t.f[4].dot_rows = kern::avx512_packed_q8_0_dot_rows;

@@ -26,8 +26,9 @@
 // Q8_0, groups of 16 blocks: codes [8][64], byte 4b + j of chunk c = q + 128 of element 4c + j
 //   (c < 4) resp. 16 + 4(c - 4) + j of block b (padding 0x80), a half last group [8][32]; scales
 //   and activation as Q4_0's, with -128*sum(q) for the bias
-// Q4_K, groups of 4 super-blocks (1024 elements); lane l = 4s + L for super-block s and the
-// 32 code bytes qs[32L ..] shared by its sub-blocks 2L (low nibbles) and 2L+1 (high nibbles):
+// Q4_K per row (AVX2; AVX-512 takes panels, below), groups of 4 super-blocks (1024 elements);
+// lane l = 4s + L for super-block s and the 32 code bytes qs[32L ..] shared by its sub-blocks 2L
+// (low nibbles) and 2L+1 (high nibbles):
 //   codes  [8][64]  byte 4l + j of chunk c = qs[32L + 4c + j] of super-block s
 //   scales u8 sc_lo[16] | sc_hi[16] (6-bit scale of sub-block 2L resp. 2L+1 of lane l) |
 //                   u8 (m_lo, m_hi)[16] (their 6-bit mins, a pair per lane) | fp16 (d, dmin)[4]
@@ -49,21 +50,24 @@
 //   super-block (the stored 144 plus the scales unpacked), against 160 for the per-row Q4_K
 //   layout at K = 1024. A matrix takes it only when its rows are a multiple of 16.
 //   activation, per super-block: int8 q[256] | f32 d | f32 sum(q)[8] (per 32) | pad  (320 bytes)
-// Q5_K: the same as Q4_K's per-row layout, with the codes' fifth bits before the nibbles (code bytes 640 per group):
-//   planes lo[64] | hi[64]: bit c of byte 4l + j = the fifth bit of chunk c's low- resp.
-//                   high-nibble code at that byte (qh bits 2L resp. 2L+1 of qh[4c + j]);
-//                   then codes [8][64] as Q4_K's. Before, not after: every chunk needs the
-//                   planes, and with them after the nibbles each group's first chunk read its
-//                   last 128 bytes, then went back — a row not read front to back, which one
-//                   core streamed from memory at 17-21 instead of 21-23 GB/s (K = 1024; 21-25
-//                   vs 28-30 at K = 4096), generation 161 vs 180 tokens/s with one thread.
-// Q6_K, groups of 1 super-block (256 elements); lane l = sub-block l (16 elements, 4 chunks):
-//   codes  lo02[64] | lo13[64] | top[64]: byte 4l + j of lo02 holds the low 4 bits of chunk 0's
-//          element j (low nibble) and chunk 2's (high), lo13 those of chunks 1 and 3, top the
-//          2-bit tops of chunks 0..3 at bits 0-1, 2-3, 4-5, 6-7 (codes are value + 32)
-//   scales int8 sc[16] | fp16 d  (18 bytes)
-//   activation, per group: int8 q[4][64] (chunk c of lane l at 64c + 4l) | int32
-//   -32*sum(q)[16] | f32 d[16] (the same d in every lane)  (384 bytes)
+// Q5_K panels (AVX-512): Q4_K's panels with the codes' fifth bits in planes between the scales
+//   and the codes (2880 bytes per super-block, 180 per row): planes [8][64], bits 2u and 2u + 1
+//   of byte 4r + k of plane v = the fifth bits of the low and high codes at that byte of chunk
+//   4v + u. Before the codes, not after: every chunk needs its plane, and a row (or panel) read
+//   front to back streams faster (the per-row Q5_K layout with its planes after the nibbles ran
+//   from memory at 17-21 instead of 21-23 GB/s on one core, K = 1024). Activation as Q4_K's.
+// Q6_K panels (AVX-512): 16 rows a panel as Q4_K's, per super-block 3392 bytes; step s = the
+// elements 4s .. 4s+3 (s < 64; sub-block s / 4), codes = value + 32 (0..63):
+//   scales int8 [16][16] (sub-block j of row r at 16j + r) | fp16 d[16] | pad   (320 bytes)
+//   lo     [32][64]: register k, bytes 4r .. 4r+3: the low 4 bits of step k of row r (low
+//          nibbles) and of step k + 32 (high nibbles)
+//   top    [16][64]: register m: the 2-bit tops of steps m, m + 16, m + 32, m + 48 at bits 0-1,
+//          2-3, 4-5, 6-7
+//   212 bytes per row and super-block (the stored 210 plus alignment). (The per-row layout it
+//   replaced, lanes = sub-blocks of one row, ran 4 and 8 tokens at 73 and 83 M row-products/s
+//   from L2, these 169 and 170; one token the same, 55.)
+//   activation, per super-block: int8 q[256] | int32 -32*sum(q)[16] (per 16) | f32 d | pad
+//   (384 bytes)
 // Activation values are those of quantize_row_activation (Q8_0 resp. Q8_K); results equal the
 // one-row kernels up to the order of the float additions.
 #pragma once
@@ -128,7 +132,8 @@ struct PackedFormat {
   int panel = 1;
   PackedDotPanelFn dot_panel = nullptr;
   // The most tokens one dot_n call takes: 8 for Q4_0 and Q8_0 on AVX-512 (Q4_0 pp8 773-879 vs
-  // 604-807 tokens/s with 4), else 4 (the K-quants' per-token accumulators spill at 8: Q4_K pp8 416-615 vs 551-799).
+  // 604-807 tokens/s with 4), else 4 (the per-row K-quant kernels' per-token accumulators
+  // spilled at 8: Q4_K pp8 416-615 vs 551-799).
   int dot_n_max = 4;
 
   // Q4_0 and Q8_0: a last group holding at most half of its blocks stores its codes at half
@@ -149,8 +154,9 @@ struct PackedFormat {
   size_t act_row_bytes(int64_t K) const { return size_t(groups(K)) * act_bytes; }
 };
 
-// The packed format of type t with a kernel on the active ISA, or nullptr: AVX-512 has Q4_0,
-// Q8_0, Q4_K (panels), Q5_K and Q6_K, AVX2 Q4_0 and Q4_K (per row) (see vec_dot_packed_avx2.cpp), the scalar path none.
+// The packed format of type t with a kernel on the active ISA, or nullptr: AVX-512 has Q4_0 and
+// Q8_0 per row and Q4_K, Q5_K and Q6_K in panels, AVX2 Q4_0 and Q4_K per row (see
+// vec_dot_packed_avx2.cpp), the scalar path none.
 const PackedFormat* packed_format(GgmlType t);
 const PackedFormat* packed_format_for(GgmlType t, Isa isa);
 

@@ -1,16 +1,18 @@
-// AVX-512 (BW, VNNI) kernels over Q4_K panels: 16 rows interleaved (layout: vec_dot_packed.h).
+// AVX-512 (BW, VNNI) kernels over Q4_K, Q5_K and Q6_K panels: 16 rows interleaved (layouts:
+// vec_dot_packed.h).
 //
-// Why panels for Q4_K: a batching server's steps multiply each weight row by several tokens.
-// With rows packed one by one, every dpbusd needs a full 64-byte vector of one token's
-// activation and every row and token a horizontal sum at the end, so the 4-token kernel ran at
-// 28 % of the core's dpbusd peak (vec_dot_bench vnni_peak) and an 8-sequence step spent half its
-// time there. In a panel one chunk holds 4 codes of 16 rows: a dpbusd against 4 activation bytes
+// Why panels: a batching server's steps multiply each weight row by several tokens. With rows
+// packed one by one, every dpbusd needs a full 64-byte vector of one token's activation and
+// every row and token a horizontal sum at the end, so the 4-token Q4_K kernel ran at 28 % of
+// the core's dpbusd peak (vec_dot_bench vnni_peak) and an 8-sequence step spent half its time
+// there. In a panel one chunk holds 4 codes of 16 rows: a dpbusd against 4 activation bytes
 // broadcast (a memory operand) serves 16 rows, and the lanes end as the 16 rows' sums. Measured
-// on a Zen 5 VM before adopting it (a prototype, K = 1024, one thread): from L2, 1 token 147 vs
-// 118 M row-products/s, 8 tokens 279 vs 169; streaming 512 MiB from memory with the prefetch,
-// 1 token 57-64 vs 46-56, 8 tokens 183-257 vs 140-212 (without any prefetch, 8 tokens 167 vs
-// 205: at 8 tokens each chunk is ~20 instructions of work, too many for the out-of-order window
-// to cover memory's latency alone — the device's row prefetch covers it).
+// on a Zen 5 VM (vec_dot_bench matvec_batch / matvec_dram_batch, one thread, M row-products/s,
+// per-row layout vs panels): Q4_K 1 token from L2 97-102 vs 138-140, 8 tokens 191-197 vs
+// 274-282, 8 tokens from memory 123-125 vs 203; Q5_K 4 / 8 tokens from L2 87-149 / 92-161 vs
+// 131-152 / 205-208; Q6_K 4 / 8 tokens 73 / 83 vs 169 / 170. With several tokens a chunk is ~20
+// instructions of work, too many for the out-of-order window to cover memory's latency, so the
+// kernels prefetch each super-block `ahead` bytes on (the device's tuned distance).
 #include "engine/cpu/vec_dot_packed.h"
 #include "engine/cpu/vec_dot_x86.h"
 
@@ -20,13 +22,16 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-// Helpers have internal linkage (see vec_dot_impl.h); the two kernels are the exports.
+// Helpers have internal linkage (see vec_dot_impl.h); the kernels are the exports.
 namespace nnb::kern {
 namespace {
 
 constexpr int64_t kRows = 16;
-constexpr size_t kMeta = 320, kSuper = 320 + 2048;  // a panel's bytes per super-block
-constexpr size_t kActSuper = 320;                   // a prepared activation's bytes per super-block
+// A Q4_K / Q5_K panel's bytes per super-block: scales, (Q5_K: fifth-bit planes,) codes.
+constexpr size_t kMeta = 320;
+template <bool kFive>
+constexpr size_t kSuper = kMeta + (kFive ? 512 : 0) + 2048;
+constexpr size_t kActSuper = 320;  // a prepared activation's bytes per super-block
 
 inline __m512 u8x16_ps(const uint8_t* p) {
   return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
@@ -34,24 +39,48 @@ inline __m512 u8x16_ps(const uint8_t* p) {
 
 // Super-block i of a panel for C tokens (act: token 0's row, the others act_stride apart):
 // acc[c] += the 16 rows' results of that super-block. Per token: pair p's low- and high-nibble
-// sub-blocks summed in int32 over its 8 chunks (the high nibbles in place, 16 x their value:
-// their scale is taken / 16, exact), times the 6-bit scales in f32 (exact: every product and
-// sum below 2^24), the mins against the activation's sums per 32, then d, dmin and the
-// activation's d. A token's operations are the same for every C.
-template <int C>
-inline __attribute__((always_inline)) void super_block(const uint8_t* sb, const uint8_t* act, size_t act_stride,
-                                                      __m512 acc[C]) {
+// sub-blocks summed in int32 over its 8 chunks (Q4_K: the high nibbles in place, 16 x their
+// value, their scale taken / 16, exact; Q5_K: shifted down, and 16 added where a code's fifth
+// bit is set, from the bit planes: plane v, bits 2u and 2u + 1 for the low and high codes of
+// chunk 4v + u), times the 6-bit scales in f32 (exact: every product and sum below 2^24), the
+// mins against the activation's sums per 32, then d, dmin and the activation's d. A token's
+// operations are the same for every C.
+// Chunk ci's low and high codes (Q5_K: with their fifth bits), as super_block() uses them.
+template <bool kFive>
+inline __attribute__((always_inline)) void k4_codes(const uint8_t* sb, int ci, __m512i& l, __m512i& h) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
-  const __m512 sixteenth = _mm512_set1_ps(1.0f / 16);
-  const uint8_t* codes = sb + kMeta;
+  const uint8_t* planes = sb + kMeta;
+  const __m512i w = load512(planes + (kFive ? 512 : 0) + ci * 64);
+  l = _mm512_and_si512(w, m4);
+  if constexpr (kFive) {
+    const __m512i pl = load512(planes + 64 * (ci / 4)), b16 = _mm512_set1_epi8(0x10);
+    h = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+    l = _mm512_mask_add_epi8(l, _mm512_test_epi8_mask(pl, _mm512_set1_epi8(char(1 << (2 * (ci % 4))))), l, b16);
+    h = _mm512_mask_add_epi8(h, _mm512_test_epi8_mask(pl, _mm512_set1_epi8(char(2 << (2 * (ci % 4))))), h, b16);
+  } else {
+    h = _mm512_andnot_si512(m4, w);
+  }
+}
+
+// pre: nullptr, or the super-block's codes already unpacked by k4_codes ([32][2][64], for more
+// than 4 tokens: unpacked once, not once per tile of 4).
+template <bool kFive, int C>
+inline __attribute__((always_inline)) void super_block(const uint8_t* sb, const uint8_t* act, size_t act_stride,
+                                                      __m512 acc[C], const uint8_t* pre = nullptr) {
+  const __m512 hi_scale = _mm512_set1_ps(kFive ? 1.0f : 1.0f / 16);
   __m512 sacc[C], macc[C];
   for (int c = 0; c < C; ++c) sacc[c] = macc[c] = _mm512_setzero_ps();
   for (int p = 0; p < 4; ++p) {
     __m512i lo[C], hi[C];
     for (int c = 0; c < C; ++c) lo[c] = hi[c] = _mm512_setzero_si512();
     for (int t = 0; t < 8; ++t) {
-      const __m512i w = load512(codes + (p * 8 + t) * 64);
-      const __m512i l = _mm512_and_si512(w, m4), h = _mm512_andnot_si512(m4, w);
+      __m512i l, h;
+      if (pre) {
+        l = load512(pre + (p * 8 + t) * 128);
+        h = load512(pre + (p * 8 + t) * 128 + 64);
+      } else {
+        k4_codes<kFive>(sb, p * 8 + t, l, h);
+      }
       for (int c = 0; c < C; ++c) {
         const uint8_t* q = act + size_t(c) * act_stride + 64 * p + 4 * t;
         int32_t a0, a1;
@@ -61,7 +90,7 @@ inline __attribute__((always_inline)) void super_block(const uint8_t* sb, const 
         hi[c] = _mm512_dpbusd_epi32(hi[c], h, _mm512_set1_epi32(a1));
       }
     }
-    const __m512 s0 = u8x16_ps(sb + 32 * p), s1 = _mm512_mul_ps(u8x16_ps(sb + 32 * p + 16), sixteenth);
+    const __m512 s0 = u8x16_ps(sb + 32 * p), s1 = _mm512_mul_ps(u8x16_ps(sb + 32 * p + 16), hi_scale);
     const __m512 m0 = u8x16_ps(sb + 128 + 32 * p), m1 = u8x16_ps(sb + 128 + 32 * p + 16);
     for (int c = 0; c < C; ++c) {
       const float* sums = reinterpret_cast<const float*>(act + size_t(c) * act_stride + 260);
@@ -83,72 +112,226 @@ inline __attribute__((always_inline)) void super_block(const uint8_t* sb, const 
 
 // Up to 4 tokens: the whole panel, results in registers.
 // The lines of a super-block's bytes, into L1.
+template <size_t kBytes>
 inline void prefetch_super_block(const uint8_t* p) {
-  for (size_t x = 0; x < kSuper; x += 64) __builtin_prefetch(p + x, 0, 3);
+  for (size_t x = 0; x < kBytes; x += 64) __builtin_prefetch(p + x, 0, 3);
 }
 
-template <int C>
+template <bool kFive, int C>
 inline __attribute__((always_inline)) void panel_tile(int64_t nsb, const uint8_t* panel, const uint8_t* act,
                                                      size_t act_stride, float* out, size_t out_stride, size_t ahead) {
+  constexpr size_t S = kSuper<kFive>;
   __m512 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
   for (int64_t i = 0; i < nsb; ++i) {
-    if (ahead) prefetch_super_block(panel + size_t(i) * kSuper + ahead);
-    super_block<C>(panel + size_t(i) * kSuper, act + size_t(i) * kActSuper, act_stride, acc);
+    if (ahead) prefetch_super_block<S>(panel + size_t(i) * S + ahead);
+    super_block<kFive, C>(panel + size_t(i) * S, act + size_t(i) * kActSuper, act_stride, acc);
   }
   for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + size_t(c) * out_stride, acc[c]);
 }
 
 // Tokens t0 .. t0 + C of super-block i, their running results kept in out between super-blocks.
-template <int C>
+template <bool kFive, int C>
 inline __attribute__((always_inline)) void super_block_tokens(int64_t i, const uint8_t* panel, const uint8_t* act,
-                                                             size_t act_stride, float* out, size_t out_stride) {
+                                                             size_t act_stride, float* out, size_t out_stride,
+                                                             const uint8_t* pre) {
   __m512 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = i == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(out + size_t(c) * out_stride);
-  super_block<C>(panel + size_t(i) * kSuper, act + size_t(i) * kActSuper, act_stride, acc);
+  super_block<kFive, C>(panel + size_t(i) * kSuper<kFive>, act + size_t(i) * kActSuper, act_stride, acc, pre);
   for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + size_t(c) * out_stride, acc[c]);
 }
 
 }  // namespace
 
 // Up to 4 tokens: one pass over the panel. More: super-block by super-block, every tile of 4
-// tokens before the next super-block, so each super-block's 2368 bytes are read from memory
-// once and the rest of the time from L1 (a panel of a 2816-wide row is 26 KiB: with the tiles
-// one after the other over the whole panel, the second tile read it from L2 and 8 tokens ran at
-// 48 instead of 226 M row-products/s from memory at K = 1024). A token's operations stay the same.
-void avx512_q4_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* vpanel, const void* vact,
-                           size_t act_stride, int n, size_t ahead) {
+// tokens before the next super-block, so each super-block's bytes are read from memory once
+// and the rest of the time from L1 (a panel of a 2816-wide row is 26 KiB: with the tiles one
+// after the other over the whole panel, the second tile read it from L2). A token's operations
+// stay the same.
+namespace {
+template <bool kFive>
+void k4_panel_dot(int64_t K, float* s, size_t s_stride, const void* vpanel, const void* vact, size_t act_stride, int n,
+                  size_t ahead) {
+  constexpr size_t S = kSuper<kFive>;
   const int64_t nsb = K / QK_K;
   const uint8_t* panel = static_cast<const uint8_t*>(vpanel);
   const uint8_t* act = static_cast<const uint8_t*>(vact);
-  switch (n) {
-    case 1: return panel_tile<1>(nsb, panel, act, act_stride, s, s_stride, ahead);
-    case 2: return panel_tile<2>(nsb, panel, act, act_stride, s, s_stride, ahead);
-    case 3: return panel_tile<3>(nsb, panel, act, act_stride, s, s_stride, ahead);
-    case 4: return panel_tile<4>(nsb, panel, act, act_stride, s, s_stride, ahead);
-    default: break;
+  if (n == 1 || (!kFive && n <= 4)) {
+    switch (n) {
+      case 1: return panel_tile<kFive, 1>(nsb, panel, act, act_stride, s, s_stride, ahead);
+      case 2: return panel_tile<kFive, 2>(nsb, panel, act, act_stride, s, s_stride, ahead);
+      case 3: return panel_tile<kFive, 3>(nsb, panel, act, act_stride, s, s_stride, ahead);
+      default: return panel_tile<kFive, 4>(nsb, panel, act, act_stride, s, s_stride, ahead);
+    }
   }
+  // Q5_K's codes cost 8 operations a chunk to unpack (Q4_K's 2): with several tokens they are
+  // unpacked once per super-block into `pre` and read from there by every tile (8 tokens from
+  // L2: 150 -> 187-196 M row-products/s; for Q4_K the stores and loads cost more than they save).
+  alignas(64) uint8_t pre_codes[kFive ? 32 * 128 : 64];
+  const uint8_t* pre = kFive ? pre_codes : nullptr;
   for (int64_t i = 0; i < nsb; ++i) {
-    if (ahead) prefetch_super_block(panel + size_t(i) * kSuper + ahead);
+    if (ahead) prefetch_super_block<S>(panel + size_t(i) * S + ahead);
+    if constexpr (kFive)
+      for (int ci = 0; ci < 32; ++ci) {
+        __m512i l, h;
+        k4_codes<kFive>(panel + size_t(i) * S, ci, l, h);
+        _mm512_store_si512(pre_codes + ci * 128, l);
+        _mm512_store_si512(pre_codes + ci * 128 + 64, h);
+      }
     int t = 0;
     for (; t + 4 <= n; t += 4)
-      super_block_tokens<4>(i, panel, act + size_t(t) * act_stride, act_stride, s + size_t(t) * s_stride, s_stride);
+      super_block_tokens<kFive, 4>(i, panel, act + size_t(t) * act_stride, act_stride, s + size_t(t) * s_stride,
+                                   s_stride, pre);
     const uint8_t* a = act + size_t(t) * act_stride;
     float* o = s + size_t(t) * s_stride;
     switch (n - t) {
-      case 3: super_block_tokens<3>(i, panel, a, act_stride, o, s_stride); break;
-      case 2: super_block_tokens<2>(i, panel, a, act_stride, o, s_stride); break;
-      case 1: super_block_tokens<1>(i, panel, a, act_stride, o, s_stride); break;
+      case 3: super_block_tokens<kFive, 3>(i, panel, a, act_stride, o, s_stride, pre); break;
+      case 2: super_block_tokens<kFive, 2>(i, panel, a, act_stride, o, s_stride, pre); break;
+      case 1: super_block_tokens<kFive, 1>(i, panel, a, act_stride, o, s_stride, pre); break;
       default: break;
     }
   }
 }
 
-void avx512_q4_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
+template <bool kFive>
+void k4_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
   const int64_t nsb = K / QK_K;
   const uint8_t* base = static_cast<const uint8_t*>(rows);
   for (int64_t r = 0; r < n; r += kRows)
-    panel_tile<1>(nsb, base + size_t(r) * row_bytes, static_cast<const uint8_t*>(act), 0, s + r, 0, 0);
+    panel_tile<kFive, 1>(nsb, base + size_t(r) * row_bytes, static_cast<const uint8_t*>(act), 0, s + r, 0, 0);
+}
+}  // namespace
+
+void avx512_q4_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                           int n, size_t ahead) {
+  k4_panel_dot<false>(K, s, s_stride, panel, act, act_stride, n, ahead);
+}
+void avx512_q4_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
+  k4_panel_dot_rows<false>(K, s, rows, row_bytes, n, act);
+}
+void avx512_q5_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                           int n, size_t ahead) {
+  k4_panel_dot<true>(K, s, s_stride, panel, act, act_stride, n, ahead);
+}
+void avx512_q5_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
+  k4_panel_dot_rows<true>(K, s, rows, row_bytes, n, act);
+}
+
+// ---- Q6_K panels (vec_dot_packed.h) ----------------------------------------------------------
+namespace {
+
+constexpr size_t kQ6Meta = 320, kQ6Super = 320 + 3072;  // a panel's bytes per super-block
+constexpr size_t kQ6ActSuper = 384;                      // a prepared activation's per super-block
+
+// Super-block of a Q6_K panel for C tokens: acc[c] += its 16 rows' results. Codes (value + 32,
+// 0..63) of steps m, m + 16, m + 32, m + 48 (4 elements each) are rebuilt from two nibble
+// registers and one register of 2-bit tops; sub-block j (steps 4j .. 4j+3) sums in int32 from
+// -32 x the activation's sum over it (the +32 of the codes), then times its int8 scale in f32
+// (exact: |sum| <= 16 * 32 * 127, times 127, below 2^24), and d x d_y at the end.
+template <int C>
+inline __attribute__((always_inline)) void q6_super_block(const uint8_t* sb, const uint8_t* act, size_t act_stride,
+                                                         __m512 acc[C]) {
+  const __m512i m0f = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+  constexpr int kOr = 0xEA;  // (A & B) | C
+  const uint8_t* lo = sb + kQ6Meta;
+  const uint8_t* top = lo + 2048;
+  __m512 sacc[C];
+  for (int c = 0; c < C; ++c) sacc[c] = _mm512_setzero_ps();
+  for (int a = 0; a < 4; ++a) {  // sub-blocks a, a + 4, a + 8, a + 12
+    __m512i is[C][4];
+    for (int c = 0; c < C; ++c) {
+      const int32_t* bias = reinterpret_cast<const int32_t*>(act + size_t(c) * act_stride + 256);
+      for (int k = 0; k < 4; ++k) is[c][k] = _mm512_set1_epi32(bias[a + 4 * k]);
+    }
+    for (int u = 0; u < 4; ++u) {
+      const int m = 4 * a + u;
+      const __m512i t = load512(top + 64 * m), l0 = load512(lo + 64 * m), l1 = load512(lo + 64 * (m + 16));
+      __m512i q[4];
+      q[0] = _mm512_ternarylogic_epi32(l0, m0f, _mm512_and_si512(_mm512_slli_epi16(t, 4), m30), kOr);
+      q[1] = _mm512_ternarylogic_epi32(l1, m0f, _mm512_and_si512(_mm512_slli_epi16(t, 2), m30), kOr);
+      q[2] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l0, 4), m0f, _mm512_and_si512(t, m30), kOr);
+      q[3] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l1, 4), m0f, _mm512_and_si512(_mm512_srli_epi16(t, 2), m30), kOr);
+      for (int c = 0; c < C; ++c) {
+        const uint8_t* x = act + size_t(c) * act_stride;
+        for (int k = 0; k < 4; ++k) {  // step m + 16k: elements 4(m + 16k) ..
+          int32_t a4;
+          std::memcpy(&a4, x + 4 * (m + 16 * k), 4);
+          is[c][k] = _mm512_dpbusd_epi32(is[c][k], q[k], _mm512_set1_epi32(a4));
+        }
+      }
+    }
+    for (int k = 0; k < 4; ++k) {
+      const __m512 sc = _mm512_cvtepi32_ps(
+          _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + 16 * (a + 4 * k)))));
+      for (int c = 0; c < C; ++c) sacc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[c][k]), sc, sacc[c]);
+    }
+  }
+  const __m512 d = _mm512_cvtph_ps(load256(sb + 256));
+  for (int c = 0; c < C; ++c) {
+    float dy;
+    std::memcpy(&dy, act + size_t(c) * act_stride + 320, 4);
+    acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_set1_ps(dy)), sacc[c], acc[c]);
+  }
+}
+
+
+template <int C>
+inline __attribute__((always_inline)) void q6_panel_tile(int64_t nsb, const uint8_t* panel, const uint8_t* act,
+                                                        size_t act_stride, float* out, size_t out_stride, size_t ahead) {
+  __m512 acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < nsb; ++i) {
+    if (ahead) prefetch_super_block<kQ6Super>(panel + size_t(i) * kQ6Super + ahead);
+    q6_super_block<C>(panel + size_t(i) * kQ6Super, act + size_t(i) * kQ6ActSuper, act_stride, acc);
+  }
+  for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + size_t(c) * out_stride, acc[c]);
+}
+
+template <int C>
+inline __attribute__((always_inline)) void q6_super_block_tokens(int64_t i, const uint8_t* panel, const uint8_t* act,
+                                                                size_t act_stride, float* out, size_t out_stride) {
+  __m512 acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = i == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(out + size_t(c) * out_stride);
+  q6_super_block<C>(panel + size_t(i) * kQ6Super, act + size_t(i) * kQ6ActSuper, act_stride, acc);
+  for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + size_t(c) * out_stride, acc[c]);
+}
+
+}  // namespace
+
+// As the Q4_K kernel: up to 4 tokens in one pass, more super-block by super-block.
+void avx512_q6_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* vpanel, const void* vact,
+                           size_t act_stride, int n, size_t ahead) {
+  const int64_t nsb = K / QK_K;
+  const uint8_t* panel = static_cast<const uint8_t*>(vpanel);
+  const uint8_t* act = static_cast<const uint8_t*>(vact);
+  switch (n) {
+    case 1: return q6_panel_tile<1>(nsb, panel, act, act_stride, s, s_stride, ahead);
+    case 2: return q6_panel_tile<2>(nsb, panel, act, act_stride, s, s_stride, ahead);
+    case 3: return q6_panel_tile<3>(nsb, panel, act, act_stride, s, s_stride, ahead);
+    case 4: return q6_panel_tile<4>(nsb, panel, act, act_stride, s, s_stride, ahead);
+    default: break;
+  }
+  for (int64_t i = 0; i < nsb; ++i) {
+    if (ahead) prefetch_super_block<kQ6Super>(panel + size_t(i) * kQ6Super + ahead);
+    int t = 0;
+    for (; t + 4 <= n; t += 4)
+      q6_super_block_tokens<4>(i, panel, act + size_t(t) * act_stride, act_stride, s + size_t(t) * s_stride, s_stride);
+    const uint8_t* a = act + size_t(t) * act_stride;
+    float* o = s + size_t(t) * s_stride;
+    switch (n - t) {
+      case 3: q6_super_block_tokens<3>(i, panel, a, act_stride, o, s_stride); break;
+      case 2: q6_super_block_tokens<2>(i, panel, a, act_stride, o, s_stride); break;
+      case 1: q6_super_block_tokens<1>(i, panel, a, act_stride, o, s_stride); break;
+      default: break;
+    }
+  }
+}
+
+void avx512_q6_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
+  const int64_t nsb = K / QK_K;
+  const uint8_t* base = static_cast<const uint8_t*>(rows);
+  for (int64_t r = 0; r < n; r += kRows)
+    q6_panel_tile<1>(nsb, base + size_t(r) * row_bytes, static_cast<const uint8_t*>(act), 0, s + r, 0, 0);
 }
 
 }  // namespace nnb::kern
