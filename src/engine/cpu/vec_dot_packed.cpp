@@ -175,7 +175,8 @@ void pack_q4_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0,
           const int l = 4 * s + L;
           q4_K_scale_min(b.scales, 2 * L, &meta[l], &meta[32 + 2 * l]);
           q4_K_scale_min(b.scales, 2 * L + 1, &meta[16 + l], &meta[32 + 2 * l + 1]);
-          for (int ch = 0; ch < 8; ++ch) std::memcpy(codes + size_t(ch) * 64 + size_t(l) * 4, b.qs + 32 * L + 4 * ch, 4);
+          for (int ch = 0; ch < 8; ++ch)
+            std::memcpy(codes + size_t(ch) * 64 + size_t(l) * 4, b.qs + 32 * L + 4 * ch, 4);
         }
       }
     }
@@ -204,58 +205,73 @@ void prepare_q4_K_act(const float* x, int64_t K, uint8_t* dst) {
   }
 }
 
-// Q4_K and Q5_K panels: rows r0 .. r1 (multiples of 16) in panels of 16 (vec_dot_packed.h).
+// Rows r0 .. r1 (multiples of 16) into panels of 16 (vec_dot_packed.h): put(sb, k, block) for
+// every super-block sb of every panel (zeroed first) and each of its rows k, block that row's
+// stored block there.
+template <class Block, class Put>
+void pack_panels(const PackedFormat& f, const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1,
+                 uint8_t* dst, Put put) {
+  const size_t sb_bytes = 16 * f.code_bytes;
+  for (int64_t r = r0; r < r1; r += 16)
+    for (int64_t i = 0; i < K / QK_K; ++i) {
+      uint8_t* sb = dst + size_t(r) * f.row_bytes(K) + size_t(i) * sb_bytes;
+      std::memset(sb, 0, sb_bytes);
+      for (int k = 0; k < 16; ++k) put(sb, k, reinterpret_cast<const Block*>(src + size_t(r + k) * row_bytes)[i]);
+    }
+}
+
+// Q4_K and Q5_K panels.
 template <bool kFive>
 void pack_k4_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
   using Block = std::conditional_t<kFive, block_q5_K, block_q4_K>;
-  const PackedFormat& f = kFive ? kQ5_KPanels : kQ4_KPanels;
-  const int64_t nsb = K / QK_K;
-  const size_t out_row = f.row_bytes(K);
-  for (int64_t r = r0; r < r1; r += 16) {
-    uint8_t* panel = dst + size_t(r) * out_row;
-    for (int64_t i = 0; i < nsb; ++i) {
-      uint8_t* sb = panel + size_t(i) * 16 * f.code_bytes;
-      std::memset(sb, 0, 16 * f.code_bytes);
-      uint8_t* planes = sb + 320;  // Q5_K: [8][64]
-      uint8_t* codes = planes + (kFive ? 512 : 0);
-      for (int k = 0; k < 16; ++k) {
-        const Block& b = reinterpret_cast<const Block*>(src + size_t(r + k) * row_bytes)[i];
-        for (int j = 0; j < 8; ++j) q4_K_scale_min(b.scales, j, &sb[16 * j + k], &sb[128 + 16 * j + k]);
-        std::memcpy(sb + 256 + 2 * k, &b.d, 2);
-        std::memcpy(sb + 288 + 2 * k, &b.dmin, 2);
-        for (int p = 0; p < 4; ++p)
-          for (int t = 0; t < 8; ++t) {
-            std::memcpy(codes + (p * 8 + t) * 64 + 4 * k, b.qs + 32 * p + 4 * t, 4);
-            if constexpr (kFive) {
-              // chunk ci = 8p + t: plane ci / 4, bits 2(ci % 4) (low code) and 2(ci % 4) + 1 (high);
-              // the fifth bit of element 4t + e of sub-block 2p (2p + 1) is bit 2p (2p + 1) of qh[4t + e]
-              const int ci = p * 8 + t;
-              for (int e = 0; e < 4; ++e) {
-                const uint8_t h = b.qh[4 * t + e];
-                planes[64 * (ci / 4) + 4 * k + e] |= uint8_t(((h >> (2 * p)) & 1) << (2 * (ci % 4)));
-                planes[64 * (ci / 4) + 4 * k + e] |= uint8_t(((h >> (2 * p + 1)) & 1) << (2 * (ci % 4) + 1));
-              }
-            }
-          }
-      }
-    }
+  pack_panels<Block>(kFive ? kQ5_KPanels : kQ4_KPanels, src, row_bytes, K, r0, r1, dst,
+                     [](uint8_t* sb, int k, const Block& b) {
+                       uint8_t* planes = sb + 320;  // Q5_K: [8][64]
+                       uint8_t* codes = planes + (kFive ? 512 : 0);
+                       for (int j = 0; j < 8; ++j) q4_K_scale_min(b.scales, j, &sb[16 * j + k], &sb[128 + 16 * j + k]);
+                       std::memcpy(sb + 256 + 2 * k, &b.d, 2);
+                       std::memcpy(sb + 288 + 2 * k, &b.dmin, 2);
+                       for (int p = 0; p < 4; ++p)
+                         for (int t = 0; t < 8; ++t) {
+                           std::memcpy(codes + (p * 8 + t) * 64 + 4 * k, b.qs + 32 * p + 4 * t, 4);
+                           if constexpr (kFive) {
+                             // chunk ci = 8p + t: plane ci / 4, bits 2(ci % 4) (low code) and 2(ci % 4) + 1
+                             // (high); the fifth bit of element 4t + e of sub-block 2p (2p + 1) is bit
+                             // 2p (2p + 1) of qh[4t + e]
+                             const int ci = p * 8 + t;
+                             for (int e = 0; e < 4; ++e) {
+                               const uint8_t h = b.qh[4 * t + e];
+                               uint8_t& byte = planes[64 * (ci / 4) + 4 * k + e];
+                               byte |= uint8_t(((h >> (2 * p)) & 1) << (2 * (ci % 4)));
+                               byte |= uint8_t(((h >> (2 * p + 1)) & 1) << (2 * (ci % 4) + 1));
+                             }
+                           }
+                         }
+                     });
+}
+
+// A panel format's activation row: per super-block the Q8_K codes, then what tail(a, q) writes
+// after them (the layout's sums and scale).
+template <class Tail>
+void prepare_panel_act(const PackedFormat& f, const float* x, int64_t K, uint8_t* dst, Tail tail) {
+  std::memset(dst, 0, f.act_row_bytes(K));
+  for (int64_t i = 0; i < K / QK_K; ++i) {
+    block_q8_K q;
+    quantize_row_activation(GgmlType::Q8_K, x + i * QK_K, &q, QK_K);
+    uint8_t* a = dst + size_t(i) * f.act_bytes;
+    std::memcpy(a, q.qs, QK_K);
+    tail(a, q);
   }
 }
 
 void prepare_q4_K_panel_act(const float* x, int64_t K, uint8_t* dst) {
-  const int64_t nsb = K / QK_K;
-  std::memset(dst, 0, kQ4_KPanels.act_row_bytes(K));
-  for (int64_t i = 0; i < nsb; ++i) {
-    block_q8_K q;
-    quantize_row_activation(GgmlType::Q8_K, x + i * QK_K, &q, QK_K);
-    uint8_t* a = dst + size_t(i) * kQ4_KPanels.act_bytes;
-    std::memcpy(a, q.qs, QK_K);
+  prepare_panel_act(kQ4_KPanels, x, K, dst, [](uint8_t* a, const block_q8_K& q) {
     std::memcpy(a + 256, &q.d, 4);
     for (int j = 0; j < 8; ++j) {
       const float sum = float(q.bsums[2 * j] + q.bsums[2 * j + 1]);
       std::memcpy(a + 260 + 4 * j, &sum, 4);
     }
-  }
+  });
 }
 
 // The 256 6-bit codes (value + 32, 0..63) of a Q6_K block in element order (ggml's layout: per
@@ -274,51 +290,34 @@ void q6_K_codes(const block_q6_K& b, uint8_t q[QK_K]) {
   }
 }
 
-// Q6_K panels: rows r0 .. r1 (multiples of 16) in panels of 16 (vec_dot_packed.h).
+// Q6_K panels.
 void pack_q6_K_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
-  const int64_t nsb = K / QK_K;
-  const size_t out_row = kQ6_KPanels.row_bytes(K);
-  for (int64_t r = r0; r < r1; r += 16) {
-    uint8_t* panel = dst + size_t(r) * out_row;
-    for (int64_t i = 0; i < nsb; ++i) {
-      uint8_t* sb = panel + size_t(i) * 16 * kQ6_KPanels.code_bytes;
-      std::memset(sb, 0, 16 * kQ6_KPanels.code_bytes);
-      uint8_t* lo = sb + 320;
-      uint8_t* top = lo + 2048;
-      for (int k = 0; k < 16; ++k) {
-        const block_q6_K& b = reinterpret_cast<const block_q6_K*>(src + size_t(r + k) * row_bytes)[i];
-        uint8_t q[QK_K];
-        q6_K_codes(b, q);
-        for (int j = 0; j < 16; ++j) sb[16 * j + k] = uint8_t(b.scales[j]);
-        std::memcpy(sb + 256 + 2 * k, &b.d, 2);
-        for (int e = 0; e < 4; ++e) {
-          for (int st = 0; st < 32; ++st)  // lo register st: steps st (low nibbles) and st + 32
-            lo[64 * st + 4 * k + e] = uint8_t((q[4 * st + e] & 0xF) | ((q[4 * (st + 32) + e] & 0xF) << 4));
-          for (int m = 0; m < 16; ++m)  // top register m: steps m, m + 16, m + 32, m + 48
-            top[64 * m + 4 * k + e] = uint8_t((q[4 * m + e] >> 4) | ((q[4 * (m + 16) + e] >> 4) << 2) |
-                                              ((q[4 * (m + 32) + e] >> 4) << 4) | ((q[4 * (m + 48) + e] >> 4) << 6));
-        }
-      }
+  pack_panels<block_q6_K>(kQ6_KPanels, src, row_bytes, K, r0, r1, dst, [](uint8_t* sb, int k, const block_q6_K& b) {
+    uint8_t* lo = sb + 320;
+    uint8_t* top = lo + 2048;
+    uint8_t q[QK_K];
+    q6_K_codes(b, q);
+    for (int j = 0; j < 16; ++j) sb[16 * j + k] = uint8_t(b.scales[j]);
+    std::memcpy(sb + 256 + 2 * k, &b.d, 2);
+    for (int e = 0; e < 4; ++e) {
+      for (int st = 0; st < 32; ++st)  // lo register st: steps st (low nibbles) and st + 32
+        lo[64 * st + 4 * k + e] = uint8_t((q[4 * st + e] & 0xF) | ((q[4 * (st + 32) + e] & 0xF) << 4));
+      for (int m = 0; m < 16; ++m)  // top register m: steps m, m + 16, m + 32, m + 48
+        top[64 * m + 4 * k + e] = uint8_t((q[4 * m + e] >> 4) | ((q[4 * (m + 16) + e] >> 4) << 2) |
+                                          ((q[4 * (m + 32) + e] >> 4) << 4) | ((q[4 * (m + 48) + e] >> 4) << 6));
     }
-  }
+  });
 }
 
 void prepare_q6_K_panel_act(const float* x, int64_t K, uint8_t* dst) {
-  const int64_t nsb = K / QK_K;
-  std::memset(dst, 0, kQ6_KPanels.act_row_bytes(K));
-  for (int64_t i = 0; i < nsb; ++i) {
-    block_q8_K q;
-    quantize_row_activation(GgmlType::Q8_K, x + i * QK_K, &q, QK_K);
-    uint8_t* a = dst + size_t(i) * kQ6_KPanels.act_bytes;
-    std::memcpy(a, q.qs, QK_K);
+  prepare_panel_act(kQ6_KPanels, x, K, dst, [](uint8_t* a, const block_q8_K& q) {
     for (int j = 0; j < 16; ++j) {
       const int32_t bias = -32 * int32_t(q.bsums[j]);
       std::memcpy(a + 256 + 4 * j, &bias, 4);
     }
     std::memcpy(a + 320, &q.d, 4);
-  }
+  });
 }
-
 
 }  // namespace
 

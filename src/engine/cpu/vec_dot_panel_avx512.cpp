@@ -110,116 +110,7 @@ inline __attribute__((always_inline)) void super_block(const uint8_t* sb, const 
   }
 }
 
-// Up to 4 tokens: the whole panel, results in registers.
-// The lines of a super-block's bytes, into L1.
-template <size_t kBytes>
-inline void prefetch_super_block(const uint8_t* p) {
-  for (size_t x = 0; x < kBytes; x += 64) __builtin_prefetch(p + x, 0, 3);
-}
-
-template <bool kFive, int C>
-inline __attribute__((always_inline)) void panel_tile(int64_t nsb, const uint8_t* panel, const uint8_t* act,
-                                                     size_t act_stride, float* out, size_t out_stride, size_t ahead) {
-  constexpr size_t S = kSuper<kFive>;
-  __m512 acc[C];
-  for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
-  for (int64_t i = 0; i < nsb; ++i) {
-    if (ahead) prefetch_super_block<S>(panel + size_t(i) * S + ahead);
-    super_block<kFive, C>(panel + size_t(i) * S, act + size_t(i) * kActSuper, act_stride, acc);
-  }
-  for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + size_t(c) * out_stride, acc[c]);
-}
-
-// Tokens t0 .. t0 + C of super-block i, their running results kept in out between super-blocks.
-template <bool kFive, int C>
-inline __attribute__((always_inline)) void super_block_tokens(int64_t i, const uint8_t* panel, const uint8_t* act,
-                                                             size_t act_stride, float* out, size_t out_stride,
-                                                             const uint8_t* pre) {
-  __m512 acc[C];
-  for (int c = 0; c < C; ++c) acc[c] = i == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(out + size_t(c) * out_stride);
-  super_block<kFive, C>(panel + size_t(i) * kSuper<kFive>, act + size_t(i) * kActSuper, act_stride, acc, pre);
-  for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + size_t(c) * out_stride, acc[c]);
-}
-
-}  // namespace
-
-// Up to 4 tokens: one pass over the panel. More: super-block by super-block, every tile of 4
-// tokens before the next super-block, so each super-block's bytes are read from memory once
-// and the rest of the time from L1 (a panel of a 2816-wide row is 26 KiB: with the tiles one
-// after the other over the whole panel, the second tile read it from L2). A token's operations
-// stay the same.
-namespace {
-template <bool kFive>
-void k4_panel_dot(int64_t K, float* s, size_t s_stride, const void* vpanel, const void* vact, size_t act_stride, int n,
-                  size_t ahead) {
-  constexpr size_t S = kSuper<kFive>;
-  const int64_t nsb = K / QK_K;
-  const uint8_t* panel = static_cast<const uint8_t*>(vpanel);
-  const uint8_t* act = static_cast<const uint8_t*>(vact);
-  if (n == 1 || (!kFive && n <= 4)) {
-    switch (n) {
-      case 1: return panel_tile<kFive, 1>(nsb, panel, act, act_stride, s, s_stride, ahead);
-      case 2: return panel_tile<kFive, 2>(nsb, panel, act, act_stride, s, s_stride, ahead);
-      case 3: return panel_tile<kFive, 3>(nsb, panel, act, act_stride, s, s_stride, ahead);
-      default: return panel_tile<kFive, 4>(nsb, panel, act, act_stride, s, s_stride, ahead);
-    }
-  }
-  // Q5_K's codes cost 8 operations a chunk to unpack (Q4_K's 2): with several tokens they are
-  // unpacked once per super-block into `pre` and read from there by every tile (8 tokens from
-  // L2: 150 -> 187-196 M row-products/s; for Q4_K the stores and loads cost more than they save).
-  alignas(64) uint8_t pre_codes[kFive ? 32 * 128 : 64];
-  const uint8_t* pre = kFive ? pre_codes : nullptr;
-  for (int64_t i = 0; i < nsb; ++i) {
-    if (ahead) prefetch_super_block<S>(panel + size_t(i) * S + ahead);
-    if constexpr (kFive)
-      for (int ci = 0; ci < 32; ++ci) {
-        __m512i l, h;
-        k4_codes<kFive>(panel + size_t(i) * S, ci, l, h);
-        _mm512_store_si512(pre_codes + ci * 128, l);
-        _mm512_store_si512(pre_codes + ci * 128 + 64, h);
-      }
-    int t = 0;
-    for (; t + 4 <= n; t += 4)
-      super_block_tokens<kFive, 4>(i, panel, act + size_t(t) * act_stride, act_stride, s + size_t(t) * s_stride,
-                                   s_stride, pre);
-    const uint8_t* a = act + size_t(t) * act_stride;
-    float* o = s + size_t(t) * s_stride;
-    switch (n - t) {
-      case 3: super_block_tokens<kFive, 3>(i, panel, a, act_stride, o, s_stride, pre); break;
-      case 2: super_block_tokens<kFive, 2>(i, panel, a, act_stride, o, s_stride, pre); break;
-      case 1: super_block_tokens<kFive, 1>(i, panel, a, act_stride, o, s_stride, pre); break;
-      default: break;
-    }
-  }
-}
-
-template <bool kFive>
-void k4_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  const int64_t nsb = K / QK_K;
-  const uint8_t* base = static_cast<const uint8_t*>(rows);
-  for (int64_t r = 0; r < n; r += kRows)
-    panel_tile<kFive, 1>(nsb, base + size_t(r) * row_bytes, static_cast<const uint8_t*>(act), 0, s + r, 0, 0);
-}
-}  // namespace
-
-void avx512_q4_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                           int n, size_t ahead) {
-  k4_panel_dot<false>(K, s, s_stride, panel, act, act_stride, n, ahead);
-}
-void avx512_q4_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  k4_panel_dot_rows<false>(K, s, rows, row_bytes, n, act);
-}
-void avx512_q5_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                           int n, size_t ahead) {
-  k4_panel_dot<true>(K, s, s_stride, panel, act, act_stride, n, ahead);
-}
-void avx512_q5_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  k4_panel_dot_rows<true>(K, s, rows, row_bytes, n, act);
-}
-
-// ---- Q6_K panels (vec_dot_packed.h) ----------------------------------------------------------
-namespace {
-
+// ---- Q6_K -----------------------------------------------------------------------------------
 constexpr size_t kQ6Meta = 320, kQ6Super = 320 + 3072;  // a panel's bytes per super-block
 constexpr size_t kQ6ActSuper = 384;                      // a prepared activation's per super-block
 
@@ -250,7 +141,8 @@ inline __attribute__((always_inline)) void q6_super_block(const uint8_t* sb, con
       q[0] = _mm512_ternarylogic_epi32(l0, m0f, _mm512_and_si512(_mm512_slli_epi16(t, 4), m30), kOr);
       q[1] = _mm512_ternarylogic_epi32(l1, m0f, _mm512_and_si512(_mm512_slli_epi16(t, 2), m30), kOr);
       q[2] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l0, 4), m0f, _mm512_and_si512(t, m30), kOr);
-      q[3] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l1, 4), m0f, _mm512_and_si512(_mm512_srli_epi16(t, 2), m30), kOr);
+      q[3] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l1, 4), m0f, _mm512_and_si512(_mm512_srli_epi16(t, 2), m30),
+                                       kOr);
       for (int c = 0; c < C; ++c) {
         const uint8_t* x = act + size_t(c) * act_stride;
         for (int k = 0; k < 4; ++k) {  // step m + 16k: elements 4(m + 16k) ..
@@ -274,64 +166,136 @@ inline __attribute__((always_inline)) void q6_super_block(const uint8_t* sb, con
   }
 }
 
+// ---- the loops, for every format ------------------------------------------------------------
+// F: the format's super-block (kBytes in a panel, kAct in an activation row) and its work for
+// C tokens; Q5_K unpacks its codes once per super-block when a batch has more than 4 tokens (8
+// operations a chunk, Q4_K's 2: 8 tokens from L2 150 -> 187-196 M row-products/s; for Q4_K and
+// Q6_K the stores and loads cost more than they save).
+template <bool kFive>
+struct K4 {
+  static constexpr size_t kBytes = kSuper<kFive>, kAct = kActSuper;
+  static constexpr bool kUnpackOnce = kFive;
+  template <int C>
+  static void block(const uint8_t* sb, const uint8_t* act, size_t stride, __m512 acc[C], const uint8_t* pre) {
+    super_block<kFive, C>(sb, act, stride, acc, pre);
+  }
+  static void unpack(const uint8_t* sb, uint8_t* pre) {
+    for (int ci = 0; ci < 32; ++ci) {
+      __m512i l, h;
+      k4_codes<kFive>(sb, ci, l, h);
+      _mm512_store_si512(pre + ci * 128, l);
+      _mm512_store_si512(pre + ci * 128 + 64, h);
+    }
+  }
+};
+struct Q6 {
+  static constexpr size_t kBytes = kQ6Super, kAct = kQ6ActSuper;
+  static constexpr bool kUnpackOnce = false;
+  template <int C>
+  static void block(const uint8_t* sb, const uint8_t* act, size_t stride, __m512 acc[C], const uint8_t*) {
+    q6_super_block<C>(sb, act, stride, acc);
+  }
+  static void unpack(const uint8_t*, uint8_t*) {}
+};
 
-template <int C>
-inline __attribute__((always_inline)) void q6_panel_tile(int64_t nsb, const uint8_t* panel, const uint8_t* act,
-                                                        size_t act_stride, float* out, size_t out_stride, size_t ahead) {
+// The lines of a super-block's bytes, into L1.
+template <size_t kBytes>
+inline void prefetch_super_block(const uint8_t* p) {
+  for (size_t x = 0; x < kBytes; x += 64) __builtin_prefetch(p + x, 0, 3);
+}
+
+// Up to 4 tokens over the whole panel, results in registers.
+template <class F, int C>
+inline __attribute__((always_inline)) void panel_tile(int64_t nsb, const uint8_t* panel, const uint8_t* act,
+                                                     size_t act_stride, float* out, size_t out_stride, size_t ahead) {
   __m512 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
   for (int64_t i = 0; i < nsb; ++i) {
-    if (ahead) prefetch_super_block<kQ6Super>(panel + size_t(i) * kQ6Super + ahead);
-    q6_super_block<C>(panel + size_t(i) * kQ6Super, act + size_t(i) * kQ6ActSuper, act_stride, acc);
+    if (ahead) prefetch_super_block<F::kBytes>(panel + size_t(i) * F::kBytes + ahead);
+    F::template block<C>(panel + size_t(i) * F::kBytes, act + size_t(i) * F::kAct, act_stride, acc, nullptr);
   }
   for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + size_t(c) * out_stride, acc[c]);
 }
 
-template <int C>
-inline __attribute__((always_inline)) void q6_super_block_tokens(int64_t i, const uint8_t* panel, const uint8_t* act,
-                                                                size_t act_stride, float* out, size_t out_stride) {
+// Tokens t0 .. t0 + C of super-block i, their running results kept in out between super-blocks.
+template <class F, int C>
+inline __attribute__((always_inline)) void super_block_tokens(int64_t i, const uint8_t* panel, const uint8_t* act,
+                                                             size_t act_stride, float* out, size_t out_stride,
+                                                             const uint8_t* pre) {
   __m512 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = i == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(out + size_t(c) * out_stride);
-  q6_super_block<C>(panel + size_t(i) * kQ6Super, act + size_t(i) * kQ6ActSuper, act_stride, acc);
+  F::template block<C>(panel + size_t(i) * F::kBytes, act + size_t(i) * F::kAct, act_stride, acc, pre);
   for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + size_t(c) * out_stride, acc[c]);
 }
 
-}  // namespace
-
-// As the Q4_K kernel: up to 4 tokens in one pass, more super-block by super-block.
-void avx512_q6_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* vpanel, const void* vact,
-                           size_t act_stride, int n, size_t ahead) {
+// Up to 4 tokens (Q5_K: one): one pass over the panel. More: super-block by super-block, every
+// tile of 4 tokens before the next super-block, so each super-block's bytes are read from
+// memory once and the rest of the time from L1 (a panel of a 2816-wide row is 26 KiB: with the
+// tiles one after the other over the whole panel, the second tile read it from L2). A token's
+// operations stay the same.
+template <class F>
+void panel_dot(int64_t K, float* s, size_t s_stride, const void* vpanel, const void* vact, size_t act_stride, int n,
+               size_t ahead) {
   const int64_t nsb = K / QK_K;
   const uint8_t* panel = static_cast<const uint8_t*>(vpanel);
   const uint8_t* act = static_cast<const uint8_t*>(vact);
-  switch (n) {
-    case 1: return q6_panel_tile<1>(nsb, panel, act, act_stride, s, s_stride, ahead);
-    case 2: return q6_panel_tile<2>(nsb, panel, act, act_stride, s, s_stride, ahead);
-    case 3: return q6_panel_tile<3>(nsb, panel, act, act_stride, s, s_stride, ahead);
-    case 4: return q6_panel_tile<4>(nsb, panel, act, act_stride, s, s_stride, ahead);
-    default: break;
+  if (n == 1 || (!F::kUnpackOnce && n <= 4)) {
+    switch (n) {
+      case 1: return panel_tile<F, 1>(nsb, panel, act, act_stride, s, s_stride, ahead);
+      case 2: return panel_tile<F, 2>(nsb, panel, act, act_stride, s, s_stride, ahead);
+      case 3: return panel_tile<F, 3>(nsb, panel, act, act_stride, s, s_stride, ahead);
+      default: return panel_tile<F, 4>(nsb, panel, act, act_stride, s, s_stride, ahead);
+    }
   }
+  alignas(64) uint8_t pre_codes[F::kUnpackOnce ? 32 * 128 : 64];
+  const uint8_t* pre = F::kUnpackOnce ? pre_codes : nullptr;
   for (int64_t i = 0; i < nsb; ++i) {
-    if (ahead) prefetch_super_block<kQ6Super>(panel + size_t(i) * kQ6Super + ahead);
+    if (ahead) prefetch_super_block<F::kBytes>(panel + size_t(i) * F::kBytes + ahead);
+    if constexpr (F::kUnpackOnce) F::unpack(panel + size_t(i) * F::kBytes, pre_codes);
     int t = 0;
     for (; t + 4 <= n; t += 4)
-      q6_super_block_tokens<4>(i, panel, act + size_t(t) * act_stride, act_stride, s + size_t(t) * s_stride, s_stride);
+      super_block_tokens<F, 4>(i, panel, act + size_t(t) * act_stride, act_stride, s + size_t(t) * s_stride, s_stride,
+                               pre);
     const uint8_t* a = act + size_t(t) * act_stride;
     float* o = s + size_t(t) * s_stride;
     switch (n - t) {
-      case 3: q6_super_block_tokens<3>(i, panel, a, act_stride, o, s_stride); break;
-      case 2: q6_super_block_tokens<2>(i, panel, a, act_stride, o, s_stride); break;
-      case 1: q6_super_block_tokens<1>(i, panel, a, act_stride, o, s_stride); break;
+      case 3: super_block_tokens<F, 3>(i, panel, a, act_stride, o, s_stride, pre); break;
+      case 2: super_block_tokens<F, 2>(i, panel, a, act_stride, o, s_stride, pre); break;
+      case 1: super_block_tokens<F, 1>(i, panel, a, act_stride, o, s_stride, pre); break;
       default: break;
     }
   }
 }
 
-void avx512_q6_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  const int64_t nsb = K / QK_K;
+template <class F>
+void panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
   const uint8_t* base = static_cast<const uint8_t*>(rows);
   for (int64_t r = 0; r < n; r += kRows)
-    q6_panel_tile<1>(nsb, base + size_t(r) * row_bytes, static_cast<const uint8_t*>(act), 0, s + r, 0, 0);
+    panel_tile<F, 1>(K / QK_K, base + size_t(r) * row_bytes, static_cast<const uint8_t*>(act), 0, s + r, 0, 0);
+}
+
+}  // namespace
+
+void avx512_q4_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                           int n, size_t ahead) {
+  panel_dot<K4<false>>(K, s, s_stride, panel, act, act_stride, n, ahead);
+}
+void avx512_q4_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
+  panel_dot_rows<K4<false>>(K, s, rows, row_bytes, n, act);
+}
+void avx512_q5_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                           int n, size_t ahead) {
+  panel_dot<K4<true>>(K, s, s_stride, panel, act, act_stride, n, ahead);
+}
+void avx512_q5_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
+  panel_dot_rows<K4<true>>(K, s, rows, row_bytes, n, act);
+}
+void avx512_q6_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                           int n, size_t ahead) {
+  panel_dot<Q6>(K, s, s_stride, panel, act, act_stride, n, ahead);
+}
+void avx512_q6_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
+  panel_dot_rows<Q6>(K, s, rows, row_bytes, n, act);
 }
 
 }  // namespace nnb::kern
