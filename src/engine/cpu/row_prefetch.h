@@ -33,19 +33,20 @@ inline void prefetch_lines(const uint8_t* p, size_t bytes) {
 }
 
 // One matrix's rows as the mat-vec kernels read them: a range at a time (format->dot_rows)
-// where the layout has it, and always one row a call (dot).
+// where the layout has it, else one row a call (dot).
 struct RowStream {
-  const PackedFormat* format;  // the packed layout's (nullptr: stored or verbatim rows, `dot` one row a call)
-  VecDotFn dot;                // the one-row kernel of the rows' layout
+  const PackedFormat* format;  // the packed layout's (nullptr: stored or verbatim rows)
+  VecDotFn dot;                // the one-row kernel of the rows' layout (none for a panel format)
   int64_t K;
   const uint8_t* data;  // row r at data + r * row_bytes
   size_t row_bytes;
   int64_t rows;
 };
 
-// out[r - r0] = row r against one prepared activation, r0 <= r < r1. With `ahead` > 0 every
-// four rows (packed: one dot_rows call) or every row are preceded by the prefetch of their
-// bytes that far further on; with 0 a packed range is one dot_rows call.
+// out[r - r0] = row r against one prepared activation, r0 <= r < r1 (panel formats: on panel
+// bounds). With `ahead` > 0 every four rows (packed: one dot_rows call) or every row are
+// preceded by the prefetch of their bytes that far further on, and a panel format's kernel
+// prefetches as it reads, a panel a call; with 0 a packed range is one dot_rows call.
 void stream_rows(const RowStream& s, int64_t r0, int64_t r1, float* out, const uint8_t* act, size_t ahead);
 
 // The same for n tokens (a small batch): out[t * out_stride + r - r0] = row r against prepared
