@@ -3,11 +3,7 @@
 
 #include "engine/cpu/ops_impl.h"
 
-// GCC 12 warns inside its own avx512fintrin.h (see vec_dot_avx512.cpp).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "engine/cpu/avx512_gcc_warnings.h"
 
 namespace nnb::ops_detail {
 namespace {

@@ -10,7 +10,7 @@ namespace nnb {
 void stream_rows(const RowStream& s, int64_t r0, int64_t r1, float* out, const uint8_t* act, size_t ahead) {
   const uint8_t* base = s.data;
   const size_t rb = s.row_bytes;
-  if (s.format && s.format->dot_panel && ahead) {  // a panel a call, the kernel prefetching as it reads
+  if (s.format && s.format->dot_panel) {  // a panel a call, the kernel prefetching as it reads
     for (int64_t r = r0; r < r1; r += s.format->panel)
       s.format->dot_panel(s.K, out + (r - r0), 0, base + size_t(r) * rb, act, 0, 1, ahead);
     return;

@@ -43,10 +43,11 @@ struct RowStream {
   int64_t rows;
 };
 
-// out[r - r0] = row r against one prepared activation, r0 <= r < r1 (panel formats: on panel
-// bounds). With `ahead` > 0 every four rows (packed: one dot_rows call) or every row are
-// preceded by the prefetch of their bytes that far further on, and a panel format's kernel
-// prefetches as it reads, a panel a call; with 0 a packed range is one dot_rows call.
+// out[r - r0] = row r against one prepared activation, r0 <= r < r1. A panel format goes a
+// panel a call (r0, r1 on panel bounds), its kernel prefetching `ahead` bytes on as it reads;
+// otherwise with `ahead` > 0 every four rows (packed: one dot_rows call) or every row are
+// preceded by the prefetch of their bytes that far further on, and with 0 a packed range is
+// one dot_rows call.
 void stream_rows(const RowStream& s, int64_t r0, int64_t r1, float* out, const uint8_t* act, size_t ahead);
 
 // The same for n tokens (a small batch): out[t * out_stride + r - r0] = row r against prepared

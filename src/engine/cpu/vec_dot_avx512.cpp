@@ -11,12 +11,7 @@
 
 #include "engine/cpu/vec_dot_x86.h"
 
-// GCC 12 warns inside its own avx512fintrin.h (the deliberately uninitialized operand of
-// _mm512_undefined_*); the warning is about the header, not this code.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "engine/cpu/avx512_gcc_warnings.h"
 
 namespace nnb::kern {
 namespace {

@@ -17,11 +17,7 @@
 #include "engine/cpu/vec_dot_gemm.h"
 #include "engine/cpu/vec_dot_x86.h"
 
-// GCC 12 warns inside its own avx512fintrin.h (see vec_dot_avx512.cpp).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "engine/cpu/avx512_gcc_warnings.h"
 
 namespace nnb::kern {
 namespace {

@@ -3,11 +3,7 @@
 #include "engine/cpu/vec_dot_packed.h"
 #include "engine/cpu/vec_dot_x86.h"
 
-// GCC 12 warns inside its own avx512fintrin.h (see vec_dot_avx512.cpp).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "engine/cpu/avx512_gcc_warnings.h"
 
 // Everything but the exported kernels has internal linkage (see vec_dot_impl.h: an out-of-line
 // copy of an AVX-512 function must not be the one another file links to).

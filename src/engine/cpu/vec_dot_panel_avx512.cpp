@@ -16,11 +16,7 @@
 #include "engine/cpu/vec_dot_packed.h"
 #include "engine/cpu/vec_dot_x86.h"
 
-// GCC 12 warns inside its own avx512fintrin.h (see vec_dot_avx512.cpp).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "engine/cpu/avx512_gcc_warnings.h"
 
 // Helpers have internal linkage (see vec_dot_impl.h); the kernels are the exports.
 namespace nnb::kern {
@@ -37,14 +33,6 @@ inline __m512 u8x16_ps(const uint8_t* p) {
   return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
-// Super-block i of a panel for C tokens (act: token 0's row, the others act_stride apart):
-// acc[c] += the 16 rows' results of that super-block. Per token: pair p's low- and high-nibble
-// sub-blocks summed in int32 over its 8 chunks (Q4_K: the high nibbles in place, 16 x their
-// value, their scale taken / 16, exact; Q5_K: shifted down, and 16 added where a code's fifth
-// bit is set, from the bit planes: plane v, bits 2u and 2u + 1 for the low and high codes of
-// chunk 4v + u), times the 6-bit scales in f32 (exact: every product and sum below 2^24), the
-// mins against the activation's sums per 32, then d, dmin and the activation's d. A token's
-// operations are the same for every C.
 // Chunk ci's low and high codes (Q5_K: with their fifth bits), as super_block() uses them.
 template <bool kFive>
 inline __attribute__((always_inline)) void k4_codes(const uint8_t* sb, int ci, __m512i& l, __m512i& h) {
@@ -62,6 +50,14 @@ inline __attribute__((always_inline)) void k4_codes(const uint8_t* sb, int ci, _
   }
 }
 
+// Super-block i of a panel for C tokens (act: token 0's row, the others act_stride apart):
+// acc[c] += the 16 rows' results of that super-block. Per token: pair p's low- and high-nibble
+// sub-blocks summed in int32 over its 8 chunks (Q4_K: the high nibbles in place, 16 x their
+// value, their scale taken / 16, exact; Q5_K: shifted down, and 16 added where a code's fifth
+// bit is set, from the bit planes: plane v, bits 2u and 2u + 1 for the low and high codes of
+// chunk 4v + u), times the 6-bit scales in f32 (exact: every product and sum below 2^24), the
+// mins against the activation's sums per 32, then d, dmin and the activation's d. A token's
+// operations are the same for every C.
 // pre: nullptr, or the super-block's codes already unpacked by k4_codes ([32][2][64], for more
 // than 4 tokens: unpacked once, not once per tile of 4).
 template <bool kFive, int C>
