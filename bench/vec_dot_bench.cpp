@@ -4,8 +4,8 @@
 //
 // One benchmark per (type, ISA, rows): rows = 4096 (n = 4096, the usual hidden size; 9-64 MB,
 // mostly L3 / memory) and rows = 256 (the same row length, L2-resident, showing the kernel's
-// own speed). matvec_batch/<type>/avx512/rows:R/tokens:N: the packed small-batch kernels for N
-// tokens at once (batched serving; Q4_K on AVX-512: its 16-row panels). Filter with
+// own speed). matvec_batch/<type>/<isa>/rows:R/tokens:N: the packed small-batch kernels for N
+// tokens at once (batched serving; the K-quants: their 16-row panels). Filter with
 // --benchmark_filter, e.g. 'q4_0/avx512'. Also quantize_act/<type>: the
 // activation quantizers (Q8_0, Q8_1, Q8_K) over 1M values. matvec_dram/<type>/K:<K>: one
 // thread streaming 512 MiB of rows from memory on the active ISA, without and with the row
@@ -399,13 +399,14 @@ int main(int argc, char** argv) {
                                      mat_vec_packed, t, isa, rows)
             ->Unit(benchmark::kMicrosecond);
   for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_0})
-    for (int64_t rows : {int64_t(4096), int64_t(256)})
-      for (int n : {1, 2, 4, 8})
-        benchmark::RegisterBenchmark(("matvec_batch/" + std::string(nnb::type_name(t)) + "/avx512/rows:" +
-                                      std::to_string(rows) + "/tokens:" + std::to_string(n))
-                                         .c_str(),
-                                     mat_vec_packed_batch, t, nnb::Isa::Avx512, rows, n)
-            ->Unit(benchmark::kMicrosecond);
+    for (nnb::Isa isa : {nnb::Isa::Avx2, nnb::Isa::Avx512})
+      for (int64_t rows : {int64_t(4096), int64_t(256)})
+        for (int n : {1, 2, 4, 8})
+          benchmark::RegisterBenchmark(("matvec_batch/" + std::string(nnb::type_name(t)) + "/" + nnb::isa_name(isa) +
+                                        "/rows:" + std::to_string(rows) + "/tokens:" + std::to_string(n))
+                                           .c_str(),
+                                       mat_vec_packed_batch, t, isa, rows, n)
+              ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("matvec_dram/probe", dram_probe, false)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("matvec_dram/probe/prefetch", dram_probe, true)->Unit(benchmark::kMillisecond);
 #if defined(__x86_64__) && defined(__GNUC__)

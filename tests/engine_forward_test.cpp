@@ -107,15 +107,15 @@ const Bounds kBounds[] = {
     // whose other order of float additions flips a rounding at step 3 (0.86 / 0.26, 1.057 of
     // llama.cpp's distance to f64).
     {"synth-4M-Q3_K_M", 2.7e-5, 7.6e-6, 0.86, 0.26, {NONE, {kNoFlip, kNoFlip, 3}}, 0, 1.057},
-    // Q4_K_M: token by token, the packed kernels (AVX2's per-row ones; AVX-512's 16-row panels,
-    // which serve its batches too, so there both paths) flip one rounding at step 4 (1.05 / 0.27,
-    // and closer to f64 than llama.cpp is). (The AVX2 GEMM flipped it too while it applied the
-    // sub-block scales in float.)
-    {"synth-4M-Q4_K_M", 2.3e-5, 7.2e-6, 1.05, 0.27, {{kNoFlip, kNoFlip, 4}, {kNoFlip, 4, 4}}, 0, 1.0},
-    // Q5_K_M: token by token, AVX2's one-row kernels and AVX-512's packed ones (per row at
-    // first, now 16-row panels: other orders of the final additions) flip one rounding at step 4
-    // (0.92 / 0.27).
-    {"synth-4M-Q5_K_M", 2.3e-5, 5.9e-6, 0.92, 0.27, {NONE, {kNoFlip, 4, 4}}, 0, 1.033},
+    // Q4_K_M: the 16-row panels (token by token, and batches below the GEMM's threshold: on both
+    // paths of AVX2 and AVX-512, whose panel kernels agree bit for bit) flip one rounding at
+    // step 4 (1.05 / 0.27, and closer to f64 than llama.cpp is). (The AVX2 GEMM flipped it too
+    // while it applied the sub-block scales in float.)
+    {"synth-4M-Q4_K_M", 2.3e-5, 7.2e-6, 1.05, 0.27, {{kNoFlip, 4, 4}, {kNoFlip, 4, 4}}, 0, 1.0},
+    // Q5_K_M: token by token, AVX-512's packed kernels (per row at first, then 16-row panels:
+    // other orders of the final additions) flipped one rounding at step 4 (0.92 / 0.27), as did
+    // AVX2's one-row kernels before it took the panels too (no flip since).
+    {"synth-4M-Q5_K_M", 2.3e-5, 5.9e-6, 0.92, 0.27, {NONE, {kNoFlip, kNoFlip, 4}}, 0, 1.033},
     // Q6_K: AVX-512's 16-row panels (their own order of float additions) flip one rounding at
     // step 4 on the batch path (0.75 / 0.21, as close to f64 as llama.cpp: 1.000).
     {"synth-4M-Q6_K", 2.7e-5, 7.5e-6, 0.76, 0.22, {{kNoFlip, kNoFlip, 4}, NONE}, 0, 1.0},

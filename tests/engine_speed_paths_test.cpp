@@ -101,18 +101,28 @@ const char* batched_path(GgmlType t) {
 // of float additions, but now and then that moves an activation across a rounding boundary of
 // the next product's activation format and the flipped value travels on (one Q8 step is ~1/127
 // of a block's largest value, one F16 step 2^-11): F16 and Q2_K carry such flips.
+// Q5_K on AVX2 (16-row panels on both paths, so its products agree bit for bit) is such a case:
+// the batched attention's other order of additions at position 16, the first with two blocks of
+// keys, moves one Q8_K rounding of the next activation (positions 0-15 equal, 16 off by 2.9e-3,
+// 17 by 3.5e-3, 20 by 3e-5); the same model on AVX-512 agrees exactly.
 struct SpeedCase {
   GgmlType type;
   double gemm, per_row;  // measured worst
+  double avx2_flip = 0;  // measured worst on AVX2 where a rounding flips there (else 0)
 };
 const SpeedCase kSpeedCases[] = {
     {GgmlType::F32, 7.0e-7, 2.4e-7},  {GgmlType::F16, 1.4e-4, 8.2e-5}, {GgmlType::BF16, 4.3e-7, 0},
     {GgmlType::Q8_0, 1.6e-7, 0},      {GgmlType::Q4_0, 1.7e-7, 0},     {GgmlType::Q5_0, 1.7e-7, 0},
-    {GgmlType::IQ4_NL, 2.3e-7, 0},    {GgmlType::Q4_K, 3.9e-7, 0},     {GgmlType::Q5_K, 4.7e-7, 2.1e-7},
+    {GgmlType::IQ4_NL, 2.3e-7, 0},    {GgmlType::Q4_K, 3.9e-7, 0},     {GgmlType::Q5_K, 4.7e-7, 2.1e-7, 3.6e-3},
     {GgmlType::Q6_K, 1.7e-6, 1.8e-6}, {GgmlType::Q2_K, 0, 2.7e-3},     {GgmlType::Q4_1, 0, 0},
 };
 
-double speed_bound(const SpeedCase& c) { return std::max(4 * (gemm_kernel(c.type) ? c.gemm : c.per_row), 1e-6); }
+double speed_bound(const SpeedCase& c) {
+  const double measured = active_isa() == Isa::Avx2 && c.avx2_flip > 0 ? c.avx2_flip
+                          : gemm_kernel(c.type)                          ? c.gemm
+                                                                         : c.per_row;
+  return std::max(4 * measured, 1e-6);
+}
 
 TEST(EngineSpeedPaths, BatchedPromptsMatchTokenByToken) {
   NNB_FORCED_ISA_OR_SKIP();

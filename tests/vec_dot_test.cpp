@@ -372,7 +372,7 @@ TEST_P(VecDotPacked, RowsKernelEqualsTheOneRowKernel) {
   if (!checked) GTEST_SKIP() << "no packed rows kernel for " << type_name(t) << " on this CPU's paths";
 }
 
-// Panel formats (Q4_K, Q5_K and Q6_K on AVX-512: 16 rows interleaved): each row of a random
+// Panel formats (Q4_K, Q5_K and Q6_K: 16 rows interleaved): each row of a random
 // matrix through dot_rows against the stored one-row kernel of the same ISA, within the packed
 // formats' bound, for lengths of 1 to 43 super-blocks; then dot_panel for 1 to 9 tokens: every token's 16
 // results the bits dot_rows gives it alone (so a batched step decodes exactly as one sequence),
@@ -448,6 +448,98 @@ TEST(VecDotPanels, MatchTheOneRowKernelForEveryTokenCount) {
   if (!checked) GTEST_SKIP() << "no panel format on this CPU's paths";
 }
 
+// Panels at the extremes: 16 rows of extreme byte patterns (largest / smallest codes, 6-bit
+// scales and mins of 63, Q6_K scales of -128 / 127), each row its own pattern, against
+// activations all +1 (codes of -128), all -1 (127) or alternating: the largest integer sums a
+// panel kernel sees, where an int16 run of maddubs products too long for its range (AVX2) would
+// saturate. Every row through dot_rows against the dequantized f64 product within the one-row
+// kernels' bound, and 3 tokens through dot_panel the same bits.
+TEST(VecDotPanels, ExtremeValues) {
+  int checked = 0;
+  const uint8_t patterns[] = {0xFF, 0x00, 0x80, 0x7F, 0x88, 0x77, 0xF0, 0x0F};
+  for (Isa isa : {Isa::Avx2, Isa::Avx512})
+    for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+      const PackedFormat* f = packed_format_for(t, isa);
+      if (!f || f->panel == 1) continue;
+      const int64_t K = 1024, M = f->panel;
+      const size_t rb = row_size(t, K), bs = traits(t).type_size, prb = f->row_bytes(K);
+      Bytes w(rb * size_t(M));
+      for (int64_t r = 0; r < M; ++r) {
+        uint8_t* row = w.data() + size_t(r) * rb;
+        std::memset(row, patterns[size_t(r) % std::size(patterns)], rb);
+        // the first 8 rows with d 0.25 and dmin 1, the other 8 with d 1 and dmin 0.5
+        const bool second = r >= int64_t(std::size(patterns));
+        for (size_t off = 0; off < rb; off += bs) set_block_scales(t, row + off, second ? 1.0f : 0.25f, second ? 0.5f : 1.0f);
+      }
+      std::vector<uint8_t> packed(prb * size_t(M));
+      f->pack_rows(w.data(), rb, K, 0, M, packed.data());
+      const GgmlType vt = expected_vec_dot_type(t);
+      for (int sign_mode = 0; sign_mode < 3; ++sign_mode) {
+        std::vector<float> a(static_cast<size_t>(K));
+        for (int64_t i = 0; i < K; ++i) a[size_t(i)] = sign_mode == 0 ? 1.0f : sign_mode == 1 ? -1.0f : (i % 2 ? 1.0f : -1.0f);
+        const size_t ab = f->act_row_bytes(K);
+        std::vector<uint8_t> act(ab * 3);
+        for (int tok = 0; tok < 3; ++tok) f->prepare(a.data(), K, act.data() + size_t(tok) * ab);
+        std::vector<float> got(static_cast<size_t>(M)), batch(static_cast<size_t>(M) * 3);
+        f->dot_rows(K, got.data(), packed.data(), prb, M, act.data());
+        f->dot_panel(K, batch.data(), size_t(M), packed.data(), act.data(), ab, 3, 0);
+        const auto yf = dequantized(vt, quantized(vt, a), K);
+        for (int64_t r = 0; r < M; ++r) {
+          const Bytes xr(w.begin() + r * int64_t(rb), w.begin() + (r + 1) * int64_t(rb));
+          const auto xf = dequantized(t, xr, K);
+          double ref = 0, mag = 0;
+          for (int64_t i = 0; i < K; ++i) {
+            ref += double(xf[size_t(i)]) * double(yf[size_t(i)]);
+            mag += std::fabs(double(xf[size_t(i)]) * double(yf[size_t(i)]));
+          }
+          EXPECT_NEAR(got[size_t(r)], ref, 8e-6 * mag + 1e-30)
+              << type_name(t) << " " << isa_name(isa) << " row " << r << " signs " << sign_mode;
+          for (int tok = 0; tok < 3; ++tok)
+            EXPECT_EQ(std::memcmp(&got[size_t(r)], &batch[size_t(tok) * size_t(M) + size_t(r)], sizeof(float)), 0)
+                << type_name(t) << " " << isa_name(isa) << " row " << r << " token " << tok;
+        }
+      }
+      ++checked;
+    }
+  if (!checked) GTEST_SKIP() << "no panel format on this CPU's paths";
+}
+
+// The AVX2 panel kernels give the AVX-512 ones' results bit for bit (the same exact integer
+// sums, the same float operations per lane in the same order), so a host's ISA does not change
+// a generated text: random panels, 1 to 5 tokens, K = 256 and 2816.
+TEST(VecDotPanels, AvxTwoEqualsAvx512BitForBit) {
+  int checked = 0;
+  for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+    const PackedFormat* f2 = packed_format_for(t, Isa::Avx2);
+    const PackedFormat* f5 = packed_format_for(t, Isa::Avx512);
+    if (!f2 || !f5) continue;
+    ASSERT_EQ(f2->pack_rows, f5->pack_rows);  // one layout
+    ASSERT_EQ(f2->prepare, f5->prepare);
+    std::mt19937 rng(57);
+    for (int64_t K : {int64_t(256), int64_t(2816)}) {
+      const int64_t M = f2->panel;
+      const size_t rb = row_size(t, K), prb = f2->row_bytes(K), ab = f2->act_row_bytes(K);
+      Bytes w;
+      for (int64_t r = 0; r < M; ++r) {
+        const Bytes row = random_raw_row(t, K, rng);
+        w.insert(w.end(), row.begin(), row.end());
+      }
+      std::vector<uint8_t> packed(prb * size_t(M)), act(ab * 5);
+      f2->pack_rows(w.data(), rb, K, 0, M, packed.data());
+      for (int tok = 0; tok < 5; ++tok) f2->prepare(random_floats(K, rng, 2.0f).data(), K, act.data() + size_t(tok) * ab);
+      for (int n = 1; n <= 5; ++n) {
+        std::vector<float> a(size_t(M) * 5, 0.0f), b(size_t(M) * 5, 1.0f);
+        f2->dot_panel(K, a.data(), size_t(M), packed.data(), act.data(), ab, n, 0);
+        f5->dot_panel(K, b.data(), size_t(M), packed.data(), act.data(), ab, n, 0);
+        EXPECT_EQ(std::memcmp(a.data(), b.data(), sizeof(float) * size_t(M * n)), 0)
+            << type_name(t) << " K=" << K << " n=" << n << ": " << a[0] << " vs " << b[0];
+      }
+      ++checked;
+    }
+  }
+  if (!checked) GTEST_SKIP() << "this CPU lacks AVX-512 or AVX2";
+}
+
 TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {
   for (GgmlType t : kTypes)
     for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
@@ -456,18 +548,16 @@ TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {
         EXPECT_EQ(packed_format_for(t, isa), nullptr) << type_name(t);
       }
   EXPECT_EQ(packed_format_for(GgmlType::Q4_0, Isa::Scalar), nullptr);
-  EXPECT_EQ(packed_format_for(GgmlType::Q5_K, Isa::Avx2), nullptr);  // too little gain for a copy
-  EXPECT_EQ(packed_format_for(GgmlType::Q6_K, Isa::Avx2), nullptr);
-  EXPECT_EQ(packed_format_for(GgmlType::Q8_0, Isa::Avx2), nullptr);
+  EXPECT_EQ(packed_format_for(GgmlType::Q8_0, Isa::Avx2), nullptr);  // too little gain for a copy
   if (dot_kernel_for(GgmlType::Q4_0, Isa::Avx2)) {
     EXPECT_NE(packed_format_for(GgmlType::Q4_0, Isa::Avx2), nullptr);
-    EXPECT_NE(packed_format_for(GgmlType::Q4_K, Isa::Avx2), nullptr);
   }
-  if (dot_kernel_for(GgmlType::Q4_K, Isa::Avx512))
-    for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
-      ASSERT_NE(packed_format_for(t, Isa::Avx512), nullptr) << type_name(t);
-      EXPECT_EQ(packed_format_for(t, Isa::Avx512)->panel, 16) << type_name(t);
-    }
+  for (Isa isa : {Isa::Avx2, Isa::Avx512})
+    if (dot_kernel_for(GgmlType::Q4_K, isa))
+      for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+        ASSERT_NE(packed_format_for(t, isa), nullptr) << type_name(t);
+        EXPECT_EQ(packed_format_for(t, isa)->panel, 16) << type_name(t);
+      }
 }
 
 // Q4_0 and Q8_0 store a last group of at most 8 blocks at half width (half_tail): the 220M
@@ -516,8 +606,8 @@ TEST_P(VecDotBlocks, ExtremeValues) {
 
 std::string param_name(const ::testing::TestParamInfo<GgmlType>& info) { return std::string(type_name(info.param)); }
 INSTANTIATE_TEST_SUITE_P(AllPairings, VecDot, ::testing::ValuesIn(kTypes), param_name);
-INSTANTIATE_TEST_SUITE_P(Types, VecDotPacked,  // the per-row formats (Q5_K, Q6_K: panels only)
-                         ::testing::Values(GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q8_0),
+INSTANTIATE_TEST_SUITE_P(Types, VecDotPacked,  // the per-row formats (the K-quants: panels only)
+                         ::testing::Values(GgmlType::Q4_0, GgmlType::Q8_0),
                          param_name);
 // kTypes minus F32, F16, BF16 (no integer path).
 INSTANTIATE_TEST_SUITE_P(BlockPairings, VecDotBlocks, ::testing::ValuesIn(kTypes + 3, kTypes + std::size(kTypes)),

@@ -42,6 +42,12 @@ namespace {
 // 1,752-2,105, pp128 1,899-2,103 vs 2,035-2,359, pp512 1,720-1,833 vs 1,783-2,194). Q6_K's
 // GEMM catches up at 40-48 tokens (pp32 1,154-1,175 vs 1,262-1,640, pp40 1,237-1,341 vs
 // 1,226-1,249, pp48 1,376-1,404 vs 1,201-1,420, pp128 2,079-2,126 vs 1,587-1,717): from 40.
+// On AVX2 (NNB_ISA=avx2, same models, 2 threads, 2-4 interleaved runs, GEMM from 8 vs never;
+// the VM's spread is 20 %): Q4_K panels ahead at 16-24 (pp24 733-912 vs 875-1,075), even at
+// 40-48, behind at 64-512 (pp128 1,040-1,146 vs 874-949, pp512 1,118-1,267 vs 924-938): from
+// 48; Q5_K's ahead up to 96 (pp64 797-897 vs 874-981, pp96 639-893 vs 673-980), behind at 128
+// (931-1,152 vs 857-960): from 128; Q6_K's ahead at 16-24, even at 40, behind from 48 (pp64
+// 735-976 vs 730-829, pp512 779-888 vs 653-696): from 40. (PackedFormat::gemm_min.)
 // A fused product (Q, K, V) takes the GEMM only when all its matrices do.
 // NNB_GEMM_MIN=N sets one threshold for every matrix (tuning, tests).
 int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {
@@ -50,7 +56,7 @@ int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {
     return e && *e ? std::max(1, std::atoi(e)) : 0;
   }();
   if (v > 0) return v;
-  if (packed && packed->dot_panel) return packed->type == GgmlType::Q6_K ? 40 : INT32_MAX;  // see above
+  if (packed && packed->dot_panel) return packed->gemm_min;  // see above
   if (packed) return std::max(g.min_n, !packed->dot_n ? 12 : packed->type == GgmlType::Q8_0 ? 16 : 20);
   return g.min_n;
 }

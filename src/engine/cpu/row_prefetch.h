@@ -10,7 +10,9 @@
 // over the model's rows at load) did not predict it: with rows 8 KiB long the lone stream was
 // up to 20 % slower with prefetch, the wide model's generation faster. So each CPU device
 // measures its own first one-token steps both ways (PrefetchTuner) and keeps the faster;
-// NNB_PREFETCH fixes it instead (0: off, N: N bytes ahead, auto: measure).
+// NNB_PREFETCH fixes it instead (0: off, N: N bytes ahead, auto: measure). The panel formats'
+// kernels prefetch 2 super-blocks ahead even at 0 (vec_dot_panel_impl.h: without, Q5_K and
+// Q6_K panels read from memory at a third of the speed).
 // Prefetching never changes a result: the kernels see the same bytes in the same order.
 #pragma once
 
@@ -44,7 +46,8 @@ struct RowStream {
 };
 
 // out[r - r0] = row r against one prepared activation, r0 <= r < r1. A panel format goes a
-// panel a call (r0, r1 on panel bounds), its kernel prefetching `ahead` bytes on as it reads;
+// panel a call (r0, r1 on panel bounds), its kernel prefetching `ahead` bytes on as it reads
+// (at least 2 super-blocks);
 // otherwise with `ahead` > 0 every four rows (packed: one dot_rows call) or every row are
 // preceded by the prefetch of their bytes that far further on, and with 0 a packed range is
 // one dot_rows call.

@@ -28,10 +28,15 @@ void avx2_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act)
 void avx2_packed_q4_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 void avx2_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
                             int n);
-void avx2_packed_q4_K_dot(int64_t K, float* s, const void* row, const void* act);
-void avx2_packed_q4_K_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx2_packed_q4_K_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
-                            int n);
+void avx2_q4_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                         int n, size_t ahead);
+void avx2_q4_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
+void avx2_q5_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                         int n, size_t ahead);
+void avx2_q5_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
+void avx2_q6_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                         int n, size_t ahead);
+void avx2_q6_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 void avx512_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
                               int n);
 void avx512_packed_q4_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
@@ -53,8 +58,6 @@ void prepare_q8_act(const float* x, int64_t K, uint8_t* dst);
 
 // ---- Q4_K ----------------------------------------------------------------------------------------
 
-constexpr int64_t kQ4_KGroup = 4 * QK_K;
-
 // Scale and min of sub-block j (0..7) from a Q4_K block's 12 packed bytes (ggml's layout:
 // 6 bits each; sub-blocks 4..7 keep their low 4 bits in bytes 8..11 and their top 2 bits in the
 // top bits of bytes 0..7).
@@ -68,8 +71,6 @@ void q4_K_scale_min(const uint8_t* q, int j, uint8_t* sc, uint8_t* m) {
   }
 }
 
-void pack_q4_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
-void prepare_q4_K_act(const float* x, int64_t K, uint8_t* dst);
 
 PackedFormat with_half_tail(PackedFormat f) {
   f.half_tail = true;
@@ -82,7 +83,6 @@ const PackedFormat kQ4_0 =
 const PackedFormat kQ8_0 =
     with_half_tail({GgmlType::Q8_0, kQ4_0Group, 512, 32, 640, pack_groups16_rows<block_q8_0, 8, 0x80, 0x80>,
                     prepare_q8_act<128>, nullptr});
-const PackedFormat kQ4_K{GgmlType::Q4_K, kQ4_KGroup, 512, 80, 1152, pack_q4_K_rows, prepare_q4_K_act, nullptr};
 template <bool kFive>
 void pack_k4_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 void prepare_q4_K_panel_act(const float* x, int64_t K, uint8_t* dst);
@@ -151,56 +151,6 @@ void prepare_q8_act(const float* x, int64_t K, uint8_t* dst) {
     for (int ch = 0; ch < 4; ++ch) {
       std::memcpy(grp + 128 + 64 * ch + 4 * b, q.qs + 4 * ch, 4);
       std::memcpy(grp + 384 + 64 * ch + 4 * b, q.qs + 16 + 4 * ch, 4);
-    }
-  }
-}
-
-// Q4_K per row (the AVX2 kernels' layout).
-void pack_q4_K_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
-  const PackedFormat& f = kQ4_K;
-  const int64_t nsb = K / QK_K, G = f.groups(K);
-  const size_t out_bytes = f.row_bytes(K);
-  for (int64_t r = r0; r < r1; ++r) {
-    const block_q4_K* x = reinterpret_cast<const block_q4_K*>(src + size_t(r) * row_bytes);
-    uint8_t* out = dst + size_t(r) * out_bytes;
-    std::memset(out, 0, out_bytes);  // padding super-blocks: codes, scales, mins and d all 0
-    for (int64_t g = 0; g < G; ++g) {
-      uint8_t* codes = out + f.scales_area(K) + size_t(g) * f.code_bytes;
-      uint8_t* meta = out + size_t(g) * f.scale_bytes;
-      for (int s = 0; s < 4 && g * 4 + s < nsb; ++s) {
-        const block_q4_K& b = x[g * 4 + s];
-        std::memcpy(meta + 64 + 4 * s, &b.d, 2);
-        std::memcpy(meta + 64 + 4 * s + 2, &b.dmin, 2);
-        for (int L = 0; L < 4; ++L) {
-          const int l = 4 * s + L;
-          q4_K_scale_min(b.scales, 2 * L, &meta[l], &meta[32 + 2 * l]);
-          q4_K_scale_min(b.scales, 2 * L + 1, &meta[16 + l], &meta[32 + 2 * l + 1]);
-          for (int ch = 0; ch < 8; ++ch)
-            std::memcpy(codes + size_t(ch) * 64 + size_t(l) * 4, b.qs + 32 * L + 4 * ch, 4);
-        }
-      }
-    }
-  }
-}
-
-void prepare_q4_K_act(const float* x, int64_t K, uint8_t* dst) {
-  const int64_t nsb = K / QK_K;
-  std::memset(dst, 0, kQ4_K.act_row_bytes(K));
-  for (int64_t i = 0; i < nsb; ++i) {
-    block_q8_K q;
-    quantize_row_activation(GgmlType::Q8_K, x + i * QK_K, &q, QK_K);
-    uint8_t* grp = dst + size_t(i / 4) * kQ4_K.act_bytes;
-    const int s = int(i % 4);
-    for (int L = 0; L < 4; ++L) {
-      const int l = 4 * s + L;
-      std::memcpy(grp + 1088 + 4 * l, &q.d, 4);
-      for (int ch = 0; ch < 8; ++ch) {
-        std::memcpy(grp + 64 * ch + 4 * l, q.qs + 64 * L + 4 * ch, 4);
-        std::memcpy(grp + 512 + 64 * ch + 4 * l, q.qs + 64 * L + 32 + 4 * ch, 4);
-      }
-      // |sum| <= 32 * 128: int16
-      const int16_t sums[2] = {int16_t(q.bsums[4 * L] + q.bsums[4 * L + 1]), int16_t(q.bsums[4 * L + 2] + q.bsums[4 * L + 3])};
-      std::memcpy(grp + 1024 + 4 * l, sums, 4);
     }
   }
 }
@@ -326,44 +276,47 @@ size_t PackedFormat::scales_area(int64_t K) const { return packed_scales_area(gr
 
 const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
 #if defined(__x86_64__) || defined(_M_X64)
-  // Kernels by ISA, in the order Q4_0, Q4_K, Q5_K, Q6_K, Q8_0 (nullptr: none on that ISA, where a
-  // packed kernel gained too little over the one-row one to pay for a copy of the weights).
+  // Kernels by ISA, in the order Q4_0, Q4_K, Q5_K, Q6_K, Q8_0: Q4_0 and Q8_0 per row, the
+  // K-quants in panels (no Q8_0 on AVX2: too little gain over the one-row kernel to pay for a
+  // copy of the weights).
+  using PanelFn = PackedDotPanelFn;
+  using RowsFn = PackedRowsFn;
   struct Table {
-    PackedFormat f[5];
-    Table(PackedDotFn q4_0, PackedDotFn q4_K, PackedDotFn q5_K, PackedDotFn q6_K, PackedDotFn q8_0)
-        : f{kQ4_0, kQ4_K, kQ5_KPanels, kQ6_KPanels, kQ8_0} {
+    PackedFormat f[5] = {kQ4_0, kQ4_KPanels, kQ5_KPanels, kQ6_KPanels, kQ8_0};
+    Table(PackedDotFn q4_0, PackedDotFn q8_0, PanelFn q4_K, RowsFn q4_K_rows, PanelFn q5_K, RowsFn q5_K_rows,
+          PanelFn q6_K, RowsFn q6_K_rows) {
       f[0].dot = q4_0;
-      f[1].dot = q4_K;
-      f[2].dot = q5_K;
-      f[3].dot = q6_K;
       f[4].dot = q8_0;
+      const PanelFn panel[3] = {q4_K, q5_K, q6_K};
+      const RowsFn rows[3] = {q4_K_rows, q5_K_rows, q6_K_rows};
+      for (int i = 0; i < 3; ++i) {
+        f[1 + i].dot_panel = panel[i];
+        f[1 + i].dot_rows = rows[i];
+      }
     }
   };
   static const Table avx512 = [] {
-    Table t(kern::avx512_packed_q4_0_dot, nullptr, nullptr, nullptr, kern::avx512_packed_q8_0_dot);
+    Table t(kern::avx512_packed_q4_0_dot, kern::avx512_packed_q8_0_dot, kern::avx512_q4_K_panel_dot,
+            kern::avx512_q4_K_panel_dot_rows, kern::avx512_q5_K_panel_dot, kern::avx512_q5_K_panel_dot_rows,
+            kern::avx512_q6_K_panel_dot, kern::avx512_q6_K_panel_dot_rows);
     t.f[0].dot_n = kern::avx512_packed_q4_0_dot_n;
     t.f[0].dot_n_max = 8;
     t.f[0].dot_rows = kern::avx512_packed_q4_0_dot_rows;
-    t.f[1] = kQ4_KPanels;
-    t.f[1].dot_panel = kern::avx512_q4_K_panel_dot;
-    t.f[1].dot_rows = kern::avx512_q4_K_panel_dot_rows;
-    t.f[2] = kQ5_KPanels;
-    t.f[2].dot_panel = kern::avx512_q5_K_panel_dot;
-    t.f[2].dot_rows = kern::avx512_q5_K_panel_dot_rows;
-    t.f[3] = kQ6_KPanels;
-    t.f[3].dot_panel = kern::avx512_q6_K_panel_dot;
-    t.f[3].dot_rows = kern::avx512_q6_K_panel_dot_rows;
     t.f[4].dot_n = kern::avx512_packed_q8_0_dot_n;
     t.f[4].dot_n_max = 8;
     t.f[4].dot_rows = kern::avx512_packed_q8_0_dot_rows;
+    t.f[3].gemm_min = 40;  // Q4_K, Q5_K: never
     return t;
   }();
   static const Table avx2 = [] {
-    Table t(kern::avx2_packed_q4_0_dot, kern::avx2_packed_q4_K_dot, nullptr, nullptr, nullptr);
+    Table t(kern::avx2_packed_q4_0_dot, nullptr, kern::avx2_q4_K_panel_dot, kern::avx2_q4_K_panel_dot_rows,
+            kern::avx2_q5_K_panel_dot, kern::avx2_q5_K_panel_dot_rows, kern::avx2_q6_K_panel_dot,
+            kern::avx2_q6_K_panel_dot_rows);
     t.f[0].dot_rows = kern::avx2_packed_q4_0_dot_rows;
     t.f[0].dot_n = kern::avx2_packed_q4_0_dot_n;
-    t.f[1].dot_rows = kern::avx2_packed_q4_K_dot_rows;
-    t.f[1].dot_n = kern::avx2_packed_q4_K_dot_n;
+    t.f[1].gemm_min = 48;
+    t.f[2].gemm_min = 128;
+    t.f[3].gemm_min = 40;
     return t;
   }();
   if (isa == Isa::Scalar || !dot_kernel_for(t, isa)) return nullptr;  // also: the CPU lacks the ISA

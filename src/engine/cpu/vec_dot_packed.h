@@ -26,18 +26,7 @@
 // Q8_0, groups of 16 blocks: codes [8][64], byte 4b + j of chunk c = q + 128 of element 4c + j
 //   (c < 4) resp. 16 + 4(c - 4) + j of block b (padding 0x80), a half last group [8][32]; scales
 //   and activation as Q4_0's, with -128*sum(q) for the bias
-// Q4_K per row (AVX2; AVX-512 takes panels, below), groups of 4 super-blocks (1024 elements);
-// lane l = 4s + L for super-block s and the 32 code bytes qs[32L ..] shared by its sub-blocks 2L
-// (low nibbles) and 2L+1 (high nibbles):
-//   codes  [8][64]  byte 4l + j of chunk c = qs[32L + 4c + j] of super-block s
-//   scales u8 sc_lo[16] | sc_hi[16] (6-bit scale of sub-block 2L resp. 2L+1 of lane l) |
-//                   u8 (m_lo, m_hi)[16] (their 6-bit mins, a pair per lane) | fp16 (d, dmin)[4]
-//                   of each super-block  (80 bytes)
-//   activation, per group: int8 lo[8][64] | int8 hi[8][64] (element 64L + 4c + j resp.
-//   64L + 32 + 4c + j of super-block s at 64c + 4l + j) | int16 (sum_lo, sum_hi)[16] (lane l's
-//   sub-blocks' sums of q, a pair per lane as the mins, so one dpwssd applies them) | f32 d[16]
-//   (d of lane l's super-block, already spread over the lanes)  (1152 bytes)
-// Q4_K panels (AVX-512; rows interleaved, not blocks): 16 consecutive rows share one panel, per
+// Q4_K panels (rows interleaved, not blocks): 16 consecutive rows share one panel, per
 // super-block (256 elements) 2368 bytes, the scales first:
 //   scales u8 [8][16] (6-bit scale of sub-block j of row r at 16j + r) | mins u8 [8][16] |
 //          fp16 d[16] | fp16 dmin[16]   (320 bytes)
@@ -46,17 +35,19 @@
 //   A 64-byte chunk holds 4 codes of each of 16 rows, so one dpbusd against 4 activation bytes
 //   broadcast gives the 16 rows' partial sums: the lanes end as 16 rows' results, no horizontal
 //   sums, and a small batch reuses each chunk for every token (the per-row formats above need a
-//   full activation vector per dpbusd and a reduction per row and token). 148 bytes per row and
+//   full activation vector per dpbusd and a reduction per row and token). AVX2 takes each
+//   chunk's two 256-bit halves (rows 0-7, 8-15) as two registers. 148 bytes per row and
 //   super-block (the stored 144 plus the scales unpacked), against 160 for the per-row Q4_K
-//   layout at K = 1024. A matrix takes it only when its rows are a multiple of 16.
+//   layout panels replaced, at K = 1024. A matrix takes it only when its rows are a multiple of
+//   16.
 //   activation, per super-block: int8 q[256] | f32 d | f32 sum(q)[8] (per 32) | pad  (320 bytes)
-// Q5_K panels (AVX-512): Q4_K's panels with the codes' fifth bits in planes between the scales
+// Q5_K panels: Q4_K's panels with the codes' fifth bits in planes between the scales
 //   and the codes (2880 bytes per super-block, 180 per row): planes [8][64], bits 2u and 2u + 1
 //   of byte 4r + k of plane v = the fifth bits of the low and high codes at that byte of chunk
 //   4v + u. Before the codes, not after: every chunk needs its plane, and a row (or panel) read
 //   front to back streams faster (the per-row Q5_K layout with its planes after the nibbles ran
 //   from memory at 17-21 instead of 21-23 GB/s on one core, K = 1024). Activation as Q4_K's.
-// Q6_K panels (AVX-512): 16 rows a panel as Q4_K's, per super-block 3392 bytes; step s = the
+// Q6_K panels: 16 rows a panel as Q4_K's, per super-block 3392 bytes; step s = the
 // elements 4s .. 4s+3 (s < 64; sub-block s / 4), codes = value + 32 (0..63):
 //   scales int8 [16][16] (sub-block j of row r at 16j + r) | fp16 d[16] | pad   (320 bytes)
 //   lo     [32][64]: register k, bytes 4r .. 4r+3: the low 4 bits of step k of row r (low
@@ -94,10 +85,11 @@ using PackedRowsFn = void (*)(int64_t K, float* s, const void* rows, size_t row_
 
 // Panel formats: s[t * s_stride + i] = dot(row i of the panel, activation row t at act + t *
 // act_stride), i < PackedFormat::panel, any n >= 1; each token's result the same, bit for bit,
-// whatever n (and dot_rows' for that token). With ahead > 0 the kernel touches the bytes that
-// far beyond each part of the panel it reads (row_prefetch.h's distance): with several tokens
-// the hardware prefetchers fall behind (Q4_K, K = 4096, 4 tokens from memory: 88 M
-// row-products/s without, 172-234 with 2-4 super-blocks ahead).
+// whatever n (and dot_rows' for that token). The kernel touches the bytes `ahead` beyond each
+// super-block it reads (row_prefetch.h's distance), or 2 super-blocks when ahead is 0
+// (vec_dot_panel_impl.h: the hardware prefetchers do not follow a super-block's streams): with
+// several tokens they fall behind too (Q4_K, K = 4096, 4 tokens from memory: 88 M
+// row-products/s without, 172-234 with 2-4 super-blocks ahead). dot_rows prefetches 2 ahead.
 using PackedDotPanelFn = void (*)(int64_t K, float* s, size_t s_stride, const void* panel, const void* act,
                                   size_t act_stride, int n, size_t ahead);
 
@@ -131,6 +123,9 @@ struct PackedFormat {
   // no one-row dot nor dot_n; code_bytes is then a row's share of a group's bytes.
   int panel = 1;
   PackedDotPanelFn dot_panel = nullptr;
+  // Panel formats: the fewest tokens of a product for which the prompt GEMM (vec_dot_gemm.h) beats
+  // dot_panel, measured per type and ISA (cpu_device.cpp has the figures); INT32_MAX: never.
+  int32_t gemm_min = INT32_MAX;
   // The most tokens one dot_n call takes: 8 for Q4_0 and Q8_0 on AVX-512 (Q4_0 pp8 773-879 vs
   // 604-807 tokens/s with 4), else 4 (the per-row K-quant kernels' per-token accumulators
   // spilled at 8: Q4_K pp8 416-615 vs 551-799).
@@ -155,8 +150,8 @@ struct PackedFormat {
 };
 
 // The packed format of type t with a kernel on the active ISA, or nullptr: AVX-512 has Q4_0 and
-// Q8_0 per row and Q4_K, Q5_K and Q6_K in panels, AVX2 Q4_0 and Q4_K per row (see
-// vec_dot_packed_avx2.cpp), the scalar path none.
+// Q8_0 per row, AVX2 Q4_0 per row (vec_dot_packed_avx2.cpp), both Q4_K, Q5_K and Q6_K in panels
+// (vec_dot_panel_avx512.cpp, vec_dot_panel_avx2.cpp), the scalar path none.
 const PackedFormat* packed_format(GgmlType t);
 const PackedFormat* packed_format_for(GgmlType t, Isa isa);
 

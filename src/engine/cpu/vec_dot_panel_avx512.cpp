@@ -14,6 +14,7 @@
 // instructions of work, too many for the out-of-order window to cover memory's latency, so the
 // kernels prefetch each super-block `ahead` bytes on (the device's tuned distance).
 #include "engine/cpu/vec_dot_packed.h"
+#include "engine/cpu/vec_dot_panel_impl.h"
 #include "engine/cpu/vec_dot_x86.h"
 
 #include "engine/cpu/avx512_gcc_warnings.h"
@@ -22,7 +23,6 @@
 namespace nnb::kern {
 namespace {
 
-constexpr int64_t kRows = 16;
 // A Q4_K / Q5_K panel's bytes per super-block: scales, (Q5_K: fifth-bit planes,) codes.
 constexpr size_t kMeta = 320;
 template <bool kFive>
@@ -162,14 +162,21 @@ inline __attribute__((always_inline)) void q6_super_block(const uint8_t* sb, con
   }
 }
 
-// ---- the loops, for every format ------------------------------------------------------------
-// F: the format's super-block (kBytes in a panel, kAct in an activation row) and its work for
-// C tokens; Q5_K unpacks its codes once per super-block when a batch has more than 4 tokens (8
+// ---- the formats, for the shared loops (vec_dot_panel_impl.h) -------------------------------
+// One token's 16 results: one register; tiles of up to 4 tokens.
+struct Acc512 {
+  using Acc = __m512;
+  static Acc zero() { return _mm512_setzero_ps(); }
+  static Acc load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, Acc a) { _mm512_storeu_ps(p, a); }
+  static constexpr int kTile = 4;
+};
+// Q5_K unpacks its codes once per super-block when a batch has more than 4 tokens (8
 // operations a chunk, Q4_K's 2: 8 tokens from L2 150 -> 187-196 M row-products/s; for Q4_K and
 // Q6_K the stores and loads cost more than they save).
 template <bool kFive>
-struct K4 {
-  static constexpr size_t kBytes = kSuper<kFive>, kAct = kActSuper;
+struct K4 : Acc512 {
+  static constexpr size_t kBytes = kSuper<kFive>, kAct = kActSuper, kPre = 32 * 128;
   static constexpr bool kUnpackOnce = kFive;
   template <int C>
   static void block(const uint8_t* sb, const uint8_t* act, size_t stride, __m512 acc[C], const uint8_t* pre) {
@@ -184,8 +191,8 @@ struct K4 {
     }
   }
 };
-struct Q6 {
-  static constexpr size_t kBytes = kQ6Super, kAct = kQ6ActSuper;
+struct Q6 : Acc512 {
+  static constexpr size_t kBytes = kQ6Super, kAct = kQ6ActSuper, kPre = 0;
   static constexpr bool kUnpackOnce = false;
   template <int C>
   static void block(const uint8_t* sb, const uint8_t* act, size_t stride, __m512 acc[C], const uint8_t*) {
@@ -193,82 +200,6 @@ struct Q6 {
   }
   static void unpack(const uint8_t*, uint8_t*) {}
 };
-
-// The lines of a super-block's bytes, into L1.
-template <size_t kBytes>
-inline void prefetch_super_block(const uint8_t* p) {
-  for (size_t x = 0; x < kBytes; x += 64) __builtin_prefetch(p + x, 0, 3);
-}
-
-// Up to 4 tokens over the whole panel, results in registers.
-template <class F, int C>
-inline __attribute__((always_inline)) void panel_tile(int64_t nsb, const uint8_t* panel, const uint8_t* act,
-                                                     size_t act_stride, float* out, size_t out_stride, size_t ahead) {
-  __m512 acc[C];
-  for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
-  for (int64_t i = 0; i < nsb; ++i) {
-    if (ahead) prefetch_super_block<F::kBytes>(panel + size_t(i) * F::kBytes + ahead);
-    F::template block<C>(panel + size_t(i) * F::kBytes, act + size_t(i) * F::kAct, act_stride, acc, nullptr);
-  }
-  for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + size_t(c) * out_stride, acc[c]);
-}
-
-// Tokens t0 .. t0 + C of super-block i, their running results kept in out between super-blocks.
-template <class F, int C>
-inline __attribute__((always_inline)) void super_block_tokens(int64_t i, const uint8_t* panel, const uint8_t* act,
-                                                             size_t act_stride, float* out, size_t out_stride,
-                                                             const uint8_t* pre) {
-  __m512 acc[C];
-  for (int c = 0; c < C; ++c) acc[c] = i == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(out + size_t(c) * out_stride);
-  F::template block<C>(panel + size_t(i) * F::kBytes, act + size_t(i) * F::kAct, act_stride, acc, pre);
-  for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + size_t(c) * out_stride, acc[c]);
-}
-
-// Up to 4 tokens (Q5_K: one): one pass over the panel. More: super-block by super-block, every
-// tile of 4 tokens before the next super-block, so each super-block's bytes are read from
-// memory once and the rest of the time from L1 (a panel of a 2816-wide row is 26 KiB: with the
-// tiles one after the other over the whole panel, the second tile read it from L2). A token's
-// operations stay the same.
-template <class F>
-void panel_dot(int64_t K, float* s, size_t s_stride, const void* vpanel, const void* vact, size_t act_stride, int n,
-               size_t ahead) {
-  const int64_t nsb = K / QK_K;
-  const uint8_t* panel = static_cast<const uint8_t*>(vpanel);
-  const uint8_t* act = static_cast<const uint8_t*>(vact);
-  if (n == 1 || (!F::kUnpackOnce && n <= 4)) {
-    switch (n) {
-      case 1: return panel_tile<F, 1>(nsb, panel, act, act_stride, s, s_stride, ahead);
-      case 2: return panel_tile<F, 2>(nsb, panel, act, act_stride, s, s_stride, ahead);
-      case 3: return panel_tile<F, 3>(nsb, panel, act, act_stride, s, s_stride, ahead);
-      default: return panel_tile<F, 4>(nsb, panel, act, act_stride, s, s_stride, ahead);
-    }
-  }
-  alignas(64) uint8_t pre_codes[F::kUnpackOnce ? 32 * 128 : 64];
-  const uint8_t* pre = F::kUnpackOnce ? pre_codes : nullptr;
-  for (int64_t i = 0; i < nsb; ++i) {
-    if (ahead) prefetch_super_block<F::kBytes>(panel + size_t(i) * F::kBytes + ahead);
-    if constexpr (F::kUnpackOnce) F::unpack(panel + size_t(i) * F::kBytes, pre_codes);
-    int t = 0;
-    for (; t + 4 <= n; t += 4)
-      super_block_tokens<F, 4>(i, panel, act + size_t(t) * act_stride, act_stride, s + size_t(t) * s_stride, s_stride,
-                               pre);
-    const uint8_t* a = act + size_t(t) * act_stride;
-    float* o = s + size_t(t) * s_stride;
-    switch (n - t) {
-      case 3: super_block_tokens<F, 3>(i, panel, a, act_stride, o, s_stride, pre); break;
-      case 2: super_block_tokens<F, 2>(i, panel, a, act_stride, o, s_stride, pre); break;
-      case 1: super_block_tokens<F, 1>(i, panel, a, act_stride, o, s_stride, pre); break;
-      default: break;
-    }
-  }
-}
-
-template <class F>
-void panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  const uint8_t* base = static_cast<const uint8_t*>(rows);
-  for (int64_t r = 0; r < n; r += kRows)
-    panel_tile<F, 1>(K / QK_K, base + size_t(r) * row_bytes, static_cast<const uint8_t*>(act), 0, s + r, 0, 0);
-}
 
 }  // namespace
 
