@@ -372,9 +372,10 @@ TEST_P(VecDotPacked, RowsKernelEqualsTheOneRowKernel) {
   if (!checked) GTEST_SKIP() << "no packed rows kernel for " << type_name(t) << " on this CPU's paths";
 }
 
-// Panel formats (Q4_K, Q5_K and Q6_K: 16 rows interleaved): each row of a random
+// Panel formats (Q4_0, Q4_K, Q5_K and Q6_K: 16 rows interleaved): each row of a random
 // matrix through dot_rows against the stored one-row kernel of the same ISA, within the packed
-// formats' bound, for lengths of 1 to 43 super-blocks; then dot_panel for 1 to 9 tokens: every token's 16
+// formats' bound, for lengths of 1 to 43 super-blocks (Q4_0 also 1, 9 and 100 blocks, which end
+// in a part of a super-block); then dot_panel for 1 to 9 tokens: every token's 16
 // results the bits dot_rows gives it alone (so a batched step decodes exactly as one sequence),
 // written at s[t * stride + i] and nowhere else.
 TEST(VecDotPanels, MatchTheOneRowKernelForEveryTokenCount) {
@@ -389,7 +390,9 @@ TEST(VecDotPanels, MatchTheOneRowKernelForEveryTokenCount) {
       ASSERT_NE(one, nullptr);
       const GgmlType vt = expected_vec_dot_type(t);
       std::mt19937 rng(31);
-      for (int64_t K : {int64_t(256), int64_t(1024), int64_t(2816), int64_t(11008)}) {
+      std::vector<int64_t> lengths = {256, 1024, 2816, 11008};
+      if (t == GgmlType::Q4_0) lengths.insert(lengths.end(), {32, 288, 3200});  // a last super-block part padding
+      for (int64_t K : lengths) {
         const int64_t M = 2 * f->panel;
         const size_t rb = row_size(t, K), prb = f->row_bytes(K);
         ASSERT_EQ(prb * size_t(f->panel) % 64, 0u);  // panels stay aligned
@@ -449,7 +452,7 @@ TEST(VecDotPanels, MatchTheOneRowKernelForEveryTokenCount) {
 }
 
 // Panels at the extremes: 16 rows of extreme byte patterns (largest / smallest codes, 6-bit
-// scales and mins of 63, Q6_K scales of -128 / 127), each row its own pattern, against
+// scales and mins of 63, Q6_K scales of -128 / 127; Q4_0 all codes 15 or 0), each row its own pattern, against
 // activations all +1 (codes of -128), all -1 (127) or alternating: the largest integer sums a
 // panel kernel sees, where an int16 run of maddubs products too long for its range (AVX2) would
 // saturate. Every row through dot_rows against the dequantized f64 product within the one-row
@@ -458,7 +461,7 @@ TEST(VecDotPanels, ExtremeValues) {
   int checked = 0;
   const uint8_t patterns[] = {0xFF, 0x00, 0x80, 0x7F, 0x88, 0x77, 0xF0, 0x0F};
   for (Isa isa : {Isa::Avx2, Isa::Avx512})
-    for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+    for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
       const PackedFormat* f = packed_format_for(t, isa);
       if (!f || f->panel == 1) continue;
       const int64_t K = 1024, M = f->panel;
@@ -506,17 +509,17 @@ TEST(VecDotPanels, ExtremeValues) {
 
 // The AVX2 panel kernels give the AVX-512 ones' results bit for bit (the same exact integer
 // sums, the same float operations per lane in the same order), so a host's ISA does not change
-// a generated text: random panels, 1 to 5 tokens, K = 256 and 2816.
+// a generated text: random panels, 1 to 5 tokens, K = 256 and 2816 (Q4_0 also 3200).
 TEST(VecDotPanels, AvxTwoEqualsAvx512BitForBit) {
   int checked = 0;
-  for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
     const PackedFormat* f2 = packed_format_for(t, Isa::Avx2);
     const PackedFormat* f5 = packed_format_for(t, Isa::Avx512);
     if (!f2 || !f5) continue;
     ASSERT_EQ(f2->pack_rows, f5->pack_rows);  // one layout
     ASSERT_EQ(f2->prepare, f5->prepare);
     std::mt19937 rng(57);
-    for (int64_t K : {int64_t(256), int64_t(2816)}) {
+    for (int64_t K : {int64_t(256), int64_t(2816), int64_t(t == GgmlType::Q4_0 ? 3200 : 1024)}) {
       const int64_t M = f2->panel;
       const size_t rb = row_size(t, K), prb = f2->row_bytes(K), ab = f2->act_row_bytes(K);
       Bytes w;
@@ -549,27 +552,27 @@ TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {
       }
   EXPECT_EQ(packed_format_for(GgmlType::Q4_0, Isa::Scalar), nullptr);
   EXPECT_EQ(packed_format_for(GgmlType::Q8_0, Isa::Avx2), nullptr);  // too little gain for a copy
-  if (dot_kernel_for(GgmlType::Q4_0, Isa::Avx2)) {
-    EXPECT_NE(packed_format_for(GgmlType::Q4_0, Isa::Avx2), nullptr);
+  if (dot_kernel_for(GgmlType::Q8_0, Isa::Avx512)) {
+    EXPECT_EQ(packed_format_for(GgmlType::Q8_0, Isa::Avx512)->panel, 1);
   }
   for (Isa isa : {Isa::Avx2, Isa::Avx512})
     if (dot_kernel_for(GgmlType::Q4_K, isa))
-      for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+      for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
         ASSERT_NE(packed_format_for(t, isa), nullptr) << type_name(t);
         EXPECT_EQ(packed_format_for(t, isa)->panel, 16) << type_name(t);
       }
 }
 
-// Q4_0 and Q8_0 store a last group of at most 8 blocks at half width (half_tail): the 220M
+// Q8_0 per row stores a last group of at most 8 blocks at half width (half_tail): the 220M
 // model's FFN width (2816 = 88 blocks, 5.5 groups) takes no padding blocks, and a row stays within
 // a cache line of the stored bytes plus its groups' scales.
 TEST(VecDotPackedLayout, HalfLastGroupTakesNoPaddingBlocks) {
   int checked = 0;
   for (Isa isa : {Isa::Avx2, Isa::Avx512})
-    for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0}) {
+    for (GgmlType t : {GgmlType::Q8_0}) {
       const PackedFormat* f = packed_format_for(t, isa);
       if (!f) continue;
-      const size_t half_codes = t == GgmlType::Q4_0 ? 128 : 256;  // per half group
+      const size_t half_codes = 256;  // per half group
       EXPECT_TRUE(f->half_last(2816));
       EXPECT_EQ(f->row_bytes(2816), (5 * f->code_bytes + half_codes + 6 * f->scale_bytes + 63) / 64 * 64);
       EXPECT_FALSE(f->half_last(1024));
@@ -578,7 +581,7 @@ TEST(VecDotPackedLayout, HalfLastGroupTakesNoPaddingBlocks) {
       EXPECT_TRUE(f->half_last(256)) << "a row of one half group";
       ++checked;
     }
-  if (!checked) GTEST_SKIP() << "no packed Q4_0 / Q8_0 format on this CPU's paths";
+  if (!checked) GTEST_SKIP() << "no packed Q8_0 format on this CPU's paths";
 }
 
 // Every byte of the weight blocks set to an extreme pattern (largest / smallest codes, K-quant
@@ -606,8 +609,8 @@ TEST_P(VecDotBlocks, ExtremeValues) {
 
 std::string param_name(const ::testing::TestParamInfo<GgmlType>& info) { return std::string(type_name(info.param)); }
 INSTANTIATE_TEST_SUITE_P(AllPairings, VecDot, ::testing::ValuesIn(kTypes), param_name);
-INSTANTIATE_TEST_SUITE_P(Types, VecDotPacked,  // the per-row formats (the K-quants: panels only)
-                         ::testing::Values(GgmlType::Q4_0, GgmlType::Q8_0),
+INSTANTIATE_TEST_SUITE_P(Types, VecDotPacked,  // the per-row formats (the others: panels)
+                         ::testing::Values(GgmlType::Q8_0),
                          param_name);
 // kTypes minus F32, F16, BF16 (no integer path).
 INSTANTIATE_TEST_SUITE_P(BlockPairings, VecDotBlocks, ::testing::ValuesIn(kTypes + 3, kTypes + std::size(kTypes)),

@@ -2,6 +2,7 @@
 // runs once per model, resp. once per activation row of a product) and the format table.
 #include "engine/cpu/vec_dot_packed.h"
 
+#include <array>
 #include <cstring>
 #include <type_traits>
 
@@ -10,7 +11,6 @@
 namespace nnb {
 #if defined(__x86_64__) || defined(_M_X64)
 namespace kern {
-void avx512_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act);
 void avx512_packed_q8_0_dot(int64_t K, float* s, const void* row, const void* act);
 void avx512_packed_q8_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
                               int n);
@@ -24,10 +24,6 @@ void avx512_q5_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t ro
 void avx512_q6_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
                            int n, size_t ahead);
 void avx512_q6_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx2_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act);
-void avx2_packed_q4_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx2_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
-                            int n);
 void avx2_q4_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
                          int n, size_t ahead);
 void avx2_q4_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
@@ -37,24 +33,21 @@ void avx2_q5_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_
 void avx2_q6_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
                          int n, size_t ahead);
 void avx2_q6_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx512_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
-                              int n);
-void avx512_packed_q4_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
+void avx512_q4_0_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                           int n, size_t ahead);
+void avx512_q4_0_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
+void avx2_q4_0_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                         int n, size_t ahead);
+void avx2_q4_0_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 }  // namespace kern
 #endif
 
 namespace {
 
-// ---- Q4_0 ----------------------------------------------------------------------------------------
+// ---- Q8_0 per row ---------------------------------------------------------------------------------
 
-constexpr int64_t kQ4_0Group = 16 * QK4_0;
-
-// Q4_0 and Q8_0 (Q8_0 has the same groups, twice the code bytes): one packer, one activation
-// layout; they differ in the chunks per block, the stored form of a code and the bias.
-template <class Block, int kChunks, uint8_t kFlip, uint8_t kPad>
-void pack_groups16_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
-template <int kBias>
-void prepare_q8_act(const float* x, int64_t K, uint8_t* dst);
+void pack_q8_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
+void prepare_q8_0_act(const float* x, int64_t K, uint8_t* dst);
 
 // ---- Q4_K ----------------------------------------------------------------------------------------
 
@@ -77,12 +70,8 @@ PackedFormat with_half_tail(PackedFormat f) {
   return f;
 }
 
-const PackedFormat kQ4_0 =
-    with_half_tail({GgmlType::Q4_0, kQ4_0Group, 256, 32, 640, pack_groups16_rows<block_q4_0, 4, 0x00, 0x88>,
-                    prepare_q8_act<8>, nullptr});
 const PackedFormat kQ8_0 =
-    with_half_tail({GgmlType::Q8_0, kQ4_0Group, 512, 32, 640, pack_groups16_rows<block_q8_0, 8, 0x80, 0x80>,
-                    prepare_q8_act<128>, nullptr});
+    with_half_tail({GgmlType::Q8_0, 16 * QK8_0, 512, 32, 640, pack_q8_0_rows, prepare_q8_0_act, nullptr});
 template <bool kFive>
 void pack_k4_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 void prepare_q4_K_panel_act(const float* x, int64_t K, uint8_t* dst);
@@ -102,20 +91,26 @@ PackedFormat q6_K_panels() {
   return f;
 }
 const PackedFormat kQ6_KPanels = q6_K_panels();
+void pack_q4_0_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
+void prepare_q4_0_panel_act(const float* x, int64_t K, uint8_t* dst);
+PackedFormat q4_0_panels() {
+  PackedFormat f{GgmlType::Q4_0, QK_K, 144, 0, 320, pack_q4_0_panels, prepare_q4_0_panel_act, nullptr};
+  f.panel = 16;
+  return f;
+}
+const PackedFormat kQ4_0Panels = q4_0_panels();
 
 
-// Byte 4b + j of chunk ch of a group is byte 4ch + j of block b's qs, XOR kFlip: Q4_0's code byte
-// as stored (its low nibble element 4ch + j, its high nibble 16 + 4ch + j), Q8_0's value + 128
-// (unsigned, as dpbusd takes it; the 128 comes off as 128 * sum(q) of the activation), chunk ch
-// < 4 holding elements 4ch + j and 4 + ch elements 16 + 4ch + j — the activation's lo / hi
-// order. Padding blocks hold kPad (value 0) and d = 0; a half last group has 32-byte chunks.
-template <class Block, int kChunks, uint8_t kFlip, uint8_t kPad>
-void pack_groups16_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
-  const PackedFormat& f = kChunks == 4 ? kQ4_0 : kQ8_0;
+// Byte 4b + j of chunk ch of a group is byte 4ch + j of block b's qs + 128 (unsigned, as dpbusd
+// takes it; the 128 comes off as 128 * sum(q) of the activation), chunk ch < 4 holding elements
+// 4ch + j and 4 + ch elements 16 + 4ch + j — the activation's lo / hi order. Padding blocks hold
+// 0x80 (value 0) and d = 0; a half last group has 32-byte chunks.
+void pack_q8_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
+  const PackedFormat& f = kQ8_0;
   const int64_t nb = K / QK8_0, G = f.groups(K);
   const size_t out_bytes = f.row_bytes(K);
   for (int64_t r = r0; r < r1; ++r) {
-    const Block* x = reinterpret_cast<const Block*>(src + size_t(r) * row_bytes);
+    const block_q8_0* x = reinterpret_cast<const block_q8_0*>(src + size_t(r) * row_bytes);
     uint8_t* scales = dst + size_t(r) * out_bytes;
     uint8_t* codes = scales + f.scales_area(K);
     std::memset(scales, 0, out_bytes);
@@ -125,27 +120,26 @@ void pack_groups16_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t
       for (int b = 0; b < (half ? 8 : 16); ++b) {
         const int64_t ib = g * 16 + b;
         uint8_t* c = codes + size_t(g) * f.code_bytes + size_t(b) * 4;
-        for (int ch = 0; ch < kChunks; ++ch)
-          for (int j = 0; j < 4; ++j) c[chunk * ch + j] = ib < nb ? uint8_t(x[ib].qs[4 * ch + j] ^ kFlip) : kPad;
+        for (int ch = 0; ch < 8; ++ch)
+          for (int j = 0; j < 4; ++j) c[chunk * ch + j] = ib < nb ? uint8_t(x[ib].qs[4 * ch + j] ^ 0x80) : 0x80;
         if (ib < nb) std::memcpy(scales + size_t(g) * 32 + size_t(b) * 2, &x[ib].d, 2);
       }
     }
   }
 }
 
-template <int kBias>
-void prepare_q8_act(const float* x, int64_t K, uint8_t* dst) {
+void prepare_q8_0_act(const float* x, int64_t K, uint8_t* dst) {
   const int64_t nb = K / QK8_0;
-  std::memset(dst, 0, kQ4_0.act_row_bytes(K));
+  std::memset(dst, 0, kQ8_0.act_row_bytes(K));
   for (int64_t ib = 0; ib < nb; ++ib) {
     block_q8_0 q;
     quantize_row_activation(GgmlType::Q8_0, x + ib * QK8_0, &q, QK8_0);
-    uint8_t* grp = dst + size_t(ib / 16) * kQ4_0.act_bytes;
+    uint8_t* grp = dst + size_t(ib / 16) * kQ8_0.act_bytes;
     const int b = int(ib % 16);
     const float d = fp16_to_fp32(q.d);
     int32_t sum = 0;
     for (int j = 0; j < QK8_0; ++j) sum += q.qs[j];
-    const int32_t neg_bias = -kBias * sum;
+    const int32_t neg_bias = -128 * sum;
     std::memcpy(grp + 4 * b, &d, 4);
     std::memcpy(grp + 64 + 4 * b, &neg_bias, 4);
     for (int ch = 0; ch < 4; ++ch) {
@@ -269,6 +263,46 @@ void prepare_q6_K_panel_act(const float* x, int64_t K, uint8_t* dst) {
   });
 }
 
+// Q4_0 panels: 8 blocks a super-block; a row's last super-block may hold fewer (K a multiple of
+// 32, not of 256), the rest padding of scale 0 that adds 0.
+void pack_q4_0_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
+  const PackedFormat& f = kQ4_0Panels;
+  const size_t sb_bytes = 16 * f.code_bytes;
+  const int64_t nb = K / QK4_0;
+  for (int64_t r = r0; r < r1; r += 16)
+    for (int64_t i = 0; i < f.groups(K); ++i) {
+      uint8_t* sb = dst + size_t(r) * f.row_bytes(K) + size_t(i) * sb_bytes;
+      std::memset(sb, 0, sb_bytes);
+      for (int k = 0; k < 16; ++k) {
+        const block_q4_0* x = reinterpret_cast<const block_q4_0*>(src + size_t(r + k) * row_bytes);
+        for (int j = 0; j < 8 && i * 8 + j < nb; ++j) {
+          const block_q4_0& b = x[i * 8 + j];
+          std::memcpy(sb + 32 * j + 2 * k, &b.d, 2);
+          for (int t = 0; t < 4; ++t) std::memcpy(sb + 256 + (j * 4 + t) * 64 + 4 * k, b.qs + 4 * t, 4);
+        }
+      }
+    }
+}
+
+void prepare_q4_0_panel_act(const float* x, int64_t K, uint8_t* dst) {
+  const PackedFormat& f = kQ4_0Panels;
+  std::memset(dst, 0, f.act_row_bytes(K));
+  const int64_t nb = K / QK8_0;
+  for (int64_t b = 0; b < nb; ++b) {
+    block_q8_0 q;
+    quantize_row_activation(GgmlType::Q8_0, x + b * QK8_0, &q, QK8_0);
+    uint8_t* a = dst + size_t(b / 8) * f.act_bytes;
+    const int j = int(b % 8);
+    std::memcpy(a + 32 * j, q.qs, QK8_0);
+    const float d = fp16_to_fp32(q.d);
+    int32_t sum = 0;
+    for (int8_t v : q.qs) sum += v;
+    const int32_t bias = -8 * sum;
+    std::memcpy(a + 256 + 4 * j, &d, 4);
+    std::memcpy(a + 288 + 4 * j, &bias, 4);
+  }
+}
+
 }  // namespace
 
 bool PackedFormat::half_last(int64_t K) const { return half_tail && packed_half_last(K, group); }
@@ -276,44 +310,38 @@ size_t PackedFormat::scales_area(int64_t K) const { return packed_scales_area(gr
 
 const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
 #if defined(__x86_64__) || defined(_M_X64)
-  // Kernels by ISA, in the order Q4_0, Q4_K, Q5_K, Q6_K, Q8_0: Q4_0 and Q8_0 per row, the
-  // K-quants in panels (no Q8_0 on AVX2: too little gain over the one-row kernel to pay for a
-  // copy of the weights).
+  // Kernels by ISA, in the order Q4_0, Q4_K, Q5_K, Q6_K, Q8_0: Q8_0 per row (none on AVX2: too
+  // little gain over the one-row kernel to pay for a copy of the weights), the others in panels.
   using PanelFn = PackedDotPanelFn;
   using RowsFn = PackedRowsFn;
   struct Table {
-    PackedFormat f[5] = {kQ4_0, kQ4_KPanels, kQ5_KPanels, kQ6_KPanels, kQ8_0};
-    Table(PackedDotFn q4_0, PackedDotFn q8_0, PanelFn q4_K, RowsFn q4_K_rows, PanelFn q5_K, RowsFn q5_K_rows,
-          PanelFn q6_K, RowsFn q6_K_rows) {
-      f[0].dot = q4_0;
-      f[4].dot = q8_0;
-      const PanelFn panel[3] = {q4_K, q5_K, q6_K};
-      const RowsFn rows[3] = {q4_K_rows, q5_K_rows, q6_K_rows};
-      for (int i = 0; i < 3; ++i) {
-        f[1 + i].dot_panel = panel[i];
-        f[1 + i].dot_rows = rows[i];
+    PackedFormat f[5] = {kQ4_0Panels, kQ4_KPanels, kQ5_KPanels, kQ6_KPanels, kQ8_0};
+    Table(std::array<PanelFn, 4> panel, std::array<RowsFn, 4> rows, PackedDotFn q8_0) {
+      for (size_t i = 0; i < 4; ++i) {
+        f[i].dot_panel = panel[i];
+        f[i].dot_rows = rows[i];
       }
+      f[4].dot = q8_0;
     }
   };
   static const Table avx512 = [] {
-    Table t(kern::avx512_packed_q4_0_dot, kern::avx512_packed_q8_0_dot, kern::avx512_q4_K_panel_dot,
-            kern::avx512_q4_K_panel_dot_rows, kern::avx512_q5_K_panel_dot, kern::avx512_q5_K_panel_dot_rows,
-            kern::avx512_q6_K_panel_dot, kern::avx512_q6_K_panel_dot_rows);
-    t.f[0].dot_n = kern::avx512_packed_q4_0_dot_n;
-    t.f[0].dot_n_max = 8;
-    t.f[0].dot_rows = kern::avx512_packed_q4_0_dot_rows;
+    Table t({kern::avx512_q4_0_panel_dot, kern::avx512_q4_K_panel_dot, kern::avx512_q5_K_panel_dot,
+             kern::avx512_q6_K_panel_dot},
+            {kern::avx512_q4_0_panel_dot_rows, kern::avx512_q4_K_panel_dot_rows, kern::avx512_q5_K_panel_dot_rows,
+             kern::avx512_q6_K_panel_dot_rows},
+            kern::avx512_packed_q8_0_dot);
     t.f[4].dot_n = kern::avx512_packed_q8_0_dot_n;
     t.f[4].dot_n_max = 8;
     t.f[4].dot_rows = kern::avx512_packed_q8_0_dot_rows;
-    t.f[3].gemm_min = 40;  // Q4_K, Q5_K: never
+    t.f[3].gemm_min = 40;  // Q4_0, Q4_K, Q5_K: never
     return t;
   }();
   static const Table avx2 = [] {
-    Table t(kern::avx2_packed_q4_0_dot, nullptr, kern::avx2_q4_K_panel_dot, kern::avx2_q4_K_panel_dot_rows,
-            kern::avx2_q5_K_panel_dot, kern::avx2_q5_K_panel_dot_rows, kern::avx2_q6_K_panel_dot,
-            kern::avx2_q6_K_panel_dot_rows);
-    t.f[0].dot_rows = kern::avx2_packed_q4_0_dot_rows;
-    t.f[0].dot_n = kern::avx2_packed_q4_0_dot_n;
+    Table t({kern::avx2_q4_0_panel_dot, kern::avx2_q4_K_panel_dot, kern::avx2_q5_K_panel_dot, kern::avx2_q6_K_panel_dot},
+            {kern::avx2_q4_0_panel_dot_rows, kern::avx2_q4_K_panel_dot_rows, kern::avx2_q5_K_panel_dot_rows,
+             kern::avx2_q6_K_panel_dot_rows},
+            nullptr);
+    t.f[0].gemm_min = 48;
     t.f[1].gemm_min = 48;
     t.f[2].gemm_min = 128;
     t.f[3].gemm_min = 40;

@@ -16,16 +16,13 @@
 // streaming rows so ran 5-12 % slower (Q8_0 generation, 2 threads). Blocks past the end of a
 // row are padding that adds 0.
 //
-// Q4_0, groups of 16 blocks (512 elements):
-//   codes  [4][64]  byte 4b + j of chunk c = qs[4c + j] of block b: its low nibble is element
-//                   4c + j of the block, its high nibble element 16 + 4c + j (padding 0x88);
-//                   a last group of at most 8 blocks [4][32] (half_tail)
+// Q8_0 per row, groups of 16 blocks (512 elements):
+//   codes  [8][64]  byte 4b + j of chunk c = q + 128 of element 4c + j (c < 4) resp.
+//                   16 + 4(c - 4) + j of block b (padding 0x80); a last group of at most 8 blocks
+//                   [8][32] (half_tail)
 //   scales [16]     fp16 d of block b (padding 0)
-//   activation, per group: f32 d[16] | int32 -8*sum(q)[16] | int8 lo[4][64] | int8 hi[4][64],
+//   activation, per group: f32 d[16] | int32 -128*sum(q)[16] | int8 lo[4][64] | int8 hi[4][64],
 //   lo holding element 4c + j of block b at 64c + 4b + j and hi element 16 + 4c + j
-// Q8_0, groups of 16 blocks: codes [8][64], byte 4b + j of chunk c = q + 128 of element 4c + j
-//   (c < 4) resp. 16 + 4(c - 4) + j of block b (padding 0x80), a half last group [8][32]; scales
-//   and activation as Q4_0's, with -128*sum(q) for the bias
 // Q4_K panels (rows interleaved, not blocks): 16 consecutive rows share one panel, per
 // super-block (256 elements) 2368 bytes, the scales first:
 //   scales u8 [8][16] (6-bit scale of sub-block j of row r at 16j + r) | mins u8 [8][16] |
@@ -59,6 +56,13 @@
 //   from L2, these 169 and 170; one token the same, 55.)
 //   activation, per super-block: int8 q[256] | int32 -32*sum(q)[16] (per 16) | f32 d | pad
 //   (384 bytes)
+// Q4_0 panels: 16 rows a panel as Q4_K's, per super-block of 8 blocks (256 elements) 2304
+//   bytes: scales fp16 d[8][16] (block j of row r at 32j + 2r) | codes [8][4][64]: block j, step
+//   t: bytes 4r .. 4r+3 = qs[4t ..] of row r (low nibbles elements 4t + k, high ones 16 + 4t + k).
+//   144 bytes per row and super-block, the stored size. K need only be a multiple of 32: a last
+//   super-block of fewer blocks is padded with blocks of scale 0. (The per-row layout it replaced,
+//   groups of 16 blocks, ran 8 tokens at 118 M row-products/s from L2 on AVX-512, these 228-234.)
+//   activation, per super-block: int8 q[256] | f32 d[8] | int32 -8*sum(q)[8] | pad  (320 bytes)
 // Activation values are those of quantize_row_activation (Q8_0 resp. Q8_K); results equal the
 // one-row kernels up to the order of the float additions.
 #pragma once
@@ -126,12 +130,12 @@ struct PackedFormat {
   // Panel formats: the fewest tokens of a product for which the prompt GEMM (vec_dot_gemm.h) beats
   // dot_panel, measured per type and ISA (cpu_device.cpp has the figures); INT32_MAX: never.
   int32_t gemm_min = INT32_MAX;
-  // The most tokens one dot_n call takes: 8 for Q4_0 and Q8_0 on AVX-512 (Q4_0 pp8 773-879 vs
-  // 604-807 tokens/s with 4), else 4 (the per-row K-quant kernels' per-token accumulators
-  // spilled at 8: Q4_K pp8 416-615 vs 551-799).
+  // The most tokens one dot_n call takes: 8 for Q8_0 on AVX-512 (for the per-row Q4_0 of before
+  // the panels: pp8 773-879 vs 604-807 tokens/s with 4; the per-row K-quant kernels'
+  // per-token accumulators spilled at 8: Q4_K pp8 416-615 vs 551-799).
   int dot_n_max = 4;
 
-  // Q4_0 and Q8_0: a last group holding at most half of its blocks stores its codes at half
+  // Q8_0 per row: a last group holding at most half of its blocks stores its codes at half
   // width, the first 32 bytes (lanes 0-7) of each 64-byte chunk, instead of padding blocks (the
   // 220M model's FFN width, 2816 = 5.5 groups, padded w_down by 9 %, read at every token).
   bool half_tail = false;
@@ -149,9 +153,9 @@ struct PackedFormat {
   size_t act_row_bytes(int64_t K) const { return size_t(groups(K)) * act_bytes; }
 };
 
-// The packed format of type t with a kernel on the active ISA, or nullptr: AVX-512 has Q4_0 and
-// Q8_0 per row, AVX2 Q4_0 per row (vec_dot_packed_avx2.cpp), both Q4_K, Q5_K and Q6_K in panels
-// (vec_dot_panel_avx512.cpp, vec_dot_panel_avx2.cpp), the scalar path none.
+// The packed format of type t with a kernel on the active ISA, or nullptr: AVX-512 has Q8_0 per
+// row, AVX-512 and AVX2 Q4_0, Q4_K, Q5_K and Q6_K in panels (vec_dot_panel_avx512.cpp,
+// vec_dot_panel_avx2.cpp), the scalar path none.
 const PackedFormat* packed_format(GgmlType t);
 const PackedFormat* packed_format_for(GgmlType t, Isa isa);
 

@@ -1,5 +1,5 @@
-// AVX-512 (F/BW + VNNI) mat-vec kernels over packed Q4_0 and Q8_0 rows (layouts: vec_dot_packed.h;
-// the K-quants take 16-row panels: vec_dot_panel_avx512.cpp).
+// AVX-512 (F/BW + VNNI) mat-vec kernels over packed Q8_0 rows (layout: vec_dot_packed.h; Q4_0
+// and the K-quants take 16-row panels: vec_dot_panel_avx512.cpp).
 #include "engine/cpu/vec_dot_packed.h"
 #include "engine/cpu/vec_dot_x86.h"
 
@@ -52,7 +52,7 @@ void sum_rows(float* s, const uint8_t* rows, size_t rb, int64_t n, RowVec row_ve
   for (; r < n; ++r) s[r] = sum1(row_vec(rows + size_t(r) * rb));
 }
 
-// Q4_0 and Q8_0 rows: G groups of 16 blocks, the last at half width when it holds at most 8
+// Q8_0 rows: G groups of 16 blocks, the last at half width when it holds at most 8
 // (PackedFormat::half_tail); the scales come first.
 struct Groups16 {
   int64_t G;
@@ -66,34 +66,10 @@ struct Groups16 {
 };
 
 // A group's codes as eight registers of unsigned bytes, register k against the activation's
-// 64-byte chunk k (elements 4c + j of each block for k = c < 4, 16 + 4c + j for k = 4 + c): Q4_0's
-// low nibbles, then its high nibbles in place (code & 0xF0: 16 x their value, one operation where
-// shift-and-mask took two), Q8_0's eight stored chunks (+ 128). The two halves' int sums are
-// exact; combine() joins them, Q4_0 dividing the high half by 16 (exact: every product a multiple
-// of 16, |sum| <= 16 * 4 * 15 * 127 * 4, far inside int32). load_half() gives a half-width last
-// group's codes ([chunks][32]: lanes 0-7).
-struct Q4_0Codes {
-  static constexpr size_t kGroupBytes = 256;
-  static void load(const uint8_t* c, __m512i q[8]) {
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    for (int ch = 0; ch < 4; ++ch) {
-      const __m512i v = load512(c + 64 * ch);
-      q[ch] = _mm512_and_si512(v, m4);
-      q[4 + ch] = _mm512_andnot_si512(m4, v);
-    }
-  }
-  static void load_half(const uint8_t* c, __m256i q[8]) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    for (int ch = 0; ch < 4; ++ch) {
-      const __m256i v = load256(c + 32 * ch);
-      q[ch] = _mm256_and_si256(v, m4);
-      q[4 + ch] = _mm256_andnot_si256(m4, v);
-    }
-  }
-  static __m512i combine(__m512i lo, __m512i hi) { return _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 4)); }
-  static __m256i combine(__m256i lo, __m256i hi) { return _mm256_add_epi32(lo, _mm256_srai_epi32(hi, 4)); }
-};
-
+// 64-byte chunk k (elements 4c + j of each block for k = c < 4, 16 + 4c + j for k = 4 + c): Q8_0's
+// eight stored chunks (+ 128). (Q4_0 had its nibbles here too, before it took panels: hence the
+// Codes parameter.) combine() joins the two halves' exact int sums. load_half() gives a
+// half-width last group's codes ([chunks][32]: lanes 0-7).
 struct Q8_0Codes {
   static constexpr size_t kGroupBytes = 512;
   static void load(const uint8_t* c, __m512i q[8]) {
@@ -122,9 +98,9 @@ static __m512i half_sums(const uint8_t* c, const uint8_t* a) {
   return _mm512_zextsi256_si512(Codes::combine(s0, s1));
 }
 
-// Q4_0 and Q8_0, per group of 16 blocks: the codes are loaded once into eight registers; for each
-// of the N activation rows eight dpbusd in two chains, the first started from the bias (-8 resp.
-// -128 * sum(q)), leave int32 lane b as block b's exact sum, and one f32 conversion and one FMA
+// Q8_0, per group of 16 blocks: the codes are loaded once into eight registers; for each
+// of the N activation rows eight dpbusd in two chains, the first started from the bias (-128 *
+// sum(q)), leave int32 lane b as block b's exact sum, and one f32 conversion and one FMA
 // with d_x * d_y apply the scales (groups alternate between two accumulators). N > 1 (small
 // batches, up to 8: the accumulators still fit the 32 registers) reads each weight once for N
 // tokens; a row's result is the same for every N, bit for bit.
@@ -215,17 +191,6 @@ static void packed16_dot_n(int64_t K, float* s, size_t s_stride, const void* vro
     case 7: return packed16_rows<Codes, 7>(K, s, s_stride, row, act, act_stride);
     default: return packed16_rows<Codes, 8>(K, s, s_stride, row, act, act_stride);
   }
-}
-
-void avx512_packed_q4_0_dot(int64_t K, float* s, const void* row, const void* act) {
-  *s = sum1(packed16_row<Q4_0Codes>(K, static_cast<const uint8_t*>(row), static_cast<const uint8_t*>(act)));
-}
-void avx512_packed_q4_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  packed16_dot_rows<Q4_0Codes>(K, s, rows, row_bytes, n, act);
-}
-void avx512_packed_q4_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
-                              int n) {
-  packed16_dot_n<Q4_0Codes>(K, s, s_stride, row, act, act_stride, n);
 }
 
 void avx512_packed_q8_0_dot(int64_t K, float* s, const void* row, const void* act) {

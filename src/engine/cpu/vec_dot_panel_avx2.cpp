@@ -1,4 +1,4 @@
-// AVX2 (+FMA, F16C) kernels over Q4_K, Q5_K and Q6_K panels: 16 rows interleaved (layouts:
+// AVX2 (+FMA, F16C) kernels over Q4_0, Q4_K, Q5_K and Q6_K panels: 16 rows interleaved (layouts:
 // vec_dot_packed.h), the AVX-512 panel kernels' algorithm on the two 256-bit halves of each
 // 64-byte chunk (rows 0-7, 8-15), one half after the other.
 //
@@ -202,6 +202,42 @@ inline __attribute__((always_inline)) void q6_half(const uint8_t* sb, const uint
   }
 }
 
+// ---- Q4_0 -----------------------------------------------------------------------------------
+constexpr size_t kQ40Super = 256 + 2048;  // a panel's bytes per super-block: scales, codes
+constexpr size_t kQ40ActSuper = 320;      // a prepared activation's per super-block
+
+// Half h of a Q4_0 super-block (8 blocks of 32) for C tokens, as the AVX-512 kernel: a block's
+// 8 maddubs (4 chunks' low and high nibbles) add up in int16 (each 2 products of at most 15 x
+// 128: 8 x 3,840 = 30,720 < 2^15), then one madd by ones and the offset's -8 x sum(a).
+template <int C>
+inline __attribute__((always_inline)) void q4_0_half(const uint8_t* sb, const uint8_t* act, size_t act_stride, int h,
+                                                    __m256 acc[C]) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  for (int j = 0; j < 8; ++j) {
+    __m256i p16[C];
+    for (int c = 0; c < C; ++c) p16[c] = _mm256_setzero_si256();
+    for (int t = 0; t < 4; ++t) {
+      const __m256i w = load256(sb + 256 + (4 * j + t) * 64 + 32 * h);
+      const __m256i l = _mm256_and_si256(w, m4), hc = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);
+      for (int c = 0; c < C; ++c) {
+        const uint8_t* x = act + size_t(c) * act_stride + 32 * j + 4 * t;
+        p16[c] = _mm256_add_epi16(p16[c], _mm256_maddubs_epi16(l, bcast4(x)));
+        p16[c] = _mm256_add_epi16(p16[c], _mm256_maddubs_epi16(hc, bcast4(x + 16)));
+      }
+    }
+    const __m256 dw = f16x8_ps(sb + 32 * j + 16 * h);
+    for (int c = 0; c < C; ++c) {
+      const uint8_t* a = act + size_t(c) * act_stride;
+      int32_t bias;
+      float da;
+      std::memcpy(&bias, a + 288 + 4 * j, 4);
+      std::memcpy(&da, a + 256 + 4 * j, 4);
+      const __m256i is = _mm256_add_epi32(_mm256_set1_epi32(bias), _mm256_madd_epi16(p16[c], ones));
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_mul_ps(dw, _mm256_set1_ps(da)), acc[c]);
+    }
+  }
+}
+
 // ---- the formats, for the shared loops (vec_dot_panel_impl.h) -------------------------------
 // One token's 16 results: two registers, rows 0-7 and 8-15.
 struct Acc256 {
@@ -261,6 +297,16 @@ struct Q6 : Acc256 {
   }
   static void unpack(const uint8_t*, uint8_t*) {}
 };
+struct Q40 : Acc256 {
+  static constexpr size_t kBytes = kQ40Super, kAct = kQ40ActSuper, kPre = 0;
+  static constexpr int kTile = 3;
+  static constexpr bool kUnpackOnce = false;
+  template <int C>
+  static void block(const uint8_t* sb, const uint8_t* act, size_t stride, Acc acc[C], const uint8_t*) {
+    both_halves<C>(acc, [&](int h, __m256* a) { q4_0_half<C>(sb, act, stride, h, a); });
+  }
+  static void unpack(const uint8_t*, uint8_t*) {}
+};
 
 }  // namespace
 
@@ -284,6 +330,13 @@ void avx2_q6_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel
 }
 void avx2_q6_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
   panel_dot_rows<Q6>(K, s, rows, row_bytes, n, act);
+}
+void avx2_q4_0_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                         int n, size_t ahead) {
+  panel_dot<Q40>(K, s, s_stride, panel, act, act_stride, n, ahead);
+}
+void avx2_q4_0_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
+  panel_dot_rows<Q40>(K, s, rows, row_bytes, n, act);
 }
 
 }  // namespace nnb::kern

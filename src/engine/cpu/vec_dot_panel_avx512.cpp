@@ -1,4 +1,4 @@
-// AVX-512 (BW, VNNI) kernels over Q4_K, Q5_K and Q6_K panels: 16 rows interleaved (layouts:
+// AVX-512 (BW, VNNI) kernels over Q4_0, Q4_K, Q5_K and Q6_K panels: 16 rows interleaved (layouts:
 // vec_dot_packed.h).
 //
 // Why panels: a batching server's steps multiply each weight row by several tokens. With rows
@@ -162,6 +162,45 @@ inline __attribute__((always_inline)) void q6_super_block(const uint8_t* sb, con
   }
 }
 
+// ---- Q4_0 -----------------------------------------------------------------------------------
+constexpr size_t kQ40Super = 256 + 2048;  // a panel's bytes per super-block: scales, codes
+constexpr size_t kQ40ActSuper = 320;      // a prepared activation's per super-block
+
+// Super-block of a Q4_0 panel (8 blocks of 32) for C tokens: acc[c] += its 16 rows' results.
+// Per block an int32 sum, from -8 x the activation's sum over it (the codes' offset), of the low
+// and high nibbles' products, then d_w x d_a in f32: block by block, the order ggml adds them.
+template <int C>
+inline __attribute__((always_inline)) void q4_0_super_block(const uint8_t* sb, const uint8_t* act, size_t act_stride,
+                                                           __m512 acc[C]) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  for (int j = 0; j < 8; ++j) {
+    __m512i is[C];
+    for (int c = 0; c < C; ++c) {
+      int32_t bias;
+      std::memcpy(&bias, act + size_t(c) * act_stride + 288 + 4 * j, 4);
+      is[c] = _mm512_set1_epi32(bias);
+    }
+    for (int t = 0; t < 4; ++t) {
+      const __m512i w = load512(sb + 256 + (4 * j + t) * 64);
+      const __m512i l = _mm512_and_si512(w, m4), h = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+      for (int c = 0; c < C; ++c) {
+        const uint8_t* x = act + size_t(c) * act_stride + 32 * j + 4 * t;
+        int32_t a0, a1;
+        std::memcpy(&a0, x, 4);
+        std::memcpy(&a1, x + 16, 4);
+        is[c] = _mm512_dpbusd_epi32(is[c], l, _mm512_set1_epi32(a0));
+        is[c] = _mm512_dpbusd_epi32(is[c], h, _mm512_set1_epi32(a1));
+      }
+    }
+    const __m512 dw = _mm512_cvtph_ps(load256(sb + 32 * j));
+    for (int c = 0; c < C; ++c) {
+      float da;
+      std::memcpy(&da, act + size_t(c) * act_stride + 256 + 4 * j, 4);
+      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[c]), _mm512_mul_ps(dw, _mm512_set1_ps(da)), acc[c]);
+    }
+  }
+}
+
 // ---- the formats, for the shared loops (vec_dot_panel_impl.h) -------------------------------
 // One token's 16 results: one register; tiles of up to 4 tokens.
 struct Acc512 {
@@ -200,6 +239,15 @@ struct Q6 : Acc512 {
   }
   static void unpack(const uint8_t*, uint8_t*) {}
 };
+struct Q40 : Acc512 {
+  static constexpr size_t kBytes = kQ40Super, kAct = kQ40ActSuper, kPre = 0;
+  static constexpr bool kUnpackOnce = false;
+  template <int C>
+  static void block(const uint8_t* sb, const uint8_t* act, size_t stride, __m512 acc[C], const uint8_t*) {
+    q4_0_super_block<C>(sb, act, stride, acc);
+  }
+  static void unpack(const uint8_t*, uint8_t*) {}
+};
 
 }  // namespace
 
@@ -223,6 +271,13 @@ void avx512_q6_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* pan
 }
 void avx512_q6_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
   panel_dot_rows<Q6>(K, s, rows, row_bytes, n, act);
+}
+void avx512_q4_0_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
+                           int n, size_t ahead) {
+  panel_dot<Q40>(K, s, s_stride, panel, act, act_stride, n, ahead);
+}
+void avx512_q4_0_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
+  panel_dot_rows<Q40>(K, s, rows, row_bytes, n, act);
 }
 
 }  // namespace nnb::kern

@@ -98,7 +98,7 @@ inline __attribute__((always_inline)) void super_block_tail(int n, int64_t i, co
 template <class F>
 void panel_dot(int64_t K, float* s, size_t s_stride, const void* vpanel, const void* vact, size_t act_stride, int n,
                size_t ahead) {
-  const int64_t nsb = K / QK_K;
+  const int64_t nsb = (K + QK_K - 1) / QK_K;  // Q4_0: a last super-block may be part padding
   const uint8_t* panel = static_cast<const uint8_t*>(vpanel);
   const uint8_t* act = static_cast<const uint8_t*>(vact);
   ahead = panel_ahead<F>(ahead);
@@ -124,7 +124,7 @@ template <class F>
 void panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
   const uint8_t* base = static_cast<const uint8_t*>(rows);
   for (int64_t r = 0; r < n; r += kPanelRows)
-    panel_tile<F, 1>(K / QK_K, base + size_t(r) * row_bytes, static_cast<const uint8_t*>(act), 0, s + r, 0,
+    panel_tile<F, 1>((K + QK_K - 1) / QK_K, base + size_t(r) * row_bytes, static_cast<const uint8_t*>(act), 0, s + r, 0,
                      panel_ahead<F>(0));
 }
 
