@@ -23,9 +23,10 @@ namespace nnb {
 namespace {
 
 // Batches of at least GemmKernel::min_n rows use the GEMM kernels, or more for a matrix with a
-// packed copy, whose kernels read each weight once for the whole batch too: 12 tokens, or 20
-// where the format has a small-batch kernel (dot_n). Measured on the 220M Q4_0 / Q4_K models,
-// 1 and 2 threads: one-row packed kernels 1.1-1.5x the GEMM at 8 tokens, even at 12, behind at
+// packed copy, whose kernels read each weight once for the whole batch too: 16 tokens for the
+// one per-row format left (Q8_0 on AVX-512, with a small-batch kernel, dot_n), a threshold per
+// format and ISA for the panel formats (below). Measured on the 220M Q4_0 / Q4_K models, 1 and 2
+// threads, when those had per-row formats too: one-row packed kernels 1.1-1.5x the GEMM at 8 tokens, even at 12, behind at
 // 16; the dot_n kernels (Q4_0, Q4_K, Q5_K, Q6_K on AVX-512) ahead at 12 (1.2-1.3x) and at 16
 // (`bench --sequences 16`, NNB_GEMM_MIN=32 vs 16: Q4_K 1.14x with 2 threads, 1.17-1.19x with
 // one; Q4_0 1.07-1.09x / 0.99-1.10x; Q5_K 1.04-1.06x; Q6_K 0.97-1.08x; pp16 1.03-1.08x), even or
@@ -47,7 +48,10 @@ namespace {
 // 40-48, behind at 64-512 (pp128 1,040-1,146 vs 874-949, pp512 1,118-1,267 vs 924-938): from
 // 48; Q5_K's ahead up to 96 (pp64 797-897 vs 874-981, pp96 639-893 vs 673-980), behind at 128
 // (931-1,152 vs 857-960): from 128; Q6_K's ahead at 16-24, even at 40, behind from 48 (pp64
-// 735-976 vs 730-829, pp512 779-888 vs 653-696): from 40. (PackedFormat::gemm_min.)
+// 735-976 vs 730-829, pp512 779-888 vs 653-696): from 40. Q4_0's panels (same runs): on AVX-512
+// ahead or even at every length (pp16 1,375-2,358 vs 875-1,018, pp64 1,421-2,617 vs
+// 1,170-2,025, pp512 2,164-2,393 vs 2,176-2,433): never; on AVX2 even at 32, behind from 64
+// (pp64 930-1,054 vs 995-1,295, pp512 932-965 vs 1,272-1,308): from 48. (PackedFormat::gemm_min.)
 // A fused product (Q, K, V) takes the GEMM only when all its matrices do.
 // NNB_GEMM_MIN=N sets one threshold for every matrix (tuning, tests).
 int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {
@@ -57,7 +61,7 @@ int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {
   }();
   if (v > 0) return v;
   if (packed && packed->dot_panel) return packed->gemm_min;  // see above
-  if (packed) return std::max(g.min_n, !packed->dot_n ? 12 : packed->type == GgmlType::Q8_0 ? 16 : 20);
+  if (packed) return std::max(g.min_n, 16);  // Q8_0 per row: see above
   return g.min_n;
 }
 
