@@ -2,7 +2,6 @@
 // runs once per model, resp. once per activation row of a product) and the format table.
 #include "engine/cpu/vec_dot_packed.h"
 
-#include <array>
 #include <cstring>
 #include <type_traits>
 
@@ -15,30 +14,7 @@ void avx512_packed_q8_0_dot(int64_t K, float* s, const void* row, const void* ac
 void avx512_packed_q8_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
                               int n);
 void avx512_packed_q8_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx512_q4_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                           int n, size_t ahead);
-void avx512_q4_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx512_q5_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                           int n, size_t ahead);
-void avx512_q5_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx512_q6_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                           int n, size_t ahead);
-void avx512_q6_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx2_q4_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                         int n, size_t ahead);
-void avx2_q4_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx2_q5_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                         int n, size_t ahead);
-void avx2_q5_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx2_q6_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                         int n, size_t ahead);
-void avx2_q6_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx512_q4_0_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                           int n, size_t ahead);
-void avx512_q4_0_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
-void avx2_q4_0_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                         int n, size_t ahead);
-void avx2_q4_0_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
+extern const PanelKernels avx512_panel_kernels, avx2_panel_kernels;
 }  // namespace kern
 #endif
 
@@ -75,30 +51,21 @@ const PackedFormat kQ8_0 =
 template <bool kFive>
 void pack_k4_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 void prepare_q4_K_panel_act(const float* x, int64_t K, uint8_t* dst);
-PackedFormat k4_panels(bool five) {
-  PackedFormat f{five ? GgmlType::Q5_K : GgmlType::Q4_K, QK_K, five ? 180u : 148u, 0, 320,
-                 five ? pack_k4_panels<true> : pack_k4_panels<false>, prepare_q4_K_panel_act, nullptr};
-  f.panel = 16;
-  return f;
-}
-const PackedFormat kQ4_KPanels = k4_panels(false);
-const PackedFormat kQ5_KPanels = k4_panels(true);
 void pack_q6_K_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 void prepare_q6_K_panel_act(const float* x, int64_t K, uint8_t* dst);
-PackedFormat q6_K_panels() {
-  PackedFormat f{GgmlType::Q6_K, QK_K, 212, 0, 384, pack_q6_K_panels, prepare_q6_K_panel_act, nullptr};
-  f.panel = 16;
-  return f;
-}
-const PackedFormat kQ6_KPanels = q6_K_panels();
 void pack_q4_0_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 void prepare_q4_0_panel_act(const float* x, int64_t K, uint8_t* dst);
-PackedFormat q4_0_panels() {
-  PackedFormat f{GgmlType::Q4_0, QK_K, 144, 0, 320, pack_q4_0_panels, prepare_q4_0_panel_act, nullptr};
+// A panel format: 16 rows, super-blocks of 256 elements, row_share bytes of one per row.
+PackedFormat panels(GgmlType t, size_t row_share, size_t act_bytes, decltype(PackedFormat::pack_rows) pack,
+                    decltype(PackedFormat::prepare) prepare) {
+  PackedFormat f{t, QK_K, row_share, 0, act_bytes, pack, prepare, nullptr};
   f.panel = 16;
   return f;
 }
-const PackedFormat kQ4_0Panels = q4_0_panels();
+const PackedFormat kQ4_KPanels = panels(GgmlType::Q4_K, 148, 320, pack_k4_panels<false>, prepare_q4_K_panel_act);
+const PackedFormat kQ5_KPanels = panels(GgmlType::Q5_K, 180, 320, pack_k4_panels<true>, prepare_q4_K_panel_act);
+const PackedFormat kQ6_KPanels = panels(GgmlType::Q6_K, 212, 384, pack_q6_K_panels, prepare_q6_K_panel_act);
+const PackedFormat kQ4_0Panels = panels(GgmlType::Q4_0, 144, 320, pack_q4_0_panels, prepare_q4_0_panel_act);
 
 
 // Byte 4b + j of chunk ch of a group is byte 4ch + j of block b's qs + 128 (unsigned, as dpbusd
@@ -312,24 +279,18 @@ const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
 #if defined(__x86_64__) || defined(_M_X64)
   // Kernels by ISA, in the order Q4_0, Q4_K, Q5_K, Q6_K, Q8_0: Q8_0 per row (none on AVX2: too
   // little gain over the one-row kernel to pay for a copy of the weights), the others in panels.
-  using PanelFn = PackedDotPanelFn;
-  using RowsFn = PackedRowsFn;
   struct Table {
     PackedFormat f[5] = {kQ4_0Panels, kQ4_KPanels, kQ5_KPanels, kQ6_KPanels, kQ8_0};
-    Table(std::array<PanelFn, 4> panel, std::array<RowsFn, 4> rows, PackedDotFn q8_0) {
+    Table(const PanelKernels& panels, PackedDotFn q8_0) {
       for (size_t i = 0; i < 4; ++i) {
-        f[i].dot_panel = panel[i];
-        f[i].dot_rows = rows[i];
+        f[i].dot_panel = panels.dot[i];
+        f[i].dot_rows = panels.rows[i];
       }
       f[4].dot = q8_0;
     }
   };
   static const Table avx512 = [] {
-    Table t({kern::avx512_q4_0_panel_dot, kern::avx512_q4_K_panel_dot, kern::avx512_q5_K_panel_dot,
-             kern::avx512_q6_K_panel_dot},
-            {kern::avx512_q4_0_panel_dot_rows, kern::avx512_q4_K_panel_dot_rows, kern::avx512_q5_K_panel_dot_rows,
-             kern::avx512_q6_K_panel_dot_rows},
-            kern::avx512_packed_q8_0_dot);
+    Table t(kern::avx512_panel_kernels, kern::avx512_packed_q8_0_dot);
     t.f[4].dot_n = kern::avx512_packed_q8_0_dot_n;
     t.f[4].dot_n_max = 8;
     t.f[4].dot_rows = kern::avx512_packed_q8_0_dot_rows;
@@ -337,10 +298,7 @@ const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
     return t;
   }();
   static const Table avx2 = [] {
-    Table t({kern::avx2_q4_0_panel_dot, kern::avx2_q4_K_panel_dot, kern::avx2_q5_K_panel_dot, kern::avx2_q6_K_panel_dot},
-            {kern::avx2_q4_0_panel_dot_rows, kern::avx2_q4_K_panel_dot_rows, kern::avx2_q5_K_panel_dot_rows,
-             kern::avx2_q6_K_panel_dot_rows},
-            nullptr);
+    Table t(kern::avx2_panel_kernels, nullptr);
     t.f[0].gemm_min = 48;
     t.f[1].gemm_min = 48;
     t.f[2].gemm_min = 128;

@@ -97,6 +97,13 @@ using PackedRowsFn = void (*)(int64_t K, float* s, const void* rows, size_t row_
 using PackedDotPanelFn = void (*)(int64_t K, float* s, size_t s_stride, const void* panel, const void* act,
                                   size_t act_stride, int n, size_t ahead);
 
+// A panel ISA's kernels, in the order Q4_0, Q4_K, Q5_K, Q6_K (each vec_dot_panel_<isa>.cpp
+// exports one such table: kern::avx512_panel_kernels, kern::avx2_panel_kernels).
+struct PanelKernels {
+  PackedDotPanelFn dot[4];
+  PackedRowsFn rows[4];
+};
+
 // The layout rules the packers (PackedFormat) and the kernels, which get only K and a row, share:
 // the bytes of `groups` groups' scales at the start of a row, padded to 64; and whether a row of
 // K elements in groups of `group` ends in a group at most half full (half_tail formats store it at

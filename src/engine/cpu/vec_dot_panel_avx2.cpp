@@ -19,12 +19,6 @@
 namespace nnb::kern {
 namespace {
 
-// A Q4_K / Q5_K panel's bytes per super-block: scales, (Q5_K: fifth-bit planes,) codes.
-constexpr size_t kMeta = 320;
-template <bool kFive>
-constexpr size_t kSuper = kMeta + (kFive ? 512 : 0) + 2048;
-constexpr size_t kActSuper = 320;  // a prepared activation's bytes per super-block
-
 // 8 bytes as 8 floats.
 inline __m256 u8x8_ps(const uint8_t* p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
@@ -132,9 +126,6 @@ inline __attribute__((always_inline)) void k4_half(const uint8_t* sb, const uint
 }
 
 // ---- Q6_K -----------------------------------------------------------------------------------
-constexpr size_t kQ6Meta = 320, kQ6Super = 320 + 3072;  // a panel's bytes per super-block
-constexpr size_t kQ6ActSuper = 384;                      // a prepared activation's per super-block
-
 // Half h of a Q6_K super-block for C tokens, as the AVX-512 kernel: codes (value + 32, 0..63) of
 // steps m, m + 16, m + 32, m + 48 rebuilt from two nibble registers and one of 2-bit tops; each
 // sub-block's int32 sum starts at -32 x the activation's sum over it. The maddubs products add
@@ -203,9 +194,6 @@ inline __attribute__((always_inline)) void q6_half(const uint8_t* sb, const uint
 }
 
 // ---- Q4_0 -----------------------------------------------------------------------------------
-constexpr size_t kQ40Super = 256 + 2048;  // a panel's bytes per super-block: scales, codes
-constexpr size_t kQ40ActSuper = 320;      // a prepared activation's per super-block
-
 // Half h of a Q4_0 super-block (8 blocks of 32) for C tokens, as the AVX-512 kernel: a block's
 // 8 maddubs (4 chunks' low and high nibbles) add up in int16 (each 2 products of at most 15 x
 // 128: 8 x 3,840 = 30,720 < 2^15), then one madd by ones and the offset's -8 x sum(a).
@@ -310,33 +298,6 @@ struct Q40 : Acc256 {
 
 }  // namespace
 
-void avx2_q4_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                         int n, size_t ahead) {
-  panel_dot<K4<false>>(K, s, s_stride, panel, act, act_stride, n, ahead);
-}
-void avx2_q4_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  panel_dot_rows<K4<false>>(K, s, rows, row_bytes, n, act);
-}
-void avx2_q5_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                         int n, size_t ahead) {
-  panel_dot<K4<true>>(K, s, s_stride, panel, act, act_stride, n, ahead);
-}
-void avx2_q5_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  panel_dot_rows<K4<true>>(K, s, rows, row_bytes, n, act);
-}
-void avx2_q6_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                         int n, size_t ahead) {
-  panel_dot<Q6>(K, s, s_stride, panel, act, act_stride, n, ahead);
-}
-void avx2_q6_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  panel_dot_rows<Q6>(K, s, rows, row_bytes, n, act);
-}
-void avx2_q4_0_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                         int n, size_t ahead) {
-  panel_dot<Q40>(K, s, s_stride, panel, act, act_stride, n, ahead);
-}
-void avx2_q4_0_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  panel_dot_rows<Q40>(K, s, rows, row_bytes, n, act);
-}
+extern const PanelKernels avx2_panel_kernels = panel_kernels<Q40, K4<false>, K4<true>, Q6>();
 
 }  // namespace nnb::kern

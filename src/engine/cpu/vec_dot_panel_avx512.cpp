@@ -23,12 +23,6 @@
 namespace nnb::kern {
 namespace {
 
-// A Q4_K / Q5_K panel's bytes per super-block: scales, (Q5_K: fifth-bit planes,) codes.
-constexpr size_t kMeta = 320;
-template <bool kFive>
-constexpr size_t kSuper = kMeta + (kFive ? 512 : 0) + 2048;
-constexpr size_t kActSuper = 320;  // a prepared activation's bytes per super-block
-
 inline __m512 u8x16_ps(const uint8_t* p) {
   return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 }
@@ -107,9 +101,6 @@ inline __attribute__((always_inline)) void super_block(const uint8_t* sb, const 
 }
 
 // ---- Q6_K -----------------------------------------------------------------------------------
-constexpr size_t kQ6Meta = 320, kQ6Super = 320 + 3072;  // a panel's bytes per super-block
-constexpr size_t kQ6ActSuper = 384;                      // a prepared activation's per super-block
-
 // Super-block of a Q6_K panel for C tokens: acc[c] += its 16 rows' results. Codes (value + 32,
 // 0..63) of steps m, m + 16, m + 32, m + 48 (4 elements each) are rebuilt from two nibble
 // registers and one register of 2-bit tops; sub-block j (steps 4j .. 4j+3) sums in int32 from
@@ -163,9 +154,6 @@ inline __attribute__((always_inline)) void q6_super_block(const uint8_t* sb, con
 }
 
 // ---- Q4_0 -----------------------------------------------------------------------------------
-constexpr size_t kQ40Super = 256 + 2048;  // a panel's bytes per super-block: scales, codes
-constexpr size_t kQ40ActSuper = 320;      // a prepared activation's per super-block
-
 // Super-block of a Q4_0 panel (8 blocks of 32) for C tokens: acc[c] += its 16 rows' results.
 // Per block an int32 sum, from -8 x the activation's sum over it (the codes' offset), of the low
 // and high nibbles' products, then d_w x d_a in f32: block by block, the order ggml adds them.
@@ -251,33 +239,6 @@ struct Q40 : Acc512 {
 
 }  // namespace
 
-void avx512_q4_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                           int n, size_t ahead) {
-  panel_dot<K4<false>>(K, s, s_stride, panel, act, act_stride, n, ahead);
-}
-void avx512_q4_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  panel_dot_rows<K4<false>>(K, s, rows, row_bytes, n, act);
-}
-void avx512_q5_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                           int n, size_t ahead) {
-  panel_dot<K4<true>>(K, s, s_stride, panel, act, act_stride, n, ahead);
-}
-void avx512_q5_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  panel_dot_rows<K4<true>>(K, s, rows, row_bytes, n, act);
-}
-void avx512_q6_K_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                           int n, size_t ahead) {
-  panel_dot<Q6>(K, s, s_stride, panel, act, act_stride, n, ahead);
-}
-void avx512_q6_K_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  panel_dot_rows<Q6>(K, s, rows, row_bytes, n, act);
-}
-void avx512_q4_0_panel_dot(int64_t K, float* s, size_t s_stride, const void* panel, const void* act, size_t act_stride,
-                           int n, size_t ahead) {
-  panel_dot<Q40>(K, s, s_stride, panel, act, act_stride, n, ahead);
-}
-void avx512_q4_0_panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act) {
-  panel_dot_rows<Q40>(K, s, rows, row_bytes, n, act);
-}
+extern const PanelKernels avx512_panel_kernels = panel_kernels<Q40, K4<false>, K4<true>, Q6>();
 
 }  // namespace nnb::kern

@@ -21,12 +21,21 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "engine/cpu/vec_dot_packed.h"
 #include "engine/quant/ggml_types.h"
 
 namespace nnb::kern {
 namespace {
 
 constexpr int64_t kPanelRows = 16;
+
+// The layouts' sizes (vec_dot_packed.h), per super-block of a panel and of a prepared activation.
+constexpr size_t kMeta = 320;  // Q4_K / Q5_K: scales, mins, d, dmin; then (Q5_K) planes, codes
+template <bool kFive>
+constexpr size_t kSuper = kMeta + (kFive ? 512 : 0) + 2048;
+constexpr size_t kActSuper = 320;
+constexpr size_t kQ6Meta = 320, kQ6Super = 320 + 3072, kQ6ActSuper = 384;
+constexpr size_t kQ40Super = 256 + 2048, kQ40ActSuper = 320;  // Q4_0: scales, codes
 
 // The lines of a super-block's bytes, into L1.
 template <size_t kBytes>
@@ -126,6 +135,12 @@ void panel_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int
   for (int64_t r = 0; r < n; r += kPanelRows)
     panel_tile<F, 1>((K + QK_K - 1) / QK_K, base + size_t(r) * row_bytes, static_cast<const uint8_t*>(act), 0, s + r, 0,
                      panel_ahead<F>(0));
+}
+
+// The exported table of an ISA's panel kernels (PanelKernels), F... in its order.
+template <class... F>
+constexpr PanelKernels panel_kernels() {
+  return {{panel_dot<F>...}, {panel_dot_rows<F>...}};
 }
 
 }  // namespace
