@@ -4,13 +4,13 @@
 //
 // One benchmark per (type, ISA, rows): rows = 4096 (n = 4096, the usual hidden size; 9-64 MB,
 // mostly L3 / memory) and rows = 256 (the same row length, L2-resident, showing the kernel's
-// own speed). matvec_batch/<type>/<isa>/rows:R/tokens:N: the packed small-batch kernels for N
+// own speed). matvec_batch/<type>/<isa>/rows:R/tokens:N: the packed (panel) kernels for N
 // tokens at once (batched serving; the K-quants: their 16-row panels). Filter with
 // --benchmark_filter, e.g. 'q4_0/avx512'. Also quantize_act/<type>: the
 // activation quantizers (Q8_0, Q8_1, Q8_K) over 1M values. matvec_dram/<type>/K:<K>: one
 // thread streaming 512 MiB of rows from memory on the active ISA, without and with the row
 // prefetch (/prefetch; see mat_vec_dram);
-// matvec_dram_batch/<type>/K:<K>/tokens:N[/prefetch] the same through the small-batch kernels
+// matvec_dram_batch/<type>/K:<K>/tokens:N[/prefetch] the same through the panel kernels
 // (the device's stream_rows_batch); vnni_peak
 // the core's dpbusd rate, the ceiling of the int8 kernels' arithmetic. gemm/<type>/<isa>: the
 // prompt-processing kernels (vec_dot_gemm.h) as the engine runs them: 16 panels of K = 1024
@@ -121,9 +121,7 @@ void mat_vec_packed(benchmark::State& state, GgmlType t, nnb::Isa isa, int64_t r
   f->prepare(a.data(), kN, act.data());
   std::vector<float> out(static_cast<size_t>(rows));
   for (auto _ : state) {
-    if (f->panel > 1) f->dot_rows(kN, out.data(), packed.data(), prb, rows, act.data());  // no one-row kernel
-    else
-      for (int64_t r = 0; r < rows; ++r) f->dot(kN, &out[size_t(r)], packed.data() + size_t(r) * prb, act.data());
+    f->dot_rows(kN, out.data(), packed.data(), prb, rows, act.data());
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
@@ -131,8 +129,8 @@ void mat_vec_packed(benchmark::State& state, GgmlType t, nnb::Isa isa, int64_t r
 }
 
 // A small batch (batched serving: one token of each of n clients) through a packed format's
-// small-batch kernel, called in steps of dot_n_max tokens as the CPU device does. Bytes are the
-// weights' (read once per batch); one token goes through dot_rows where the type has it; items are row-token products, so items/s compares batch sizes.
+// panel kernel, as the CPU device runs it. Bytes are the weights' (read once per batch); one
+// token goes through dot_rows; items are row-token products, so items/s compares batch sizes.
 // Rows of 1024 (the bench model's embedding): n tokens' activations stay in L1 as in the engine.
 constexpr int64_t kBatchK = 1024;
 
@@ -149,11 +147,11 @@ std::vector<uint8_t> packed_activations(const nnb::PackedFormat* f, int64_t K, i
 }
 
 // out[i * rows + r] = row r . activation i for every row and all n tokens, through the CPU
-// device's stream_rows_batch (each row or panel once, all n tokens), 16 rows a call as the
-// device's threads take them.
+// device's stream_rows_batch (each panel once, all n tokens), 16 rows a call as the device's
+// threads take them.
 void dot_n_all(const nnb::PackedFormat* f, int64_t K, const uint8_t* packed, int64_t rows, const uint8_t* act, int n,
                float* out, size_t ahead = 0) {
-  const nnb::RowStream s{f, f->dot, K, packed, f->row_bytes(K), rows};
+  const nnb::RowStream s{f, nullptr, K, packed, f->row_bytes(K), rows};
   for (int64_t r = 0; r < rows; r += 16)
     nnb::stream_rows_batch(s, r, std::min<int64_t>(r + 16, rows), out + r, size_t(rows), act, f->act_row_bytes(K), n,
                            ahead);
@@ -161,8 +159,8 @@ void dot_n_all(const nnb::PackedFormat* f, int64_t K, const uint8_t* packed, int
 
 void mat_vec_packed_batch(benchmark::State& state, GgmlType t, nnb::Isa isa, int64_t rows, int n) {
   const nnb::PackedFormat* f = nnb::packed_format_for(t, isa);
-  if (!f || !(f->dot_n || f->dot_panel)) {
-    state.SkipWithError("no packed small-batch kernel of this type on this ISA");
+  if (!f) {
+    state.SkipWithError("no packed kernel of this type on this ISA");
     return;
   }
   Lcg rng;
@@ -173,7 +171,7 @@ void mat_vec_packed_batch(benchmark::State& state, GgmlType t, nnb::Isa isa, int
   const std::vector<uint8_t> act = packed_activations(f, kBatchK, n, rng);
   std::vector<float> out(static_cast<size_t>(rows) * size_t(n));
   for (auto _ : state) {
-    if (n == 1 && f->dot_rows) f->dot_rows(kBatchK, out.data(), packed.data(), prb, rows, act.data());
+    if (n == 1) f->dot_rows(kBatchK, out.data(), packed.data(), prb, rows, act.data());
     else dot_n_all(f, kBatchK, packed.data(), rows, act.data(), n, out.data());
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
@@ -184,8 +182,8 @@ void mat_vec_packed_batch(benchmark::State& state, GgmlType t, nnb::Isa isa, int
 
 // From memory, the way generation reads (matvec_dram/<type>/K:<K>[/prefetch]): 512 MiB of rows
 // of length K in transparent huge pages (as MatvecWeights holds them), one thread, through the
-// CPU device's stream_rows 16 rows at a time (the packed kernel's dot_rows where the active ISA
-// has a packed format, else the one-row kernel), without or with the row prefetch
+// CPU device's stream_rows 16 rows at a time (the panel kernel where the active ISA has a packed
+// format, else the one-row kernel), without or with the row prefetch
 // (row_prefetch.h, kRowPrefetchBytes ahead); GB/s of stored weight bytes, to set beside
 // `nnbridge bench --membw`'s probe. The rows are one quantized row repeated (the content does
 // not change the kernels' work).
@@ -222,7 +220,6 @@ void mat_vec_dram(benchmark::State& state, GgmlType t, int64_t K, size_t ahead) 
   for (auto& v : a) v = rng.uniform();
   std::vector<float> out(static_cast<size_t>(rows));
   const nnb::PackedFormat* f = nnb::packed_format(t);
-  if (f && !f->dot_rows) f = nullptr;
   const size_t prb = f ? f->row_bytes(K) : rb;
   rows = rows / 16 * 16;  // whole panels
   HugeBuffer packed(f ? prb * size_t(rows) : 64);
@@ -235,7 +232,7 @@ void mat_vec_dram(benchmark::State& state, GgmlType t, int64_t K, size_t ahead) 
     act.resize(nnb::row_size(k->vec_dot_type, K));
     nnb::quantize_row_activation(k->vec_dot_type, a.data(), act.data(), K);
   }
-  const nnb::RowStream s{f, f ? f->dot : k->vec_dot, K, f ? packed.data() : w.data(), prb, rows};
+  const nnb::RowStream s{f, f ? nullptr : k->vec_dot, K, f ? packed.data() : w.data(), prb, rows};
   for (auto _ : state) {
     for (int64_t r = 0; r < rows; r += 16)
       nnb::stream_rows(s, r, std::min<int64_t>(r + 16, rows), out.data() + r, act.data(), ahead);
@@ -253,8 +250,8 @@ void mat_vec_dram(benchmark::State& state, GgmlType t, int64_t K, size_t ahead) 
 // L2-resident figures.
 void mat_vec_dram_batch(benchmark::State& state, GgmlType t, int64_t K, int n, size_t ahead) {
   const nnb::PackedFormat* f = nnb::packed_format(t);
-  if (!f || !(f->dot_n || f->dot_panel)) {
-    state.SkipWithError("no packed small-batch kernel of this type on this CPU");
+  if (!f) {
+    state.SkipWithError("no packed kernel of this type on this CPU");
     return;
   }
   Lcg rng;

@@ -212,7 +212,7 @@ TEST(EngineSpeedPaths, MatvecCopiesAreSharedAndAgreeWithTheStoredWeights) {
 
 // Row prefetch (row_prefetch.h) moves no result: with NNB_PREFETCH=8192 every one-token and
 // small-batch product gives the same logits, bit for bit, as with it off, through each kind of
-// row stream (packed with dot_rows and dot_n, verbatim F16); "auto" measures (the logits are
+// row stream (packed panels, verbatim F16); "auto" measures (the logits are
 // the same again, whatever it chose), and an unreadable setting is measured as "auto".
 TEST(EngineSpeedPaths, RowPrefetchChangesNoResult) {
   NNB_FORCED_ISA_OR_SKIP();
@@ -229,13 +229,13 @@ TEST(EngineSpeedPaths, RowPrefetchChangesNoResult) {
       ::unsetenv("NNB_PREFETCH");
       const auto toks = tokens(*model, 30);
       std::vector<float> all;
-      // One token a step (dot_rows / the one-row kernel), past the tuner's skipped and paired steps.
+      // One token a step (a panel kernel / the one-row kernel), past the tuner's skipped and paired steps.
       const size_t steps = PrefetchTuner::kSkip + 2 * PrefetchTuner::kPairs + 2;
       for (size_t i = 0; i < steps; ++i) {
         ctx.decode(std::span<const Token>(&toks[i], 1));
         all.insert(all.end(), ctx.logits(), ctx.logits() + V);
       }
-      ctx.decode(std::span<const Token>(&toks[steps], 4), /*all_logits=*/true);  // a small batch: dot_n
+      ctx.decode(std::span<const Token>(&toks[steps], 4), /*all_logits=*/true);  // a small batch
       for (int i = 0; i < 4; ++i) all.insert(all.end(), ctx.logits_at(i), ctx.logits_at(i) + V);
       const std::string d = ctx.device().describe();
       if (described) {

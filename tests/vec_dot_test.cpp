@@ -243,139 +243,10 @@ TEST_P(VecDot, AllZero) {
   }
 }
 
-// Packed formats (vec_dot_packed.h): every row of a random matrix against the one-row kernel
-// of the same ISA, for lengths that fill whole groups and lengths that leave padding (11008 is
-// Llama-2-7B's FFN width: 344 Q4_0 blocks = 21 groups + 8, 43 Q4_K super-blocks = 10 groups +
-// 3; Q5_K alike), within the float-rounding bound of the other kernels; raw blocks of random bytes, so every
-// code, scale and min value counts.
-class VecDotPacked : public ::testing::TestWithParam<GgmlType> {};
-
-TEST_P(VecDotPacked, MatchesTheOneRowKernel) {
-  const GgmlType t = GetParam();
-  int checked = 0;
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
-    const PackedFormat* f = packed_format_for(t, isa);
-    if (!f || f->panel > 1) continue;  // panel formats: VecDotPanels below
-    EXPECT_EQ(f->type, t);
-    const DotKernel* one = dot_kernel_for(t, isa);
-    ASSERT_NE(one, nullptr);
-    const GgmlType vt = expected_vec_dot_type(t);
-    std::mt19937 rng(77);
-    for (int64_t K : {int64_t(256), int64_t(512), int64_t(768), int64_t(1024), int64_t(1280), int64_t(4096), int64_t(11008)}) {
-      constexpr int64_t M = 5;
-      const size_t rb = row_size(t, K);
-      Bytes w;
-      for (int64_t r = 0; r < M; ++r) {
-        const Bytes row = random_raw_row(t, K, rng);
-        w.insert(w.end(), row.begin(), row.end());
-      }
-      const size_t prb = f->row_bytes(K);
-      ASSERT_EQ(prb % 64, 0u);
-      std::vector<uint8_t> packed(prb * M, 0xAB);
-      f->pack_rows(w.data(), rb, K, 0, M, packed.data());
-      const auto a = random_floats(K, rng, 2.0f);
-      std::vector<uint8_t> act(f->act_row_bytes(K), 0xCD);
-      f->prepare(a.data(), K, act.data());
-      const Bytes y = quantized(vt, a);
-      const auto yf = dequantized(vt, y, K);
-      for (int64_t r = 0; r < M; ++r) {
-        const Bytes xr(w.begin() + r * rb, w.begin() + (r + 1) * rb);
-        const auto xf = dequantized(t, xr, K);
-        double mag = 0.0;
-        for (int64_t i = 0; i < K; ++i) mag += std::fabs(double(xf[size_t(i)]) * double(yf[size_t(i)]));
-        float want = std::nanf(""), got = std::nanf("");
-        one->vec_dot(K, &want, xr.data(), y.data());
-        f->dot(K, &got, packed.data() + size_t(r) * prb, act.data());
-        EXPECT_NEAR(got, want, 8e-6 * mag + 1e-30) << type_name(t) << " " << isa_name(isa) << " K=" << K << " row " << r;
-        if (mag > 0) note(std::string(type_name(t)) + " packed " + isa_name(isa) + " vs one-row", std::fabs(got - want) / mag);
-      }
-      ++checked;
-    }
-  }
-  if (!checked) GTEST_SKIP() << "no packed " << type_name(t) << " kernel on this CPU's paths";
-}
-
-// The small-batch kernels (dot_n) give each token exactly the one-row kernel's result, for
-// 1 to dot_n_max tokens (4, or 8 for Q4_0 on AVX-512), with padding groups (K = 11008) and without.
-TEST_P(VecDotPacked, SmallBatchKernelEqualsTheOneRowKernel) {
-  const GgmlType t = GetParam();
-  int checked = 0;
-  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
-    const PackedFormat* f = packed_format_for(t, isa);
-    if (!f || !f->dot_n || f->panel > 1) continue;
-    std::mt19937 rng(5);
-    for (int64_t K : {int64_t(1024), int64_t(11008)}) {
-      const Bytes w = random_raw_row(t, K, rng);
-      std::vector<uint8_t> packed(f->row_bytes(K));
-      f->pack_rows(w.data(), w.size(), K, 0, 1, packed.data());
-      const size_t ab = f->act_row_bytes(K);
-      const int most = f->dot_n_max;
-      ASSERT_TRUE(most >= 2 && most <= 8) << most;
-      std::vector<uint8_t> act(size_t(most) * ab);
-      for (int tok = 0; tok < most; ++tok) f->prepare(random_floats(K, rng, 2.0f).data(), K, act.data() + size_t(tok) * ab);
-      for (int n = 1; n <= most; ++n) {
-        float got[16];
-        std::fill(std::begin(got), std::end(got), std::nanf(""));
-        f->dot_n(K, got, 2, packed.data(), act.data(), ab, n);  // results 2 floats apart
-        for (int tok = 0; tok < n; ++tok) {
-          float want = std::nanf("");
-          f->dot(K, &want, packed.data(), act.data() + size_t(tok) * ab);
-          EXPECT_EQ(std::memcmp(&want, &got[2 * tok], sizeof want), 0)
-              << type_name(t) << " " << isa_name(isa) << " K=" << K << " n=" << n << " token " << tok << ": " << got[2 * tok]
-              << " vs " << want;
-        }
-      }
-      ++checked;
-    }
-  }
-  if (!checked) GTEST_SKIP() << "no small-batch packed " << type_name(t) << " kernel on this CPU's paths";
-}
-
-// The rows entry (one token against a range of rows, results reduced four rows at a time) gives
-// each row the one-row kernel's bits, whatever the range's length and start.
-TEST_P(VecDotPacked, RowsKernelEqualsTheOneRowKernel) {
-  const GgmlType t = GetParam();
-  int checked = 0;
-  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
-    const PackedFormat* f = packed_format_for(t, isa);
-    if (!f || !f->dot_rows || f->panel > 1) continue;
-    std::mt19937 rng(9);
-    for (int64_t K : {int64_t(1024), int64_t(2816)}) {
-      constexpr int64_t kRows = 11;
-      const size_t rb = f->row_bytes(K);
-      std::vector<uint8_t> packed(rb * kRows);
-      for (int64_t r = 0; r < kRows; ++r) {
-        const Bytes w = random_raw_row(t, K, rng);
-        f->pack_rows(w.data(), w.size(), K, 0, 1, packed.data() + size_t(r) * rb);
-      }
-      std::vector<uint8_t> act(f->act_row_bytes(K));
-      f->prepare(random_floats(K, rng, 2.0f).data(), K, act.data());
-      std::vector<float> want(kRows);
-      for (int64_t r = 0; r < kRows; ++r) f->dot(K, &want[size_t(r)], packed.data() + size_t(r) * rb, act.data());
-      for (int64_t r0 : {0, 1, 3})
-        for (int64_t n = 1; r0 + n <= kRows; ++n) {
-          std::vector<float> got(kRows, std::nanf(""));
-          f->dot_rows(K, got.data() + r0, packed.data() + size_t(r0) * rb, rb, n, act.data());
-          for (int64_t r = 0; r < kRows; ++r) {
-            if (r < r0 || r >= r0 + n) {
-              EXPECT_TRUE(std::isnan(got[size_t(r)])) << "row " << r << " outside [" << r0 << ", " << r0 + n << ") written";
-              continue;
-            }
-            EXPECT_EQ(std::memcmp(&want[size_t(r)], &got[size_t(r)], sizeof(float)), 0)
-                << type_name(t) << " " << isa_name(isa) << " K=" << K << " rows [" << r0 << ", " << r0 + n << ") row " << r
-                << ": " << got[size_t(r)] << " vs " << want[size_t(r)];
-          }
-        }
-      ++checked;
-    }
-  }
-  if (!checked) GTEST_SKIP() << "no packed rows kernel for " << type_name(t) << " on this CPU's paths";
-}
-
-// Panel formats (Q4_0, Q4_K, Q5_K and Q6_K: 16 rows interleaved): each row of a random
+// Packed formats (vec_dot_packed.h: Q4_0, Q4_K, Q5_K, Q6_K and Q8_0 in panels of 16 rows): each row of a random
 // matrix through dot_rows against the stored one-row kernel of the same ISA, within the packed
-// formats' bound, for lengths of 1 to 43 super-blocks (Q4_0 also 1, 9 and 100 blocks, which end
-// in a part of a super-block); then dot_panel for 1 to 9 tokens: every token's 16
+// formats' bound, for lengths of 1 to 43 super-blocks (Q4_0 and Q8_0 also 1, 9 and 100 blocks,
+// which end in a part of a super-block); then dot_panel for 1 to 9 tokens: every token's 16
 // results the bits dot_rows gives it alone (so a batched step decodes exactly as one sequence),
 // written at s[t * stride + i] and nowhere else.
 TEST(VecDotPanels, MatchTheOneRowKernelForEveryTokenCount) {
@@ -383,15 +254,16 @@ TEST(VecDotPanels, MatchTheOneRowKernelForEveryTokenCount) {
   for (Isa isa : {Isa::Avx2, Isa::Avx512})
     for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_0}) {
       const PackedFormat* f = packed_format_for(t, isa);
-      if (!f || f->panel == 1) continue;
-      ASSERT_TRUE(f->dot_rows && f->dot_panel && !f->dot && !f->dot_n) << type_name(t);
+      if (!f) continue;
+      ASSERT_TRUE(f->dot_rows && f->dot_panel) << type_name(t);
       EXPECT_TRUE(f->fits(32) && !f->fits(33) && !f->fits(8));
       const DotKernel* one = dot_kernel_for(t, isa);
       ASSERT_NE(one, nullptr);
       const GgmlType vt = expected_vec_dot_type(t);
       std::mt19937 rng(31);
       std::vector<int64_t> lengths = {256, 1024, 2816, 11008};
-      if (t == GgmlType::Q4_0) lengths.insert(lengths.end(), {32, 288, 3200});  // a last super-block part padding
+      if (t == GgmlType::Q4_0 || t == GgmlType::Q8_0)
+        lengths.insert(lengths.end(), {32, 288, 3200});  // a last super-block part padding
       for (int64_t K : lengths) {
         const int64_t M = 2 * f->panel;
         const size_t rb = row_size(t, K), prb = f->row_bytes(K);
@@ -452,7 +324,7 @@ TEST(VecDotPanels, MatchTheOneRowKernelForEveryTokenCount) {
 }
 
 // Panels at the extremes: 16 rows of extreme byte patterns (largest / smallest codes, 6-bit
-// scales and mins of 63, Q6_K scales of -128 / 127; Q4_0 all codes 15 or 0), each row its own pattern, against
+// scales and mins of 63, Q6_K scales of -128 / 127; Q4_0 all codes 15 or 0, Q8_0 -128 or 127), each row its own pattern, against
 // activations all +1 (codes of -128), all -1 (127) or alternating: the largest integer sums a
 // panel kernel sees, where an int16 run of maddubs products too long for its range (AVX2) would
 // saturate. Every row through dot_rows against the dequantized f64 product within the one-row
@@ -461,9 +333,9 @@ TEST(VecDotPanels, ExtremeValues) {
   int checked = 0;
   const uint8_t patterns[] = {0xFF, 0x00, 0x80, 0x7F, 0x88, 0x77, 0xF0, 0x0F};
   for (Isa isa : {Isa::Avx2, Isa::Avx512})
-    for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+    for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_0}) {
       const PackedFormat* f = packed_format_for(t, isa);
-      if (!f || f->panel == 1) continue;
+      if (!f) continue;
       const int64_t K = 1024, M = f->panel;
       const size_t rb = row_size(t, K), bs = traits(t).type_size, prb = f->row_bytes(K);
       Bytes w(rb * size_t(M));
@@ -551,37 +423,14 @@ TEST(VecDotPackedDispatch, OnlyTheTypesWithAFormat) {
         EXPECT_EQ(packed_format_for(t, isa), nullptr) << type_name(t);
       }
   EXPECT_EQ(packed_format_for(GgmlType::Q4_0, Isa::Scalar), nullptr);
-  EXPECT_EQ(packed_format_for(GgmlType::Q8_0, Isa::Avx2), nullptr);  // too little gain for a copy
-  if (dot_kernel_for(GgmlType::Q8_0, Isa::Avx512)) {
-    EXPECT_EQ(packed_format_for(GgmlType::Q8_0, Isa::Avx512)->panel, 1);
-  }
+  EXPECT_EQ(packed_format_for(GgmlType::Q8_0, Isa::Avx2), nullptr);  // maddubs would saturate
   for (Isa isa : {Isa::Avx2, Isa::Avx512})
     if (dot_kernel_for(GgmlType::Q4_K, isa))
-      for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+      for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_0}) {
+        if (t == GgmlType::Q8_0 && isa == Isa::Avx2) continue;
         ASSERT_NE(packed_format_for(t, isa), nullptr) << type_name(t);
         EXPECT_EQ(packed_format_for(t, isa)->panel, 16) << type_name(t);
       }
-}
-
-// Q8_0 per row stores a last group of at most 8 blocks at half width (half_tail): the 220M
-// model's FFN width (2816 = 88 blocks, 5.5 groups) takes no padding blocks, and a row stays within
-// a cache line of the stored bytes plus its groups' scales.
-TEST(VecDotPackedLayout, HalfLastGroupTakesNoPaddingBlocks) {
-  int checked = 0;
-  for (Isa isa : {Isa::Avx2, Isa::Avx512})
-    for (GgmlType t : {GgmlType::Q8_0}) {
-      const PackedFormat* f = packed_format_for(t, isa);
-      if (!f) continue;
-      const size_t half_codes = 256;  // per half group
-      EXPECT_TRUE(f->half_last(2816));
-      EXPECT_EQ(f->row_bytes(2816), (5 * f->code_bytes + half_codes + 6 * f->scale_bytes + 63) / 64 * 64);
-      EXPECT_FALSE(f->half_last(1024));
-      EXPECT_EQ(f->row_bytes(1024), 2 * (f->code_bytes + f->scale_bytes));
-      EXPECT_FALSE(f->half_last(288 * 32)) << "18 of 16 + 16 blocks: past half";
-      EXPECT_TRUE(f->half_last(256)) << "a row of one half group";
-      ++checked;
-    }
-  if (!checked) GTEST_SKIP() << "no packed Q8_0 format on this CPU's paths";
 }
 
 // Every byte of the weight blocks set to an extreme pattern (largest / smallest codes, K-quant
@@ -609,9 +458,6 @@ TEST_P(VecDotBlocks, ExtremeValues) {
 
 std::string param_name(const ::testing::TestParamInfo<GgmlType>& info) { return std::string(type_name(info.param)); }
 INSTANTIATE_TEST_SUITE_P(AllPairings, VecDot, ::testing::ValuesIn(kTypes), param_name);
-INSTANTIATE_TEST_SUITE_P(Types, VecDotPacked,  // the per-row formats (the others: panels)
-                         ::testing::Values(GgmlType::Q8_0),
-                         param_name);
 // kTypes minus F32, F16, BF16 (no integer path).
 INSTANTIATE_TEST_SUITE_P(BlockPairings, VecDotBlocks, ::testing::ValuesIn(kTypes + 3, kTypes + std::size(kTypes)),
                          param_name);

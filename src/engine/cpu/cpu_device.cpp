@@ -22,22 +22,11 @@
 namespace nnb {
 namespace {
 
-// Batches of at least GemmKernel::min_n rows use the GEMM kernels, or more for a matrix with a
-// packed copy, whose kernels read each weight once for the whole batch too: 16 tokens for the
-// one per-row format left (Q8_0 on AVX-512, with a small-batch kernel, dot_n), a threshold per
-// format and ISA for the panel formats (below). Measured on the 220M Q4_0 / Q4_K models, 1 and 2
-// threads, when those had per-row formats too: one-row packed kernels 1.1-1.5x the GEMM at 8 tokens, even at 12, behind at
-// 16; the dot_n kernels (Q4_0, Q4_K, Q5_K, Q6_K on AVX-512) ahead at 12 (1.2-1.3x) and at 16
-// (`bench --sequences 16`, NNB_GEMM_MIN=32 vs 16: Q4_K 1.14x with 2 threads, 1.17-1.19x with
-// one; Q4_0 1.07-1.09x / 0.99-1.10x; Q5_K 1.04-1.06x; Q6_K 0.97-1.08x; pp16 1.03-1.08x), even or
-// behind at 20 (Q4_K / Q5_K 0.93-0.97x), behind at 24 (Q4_0, Q5_K, Q6_K 0.86-0.93x). Q8_0's
-// (220M Q8_0, 2 threads) 1.1-1.4x at 6-8 tokens, 1.05x at 12, even or behind at 16 (0.9x; with
-// `--sequences 16` 0.98-1.04x): its threshold stays 16. On AVX2 (one threshold for both ISAs):
-// the packed Q4_K small-batch kernel is still ahead of the AVX2 GEMM at 20 tokens (pp20 1.16x)
-// and even at 24; Q4_0's is even at 12-16 and behind at 20 (0.86x).
-// Panel formats (Q4_K, Q5_K, Q6_K on AVX-512) read each panel once for all tokens, like the
-// GEMM, without packing it per call. Q4_K's and Q5_K's never take the GEMM: they ran ahead of
-// it at every prompt length measured (220M models, 2 threads, 2 rounds; Q4_K_M, GEMM from 12
+// Batches of at least GemmKernel::min_n rows use the GEMM kernels; a matrix with a packed copy
+// (a panel format) from its own threshold, PackedFormat::gemm_min, measured per type and ISA.
+// Panel formats read each panel once for all tokens, like the GEMM, without packing it per
+// call. On AVX-512 Q4_K's and Q5_K's never take the GEMM: they ran ahead of it at every prompt
+// length measured (220M models, 2 threads, 2 rounds; Q4_K_M, GEMM from 12
 // tokens vs never: pp32 1,641 vs 2,539-2,651, pp128 2,287-2,411 vs 2,405-2,649, pp512
 // 2,268-2,277 vs 2,340-2,372 t/s; Q5_K_M, GEMM always vs never: pp32 1,408-1,446 vs
 // 1,752-2,105, pp128 1,899-2,103 vs 2,035-2,359, pp512 1,720-1,833 vs 1,783-2,194). Q6_K's
@@ -60,9 +49,7 @@ int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {
     return e && *e ? std::max(1, std::atoi(e)) : 0;
   }();
   if (v > 0) return v;
-  if (packed && packed->dot_panel) return packed->gemm_min;  // see above
-  if (packed) return std::max(g.min_n, 16);  // Q8_0 per row: see above
-  return g.min_n;
+  return packed ? packed->gemm_min : g.min_n;
 }
 
 // Grow-only, 64-byte aligned, lazily zeroed (calloc: untouched pages cost no memory, so a large

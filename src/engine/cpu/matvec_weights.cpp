@@ -150,7 +150,7 @@ std::shared_ptr<const MatvecWeights> MatvecWeights::make(const Model& model, int
 RowStream row_stream(const Matrix& m, const MatvecWeights::View* c, VecDotFn stored_dot) {
   if (!c) return {nullptr, stored_dot, m.ne0, m.data, m.row_bytes, m.ne1};
   const PackedFormat* f = c->format;
-  return {f, f ? f->dot : stored_dot, m.ne0, c->data, c->row_bytes, m.ne1};
+  return {f, f ? nullptr : stored_dot, m.ne0, c->data, c->row_bytes, m.ne1};
 }
 
 }  // namespace nnb

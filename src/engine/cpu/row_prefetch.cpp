@@ -10,22 +10,9 @@ namespace nnb {
 void stream_rows(const RowStream& s, int64_t r0, int64_t r1, float* out, const uint8_t* act, size_t ahead) {
   const uint8_t* base = s.data;
   const size_t rb = s.row_bytes;
-  if (s.format && s.format->dot_panel) {  // a panel a call, the kernel prefetching as it reads
+  if (s.format) {  // a panel a call, the kernel prefetching as it reads
     for (int64_t r = r0; r < r1; r += s.format->panel)
       s.format->dot_panel(s.K, out + (r - r0), 0, base + size_t(r) * rb, act, 0, 1, ahead);
-    return;
-  }
-  const bool ranges = s.format && s.format->dot_rows;
-  if (ranges && !ahead) {
-    s.format->dot_rows(s.K, out, base + size_t(r0) * rb, rb, r1 - r0, act);
-    return;
-  }
-  if (ranges) {
-    for (int64_t r = r0; r < r1; r += 4) {
-      const int64_t n = std::min<int64_t>(4, r1 - r);
-      prefetch_lines(base + size_t(r) * rb + ahead, size_t(n) * rb);
-      s.format->dot_rows(s.K, out + (r - r0), base + size_t(r) * rb, rb, n, act);
-    }
     return;
   }
   for (int64_t r = r0; r < r1; ++r) {
@@ -39,10 +26,8 @@ void stream_rows_batch(const RowStream& s, int64_t r0, int64_t r1, float* out, s
                        size_t act_stride, int n, size_t ahead) {
   const uint8_t* base = s.data;
   const size_t rb = s.row_bytes;
-  const PackedFormat* f = s.format;
-  if (f && f->dot_panel) {
-    const int64_t P = f->panel;
-    for (int64_t r = r0; r < r1; r += P)  // the kernel prefetches as it goes
+  if (const PackedFormat* f = s.format) {
+    for (int64_t r = r0; r < r1; r += f->panel)  // the kernel prefetches as it goes
       f->dot_panel(s.K, out + (r - r0), out_stride, base + size_t(r) * rb, act, act_stride, n, ahead);
     return;
   }
@@ -50,13 +35,7 @@ void stream_rows_batch(const RowStream& s, int64_t r0, int64_t r1, float* out, s
     const uint8_t* row = base + size_t(r) * rb;
     if (ahead) prefetch_lines(row + ahead, rb);
     float* o = out + (r - r0);
-    if (f && f->dot_n) {
-      for (int t = 0; t < n; t += f->dot_n_max)
-        f->dot_n(s.K, o + size_t(t) * out_stride, out_stride, row, act + size_t(t) * act_stride, act_stride,
-                 std::min(f->dot_n_max, n - t));
-    } else {
-      for (int t = 0; t < n; ++t) s.dot(s.K, o + size_t(t) * out_stride, row, act + size_t(t) * act_stride);
-    }
+    for (int t = 0; t < n; ++t) s.dot(s.K, o + size_t(t) * out_stride, row, act + size_t(t) * act_stride);
   }
 }
 

@@ -34,11 +34,10 @@ inline void prefetch_lines(const uint8_t* p, size_t bytes) {
   for (size_t x = 0; x < bytes; x += 64) __builtin_prefetch(p + x, 0, 3);
 }
 
-// One matrix's rows as the mat-vec kernels read them: a range at a time (format->dot_rows)
-// where the layout has it, else one row a call (dot).
+// One matrix's rows as the mat-vec kernels read them: panels (format) or one row a call (dot).
 struct RowStream {
   const PackedFormat* format;  // the packed layout's (nullptr: stored or verbatim rows)
-  VecDotFn dot;                // the one-row kernel of the rows' layout (none for a panel format)
+  VecDotFn dot;                // the one-row kernel of stored or verbatim rows (none for a panel format)
   int64_t K;
   const uint8_t* data;  // row r at data + r * row_bytes
   size_t row_bytes;
@@ -47,17 +46,14 @@ struct RowStream {
 
 // out[r - r0] = row r against one prepared activation, r0 <= r < r1. A panel format goes a
 // panel a call (r0, r1 on panel bounds), its kernel prefetching `ahead` bytes on as it reads
-// (at least 2 super-blocks);
-// otherwise with `ahead` > 0 every four rows (packed: one dot_rows call) or every row are
-// preceded by the prefetch of their bytes that far further on, and with 0 a packed range is
-// one dot_rows call.
+// (at least 2 super-blocks); other rows one a call, with `ahead` > 0 each preceded by the
+// prefetch of its bytes that far further on.
 void stream_rows(const RowStream& s, int64_t r0, int64_t r1, float* out, const uint8_t* act, size_t ahead);
 
 // The same for n tokens (a small batch): out[t * out_stride + r - r0] = row r against prepared
-// activation t (act + t * act_stride). Each row (or panel) is read once for all n: through the
-// format's dot_panel (panel formats: r0, r1 on panel bounds) or dot_n (up to dot_n_max tokens a
-// call), else the one-row kernel per token; with ahead > 0 every row preceded by the prefetch of
-// its bytes that far further on (panels: the kernel prefetches as it reads).
+// activation t (act + t * act_stride). A panel is read once for all n (dot_panel; r0, r1 on
+// panel bounds); other rows through the one-row kernel per token, with ahead > 0 each row
+// preceded by the prefetch of its bytes that far further on.
 void stream_rows_batch(const RowStream& s, int64_t r0, int64_t r1, float* out, size_t out_stride, const uint8_t* act,
                        size_t act_stride, int n, size_t ahead);
 

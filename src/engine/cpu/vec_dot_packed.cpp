@@ -10,20 +10,11 @@
 namespace nnb {
 #if defined(__x86_64__) || defined(_M_X64)
 namespace kern {
-void avx512_packed_q8_0_dot(int64_t K, float* s, const void* row, const void* act);
-void avx512_packed_q8_0_dot_n(int64_t K, float* s, size_t s_stride, const void* row, const void* act, size_t act_stride,
-                              int n);
-void avx512_packed_q8_0_dot_rows(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 extern const PanelKernels avx512_panel_kernels, avx2_panel_kernels;
 }  // namespace kern
 #endif
 
 namespace {
-
-// ---- Q8_0 per row ---------------------------------------------------------------------------------
-
-void pack_q8_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
-void prepare_q8_0_act(const float* x, int64_t K, uint8_t* dst);
 
 // ---- Q4_K ----------------------------------------------------------------------------------------
 
@@ -41,80 +32,28 @@ void q4_K_scale_min(const uint8_t* q, int j, uint8_t* sc, uint8_t* m) {
 }
 
 
-PackedFormat with_half_tail(PackedFormat f) {
-  f.half_tail = true;
-  return f;
-}
-
-const PackedFormat kQ8_0 =
-    with_half_tail({GgmlType::Q8_0, 16 * QK8_0, 512, 32, 640, pack_q8_0_rows, prepare_q8_0_act, nullptr});
 template <bool kFive>
 void pack_k4_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 void prepare_q4_K_panel_act(const float* x, int64_t K, uint8_t* dst);
 void pack_q6_K_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 void prepare_q6_K_panel_act(const float* x, int64_t K, uint8_t* dst);
-void pack_q4_0_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
-void prepare_q4_0_panel_act(const float* x, int64_t K, uint8_t* dst);
+template <class Block>
+void pack_q8_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
+template <int kBias>
+void prepare_q8_panel_act(const float* x, int64_t K, uint8_t* dst);
 // A panel format: 16 rows, super-blocks of 256 elements, row_share bytes of one per row.
 PackedFormat panels(GgmlType t, size_t row_share, size_t act_bytes, decltype(PackedFormat::pack_rows) pack,
                     decltype(PackedFormat::prepare) prepare) {
-  PackedFormat f{t, QK_K, row_share, 0, act_bytes, pack, prepare, nullptr};
-  f.panel = 16;
-  return f;
+  return PackedFormat{t, QK_K, row_share, act_bytes, pack, prepare};
 }
 const PackedFormat kQ4_KPanels = panels(GgmlType::Q4_K, 148, 320, pack_k4_panels<false>, prepare_q4_K_panel_act);
 const PackedFormat kQ5_KPanels = panels(GgmlType::Q5_K, 180, 320, pack_k4_panels<true>, prepare_q4_K_panel_act);
 const PackedFormat kQ6_KPanels = panels(GgmlType::Q6_K, 212, 384, pack_q6_K_panels, prepare_q6_K_panel_act);
-const PackedFormat kQ4_0Panels = panels(GgmlType::Q4_0, 144, 320, pack_q4_0_panels, prepare_q4_0_panel_act);
+const PackedFormat kQ4_0Panels =
+    panels(GgmlType::Q4_0, 144, 320, pack_q8_panels<block_q4_0>, prepare_q8_panel_act<8>);
+const PackedFormat kQ8_0Panels =
+    panels(GgmlType::Q8_0, 272, 320, pack_q8_panels<block_q8_0>, prepare_q8_panel_act<128>);
 
-
-// Byte 4b + j of chunk ch of a group is byte 4ch + j of block b's qs + 128 (unsigned, as dpbusd
-// takes it; the 128 comes off as 128 * sum(q) of the activation), chunk ch < 4 holding elements
-// 4ch + j and 4 + ch elements 16 + 4ch + j — the activation's lo / hi order. Padding blocks hold
-// 0x80 (value 0) and d = 0; a half last group has 32-byte chunks.
-void pack_q8_0_rows(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
-  const PackedFormat& f = kQ8_0;
-  const int64_t nb = K / QK8_0, G = f.groups(K);
-  const size_t out_bytes = f.row_bytes(K);
-  for (int64_t r = r0; r < r1; ++r) {
-    const block_q8_0* x = reinterpret_cast<const block_q8_0*>(src + size_t(r) * row_bytes);
-    uint8_t* scales = dst + size_t(r) * out_bytes;
-    uint8_t* codes = scales + f.scales_area(K);
-    std::memset(scales, 0, out_bytes);
-    for (int64_t g = 0; g < G; ++g) {
-      const bool half = g == G - 1 && f.half_last(K);
-      const size_t chunk = half ? 32 : 64;
-      for (int b = 0; b < (half ? 8 : 16); ++b) {
-        const int64_t ib = g * 16 + b;
-        uint8_t* c = codes + size_t(g) * f.code_bytes + size_t(b) * 4;
-        for (int ch = 0; ch < 8; ++ch)
-          for (int j = 0; j < 4; ++j) c[chunk * ch + j] = ib < nb ? uint8_t(x[ib].qs[4 * ch + j] ^ 0x80) : 0x80;
-        if (ib < nb) std::memcpy(scales + size_t(g) * 32 + size_t(b) * 2, &x[ib].d, 2);
-      }
-    }
-  }
-}
-
-void prepare_q8_0_act(const float* x, int64_t K, uint8_t* dst) {
-  const int64_t nb = K / QK8_0;
-  std::memset(dst, 0, kQ8_0.act_row_bytes(K));
-  for (int64_t ib = 0; ib < nb; ++ib) {
-    block_q8_0 q;
-    quantize_row_activation(GgmlType::Q8_0, x + ib * QK8_0, &q, QK8_0);
-    uint8_t* grp = dst + size_t(ib / 16) * kQ8_0.act_bytes;
-    const int b = int(ib % 16);
-    const float d = fp16_to_fp32(q.d);
-    int32_t sum = 0;
-    for (int j = 0; j < QK8_0; ++j) sum += q.qs[j];
-    const int32_t neg_bias = -128 * sum;
-    std::memcpy(grp + 4 * b, &d, 4);
-    std::memcpy(grp + 64 + 4 * b, &neg_bias, 4);
-    for (int ch = 0; ch < 4; ++ch) {
-      std::memcpy(grp + 128 + 64 * ch + 4 * b, q.qs + 4 * ch, 4);
-      std::memcpy(grp + 384 + 64 * ch + 4 * b, q.qs + 16 + 4 * ch, 4);
-    }
-  }
-}
 
 // Rows r0 .. r1 (multiples of 16) into panels of 16 (vec_dot_packed.h): put(sb, k, block) for
 // every super-block sb of every panel (zeroed first) and each of its rows k, block that row's
@@ -230,29 +169,38 @@ void prepare_q6_K_panel_act(const float* x, int64_t K, uint8_t* dst) {
   });
 }
 
-// Q4_0 panels: 8 blocks a super-block; a row's last super-block may hold fewer (K a multiple of
-// 32, not of 256), the rest padding of scale 0 that adds 0.
-void pack_q4_0_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
-  const PackedFormat& f = kQ4_0Panels;
+// Q4_0 and Q8_0 panels: 8 blocks a super-block; a row's last super-block may hold fewer (K a
+// multiple of 32, not of 256), the rest padding of scale 0 that adds 0. Q4_0's code bytes as
+// stored (4 chunks a block), Q8_0's values + 128 (8 chunks: unsigned, as dpbusd takes them).
+template <class Block>
+void pack_q8_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
+  constexpr bool kQ8 = std::is_same_v<Block, block_q8_0>;
+  constexpr int kChunks = kQ8 ? 8 : 4;
+  const PackedFormat& f = kQ8 ? kQ8_0Panels : kQ4_0Panels;
   const size_t sb_bytes = 16 * f.code_bytes;
-  const int64_t nb = K / QK4_0;
+  const int64_t nb = K / 32;
   for (int64_t r = r0; r < r1; r += 16)
     for (int64_t i = 0; i < f.groups(K); ++i) {
       uint8_t* sb = dst + size_t(r) * f.row_bytes(K) + size_t(i) * sb_bytes;
       std::memset(sb, 0, sb_bytes);
       for (int k = 0; k < 16; ++k) {
-        const block_q4_0* x = reinterpret_cast<const block_q4_0*>(src + size_t(r + k) * row_bytes);
+        const Block* x = reinterpret_cast<const Block*>(src + size_t(r + k) * row_bytes);
         for (int j = 0; j < 8 && i * 8 + j < nb; ++j) {
-          const block_q4_0& b = x[i * 8 + j];
+          const Block& b = x[i * 8 + j];
           std::memcpy(sb + 32 * j + 2 * k, &b.d, 2);
-          for (int t = 0; t < 4; ++t) std::memcpy(sb + 256 + (j * 4 + t) * 64 + 4 * k, b.qs + 4 * t, 4);
+          for (int t = 0; t < kChunks; ++t)
+            for (int e = 0; e < 4; ++e)
+              sb[256 + (j * kChunks + t) * 64 + 4 * k + e] = uint8_t(kQ8 ? b.qs[4 * t + e] ^ 0x80 : b.qs[4 * t + e]);
         }
       }
     }
 }
 
-void prepare_q4_0_panel_act(const float* x, int64_t K, uint8_t* dst) {
-  const PackedFormat& f = kQ4_0Panels;
+// Their activation: per super-block the Q8_0 codes of its 8 blocks, their d (f32), and -kBias x
+// each block's sum of codes (the codes' offset: Q4_0's 8, Q8_0's 128).
+template <int kBias>
+void prepare_q8_panel_act(const float* x, int64_t K, uint8_t* dst) {
+  const PackedFormat& f = kQ4_0Panels;  // one layout for both
   std::memset(dst, 0, f.act_row_bytes(K));
   const int64_t nb = K / QK8_0;
   for (int64_t b = 0; b < nb; ++b) {
@@ -264,7 +212,7 @@ void prepare_q4_0_panel_act(const float* x, int64_t K, uint8_t* dst) {
     const float d = fp16_to_fp32(q.d);
     int32_t sum = 0;
     for (int8_t v : q.qs) sum += v;
-    const int32_t bias = -8 * sum;
+    const int32_t bias = -kBias * sum;
     std::memcpy(a + 256 + 4 * j, &d, 4);
     std::memcpy(a + 288 + 4 * j, &bias, 4);
   }
@@ -272,33 +220,27 @@ void prepare_q4_0_panel_act(const float* x, int64_t K, uint8_t* dst) {
 
 }  // namespace
 
-bool PackedFormat::half_last(int64_t K) const { return half_tail && packed_half_last(K, group); }
-size_t PackedFormat::scales_area(int64_t K) const { return packed_scales_area(groups(K), scale_bytes); }
 
 const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
 #if defined(__x86_64__) || defined(_M_X64)
-  // Kernels by ISA, in the order Q4_0, Q4_K, Q5_K, Q6_K, Q8_0: Q8_0 per row (none on AVX2: too
-  // little gain over the one-row kernel to pay for a copy of the weights), the others in panels.
+  // Formats by ISA, in PanelKernels' order; a format without a kernel on an ISA is not offered
+  // there (Q8_0 on AVX2: its + 128 codes would saturate maddubs' int16 sums).
   struct Table {
-    PackedFormat f[5] = {kQ4_0Panels, kQ4_KPanels, kQ5_KPanels, kQ6_KPanels, kQ8_0};
-    Table(const PanelKernels& panels, PackedDotFn q8_0) {
-      for (size_t i = 0; i < 4; ++i) {
-        f[i].dot_panel = panels.dot[i];
-        f[i].dot_rows = panels.rows[i];
+    PackedFormat f[5] = {kQ4_0Panels, kQ4_KPanels, kQ5_KPanels, kQ6_KPanels, kQ8_0Panels};
+    explicit Table(const PanelKernels& k) {
+      for (size_t i = 0; i < 5; ++i) {
+        f[i].dot_panel = k.dot[i];
+        f[i].dot_rows = k.rows[i];
       }
-      f[4].dot = q8_0;
     }
   };
   static const Table avx512 = [] {
-    Table t(kern::avx512_panel_kernels, kern::avx512_packed_q8_0_dot);
-    t.f[4].dot_n = kern::avx512_packed_q8_0_dot_n;
-    t.f[4].dot_n_max = 8;
-    t.f[4].dot_rows = kern::avx512_packed_q8_0_dot_rows;
-    t.f[3].gemm_min = 40;  // Q4_0, Q4_K, Q5_K: never
+    Table t(kern::avx512_panel_kernels);
+    t.f[3].gemm_min = 40;  // the others: never
     return t;
   }();
   static const Table avx2 = [] {
-    Table t(kern::avx2_panel_kernels, nullptr);
+    Table t(kern::avx2_panel_kernels);
     t.f[0].gemm_min = 48;
     t.f[1].gemm_min = 48;
     t.f[2].gemm_min = 128;
@@ -308,7 +250,7 @@ const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
   if (isa == Isa::Scalar || !dot_kernel_for(t, isa)) return nullptr;  // also: the CPU lacks the ISA
   const Table& table = isa == Isa::Avx512 ? avx512 : avx2;
   for (const PackedFormat& f : table.f)
-    if (f.type == t && (f.dot || f.dot_panel)) return &f;
+    if (f.type == t && f.dot_panel) return &f;
 #endif
   (void)t;
   (void)isa;

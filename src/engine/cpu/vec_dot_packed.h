@@ -1,28 +1,18 @@
-// Weights repacked at load for mat-vec products (generation): Q4_0, Q8_0, Q4_K, Q5_K and Q6_K.
+// Weights repacked at load for mat-vec products (generation): Q4_0, Q4_K, Q5_K, Q6_K and Q8_0
+// in panels of 16 rows.
 //
 // Why: the stored block formats interleave scales with codes (Q4_0: 2 bytes of scale before
 // every 16 bytes of codes, Q8_0 before every 32 signed ones, which dpbusd takes only after a
-// sign swap; Q4_K: 6-bit scales and mins packed three to two bytes), so the
-// one-row AVX-512 kernels spend most of their instructions moving codes into place and spreading
-// scales over lanes, around a few dpbusd. On one core that work, not memory, bounds generation:
-// 15-20 GB/s of weights even from L2, against 26-30 GB/s of DRAM read on the machines measured.
-// Repacked, one 512-bit register holds four codes of each of 16 blocks or sub-blocks (lane l =
-// one block), so the int32 lanes of a dpbusd chain end as the blocks' sums and a few whole-register
-// operations per 16 blocks apply the scales.
+// sign swap; Q4_K: 6-bit scales and mins packed three to two bytes), so the one-row kernels spend
+// most of their instructions moving codes into place and spreading scales over lanes, around a
+// few dpbusd: 15-20 GB/s of weights even from L2, against 26-30 GB/s of DRAM read on one core.
+// Repacked rows (one 512-bit register holding four codes of each of 16 blocks of one row) fixed
+// that for one token; panels (16 rows interleaved, below) also serve the small batches of a
+// batching server, where a row layout needs a full activation vector per dpbusd and a horizontal
+// sum per row and token. A panel is read front to back, super-block by super-block, each one's
+// scales first (with the scales after the codes, a row read jumped to its end and back at every
+// group, and two threads streaming so ran 5-12 % slower: Q8_0 generation, 2 threads).
 //
-// A packed row is its groups' scales, padded to 64 bytes, then their codes, padded to 64 bytes
-// (rows are consecutive, each 64-byte aligned), so a kernel reads a row front to back: with the
-// scales after the codes, it jumped to the row's end and back at every group, and two threads
-// streaming rows so ran 5-12 % slower (Q8_0 generation, 2 threads). Blocks past the end of a
-// row are padding that adds 0.
-//
-// Q8_0 per row, groups of 16 blocks (512 elements):
-//   codes  [8][64]  byte 4b + j of chunk c = q + 128 of element 4c + j (c < 4) resp.
-//                   16 + 4(c - 4) + j of block b (padding 0x80); a last group of at most 8 blocks
-//                   [8][32] (half_tail)
-//   scales [16]     fp16 d of block b (padding 0)
-//   activation, per group: f32 d[16] | int32 -128*sum(q)[16] | int8 lo[4][64] | int8 hi[4][64],
-//   lo holding element 4c + j of block b at 64c + 4b + j and hi element 16 + 4c + j
 // Q4_K panels (rows interleaved, not blocks): 16 consecutive rows share one panel, per
 // super-block (256 elements) 2368 bytes, the scales first:
 //   scales u8 [8][16] (6-bit scale of sub-block j of row r at 16j + r) | mins u8 [8][16] |
@@ -31,8 +21,7 @@
 //          nibbles are elements 64p + 4t + k (sub-block 2p), high ones 64p + 32 + 4t + k (2p+1)
 //   A 64-byte chunk holds 4 codes of each of 16 rows, so one dpbusd against 4 activation bytes
 //   broadcast gives the 16 rows' partial sums: the lanes end as 16 rows' results, no horizontal
-//   sums, and a small batch reuses each chunk for every token (the per-row formats above need a
-//   full activation vector per dpbusd and a reduction per row and token). AVX2 takes each
+//   sums, and a small batch reuses each chunk for every token. AVX2 takes each
 //   chunk's two 256-bit halves (rows 0-7, 8-15) as two registers. 148 bytes per row and
 //   super-block (the stored 144 plus the scales unpacked), against 160 for the per-row Q4_K
 //   layout panels replaced, at K = 1024. A matrix takes it only when its rows are a multiple of
@@ -63,6 +52,10 @@
 //   super-block of fewer blocks is padded with blocks of scale 0. (The per-row layout it replaced,
 //   groups of 16 blocks, ran 8 tokens at 118 M row-products/s from L2 on AVX-512, these 228-234.)
 //   activation, per super-block: int8 q[256] | f32 d[8] | int32 -8*sum(q)[8] | pad  (320 bytes)
+// Q8_0 panels (AVX-512 only: AVX2's maddubs would saturate on the unsigned codes): as Q4_0's with
+//   8 chunks a block, bytes 4r .. 4r+3 of chunk t = qs[4t ..] + 128 of row r (unsigned, as dpbusd
+//   takes them), 4352 bytes per super-block, 272 per row (the stored size); activation as
+//   Q4_0's, with -128*sum(q) for the bias.
 // Activation values are those of quantize_row_activation (Q8_0 resp. Q8_K); results equal the
 // one-row kernels up to the order of the float additions.
 #pragma once
@@ -74,95 +67,55 @@
 
 namespace nnb {
 
-// s = dot(packed weight row, packed activation row): the signature of VecDotFn.
-using PackedDotFn = VecDotFn;
-// s[t * s_stride] = dot(packed weight row, activation row t at act + t * act_stride), t < n <=
-// PackedFormat::dot_n_max: the row's codes unpacked once for the n tokens of a small batch; each
-// result equal, bit for bit, to the one-row kernel's.
-using PackedDotNFn = void (*)(int64_t K, float* s, size_t s_stride, const void* row, const void* act,
-                              size_t act_stride, int n);
-
-// s[r] = dot(packed weight row r at rows + r * row_bytes, act), r < n: one token against a range
-// of rows (generation), the same result per row as the one-row kernel, bit for bit. Panel
-// formats: rows starts a panel and n is a multiple of the panel's rows.
+// s[r] = dot(packed weight row r, act), r < n: one token against a range of rows (generation);
+// rows starts a panel and n is a multiple of PackedFormat::panel. Each result the same, bit for
+// bit, as dot_panel's for that token.
 using PackedRowsFn = void (*)(int64_t K, float* s, const void* rows, size_t row_bytes, int64_t n, const void* act);
 
-// Panel formats: s[t * s_stride + i] = dot(row i of the panel, activation row t at act + t *
-// act_stride), i < PackedFormat::panel, any n >= 1; each token's result the same, bit for bit,
-// whatever n (and dot_rows' for that token). The kernel touches the bytes `ahead` beyond each
-// super-block it reads (row_prefetch.h's distance), or 2 super-blocks when ahead is 0
-// (vec_dot_panel_impl.h: the hardware prefetchers do not follow a super-block's streams): with
-// several tokens they fall behind too (Q4_K, K = 4096, 4 tokens from memory: 88 M
-// row-products/s without, 172-234 with 2-4 super-blocks ahead). dot_rows prefetches 2 ahead.
+// s[t * s_stride + i] = dot(row i of the panel, activation row t at act + t * act_stride),
+// i < PackedFormat::panel, any n >= 1; each token's result the same, bit for bit, whatever n
+// (and dot_rows' for that token). The kernel touches the bytes `ahead` beyond each super-block it
+// reads (row_prefetch.h's distance), or 2 super-blocks when ahead is 0 (vec_dot_panel_impl.h:
+// the hardware prefetchers do not follow a super-block's streams): with several tokens they fall
+// behind too (Q4_K, K = 4096, 4 tokens from memory: 88 M row-products/s without, 172-234 with
+// 2-4 super-blocks ahead). dot_rows prefetches 2 ahead.
 using PackedDotPanelFn = void (*)(int64_t K, float* s, size_t s_stride, const void* panel, const void* act,
                                   size_t act_stride, int n, size_t ahead);
 
-// A panel ISA's kernels, in the order Q4_0, Q4_K, Q5_K, Q6_K (each vec_dot_panel_<isa>.cpp
-// exports one such table: kern::avx512_panel_kernels, kern::avx2_panel_kernels).
+// An ISA's panel kernels, in the order Q4_0, Q4_K, Q5_K, Q6_K, Q8_0, nullptr where it has none
+// (each vec_dot_panel_<isa>.cpp exports one: kern::avx512_panel_kernels, kern::avx2_panel_kernels).
 struct PanelKernels {
-  PackedDotPanelFn dot[4];
-  PackedRowsFn rows[4];
+  PackedDotPanelFn dot[5];
+  PackedRowsFn rows[5];
 };
 
-// The layout rules the packers (PackedFormat) and the kernels, which get only K and a row, share:
-// the bytes of `groups` groups' scales at the start of a row, padded to 64; and whether a row of
-// K elements in groups of `group` ends in a group at most half full (half_tail formats store it at
-// half width). Static: the kernel files that include this are built with other ISA flags (see
-// vec_dot_impl.h), so no copy of these may be shared between files.
-static constexpr size_t packed_scales_area(int64_t groups, size_t scale_bytes) {
-  return (size_t(groups) * scale_bytes + 63) / 64 * 64;
-}
-static constexpr bool packed_half_last(int64_t K, int64_t group) {
-  return K - ((K + group - 1) / group - 1) * group <= group / 2;
-}
-
 struct PackedFormat {
-  GgmlType type;             // the stored type it repacks
-  int64_t group;             // elements per group
-  size_t code_bytes;         // per group
-  size_t scale_bytes;        // per group
-  size_t act_bytes;          // per group of a packed activation row (a multiple of 64)
-  // Packs rows [r0, r1) (row r at src + r * row_bytes; K a multiple of the block size) into
-  // the row-r slots of dst (row_bytes(K) apart).
+  GgmlType type;      // the stored type it repacks
+  int64_t group;      // elements per super-block (256); a row's last may be part padding (Q4_0, Q8_0)
+  size_t code_bytes;  // a row's share of a super-block's bytes in a panel
+  size_t act_bytes;   // per super-block of a packed activation row (a multiple of 64)
+  // Packs rows [r0, r1) (multiples of panel; row r at src + r * row_bytes, K a multiple of the
+  // block size) into the row-r slots of dst (row_bytes(K) apart).
   void (*pack_rows)(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
   // Quantizes one activation row into the packed activation layout.
   void (*prepare)(const float* x, int64_t K, uint8_t* dst);
-  PackedDotFn dot;
-  PackedDotNFn dot_n = nullptr;     // where a type has one
-  PackedRowsFn dot_rows = nullptr;  // where a type has one
-  // Rows interleaved per panel (1: per-row formats). A panel format has dot_rows and dot_panel,
-  // no one-row dot nor dot_n; code_bytes is then a row's share of a group's bytes.
-  int panel = 1;
+  PackedRowsFn dot_rows = nullptr;
   PackedDotPanelFn dot_panel = nullptr;
-  // Panel formats: the fewest tokens of a product for which the prompt GEMM (vec_dot_gemm.h) beats
-  // dot_panel, measured per type and ISA (cpu_device.cpp has the figures); INT32_MAX: never.
+  int panel = 16;  // rows interleaved per panel
+  // The fewest tokens of a product for which the prompt GEMM (vec_dot_gemm.h) beats dot_panel,
+  // measured per type and ISA (cpu_device.cpp has the figures); INT32_MAX: never.
   int32_t gemm_min = INT32_MAX;
-  // The most tokens one dot_n call takes: 8 for Q8_0 on AVX-512 (for the per-row Q4_0 of before
-  // the panels: pp8 773-879 vs 604-807 tokens/s with 4; the per-row K-quant kernels'
-  // per-token accumulators spilled at 8: Q4_K pp8 416-615 vs 551-799).
-  int dot_n_max = 4;
-
-  // Q8_0 per row: a last group holding at most half of its blocks stores its codes at half
-  // width, the first 32 bytes (lanes 0-7) of each 64-byte chunk, instead of padding blocks (the
-  // 220M model's FFN width, 2816 = 5.5 groups, padded w_down by 9 %, read at every token).
-  bool half_tail = false;
 
   int64_t groups(int64_t K) const { return (K + group - 1) / group; }
-  bool half_last(int64_t K) const;  // defined in vec_dot_packed.cpp, as scales_area (see above)
-  // Bytes of a row's scales (padded to 64) and of its codes, which follow them.
-  size_t scales_area(int64_t K) const;
-  size_t codes_bytes(int64_t K) const { return size_t(groups(K)) * code_bytes - (half_last(K) ? code_bytes / 2 : 0); }
-  size_t row_bytes(int64_t K) const {
-    return panel > 1 ? size_t(groups(K)) * code_bytes : scales_area(K) + (codes_bytes(K) + 63) / 64 * 64;
-  }
+  size_t row_bytes(int64_t K) const { return size_t(groups(K)) * code_bytes; }
   // Whether a matrix of that many rows can take the format.
   bool fits(int64_t rows) const { return rows % panel == 0; }
   size_t act_row_bytes(int64_t K) const { return size_t(groups(K)) * act_bytes; }
 };
 
-// The packed format of type t with a kernel on the active ISA, or nullptr: AVX-512 has Q8_0 per
-// row, AVX-512 and AVX2 Q4_0, Q4_K, Q5_K and Q6_K in panels (vec_dot_panel_avx512.cpp,
-// vec_dot_panel_avx2.cpp), the scalar path none.
+// The packed format of type t with a kernel on the active ISA, or nullptr: Q4_0, Q4_K, Q5_K,
+// Q6_K and Q8_0 on AVX-512 (vec_dot_panel_avx512.cpp), all but Q8_0 on AVX2
+// (vec_dot_panel_avx2.cpp), none on the scalar path.
 const PackedFormat* packed_format(GgmlType t);
 const PackedFormat* packed_format_for(GgmlType t, Isa isa);
 

@@ -1,4 +1,4 @@
-// AVX-512 (BW, VNNI) kernels over Q4_0, Q4_K, Q5_K and Q6_K panels: 16 rows interleaved (layouts:
+// AVX-512 (BW, VNNI) kernels over Q4_0, Q4_K, Q5_K, Q6_K and Q8_0 panels: 16 rows interleaved (layouts:
 // vec_dot_packed.h).
 //
 // Why panels: a batching server's steps multiply each weight row by several tokens. With rows
@@ -189,6 +189,36 @@ inline __attribute__((always_inline)) void q4_0_super_block(const uint8_t* sb, c
   }
 }
 
+// ---- Q8_0 -----------------------------------------------------------------------------------
+// Super-block of a Q8_0 panel (8 blocks of 32) for C tokens, as Q4_0's: the codes stored + 128
+// (unsigned, as dpbusd takes them), the 128 taken off by the bias -128 x sum(a), 8 dpbusd a block.
+template <int C>
+inline __attribute__((always_inline)) void q8_0_super_block(const uint8_t* sb, const uint8_t* act, size_t act_stride,
+                                                           __m512 acc[C]) {
+  for (int j = 0; j < 8; ++j) {
+    __m512i is[C];
+    for (int c = 0; c < C; ++c) {
+      int32_t bias;
+      std::memcpy(&bias, act + size_t(c) * act_stride + 288 + 4 * j, 4);
+      is[c] = _mm512_set1_epi32(bias);
+    }
+    for (int t = 0; t < 8; ++t) {
+      const __m512i w = load512(sb + 256 + (8 * j + t) * 64);
+      for (int c = 0; c < C; ++c) {
+        int32_t a4;
+        std::memcpy(&a4, act + size_t(c) * act_stride + 32 * j + 4 * t, 4);
+        is[c] = _mm512_dpbusd_epi32(is[c], w, _mm512_set1_epi32(a4));
+      }
+    }
+    const __m512 dw = _mm512_cvtph_ps(load256(sb + 32 * j));
+    for (int c = 0; c < C; ++c) {
+      float da;
+      std::memcpy(&da, act + size_t(c) * act_stride + 256 + 4 * j, 4);
+      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[c]), _mm512_mul_ps(dw, _mm512_set1_ps(da)), acc[c]);
+    }
+  }
+}
+
 // ---- the formats, for the shared loops (vec_dot_panel_impl.h) -------------------------------
 // One token's 16 results: one register; tiles of up to 4 tokens.
 struct Acc512 {
@@ -237,8 +267,18 @@ struct Q40 : Acc512 {
   static void unpack(const uint8_t*, uint8_t*) {}
 };
 
+struct Q80 : Acc512 {
+  static constexpr size_t kBytes = kQ80Super, kAct = kQ80ActSuper, kPre = 0;
+  static constexpr bool kUnpackOnce = false;
+  template <int C>
+  static void block(const uint8_t* sb, const uint8_t* act, size_t stride, __m512 acc[C], const uint8_t*) {
+    q8_0_super_block<C>(sb, act, stride, acc);
+  }
+  static void unpack(const uint8_t*, uint8_t*) {}
+};
+
 }  // namespace
 
-extern const PanelKernels avx512_panel_kernels = panel_kernels<Q40, K4<false>, K4<true>, Q6>();
+extern const PanelKernels avx512_panel_kernels = panel_kernels<Q40, K4<false>, K4<true>, Q6, Q80>();
 
 }  // namespace nnb::kern
