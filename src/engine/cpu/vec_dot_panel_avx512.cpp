@@ -153,13 +153,16 @@ inline __attribute__((always_inline)) void q6_super_block(const uint8_t* sb, con
   }
 }
 
-// ---- Q4_0 -----------------------------------------------------------------------------------
-// Super-block of a Q4_0 panel (8 blocks of 32) for C tokens: acc[c] += its 16 rows' results.
-// Per block an int32 sum, from -8 x the activation's sum over it (the codes' offset), of the low
-// and high nibbles' products, then d_w x d_a in f32: block by block, the order ggml adds them.
-template <int C>
-inline __attribute__((always_inline)) void q4_0_super_block(const uint8_t* sb, const uint8_t* act, size_t act_stride,
-                                                           __m512 acc[C]) {
+// ---- Q4_0, Q8_0 -----------------------------------------------------------------------------
+// Super-block of a Q4_0 (kQ4) or Q8_0 panel (8 blocks of 32) for C tokens: acc[c] += its 16
+// rows' results. Per block an int32 sum, from the codes' offset times the activation's sum over
+// it (-8 x, resp. -128 x for Q8_0's codes stored + 128, unsigned as dpbusd takes them), of 8
+// dpbusd (Q4_0: 4 chunks' low and high nibbles), then d_w x d_a in f32: block by block, the order
+// ggml adds them.
+template <bool kQ4, int C>
+inline __attribute__((always_inline)) void q8_blocks_super_block(const uint8_t* sb, const uint8_t* act,
+                                                                size_t act_stride, __m512 acc[C]) {
+  constexpr int kChunks = kQ4 ? 4 : 8;
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   for (int j = 0; j < 8; ++j) {
     __m512i is[C];
@@ -168,46 +171,19 @@ inline __attribute__((always_inline)) void q4_0_super_block(const uint8_t* sb, c
       std::memcpy(&bias, act + size_t(c) * act_stride + 288 + 4 * j, 4);
       is[c] = _mm512_set1_epi32(bias);
     }
-    for (int t = 0; t < 4; ++t) {
-      const __m512i w = load512(sb + 256 + (4 * j + t) * 64);
-      const __m512i l = _mm512_and_si512(w, m4), h = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+    for (int t = 0; t < kChunks; ++t) {
+      const __m512i w = load512(sb + 256 + (kChunks * j + t) * 64);
+      const __m512i l = kQ4 ? _mm512_and_si512(w, m4) : w;
+      const __m512i h = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
       for (int c = 0; c < C; ++c) {
         const uint8_t* x = act + size_t(c) * act_stride + 32 * j + 4 * t;
         int32_t a0, a1;
         std::memcpy(&a0, x, 4);
-        std::memcpy(&a1, x + 16, 4);
         is[c] = _mm512_dpbusd_epi32(is[c], l, _mm512_set1_epi32(a0));
-        is[c] = _mm512_dpbusd_epi32(is[c], h, _mm512_set1_epi32(a1));
-      }
-    }
-    const __m512 dw = _mm512_cvtph_ps(load256(sb + 32 * j));
-    for (int c = 0; c < C; ++c) {
-      float da;
-      std::memcpy(&da, act + size_t(c) * act_stride + 256 + 4 * j, 4);
-      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[c]), _mm512_mul_ps(dw, _mm512_set1_ps(da)), acc[c]);
-    }
-  }
-}
-
-// ---- Q8_0 -----------------------------------------------------------------------------------
-// Super-block of a Q8_0 panel (8 blocks of 32) for C tokens, as Q4_0's: the codes stored + 128
-// (unsigned, as dpbusd takes them), the 128 taken off by the bias -128 x sum(a), 8 dpbusd a block.
-template <int C>
-inline __attribute__((always_inline)) void q8_0_super_block(const uint8_t* sb, const uint8_t* act, size_t act_stride,
-                                                           __m512 acc[C]) {
-  for (int j = 0; j < 8; ++j) {
-    __m512i is[C];
-    for (int c = 0; c < C; ++c) {
-      int32_t bias;
-      std::memcpy(&bias, act + size_t(c) * act_stride + 288 + 4 * j, 4);
-      is[c] = _mm512_set1_epi32(bias);
-    }
-    for (int t = 0; t < 8; ++t) {
-      const __m512i w = load512(sb + 256 + (8 * j + t) * 64);
-      for (int c = 0; c < C; ++c) {
-        int32_t a4;
-        std::memcpy(&a4, act + size_t(c) * act_stride + 32 * j + 4 * t, 4);
-        is[c] = _mm512_dpbusd_epi32(is[c], w, _mm512_set1_epi32(a4));
+        if constexpr (kQ4) {
+          std::memcpy(&a1, x + 16, 4);
+          is[c] = _mm512_dpbusd_epi32(is[c], h, _mm512_set1_epi32(a1));
+        }
       }
     }
     const __m512 dw = _mm512_cvtph_ps(load256(sb + 32 * j));
@@ -257,28 +233,19 @@ struct Q6 : Acc512 {
   }
   static void unpack(const uint8_t*, uint8_t*) {}
 };
-struct Q40 : Acc512 {
-  static constexpr size_t kBytes = kQ40Super, kAct = kQ40ActSuper, kPre = 0;
+template <bool kQ4>
+struct Q8Blocks : Acc512 {  // Q4_0, Q8_0
+  static constexpr size_t kBytes = kQ4 ? kQ40Super : kQ80Super, kAct = kQ40ActSuper, kPre = 0;
   static constexpr bool kUnpackOnce = false;
   template <int C>
   static void block(const uint8_t* sb, const uint8_t* act, size_t stride, __m512 acc[C], const uint8_t*) {
-    q4_0_super_block<C>(sb, act, stride, acc);
-  }
-  static void unpack(const uint8_t*, uint8_t*) {}
-};
-
-struct Q80 : Acc512 {
-  static constexpr size_t kBytes = kQ80Super, kAct = kQ80ActSuper, kPre = 0;
-  static constexpr bool kUnpackOnce = false;
-  template <int C>
-  static void block(const uint8_t* sb, const uint8_t* act, size_t stride, __m512 acc[C], const uint8_t*) {
-    q8_0_super_block<C>(sb, act, stride, acc);
+    q8_blocks_super_block<kQ4, C>(sb, act, stride, acc);
   }
   static void unpack(const uint8_t*, uint8_t*) {}
 };
 
 }  // namespace
 
-extern const PanelKernels avx512_panel_kernels = panel_kernels<Q40, K4<false>, K4<true>, Q6, Q80>();
+extern const PanelKernels avx512_panel_kernels = panel_kernels<Q8Blocks<true>, K4<false>, K4<true>, Q6, Q8Blocks<false>>();
 
 }  // namespace nnb::kern

@@ -35,8 +35,8 @@ template <bool kFive>
 constexpr size_t kSuper = kMeta + (kFive ? 512 : 0) + 2048;
 constexpr size_t kActSuper = 320;
 constexpr size_t kQ6Meta = 320, kQ6Super = 320 + 3072, kQ6ActSuper = 384;
-constexpr size_t kQ40Super = 256 + 2048, kQ40ActSuper = 320;  // Q4_0: scales, codes
-constexpr size_t kQ80Super = 256 + 4096, kQ80ActSuper = 320;  // Q8_0: scales, codes
+constexpr size_t kQ40Super = 256 + 2048, kQ80Super = 256 + 4096;  // Q4_0, Q8_0: scales, codes
+constexpr size_t kQ40ActSuper = 320;                                 // both
 
 // The lines of a super-block's bytes, into L1.
 template <size_t kBytes>
