@@ -40,7 +40,9 @@ namespace {
 // 735-976 vs 730-829, pp512 779-888 vs 653-696): from 40. Q4_0's panels (same runs): on AVX-512
 // ahead or even at every length (pp16 1,375-2,358 vs 875-1,018, pp64 1,421-2,617 vs
 // 1,170-2,025, pp512 2,164-2,393 vs 2,176-2,433): never; on AVX2 even at 32, behind from 64
-// (pp64 930-1,054 vs 995-1,295, pp512 932-965 vs 1,272-1,308): from 48. (PackedFormat::gemm_min.)
+// (pp64 930-1,054 vs 995-1,295, pp512 932-965 vs 1,272-1,308): from 48. Q8_0's (AVX-512 only)
+// ahead up to 64 tokens (pp32 1,409-2,088 vs 974-1,581, pp64 2,155-2,236 vs 1,480-2,107), behind
+// at 128 (2,131-2,184 vs 2,225-2,488), even at 512: from 128. (PackedFormat::gemm_min.)
 // A fused product (Q, K, V) takes the GEMM only when all its matrices do.
 // NNB_GEMM_MIN=N sets one threshold for every matrix (tuning, tests).
 int32_t gemm_min_tokens(const GemmKernel& g, const PackedFormat* packed) {

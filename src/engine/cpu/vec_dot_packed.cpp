@@ -236,7 +236,8 @@ const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
   };
   static const Table avx512 = [] {
     Table t(kern::avx512_panel_kernels);
-    t.f[3].gemm_min = 40;  // the others: never
+    t.f[3].gemm_min = 40;
+    t.f[4].gemm_min = 128;  // Q4_0, Q4_K, Q5_K: never
     return t;
   }();
   static const Table avx2 = [] {
