@@ -31,7 +31,6 @@ void q4_K_scale_min(const uint8_t* q, int j, uint8_t* sc, uint8_t* m) {
   }
 }
 
-
 template <bool kFive>
 void pack_k4_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst);
 void prepare_q4_K_panel_act(const float* x, int64_t K, uint8_t* dst);
@@ -53,7 +52,6 @@ const PackedFormat kQ4_0Panels =
     panels(GgmlType::Q4_0, 144, 320, pack_q8_panels<block_q4_0>, prepare_q8_panel_act<8>);
 const PackedFormat kQ8_0Panels =
     panels(GgmlType::Q8_0, 272, 320, pack_q8_panels<block_q8_0>, prepare_q8_panel_act<128>);
-
 
 // Rows r0 .. r1 (multiples of 16) into panels of 16 (vec_dot_packed.h): put(sb, k, block) for
 // every super-block sb of every panel (zeroed first) and each of its rows k, block that row's
@@ -219,7 +217,6 @@ void prepare_q8_panel_act(const float* x, int64_t K, uint8_t* dst) {
 }
 
 }  // namespace
-
 
 const PackedFormat* packed_format_for(GgmlType t, Isa isa) {
 #if defined(__x86_64__) || defined(_M_X64)
