@@ -347,13 +347,28 @@ struct Ops {
         const int8_t* vb = static_cast<const int8_t*>(a.v) + b * 16 * hd + 32 * c;  // row j0 of this block
         const float* vs = a.v_scales + b * 16 * nc + c;                            // row j: vs[j * nc]
         const int nj = std::min(16, n_keys - j0);
-        for (int j = 0; j < nj; ++j) {
+        int j = 0;
+        if constexpr (P == 2)  // pairs spelled out: indexed by j % 2, the sums lived on the stack
+          for (; j + 2 <= nj; j += 2) {
+            const int8_t* vr = vb + int64_t(j) * hd;
+            V v0[CV], v1[CV];
+            for (int v = 0; v < CV; ++v) v0[v] = Ops::ld(vr + v * W), v1[v] = Ops::ld(vr + hd + v * W);
+            for (int t = 0; t < T; ++t) {
+              const V p0 = S::set1(p[t * ld + j0 + j] * vs[j * nc]);
+              const V p1 = S::set1(p[t * ld + j0 + j + 1] * vs[(j + 1) * nc]);
+              for (int v = 0; v < CV; ++v) {
+                acc[0][t][v] = S::fma(p0, v0[v], acc[0][t][v]);
+                acc[1][t][v] = S::fma(p1, v1[v], acc[1][t][v]);
+              }
+            }
+          }
+        for (; j < nj; ++j) {  // P == 2: the last, even key of an odd count
           const int8_t* vr = vb + int64_t(j) * hd;
           V vv[CV];
           for (int v = 0; v < CV; ++v) vv[v] = Ops::ld(vr + v * W);
           for (int t = 0; t < T; ++t) {
             const V pj = S::set1(p[t * ld + j0 + j] * vs[j * nc]);
-            for (int v = 0; v < CV; ++v) acc[j % P][t][v] = S::fma(pj, vv[v], acc[j % P][t][v]);
+            for (int v = 0; v < CV; ++v) acc[0][t][v] = S::fma(pj, vv[v], acc[0][t][v]);
           }
         }
       }
