@@ -489,8 +489,9 @@ TEST_F(HttpApi, ResponseFormatsConstrainTheAnswer) {
   ASSERT_TRUE(any);
   ASSERT_EQ(any->status, 200) << any->body;
   const json a = json::parse(any->body);
-  if (a["choices"][0]["finish_reason"] == "stop")  // a random model may write a long object
+  if (a["choices"][0]["finish_reason"] == "stop") {  // a random model may write a long object
     EXPECT_TRUE(json::parse(a["choices"][0]["message"]["content"].get<std::string>(), nullptr, false).is_object());
+  }
   auto g = post("/v1/completions", {{"prompt", "yes or no?"}, {"temperature", 0}, {"grammar", "root ::= \"yes\" | \"no\""}});
   ASSERT_TRUE(g);
   ASSERT_EQ(g->status, 200) << g->body;

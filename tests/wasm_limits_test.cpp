@@ -301,7 +301,7 @@ TEST(WasmLimitsRun, FailedWasiNnLoadsAreExplainedOnStderr) {
 TEST(WasmLimitsRun, ModulesMustBeRegularFiles) {
   const auto dir = test::scratch_dir("wasm_limits_fifo");
   ::mkfifo((dir / "app.wasm").c_str(), 0600);
-  for (const std::string path : {std::string("/dev/zero"), (dir / "app.wasm").string()}) {
+  for (const std::string& path : {std::string("/dev/zero"), (dir / "app.wasm").string()}) {
     const RunResult r = run({path});
     EXPECT_FALSE(r.timed_out) << path;
     EXPECT_EQ(r.exit_code, 1) << describe(r);
