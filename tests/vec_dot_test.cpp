@@ -243,12 +243,12 @@ TEST_P(VecDot, AllZero) {
   }
 }
 
-// Packed formats (vec_dot_packed.h: Q4_0, Q4_K, Q5_K, Q6_K and Q8_0 in panels of 16 rows): each row of a random
-// matrix through dot_rows against the stored one-row kernel of the same ISA, within the packed
-// formats' bound, for lengths of 1 to 43 super-blocks (Q4_0 and Q8_0 also 1, 9 and 100 blocks,
-// which end in a part of a super-block); then dot_panel for 1 to 9 tokens: every token's 16
-// results the bits dot_rows gives it alone (so a batched step decodes exactly as one sequence),
-// written at s[t * stride + i] and nowhere else.
+// Packed formats (vec_dot_packed.h: Q4_0, Q4_K, Q5_K, Q6_K and Q8_0 in panels of 16 rows):
+// each row of a random matrix through dot_rows against the stored one-row kernel of the same
+// ISA, within the packed formats' bound, for lengths of 1 to 43 super-blocks (Q4_0 and Q8_0
+// also 1, 9 and 100 blocks, which end in a part of a super-block); then dot_panel for 1 to 9
+// tokens: every token's 16 results the bits dot_rows gives it alone (so a batched step decodes
+// exactly as one sequence), written at s[t * stride + i] and nowhere else.
 TEST(VecDotPanels, MatchTheOneRowKernelForEveryTokenCount) {
   int checked = 0;
   for (Isa isa : {Isa::Avx2, Isa::Avx512})
@@ -324,11 +324,12 @@ TEST(VecDotPanels, MatchTheOneRowKernelForEveryTokenCount) {
 }
 
 // Panels at the extremes: 16 rows of extreme byte patterns (largest / smallest codes, 6-bit
-// scales and mins of 63, Q6_K scales of -128 / 127; Q4_0 all codes 15 or 0, Q8_0 -128 or 127), each row its own pattern, against
-// activations all +1 (codes of -128), all -1 (127) or alternating: the largest integer sums a
-// panel kernel sees, where an int16 run of maddubs products too long for its range (AVX2) would
-// saturate. Every row through dot_rows against the dequantized f64 product within the one-row
-// kernels' bound, and 3 tokens through dot_panel the same bits.
+// scales and mins of 63, Q6_K scales of -128 / 127; Q4_0 all codes 15 or 0, Q8_0 -128 or 127),
+// each row its own pattern, against activations all +1 (codes of -128), all -1 (127) or
+// alternating: the largest integer sums a panel kernel sees, where an int16 run of maddubs
+// products too long for its range (AVX2) would saturate. Every row through dot_rows against the
+// dequantized f64 product within the one-row kernels' bound, and 3 tokens through dot_panel the
+// same bits.
 TEST(VecDotPanels, ExtremeValues) {
   int checked = 0;
   const uint8_t patterns[] = {0xFF, 0x00, 0x80, 0x7F, 0x88, 0x77, 0xF0, 0x0F};
