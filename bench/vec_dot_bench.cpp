@@ -149,7 +149,7 @@ std::vector<uint8_t> packed_activations(const nnb::PackedFormat* f, int64_t K, i
 // out[i * rows + r] = row r . activation i for every row and all n tokens, through the CPU
 // device's stream_rows_batch (each panel once, all n tokens), 16 rows a call as the device's
 // threads take them.
-void dot_n_all(const nnb::PackedFormat* f, int64_t K, const uint8_t* packed, int64_t rows, const uint8_t* act, int n,
+void batch_all(const nnb::PackedFormat* f, int64_t K, const uint8_t* packed, int64_t rows, const uint8_t* act, int n,
                float* out, size_t ahead = 0) {
   const nnb::RowStream s{f, nullptr, K, packed, f->row_bytes(K), rows};
   for (int64_t r = 0; r < rows; r += 16)
@@ -172,7 +172,7 @@ void mat_vec_packed_batch(benchmark::State& state, GgmlType t, nnb::Isa isa, int
   std::vector<float> out(static_cast<size_t>(rows) * size_t(n));
   for (auto _ : state) {
     if (n == 1) f->dot_rows(kBatchK, out.data(), packed.data(), prb, rows, act.data());
-    else dot_n_all(f, kBatchK, packed.data(), rows, act.data(), n, out.data());
+    else batch_all(f, kBatchK, packed.data(), rows, act.data(), n, out.data());
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
@@ -266,7 +266,7 @@ void mat_vec_dram_batch(benchmark::State& state, GgmlType t, int64_t K, int n, s
   const std::vector<uint8_t> act = packed_activations(f, K, n, rng);
   std::vector<float> out(static_cast<size_t>(rows) * size_t(n));
   for (auto _ : state) {
-    dot_n_all(f, K, packed.data(), rows, act.data(), n, out.data(), ahead);
+    batch_all(f, K, packed.data(), rows, act.data(), n, out.data(), ahead);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }

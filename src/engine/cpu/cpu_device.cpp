@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>

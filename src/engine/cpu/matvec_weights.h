@@ -57,9 +57,9 @@ class MatvecWeights {
   size_t bytes_ = 0;
 };
 
-// m's rows as the mat-vec kernels read them: its copy c, packed (the format and its one-row
-// kernel, none for a panel format) or verbatim, or without a copy the stored rows; stored_dot
-// is the kernel for rows in m's own type.
+// m's rows as the mat-vec kernels read them: its copy c, packed in panels (the format) or
+// verbatim, or without a copy the stored rows; stored_dot is the one-row kernel for rows in m's
+// own type (verbatim or stored).
 RowStream row_stream(const Matrix& m, const MatvecWeights::View* c, VecDotFn stored_dot);
 
 }  // namespace nnb

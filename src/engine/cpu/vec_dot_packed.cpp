@@ -2,6 +2,7 @@
 // runs once per model, resp. once per activation row of a product) and the format table.
 #include "engine/cpu/vec_dot_packed.h"
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -53,18 +54,22 @@ const PackedFormat kQ4_0Panels =
 const PackedFormat kQ8_0Panels =
     panels(GgmlType::Q8_0, 272, 320, pack_q8_panels<block_q8_0>, prepare_q8_panel_act<128>);
 
-// Rows r0 .. r1 (multiples of 16) into panels of 16 (vec_dot_packed.h): put(sb, k, block) for
-// every super-block sb of every panel (zeroed first) and each of its rows k, block that row's
-// stored block there.
+// Rows r0 .. r1 (multiples of 16) into panels of 16 (vec_dot_packed.h): put(sb, k, blocks, n)
+// for every super-block sb of every panel (zeroed first) and each of its rows k, blocks that
+// row's n stored blocks there (the K-quants: one; Q4_0 and Q8_0: 8, fewer in a last super-block
+// that is part padding).
 template <class Block, class Put>
 void pack_panels(const PackedFormat& f, const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1,
                  uint8_t* dst, Put put) {
   const size_t sb_bytes = 16 * f.code_bytes;
+  const int64_t per = QK_K / traits(f.type).block_size, nb = K / traits(f.type).block_size;
   for (int64_t r = r0; r < r1; r += 16)
-    for (int64_t i = 0; i < K / QK_K; ++i) {
+    for (int64_t i = 0; i < f.groups(K); ++i) {
       uint8_t* sb = dst + size_t(r) * f.row_bytes(K) + size_t(i) * sb_bytes;
       std::memset(sb, 0, sb_bytes);
-      for (int k = 0; k < 16; ++k) put(sb, k, reinterpret_cast<const Block*>(src + size_t(r + k) * row_bytes)[i]);
+      for (int k = 0; k < 16; ++k)
+        put(sb, k, reinterpret_cast<const Block*>(src + size_t(r + k) * row_bytes) + i * per,
+            int(std::min(per, nb - i * per)));
     }
 }
 
@@ -73,7 +78,8 @@ template <bool kFive>
 void pack_k4_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
   using Block = std::conditional_t<kFive, block_q5_K, block_q4_K>;
   pack_panels<Block>(kFive ? kQ5_KPanels : kQ4_KPanels, src, row_bytes, K, r0, r1, dst,
-                     [](uint8_t* sb, int k, const Block& b) {
+                     [](uint8_t* sb, int k, const Block* blocks, int) {
+                       const Block& b = *blocks;
                        uint8_t* planes = sb + 320;  // Q5_K: [8][64]
                        uint8_t* codes = planes + (kFive ? 512 : 0);
                        for (int j = 0; j < 8; ++j) q4_K_scale_min(b.scales, j, &sb[16 * j + k], &sb[128 + 16 * j + k]);
@@ -140,7 +146,9 @@ void q6_K_codes(const block_q6_K& b, uint8_t q[QK_K]) {
 
 // Q6_K panels.
 void pack_q6_K_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
-  pack_panels<block_q6_K>(kQ6_KPanels, src, row_bytes, K, r0, r1, dst, [](uint8_t* sb, int k, const block_q6_K& b) {
+  pack_panels<block_q6_K>(kQ6_KPanels, src, row_bytes, K, r0, r1, dst, [](uint8_t* sb, int k, const block_q6_K* blocks,
+                                                                           int) {
+    const block_q6_K& b = *blocks;
     uint8_t* lo = sb + 320;
     uint8_t* top = lo + 2048;
     uint8_t q[QK_K];
@@ -174,24 +182,17 @@ template <class Block>
 void pack_q8_panels(const uint8_t* src, size_t row_bytes, int64_t K, int64_t r0, int64_t r1, uint8_t* dst) {
   constexpr bool kQ8 = std::is_same_v<Block, block_q8_0>;
   constexpr int kChunks = kQ8 ? 8 : 4;
-  const PackedFormat& f = kQ8 ? kQ8_0Panels : kQ4_0Panels;
-  const size_t sb_bytes = 16 * f.code_bytes;
-  const int64_t nb = K / 32;
-  for (int64_t r = r0; r < r1; r += 16)
-    for (int64_t i = 0; i < f.groups(K); ++i) {
-      uint8_t* sb = dst + size_t(r) * f.row_bytes(K) + size_t(i) * sb_bytes;
-      std::memset(sb, 0, sb_bytes);
-      for (int k = 0; k < 16; ++k) {
-        const Block* x = reinterpret_cast<const Block*>(src + size_t(r + k) * row_bytes);
-        for (int j = 0; j < 8 && i * 8 + j < nb; ++j) {
-          const Block& b = x[i * 8 + j];
-          std::memcpy(sb + 32 * j + 2 * k, &b.d, 2);
-          for (int t = 0; t < kChunks; ++t)
-            for (int e = 0; e < 4; ++e)
-              sb[256 + (j * kChunks + t) * 64 + 4 * k + e] = uint8_t(kQ8 ? b.qs[4 * t + e] ^ 0x80 : b.qs[4 * t + e]);
-        }
-      }
-    }
+  pack_panels<Block>(kQ8 ? kQ8_0Panels : kQ4_0Panels, src, row_bytes, K, r0, r1, dst,
+                     [](uint8_t* sb, int k, const Block* blocks, int n) {
+                       for (int j = 0; j < n; ++j) {
+                         const Block& b = blocks[j];
+                         std::memcpy(sb + 32 * j + 2 * k, &b.d, 2);
+                         for (int t = 0; t < kChunks; ++t)
+                           for (int e = 0; e < 4; ++e)
+                             sb[256 + (j * kChunks + t) * 64 + 4 * k + e] =
+                                 uint8_t(kQ8 ? b.qs[4 * t + e] ^ 0x80 : b.qs[4 * t + e]);
+                       }
+                     });
 }
 
 // Their activation: per super-block the Q8_0 codes of its 8 blocks, their d (f32), and -kBias x

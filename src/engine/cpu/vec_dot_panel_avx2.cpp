@@ -228,7 +228,7 @@ inline __attribute__((always_inline)) void q4_0_half(const uint8_t* sb, const ui
 
 // ---- the formats, for the shared loops (vec_dot_panel_impl.h) -------------------------------
 // One token's 16 results: two registers, rows 0-7 and 8-15.
-struct Acc256 {
+struct Acc256 : PanelDefaults {
   struct Acc {
     __m256 h[2];
   };
@@ -276,24 +276,20 @@ struct K4 : Acc256 {
   }
 };
 struct Q6 : Acc256 {
-  static constexpr size_t kBytes = kQ6Super, kAct = kQ6ActSuper, kPre = 0;
+  static constexpr size_t kBytes = kQ6Super, kAct = kQ6ActSuper;
   static constexpr int kTile = 2;
-  static constexpr bool kUnpackOnce = false;
   template <int C>
   static void block(const uint8_t* sb, const uint8_t* act, size_t stride, Acc acc[C], const uint8_t*) {
     both_halves<C>(acc, [&](int h, __m256* a) { q6_half<C>(sb, act, stride, h, a); });
   }
-  static void unpack(const uint8_t*, uint8_t*) {}
 };
 struct Q40 : Acc256 {
-  static constexpr size_t kBytes = kQ40Super, kAct = kQ40ActSuper, kPre = 0;
+  static constexpr size_t kBytes = kQ40Super, kAct = kQ8ActSuper;
   static constexpr int kTile = 3;
-  static constexpr bool kUnpackOnce = false;
   template <int C>
   static void block(const uint8_t* sb, const uint8_t* act, size_t stride, Acc acc[C], const uint8_t*) {
     both_halves<C>(acc, [&](int h, __m256* a) { q4_0_half<C>(sb, act, stride, h, a); });
   }
-  static void unpack(const uint8_t*, uint8_t*) {}
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
-// AVX-512 (BW, VNNI) kernels over Q4_0, Q4_K, Q5_K, Q6_K and Q8_0 panels: 16 rows interleaved (layouts:
-// vec_dot_packed.h).
+// AVX-512 (BW, VNNI) kernels over Q4_0, Q4_K, Q5_K, Q6_K and Q8_0 panels: 16 rows interleaved
+// (layouts: vec_dot_packed.h).
 //
 // Why panels: a batching server's steps multiply each weight row by several tokens. With rows
 // packed one by one, every dpbusd needs a full 64-byte vector of one token's activation and
@@ -197,7 +197,7 @@ inline __attribute__((always_inline)) void q8_blocks_super_block(const uint8_t* 
 
 // ---- the formats, for the shared loops (vec_dot_panel_impl.h) -------------------------------
 // One token's 16 results: one register; tiles of up to 4 tokens.
-struct Acc512 {
+struct Acc512 : PanelDefaults {
   using Acc = __m512;
   static Acc zero() { return _mm512_setzero_ps(); }
   static Acc load(const float* p) { return _mm512_loadu_ps(p); }
@@ -225,23 +225,19 @@ struct K4 : Acc512 {
   }
 };
 struct Q6 : Acc512 {
-  static constexpr size_t kBytes = kQ6Super, kAct = kQ6ActSuper, kPre = 0;
-  static constexpr bool kUnpackOnce = false;
+  static constexpr size_t kBytes = kQ6Super, kAct = kQ6ActSuper;
   template <int C>
   static void block(const uint8_t* sb, const uint8_t* act, size_t stride, __m512 acc[C], const uint8_t*) {
     q6_super_block<C>(sb, act, stride, acc);
   }
-  static void unpack(const uint8_t*, uint8_t*) {}
 };
 template <bool kQ4>
 struct Q8Blocks : Acc512 {  // Q4_0, Q8_0
-  static constexpr size_t kBytes = kQ4 ? kQ40Super : kQ80Super, kAct = kQ40ActSuper, kPre = 0;
-  static constexpr bool kUnpackOnce = false;
+  static constexpr size_t kBytes = kQ4 ? kQ40Super : kQ80Super, kAct = kQ8ActSuper;
   template <int C>
   static void block(const uint8_t* sb, const uint8_t* act, size_t stride, __m512 acc[C], const uint8_t*) {
     q8_blocks_super_block<kQ4, C>(sb, act, stride, acc);
   }
-  static void unpack(const uint8_t*, uint8_t*) {}
 };
 
 }  // namespace

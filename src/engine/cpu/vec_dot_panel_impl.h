@@ -9,13 +9,13 @@
 //   kBytes, kAct       a super-block's bytes in a panel, in a prepared activation row
 //   kTile              the most tokens one pass over a super-block keeps in registers
 //   kUnpackOnce        whether a batch of more than kTile tokens unpacks each super-block's codes
-//                      once (into pre, kPre bytes) instead of once per tile
+//                      once (into pre, kPre bytes) instead of once per tile (PanelDefaults: no)
 //   Acc                the 16 rows' running results of one token (registers)
 //   zero(), load(p), store(p, acc)   Acc from / to 16 floats
 //   block<C>(sb, act, act_stride, acc, pre)   acc[c] += super-block sb against token c's
 //                      activation (act + c * act_stride), C <= kTile; pre: nullptr or the
 //                      codes unpack() left there
-//   unpack(sb, pre)
+//   unpack(sb, pre)    (PanelDefaults: none)
 #pragma once
 
 #include <cstddef>
@@ -29,6 +29,13 @@ namespace {
 
 constexpr int64_t kPanelRows = 16;
 
+// What a format without an unpack-once pass inherits.
+struct PanelDefaults {
+  static constexpr bool kUnpackOnce = false;
+  static constexpr size_t kPre = 0;
+  static void unpack(const uint8_t*, uint8_t*) {}
+};
+
 // The layouts' sizes (vec_dot_packed.h), per super-block of a panel and of a prepared activation.
 constexpr size_t kMeta = 320;  // Q4_K / Q5_K: scales, mins, d, dmin; then (Q5_K) planes, codes
 template <bool kFive>
@@ -36,7 +43,7 @@ constexpr size_t kSuper = kMeta + (kFive ? 512 : 0) + 2048;
 constexpr size_t kActSuper = 320;
 constexpr size_t kQ6Meta = 320, kQ6Super = 320 + 3072, kQ6ActSuper = 384;
 constexpr size_t kQ40Super = 256 + 2048, kQ80Super = 256 + 4096;  // Q4_0, Q8_0: scales, codes
-constexpr size_t kQ40ActSuper = 320;                                 // both
+constexpr size_t kQ8ActSuper = 320;  // Q4_0 and Q8_0: the Q8_0-quantized activation
 
 // The lines of a super-block's bytes, into L1.
 template <size_t kBytes>
